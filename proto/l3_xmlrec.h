@@ -1,0 +1,48 @@
+/*  l3_xmlrec — a record as one line of the XML datafile, and back.
+
+    The datafile (docs/datafile.md, schema proto/lilalo.rng) is
+        <?xml version="1.0" encoding="UTF-8"?>
+        <lilalo version="1">
+        <session .../>
+        <command ...><cwd>..</cwd><line>..</line><out>..</out></command>
+        </lilalo>
+    with exactly one record per line: a newline inside a byte field is written "&#10;",
+    so the writer's torn-tail recovery and every reader can find record boundaries with
+    memchr, and the file is still one XML 1.0 document.
+
+    Byte fields are lossless: valid UTF-8 that XML 1.0 can carry is written as text
+    (with & < > escaped, CR and LF as character references); every other byte (C0
+    controls such as ESC, invalid UTF-8, U+FFFE/U+FFFF) goes into an <x> element holding
+    its hex value, e.g. "<x>1b</x>[0m". Decoding concatenates text and <x> bytes. */
+#ifndef L3_XMLREC_H
+#define L3_XMLREC_H
+
+#include "l3_buf.h"
+#include "l3_record.h"
+
+#define L3_XML_HEADER "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\">\n"
+#define L3_XML_FOOTER "</lilalo>\n"
+
+/* Append the record as one line (ending in "\n"). The record must be valid. */
+bool l3_xmlrec_write(const l3_record_t *rec, l3_buf_t *out);
+
+/* Parse one record line (with or without its "\n"). On success fills rec (caller clears
+   it); otherwise false with a reason in err. Uses libxml2 with no network, no entity
+   expansion and no DTD. */
+bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, size_t errlen);
+
+/* Append the lossless XML text encoding of a byte string (no newline characters appear). */
+bool l3_xml_encode_bytes(const void *data, size_t len, l3_buf_t *out);
+/* Append s with & < > " escaped (for attribute values of validated text fields). */
+bool l3_xml_escape_attr(const char *s, l3_buf_t *out);
+
+/* Fast attribute lookup on a raw record line, without a full parse: copies the value of
+   attribute `name` of the line's element into buf (entities not decoded; the fields the
+   indexers need — agent, epoch, seq, host, user, sid, nr, start, end, exit — never
+   contain them except host/user, which callers unescape with l3_xml_unescape). Returns the
+   value length, or -1 when absent or longer than size-1. */
+int l3_xmlrec_attr(const char *line, size_t len, const char *name, char *buf, size_t size);
+/* Decode &amp; &lt; &gt; &quot; &apos; and &#N; in place (ASCII result only). */
+void l3_xml_unescape(char *s);
+
+#endif
