@@ -1,0 +1,91 @@
+/*  datafile — the writer's XML datafile: exclusive lock, torn-tail recovery, group append.
+
+    The file is L3_XML_HEADER, then one record per line (l3_xmlrec), then L3_XML_FOOTER
+    (docs/datafile.md). The committed offset is the end of the last complete record line:
+    everything before it is durable and the footer follows it. An append writes the batch
+    of record lines over the footer and the footer after them in one pwritev, then
+    fdatasync; only then does the committed offset move. A failed append is cut back to
+    the committed offset, so the file is a valid document whatever happens.
+
+    Exactly one process may hold a datafile open: an fcntl write lock on the file itself
+    (POSIX locks report the holder's pid through F_GETLK, which makes the refusal message
+    useful). The lock is per process, so open the datafile after daemonizing. */
+#ifndef WRITER_DATAFILE_H
+#define WRITER_DATAFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Longest record line accepted when scanning. A record's byte fields total at most
+   L3_MSG_MAX (6 MiB) and the worst byte encoding is under 8 bytes per byte, so a line the
+   writer wrote is always shorter; a longer "line" is damage, not data. */
+#define DATAFILE_LINE_MAX (64u << 20)
+
+/* One record line found by the scanner. Points into the scanned data: valid during the
+   callback only. */
+typedef struct {
+    const char *line; /* without its "\n" */
+    size_t len;
+    uint64_t offset;  /* of the line's first byte in the file */
+    char agent[65];
+    uint64_t epoch;
+    uint64_t seq;
+} datafile_line_t;
+
+/* Called for each good record line, in file order. */
+typedef void(datafile_line_fn)(const datafile_line_t *line, void *arg);
+
+/* Outcome of scanning a datafile image. */
+typedef struct {
+    bool foreign;       /* does not start with L3_XML_HEADER (nor is a prefix of it) */
+    bool fresh;         /* empty or a torn header: to be initialised */
+    uint64_t good_end;  /* end of the last good record line (= committed offset) */
+    uint64_t records;   /* good record lines */
+    bool clean;         /* the footer follows good_end and nothing after it */
+    uint64_t bad_offset;   /* when !clean: where the first bad line starts */
+    char reason[256];   /* when !clean or foreign: why */
+} datafile_scan_t;
+
+/* Scan an in-memory image of a datafile: check the header, walk the record lines, stop at
+   the first line that is not a complete record line or at the footer. Lines starting at
+   or after verify_from are also fully parsed with l3_xmlrec_parse (the cheap check is
+   enough for the older, long-synced part; a torn write can only hit the tail). Pure: no
+   I/O, so it is also the fuzz target. */
+void datafile_scan_image(const uint8_t *data, size_t len, uint64_t verify_from,
+                         datafile_line_fn *on_line, void *arg, datafile_scan_t *result);
+
+/* Cheap structural check of one line (no "\n"): a session, command or end element, with
+   agent, epoch and seq attributes, well-formed at both ends, no raw control bytes. Fills
+   agent/epoch/seq of out when it returns true. */
+bool datafile_line_check(const char *line, size_t len, datafile_line_t *out, char *why,
+                         size_t whylen);
+
+typedef struct _datafile_t datafile_t;
+
+/* Open path (creating it with header and footer when missing or empty), take the lock,
+   recover a torn tail and report every good record line to on_line (may be NULL).
+   verify_tail: bytes at the end of the file whose lines are fully parsed. Returns NULL
+   with a reason in err; when another process holds the lock, *holder (if given) is its
+   pid (or -1 when unknown). */
+datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_fn *on_line,
+                         void *arg, char *err, size_t errlen, pid_t *holder);
+void datafile_destroy(datafile_t **self_p);
+
+/* Pid of the process holding the lock on path, 0 when none (or the file is absent),
+   -1 when it cannot be told. Does not take the lock. */
+pid_t datafile_lock_holder(const char *path);
+
+/* Append `count` complete record lines (each ending in "\n") and make them durable. Returns 0 and
+   advances the committed offset, or an errno value (ENOSPC, EIO, ...) after cutting the
+   file back to the committed offset with the footer restored (best effort: if even that
+   fails the tail is left for the next open to recover, readers stop at the offset). */
+int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t count);
+
+/* End of the last durable record line: readers may read [0, committed) plus the footer. */
+uint64_t datafile_committed(datafile_t *self);
+uint64_t datafile_records(datafile_t *self);
+const char *datafile_path(datafile_t *self);
+
+#endif

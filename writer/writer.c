@@ -1,0 +1,431 @@
+/*  writer — the l3-writer daemon loop. See writer.h; protocol in docs/protocol.md. */
+#include "writer.h"
+#include "datafile.h"
+#include "streams.h"
+#include "l3_buf.h"
+#include "l3_log.h"
+#include "l3_msg.h"
+#include "l3_time.h"
+#include "l3_xmlrec.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bad-message log lines per second; the rest are counted, so a flood of garbage cannot
+   flood the log. */
+#define S_DROP_LOG_PER_SEC 20
+
+struct _writer_t {
+    writer_opts_t opts;
+    datafile_t *datafile;
+    streams_t *streams;
+    zsock_t *pull;
+    zsock_t *pub;
+    void *pull_raw;
+    void *pub_raw;
+
+    l3_buf_t batch;         /* record lines of the batch being gathered or retried */
+    uint64_t batch_count;   /* records in it */
+    int64_t batch_deadline; /* mono µs: commit by then */
+    bool failing;           /* the last commit failed; retrying, not reading */
+    int fail_errno;
+    int64_t fail_since;
+    int64_t retry_at;
+    int64_t heartbeat_at;
+
+    l3_buf_t ackbuf;        /* scratch for ack encoding */
+    l3_msg_t msg;           /* scratch for decoding */
+
+    /* rate limit of drop log lines */
+    int64_t drop_window;
+    int drop_logged;
+    uint64_t drop_suppressed;
+
+    /* counters for the exit summary */
+    uint64_t n_written, n_batches, n_duplicates, n_gaps, n_dropped;
+};
+
+void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->datafile = l3_config_str(cfg, "writer/backend_datafile", NULL);
+    opts->bind = l3_config_str(cfg, "writer/bind", "tcp://127.0.0.1:5680");
+    opts->ack_bind = l3_config_str(cfg, "writer/ack_bind", "tcp://127.0.0.1:5681");
+    opts->batch_records = (int)l3_config_int(cfg, "writer/batch_records", 2000, 1, 1000000);
+    opts->batch_ms = (int)l3_config_int(cfg, "writer/batch_ms", 2, 0, 10000);
+    opts->batch_bytes =
+        (size_t)l3_config_int(cfg, "writer/batch_bytes", 8 << 20, 4096, (int64_t)1 << 30);
+    opts->retry_ms = (int)l3_config_int(cfg, "writer/retry_ms", 1000, 10, 600000);
+    opts->heartbeat_ms = (int)l3_config_int(cfg, "writer/heartbeat_ms", 1000, 10, 600000);
+    opts->max_streams =
+        (size_t)l3_config_int(cfg, "writer/max_streams", 1000000, 1, (int64_t)1 << 32);
+    opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail", 128 << 20, 0,
+                                                INT64_MAX);
+}
+
+/* Write a printable form of an untrusted frame into buf for a log line. */
+static void s_printable(const void *data, size_t len, char *buf, size_t size)
+{
+    const uint8_t *p = data;
+    size_t w = 0;
+    for (size_t i = 0; i < len && w + 5 < size; i++) {
+        if (p[i] >= 0x21 && p[i] < 0x7f && p[i] != '\\')
+            buf[w++] = (char)p[i];
+        else
+            w += (size_t)snprintf(buf + w, size - w, "\\x%02x", p[i]);
+    }
+    if (w + 4 < size && len > 0 && w >= size - 5)
+        w += (size_t)snprintf(buf + w, size - w, "...");
+    buf[w < size ? w : size - 1] = 0;
+}
+
+static void s_drop(writer_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_drop(writer_t *self, const char *fmt, ...)
+{
+    self->n_dropped++;
+    int64_t now = l3_time_mono_us();
+    if (now - self->drop_window >= 1000000) {
+        if (self->drop_suppressed)
+            l3_warn("%" PRIu64 " more dropped messages were not logged", self->drop_suppressed);
+        self->drop_window = now;
+        self->drop_logged = 0;
+        self->drop_suppressed = 0;
+    }
+    if (self->drop_logged >= S_DROP_LOG_PER_SEC) {
+        self->drop_suppressed++;
+        return;
+    }
+    self->drop_logged++;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    l3_warn("dropped: %s", line);
+}
+
+/* Publish an ack or nack to the stream's agent; PUB never blocks (drops at HWM), and a
+   lost ack only costs a resend, which is re-acked. */
+static void s_send_ack(writer_t *self, l3_msg_kind_t kind, const char *agent, uint64_t epoch,
+                       uint64_t seq)
+{
+    l3_buf_reset(&self->ackbuf);
+    if (!l3_msg_encode_ack(kind, agent, epoch, seq, &self->ackbuf)) {
+        l3_error("cannot encode an ack for %s", agent);
+        return;
+    }
+    zmq_send(self->pub_raw, agent, strlen(agent), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->pub_raw, self->ackbuf.data, self->ackbuf.len, ZMQ_DONTWAIT);
+}
+
+static void s_ack_committed(const streams_info_t *info, void *arg)
+{
+    s_send_ack(arg, L3_MSG_ACK, info->agent, info->epoch, info->disk);
+}
+
+static void s_send_commit(writer_t *self)
+{
+    char offset[32];
+    int len = snprintf(offset, sizeof offset, "%" PRIu64, datafile_committed(self->datafile));
+    zmq_send(self->pub_raw, "$commit", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->pub_raw, offset, (size_t)len, ZMQ_DONTWAIT);
+}
+
+static void s_load_line(const datafile_line_t *line, void *arg)
+{
+    bool *ok = ((void **)arg)[1];
+    if (!streams_load(((void **)arg)[0], line->agent, line->epoch, line->seq))
+        *ok = false;
+}
+
+writer_t *writer_new(const writer_opts_t *opts, char *err, size_t errlen)
+{
+    writer_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->opts = *opts;
+    l3_buf_init(&self->batch, opts->batch_bytes + DATAFILE_LINE_MAX);
+    l3_buf_init(&self->ackbuf, 4096);
+    l3_msg_init(&self->msg);
+    bool ok = false;
+
+    if (!opts->datafile || !*opts->datafile) {
+        snprintf(err, errlen, "no datafile: set writer/backend_datafile or give --datafile");
+        goto cleanup;
+    }
+    self->streams = streams_new(opts->max_streams);
+    if (!self->streams) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    bool loaded = true;
+    void *ctx[2] = {self->streams, &loaded};
+    int64_t t0 = l3_time_mono_us();
+    self->datafile =
+        datafile_new(opts->datafile, opts->verify_tail, s_load_line, ctx, err, errlen, NULL);
+    if (!self->datafile)
+        goto cleanup;
+    if (!loaded) {
+        snprintf(err, errlen,
+                 "datafile %s has more streams than writer/max_streams (%zu); raise it",
+                 opts->datafile, opts->max_streams);
+        goto cleanup;
+    }
+    l3_info("datafile %s: %" PRIu64 " records, %zu streams, committed offset %" PRIu64
+            ", scanned in %.3f s",
+            opts->datafile, datafile_records(self->datafile), streams_size(self->streams),
+            datafile_committed(self->datafile), (double)(l3_time_mono_us() - t0) / 1e6);
+
+    self->pull = zsock_new(ZMQ_PULL);
+    self->pub = zsock_new(ZMQ_PUB);
+    if (!self->pull || !self->pub) {
+        snprintf(err, errlen, "cannot create sockets: %s", zmq_strerror(zmq_errno()));
+        goto cleanup;
+    }
+    /* The PULL faces the brokers, i.e. the network. */
+    zsock_set_maxmsgsize(self->pull, (int64_t)L3_MSG_MAX);
+    zsock_set_rcvhwm(self->pull, 10000);
+    zsock_set_sndhwm(self->pub, 100000);
+    zsock_set_linger(self->pub, 200);
+    zsock_set_linger(self->pull, 0);
+    if (zsock_bind(self->pull, "%s", opts->bind) < 0) {
+        snprintf(err, errlen, "cannot bind %s (writer/bind): %s", opts->bind,
+                 zmq_strerror(zmq_errno()));
+        goto cleanup;
+    }
+    if (zsock_bind(self->pub, "%s", opts->ack_bind) < 0) {
+        snprintf(err, errlen, "cannot bind %s (writer/ack_bind): %s", opts->ack_bind,
+                 zmq_strerror(zmq_errno()));
+        goto cleanup;
+    }
+    self->pull_raw = zsock_resolve(self->pull);
+    self->pub_raw = zsock_resolve(self->pub);
+    ok = true;
+cleanup:
+    if (!ok)
+        writer_destroy(&self);
+    return self;
+}
+
+void writer_destroy(writer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    writer_t *self = *self_p;
+    zsock_destroy(&self->pull);
+    zsock_destroy(&self->pub);
+    datafile_destroy(&self->datafile);
+    streams_destroy(&self->streams);
+    l3_buf_free(&self->batch);
+    l3_buf_free(&self->ackbuf);
+    l3_msg_clear(&self->msg);
+    free(self);
+    *self_p = NULL;
+}
+
+/* One message from the PULL socket: [agent id][msgpack]. */
+static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
+{
+    char id[L3_ID_MAX + 1];
+    char shown[160];
+    size_t idlen = zmq_msg_size(idf);
+    if (idlen == 0 || idlen > L3_ID_MAX || memchr(zmq_msg_data(idf), 0, idlen)) {
+        s_printable(zmq_msg_data(idf), idlen, shown, sizeof shown);
+        s_drop(self, "bad agent id frame \"%s\" (%zu bytes)", shown, idlen);
+        return;
+    }
+    memcpy(id, zmq_msg_data(idf), idlen);
+    id[idlen] = 0;
+    if (!l3_id_valid(id)) {
+        s_printable(id, idlen, shown, sizeof shown);
+        s_drop(self, "bad agent id frame \"%s\"", shown);
+        return;
+    }
+    char why[256];
+    l3_msg_t *msg = &self->msg;
+    if (!l3_msg_decode(zmq_msg_data(body), zmq_msg_size(body), msg, why, sizeof why)) {
+        s_drop(self, "message from agent %s (%zu bytes): %s", id, zmq_msg_size(body), why);
+        return;
+    }
+    if (msg->kind != L3_MSG_RECORD) {
+        s_drop(self, "message from agent %s is not a record", id);
+        goto cleanup;
+    }
+    l3_record_t *rec = &msg->record;
+    /* The broker's id frame is the authenticated identity; the record's own claim is not. */
+    memcpy(rec->agent, id, idlen + 1);
+
+    /* Encode first, straight into the batch, and keep it only if the stream wants it:
+       the common case (in order) then costs no copy. */
+    size_t mark = self->batch.len;
+    if (!l3_xmlrec_write(rec, &self->batch)) {
+        self->batch.len = mark;
+        self->batch.failed = false;
+        s_drop(self, "record %" PRIu64 "/%" PRIu64 " of agent %s cannot be encoded", rec->epoch,
+               rec->seq, id);
+        goto cleanup;
+    }
+    streams_info_t info;
+    switch (streams_offer(self->streams, id, rec->epoch, rec->seq, &info)) {
+    case STREAMS_WRITE:
+        if (self->batch_count++ == 0)
+            self->batch_deadline = l3_time_mono_us() + (int64_t)self->opts.batch_ms * 1000;
+        self->n_written++;
+        break;
+    case STREAMS_DUPLICATE:
+        self->batch.len = mark;
+        self->n_duplicates++;
+        s_send_ack(self, L3_MSG_ACK, id, rec->epoch, info.disk);
+        break;
+    case STREAMS_PENDING:
+        /* Its ack leaves with the commit of the batch that holds it. */
+        self->batch.len = mark;
+        self->n_duplicates++;
+        break;
+    case STREAMS_GAP:
+        self->batch.len = mark;
+        self->n_gaps++;
+        l3_debug("gap: agent %s epoch %" PRIu64 " seq %" PRIu64 ", expected %" PRIu64, id,
+                 rec->epoch, rec->seq, info.pending + 1);
+        s_send_ack(self, L3_MSG_NACK, id, rec->epoch, info.pending + 1);
+        break;
+    case STREAMS_FULL:
+        self->batch.len = mark;
+        s_drop(self, "agent %s epoch %" PRIu64 ": stream table full (writer/max_streams)", id,
+               rec->epoch);
+        break;
+    }
+cleanup:
+    l3_msg_clear(msg);
+}
+
+/* Read what is waiting on PULL, up to the batch limits. */
+static void s_drain(writer_t *self)
+{
+    zmq_msg_t idf, body;
+    zmq_msg_init(&idf);
+    zmq_msg_init(&body);
+    while (self->batch_count < (uint64_t)self->opts.batch_records &&
+           self->batch.len < self->opts.batch_bytes) {
+        if (zmq_msg_recv(&idf, self->pull_raw, ZMQ_DONTWAIT) < 0)
+            break; /* EAGAIN or EINTR */
+        if (!zmq_msg_more(&idf)) {
+            char shown[160];
+            s_printable(zmq_msg_data(&idf), zmq_msg_size(&idf), shown, sizeof shown);
+            s_drop(self, "one-frame message (no agent id frame): \"%s\"", shown);
+            continue;
+        }
+        /* The rest of a multipart message is already here: ZeroMQ delivers it whole. */
+        if (zmq_msg_recv(&body, self->pull_raw, 0) < 0)
+            break;
+        if (zmq_msg_more(&body)) {
+            char shown[160];
+            s_printable(zmq_msg_data(&idf), zmq_msg_size(&idf), shown, sizeof shown);
+            while (zmq_msg_more(&body) && zmq_msg_recv(&body, self->pull_raw, 0) >= 0)
+                ;
+            s_drop(self, "message with more than two frames from agent id frame \"%s\"", shown);
+            continue;
+        }
+        s_handle(self, &idf, &body);
+    }
+    zmq_msg_close(&idf);
+    zmq_msg_close(&body);
+}
+
+/* Write the batch; ack on success, hold it and schedule a retry on failure. */
+static void s_commit(writer_t *self)
+{
+    int64_t now = l3_time_mono_us();
+    int rc = datafile_append(self->datafile, self->batch.data, self->batch.len,
+                             self->batch_count);
+    if (rc) {
+        if (!self->failing || rc != self->fail_errno)
+            l3_error("cannot write datafile %s: %s; not acknowledging, holding %" PRIu64
+                     " records (%zu bytes) in memory, not reading new ones, retrying every %d "
+                     "ms",
+                     datafile_path(self->datafile), strerror(rc), self->batch_count,
+                     self->batch.len, self->opts.retry_ms);
+        if (!self->failing)
+            self->fail_since = now;
+        self->failing = true;
+        self->fail_errno = rc;
+        self->retry_at = now + (int64_t)self->opts.retry_ms * 1000;
+        return;
+    }
+    if (self->failing) {
+        l3_info("datafile %s writable again after %.1f s; %" PRIu64 " held records committed",
+                datafile_path(self->datafile), (double)(now - self->fail_since) / 1e6,
+                self->batch_count);
+        self->failing = false;
+    }
+    self->n_batches++;
+    streams_commit(self->streams, s_ack_committed, self);
+    s_send_commit(self);
+    self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
+    self->batch_count = 0;
+    /* Keep the allocation for the next batch unless one huge record blew it up. */
+    if (self->batch.cap > 2 * self->opts.batch_bytes) {
+        size_t limit = self->batch.limit;
+        l3_buf_free(&self->batch);
+        l3_buf_init(&self->batch, limit);
+    } else
+        l3_buf_reset(&self->batch);
+}
+
+int writer_run(writer_t *self)
+{
+    l3_info("ready: datafile %s, records on %s, acks on %s (batch %d records / %d ms)",
+            datafile_path(self->datafile), self->opts.bind, self->opts.ack_bind,
+            self->opts.batch_records, self->opts.batch_ms);
+    self->heartbeat_at = l3_time_mono_us();
+    while (!zsys_interrupted) {
+        int64_t now = l3_time_mono_us();
+        int64_t wake = self->heartbeat_at;
+        if (self->failing)
+            wake = self->retry_at < wake ? self->retry_at : wake;
+        else if (self->batch_count)
+            wake = self->batch_deadline < wake ? self->batch_deadline : wake;
+        bool full = self->batch_count >= (uint64_t)self->opts.batch_records ||
+                    self->batch.len >= self->opts.batch_bytes;
+        bool reading = !self->failing && !full;
+        long timeout_ms = wake > now ? (long)((wake - now + 999) / 1000) : 0;
+        zmq_pollitem_t item = {.socket = self->pull_raw, .events = ZMQ_POLLIN};
+        int rc;
+        if (full && !self->failing)
+            rc = 0;
+        else
+            rc = zmq_poll(reading ? &item : NULL, reading ? 1 : 0, timeout_ms);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            l3_error("poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (rc > 0 && reading)
+            s_drain(self);
+        now = l3_time_mono_us();
+        if (self->failing) {
+            if (now >= self->retry_at)
+                s_commit(self);
+        } else if (self->batch_count &&
+                   (now >= self->batch_deadline ||
+                    self->batch_count >= (uint64_t)self->opts.batch_records ||
+                    self->batch.len >= self->opts.batch_bytes))
+            s_commit(self);
+        if (now >= self->heartbeat_at) {
+            s_send_commit(self);
+            self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
+        }
+    }
+    if (self->batch_count && !self->failing)
+        s_commit(self); /* a clean stop commits what it has; agents would resend anyway */
+    l3_info("stopping: %" PRIu64 " records written in %" PRIu64 " batches, %" PRIu64
+            " duplicates, %" PRIu64 " gaps, %" PRIu64 " dropped%s",
+            self->n_written, self->n_batches, self->n_duplicates, self->n_gaps, self->n_dropped,
+            self->failing ? "; an uncommitted batch was not acknowledged" : "");
+    return 0;
+}
