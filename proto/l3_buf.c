@@ -67,7 +67,7 @@ bool l3_buf_append_str(l3_buf_t *buf, const char *str)
 
 bool l3_buf_append_byte(l3_buf_t *buf, uint8_t byte)
 {
-    if (buf->len < buf->cap && !buf->failed) {
+    if (buf->len < buf->cap && buf->len < buf->limit && !buf->failed) {
         buf->data[buf->len++] = byte;
         return true;
     }

@@ -69,7 +69,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
         fields += 9;
         break;
     case L3_RECORD_COMMAND:
-        fields += 14;
+        fields += 13;
         break;
     case L3_RECORD_END:
         fields += 4;

@@ -390,6 +390,7 @@ bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, 
         || !s_get_u64(root, "head", &rec->output_head, L3_OUTPUT_MAX, false))
         FAIL("bad dropped/head");
 
+    unsigned seen_fields = 0;
     for (xmlNodePtr n = root->children; n; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
@@ -413,8 +414,11 @@ bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, 
             cap = L3_DIFF_MAX;
         } else
             FAIL("unknown element <%s>", name);
-        if (dst->data)
+        //  The five byte fields are consecutive in l3_record_t: one bit each.
+        unsigned bit = 1u << (dst - &rec->cwd);
+        if (seen_fields & bit)
             FAIL("duplicate element <%s>", name);
+        seen_fields |= bit;
         l3_buf_reset(&field);
         field.limit = cap;
         if (!s_decode_field(n, &field, &why))

@@ -1,0 +1,115 @@
+/*  test_l3_misc — time, buffer limits, config loading and pidfiles. */
+#include "l3_buf.h"
+#include "l3_config.h"
+#include "l3_daemon.h"
+#include "l3_log.h"
+#include "l3_test.h"
+#include "l3_time.h"
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void s_time(void)
+{
+    char text[40];
+    l3_time_format(0, text, sizeof(text));
+    CHECK(!strcmp(text, "1970-01-01T00:00:00.000000Z"));
+    int64_t us;
+    CHECK(l3_time_parse("2026-11-24T21:11:44.123456Z", &us));
+    l3_time_format(us, text, sizeof(text));
+    CHECK(!strcmp(text, "2026-11-24T21:11:44.123456Z"));
+    CHECK(l3_time_parse("2026-11-24T21:11:44+03:00", &us));
+    l3_time_format(us, text, sizeof(text));
+    CHECK(!strcmp(text, "2026-11-24T18:11:44.000000Z"));
+    const char *bad[] = {"", "2026", "2026-13-01T00:00:00Z", "2026-11-24T21:11:44", "x",
+                         "2026-11-24T21:11:44.Z", "2026-11-24T21:11:44Zjunk"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_MSG(!l3_time_parse(bad[i], &us), "accepted \"%s\"", bad[i]);
+}
+
+static void s_buf(void)
+{
+    l3_buf_t buf;
+    l3_buf_init(&buf, 10);
+    CHECK(l3_buf_append(&buf, "0123456789", 10));
+    CHECK(!l3_buf_append_byte(&buf, 'x'));
+    CHECK(buf.failed && buf.len == 10);
+    l3_buf_free(&buf);
+    l3_buf_init(&buf, 0);
+    CHECK(l3_buf_printf(&buf, "%s-%d", "a", 5) && buf.len == 3);
+    CHECK(!l3_buf_reserve(&buf, SIZE_MAX - 1));
+    l3_buf_free(&buf);
+}
+
+static void s_config(void)
+{
+    char path[] = "/tmp/l3-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "writer\n    backend_datafile = /tmp/x.xml\n    batch_ms = 7\n"
+                       "    fsync = no\n    bad_number = 12abc\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t) strlen(text));
+    close(fd);
+    l3_config_t *cfg = l3_config_load(path);
+    CHECK(cfg);
+    if (cfg) {
+        CHECK(!strcmp(l3_config_str(cfg, "writer/backend_datafile", "d"), "/tmp/x.xml"));
+        CHECK(!strcmp(l3_config_str(cfg, "writer/missing", "d"), "d"));
+        CHECK(l3_config_int(cfg, "writer/batch_ms", 5, 0, 1000) == 7);
+        CHECK(l3_config_int(cfg, "writer/bad_number", 5, 0, 1000) == 5);
+        CHECK(l3_config_int(cfg, "writer/batch_ms", 5, 10, 1000) == 5);
+        CHECK(l3_config_bool(cfg, "writer/fsync", true) == false);
+        l3_config_destroy(&cfg);
+        CHECK(cfg == NULL);
+    }
+    unlink(path);
+    CHECK(l3_config_load("/nonexistent/l3.cfg") == NULL);
+    l3_config_t *defaults = l3_config_load(NULL);
+    CHECK(defaults && !strcmp(l3_config_str(defaults, "a/b", "z"), "z"));
+    l3_config_destroy(&defaults);
+}
+
+static void s_pidfile(void)
+{
+    char path[] = "/tmp/l3-test-pid-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    //  A pid that is certainly dead: a child we reaped.
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%d\n", (int) child);
+    fclose(f);
+    CHECK(l3_pidfile_running(path, "test_l3_misc") == 0);
+    CHECK(l3_pidfile_write(path, "test_l3_misc")); // stale: replaced
+    CHECK(l3_pidfile_running(path, "test_l3_misc") == 0); // our own pid does not count
+    //  A live process of the same program holds it: refused.
+    child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    f = fopen(path, "w");
+    fprintf(f, "%d\n", (int) child);
+    fclose(f);
+    CHECK(l3_pidfile_running(path, "test_l3_misc") == child);
+    CHECK(!l3_pidfile_write(path, "test_l3_misc"));
+    //  A live process of another program (pid reuse) is stale.
+    CHECK(l3_pidfile_running(path, "l3-writer") == 0);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    unlink(path);
+}
+
+int main(void)
+{
+    l3_log_init("test_l3_misc", false, L3_LOG_ERROR);
+    s_time();
+    s_buf();
+    s_config();
+    s_pidfile();
+    TEST_DONE();
+}

@@ -1,0 +1,145 @@
+/*  test_l3_xmlrec — XML record codec: exact round trips of any byte string, one record per
+    line, fast attribute lookup, and hostile lines rejected. */
+#include "l3_test.h"
+#include "l3_time.h"
+#include "l3_xmlrec.h"
+#include "test_records.h"
+#include <string.h>
+
+static void s_round_trip(l3_record_t *rec, const char *what)
+{
+    l3_buf_t line;
+    l3_buf_init(&line, 0);
+    CHECK(l3_xmlrec_write(rec, &line));
+    //  Exactly one newline, at the end.
+    CHECK_MSG(line.len > 0 && line.data[line.len - 1] == '\n', "%s", what);
+    CHECK_MSG(memchr(line.data, '\n', line.len - 1) == NULL, "%s: newline inside the record", what);
+    l3_record_t back;
+    char err[256] = "";
+    CHECK_MSG(l3_xmlrec_parse(line.data, line.len, &back, err, sizeof(err)), "%s: %s", what, err);
+    CHECK_MSG(test_record_eq(rec, &back), "%s: record differs after the round trip", what);
+    l3_record_clear(&back);
+    l3_buf_free(&line);
+}
+
+static void s_each_type(void)
+{
+    l3_record_t rec;
+    for (int t = L3_RECORD_SESSION; t <= L3_RECORD_END; t++) {
+        test_record_fill(&rec, (l3_record_type_t) t, 3);
+        s_round_trip(&rec, l3_record_type_name((l3_record_type_t) t));
+        l3_record_clear(&rec);
+    }
+}
+
+//  Random byte strings, every byte value, invalid UTF-8, 0 to 1 MiB.
+static void s_random_bytes(void)
+{
+    unsigned seed = 777;
+    size_t sizes[] = {0, 1, 2, 3, 255, 256, 4096, 65537, L3_OUTPUT_MAX};
+    uint8_t *data = malloc(L3_OUTPUT_MAX);
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (int variant = 0; variant < 3; variant++) {
+            size_t n = sizes[s];
+            for (size_t i = 0; i < n; i++) {
+                if (variant == 0)
+                    data[i] = (uint8_t) rand_r(&seed); // uniform bytes
+                else if (variant == 1)
+                    data[i] = (uint8_t) i; // every value in order
+                else {
+                    //  Mostly text with UTF-8, escapes and broken sequences mixed in.
+                    static const char *pieces[] = {"abc", "\xd0\x96", "\x1b[0m", "\r\n", "&<>\"",
+                                                   "\xe2\x82", "\xef\xbf\xbe", "\xed\xa0\x80",
+                                                   "\xf4\x90\x80\x80", "\t", "]]>", "\x00"};
+                    const char *piece = pieces[(size_t) rand_r(&seed) % 12];
+                    size_t plen = piece[0] ? strlen(piece) : 1;
+                    for (size_t k = 0; k < plen && i < n; k++)
+                        data[i++] = (uint8_t) piece[k];
+                    i--;
+                }
+            }
+            l3_record_t rec;
+            test_record_fill(&rec, L3_RECORD_COMMAND, 9);
+            CHECK(l3_bytes_set(&rec.output, data, n, L3_OUTPUT_MAX));
+            CHECK(l3_bytes_set(&rec.cmdline, data, n, L3_CMDLINE_MAX));
+            CHECK(l3_bytes_set(&rec.cwd, data, n < L3_CWD_MAX ? n : L3_CWD_MAX, L3_CWD_MAX));
+            rec.output_head = n / 2;
+            char what[64];
+            snprintf(what, sizeof(what), "size %zu variant %d", n, variant);
+            s_round_trip(&rec, what);
+            l3_record_clear(&rec);
+        }
+    }
+    free(data);
+}
+
+static void s_attr_lookup(void)
+{
+    l3_record_t rec;
+    test_record_fill(&rec, L3_RECORD_COMMAND, 12345);
+    l3_buf_t line;
+    l3_buf_init(&line, 0);
+    l3_xmlrec_write(&rec, &line);
+    char value[300];
+    CHECK(l3_xmlrec_attr((char *) line.data, line.len, "seq", value, sizeof(value)) == 5);
+    CHECK(!strcmp(value, "12345"));
+    CHECK(l3_xmlrec_attr((char *) line.data, line.len, "agent", value, sizeof(value)) > 0);
+    CHECK(!strcmp(value, "agent-1"));
+    CHECK(l3_xmlrec_attr((char *) line.data, line.len, "user", value, sizeof(value)) > 0);
+    l3_xml_unescape(value);
+    CHECK(!strcmp(value, rec.user));
+    CHECK(l3_xmlrec_attr((char *) line.data, line.len, "nope", value, sizeof(value)) == -1);
+    //  "end" must not match inside another attribute name.
+    CHECK(l3_xmlrec_attr((char *) line.data, line.len, "end", value, sizeof(value)) > 0);
+    char expect[40];
+    l3_time_format(rec.end_us, expect, sizeof(expect));
+    CHECK(!strcmp(value, expect));
+    l3_buf_free(&line);
+    l3_record_clear(&rec);
+}
+
+static void s_hostile_lines(void)
+{
+    const char *lines[] = {
+        "",
+        "garbage",
+        "<command agent=\"a\"",
+        "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><command agent=\"a\">&e;</command>",
+        "<?xml version=\"1.0\"?><end/>",
+        "<bogus agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\"/>",
+        "<end agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\"/>", // no end time
+        "<end agent=\"a\" epoch=\"0\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" end=\"2026-01-01T00:00:00Z\"/>",
+        "<command agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" nr=\"1\" "
+        "start=\"2026-01-01T00:00:00Z\"><line><x>zz</x></line></command>",
+        "<command agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" nr=\"1\" "
+        "start=\"2026-01-01T00:00:00Z\"><line>a<b/>c</line></command>",
+        "<command agent=\"a\" epoch=\"1\" seq=\"-1\" host=\"h\" user=\"u\" sid=\"s\" nr=\"1\" "
+        "start=\"2026-01-01T00:00:00Z\"><line/></command>",
+        "<command agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" nr=\"1\" "
+        "start=\"2026-01-01T00:00:00Z\"><line/><line/></command>",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        l3_record_t rec;
+        char err[256] = "";
+        CHECK_MSG(!l3_xmlrec_parse(lines[i], strlen(lines[i]), &rec, err, sizeof(err)),
+                  "hostile line %zu accepted", i);
+        CHECK_MSG(err[0], "line %zu rejected without a reason", i);
+    }
+    //  And a minimal good one, to show the table is not rejecting everything.
+    const char *good = "<command agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" "
+                       "nr=\"1\" start=\"2026-01-01T00:00:00Z\"><line>ls<x>1b</x></line></command>";
+    l3_record_t rec;
+    char err[256] = "";
+    CHECK_MSG(l3_xmlrec_parse(good, strlen(good), &rec, err, sizeof(err)), "%s", err);
+    CHECK(rec.cmdline.len == 3 && memcmp(rec.cmdline.data, "ls\x1b", 3) == 0);
+    l3_record_clear(&rec);
+}
+
+int main(void)
+{
+    s_each_type();
+    s_random_bytes();
+    s_attr_lookup();
+    s_hostile_lines();
+    TEST_DONE();
+}
