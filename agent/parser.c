@@ -1,0 +1,1356 @@
+/*  parser — streaming terminal byte-stream state machine. See parser.h.
+
+    Shape of the machine (states follow ECMA-48 / the vt100.net DEC parser closely enough
+    that a mark is recognised exactly where a terminal would start an OSC):
+
+      GROUND ──ESC──▶ ESC ──[──▶ CSI (buffered until the final byte: alt-screen check)
+                          ──]──▶ OSC_HEAD (buffered up to "6973;") ──▶ MARK | OSC_PASS
+                          ──P X ^ _──▶ STR (DCS, SOS, PM, APC: passed through)
+      In any string, ESC \ ends it; ESC + anything else aborts it and starts a new escape
+      (as xterm does); CAN and SUB abort every sequence.
+
+    The ESC byte itself is held back (`esc_held`) until the next byte says what it starts,
+    because "ESC ]" may begin one of our marks, which must not reach the output. Only CSI
+    and the OSC head are buffered (≤ SEQ_MAX bytes) — everything else streams straight
+    into the output sink, so the plain-run scan in GROUND is a single memchr for ESC in
+    MARKS mode. */
+#include "parser.h"
+#include "l3_log.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEQ_MAX 64          /* a CSI longer than this is passed through unexamined */
+#define LINE_MAX_BYTES 2048 /* PROMPT mode: a raw line longer than this is no prompt */
+#define TIMING_MAX_ENTRIES 4096
+#define NEST_MAX 16
+#define MARK_PREFIX "6973;"
+#define MARK_PREFIX_LEN 5
+#define SAVE_MAGIC 0x4c33503155ULL /* "L3P1U" */
+#define SAVE_VERSION 1
+
+enum {
+    ST_GROUND = 0,
+    ST_ESC,       /* after ESC (held) */
+    ST_ESC_INT,   /* ESC + intermediates, passed through */
+    ST_CSI,       /* buffered in seq */
+    ST_CSI_PASS,  /* CSI too long to buffer: pass through to the final byte */
+    ST_OSC_HEAD,  /* "ESC ]" + up to 5 bytes buffered in seq */
+    ST_OSC_PASS,  /* a foreign OSC: passed through */
+    ST_MARK,      /* one of ours (so far): payload in mark */
+    ST_STR,       /* DCS / SOS / PM / APC: passed through */
+    ST_COUNT
+};
+
+typedef struct {
+    int64_t time_us;
+    uint32_t bytes;
+} timing_entry_t;
+
+struct l3_parser_t {
+    /* Options (not part of the saved state). */
+    l3_parser_mode_t mode;
+    char nonce[L3_PARSER_NONCE_LEN + 1];
+    size_t output_cap;
+    bool have_re;
+    regex_t re;
+    l3_parser_record_fn *on_record;
+    void *arg;
+
+    /* Lexer. */
+    uint8_t state;
+    bool esc_held;    /* an ESC is held back, not yet output */
+    bool string_esc;  /* inside OSC_PASS/STR/MARK: the previous byte was ESC */
+    uint8_t seq[SEQ_MAX];
+    uint32_t seq_len;
+    l3_buf_t mark; /* MARK payload after "6973;" */
+    uint64_t offset;
+    uint64_t forged;
+    int64_t now; /* time of the byte being processed */
+
+    /* Session. */
+    bool alt;
+    uint64_t nr;
+    l3_buf_t cwd;
+
+    /* The open command. */
+    bool in_cmd;
+    int64_t cmd_start;
+    l3_buf_t cmd_cwd;
+    l3_buf_t cmdline;
+    uint32_t flags;
+    uint32_t nest;
+    char edit_token[L3_PARSER_EDIT_TOKEN_MAX + 1];
+    char nested[L3_NAME_MAX + 1];
+    /* Output: linear up to output_cap; past it, out[0..head) is the head and
+       out[head..cap) a ring of the latest bytes, ring_pos the oldest. */
+    uint8_t *out;
+    size_t out_len;
+    bool truncated;
+    size_t ring_pos;
+    uint64_t out_total;
+    timing_entry_t *timing;
+    uint32_t timing_n;
+
+    /* PROMPT mode: the current line, raw (held back from output) and rendered. */
+    uint8_t raw[LINE_MAX_BYTES];
+    uint32_t raw_len;
+    int64_t raw_time; /* time of the line's first byte: a prompt line ends the command then */
+    bool raw_overflow;
+    uint8_t line[LINE_MAX_BYTES];
+    uint32_t line_len;
+    uint32_t cursor;
+};
+
+/* --------------------------------------------------------------------------------- */
+/* Output sink                                                                        */
+
+static size_t s_head_size(l3_parser_t *self)
+{
+    return self->output_cap / 2;
+}
+
+static void s_timing_add(l3_parser_t *self, size_t n)
+{
+    if (self->timing_n && self->timing[self->timing_n - 1].time_us == self->now) {
+        self->timing[self->timing_n - 1].bytes += (uint32_t) n;
+        return;
+    }
+    if (self->timing_n == TIMING_MAX_ENTRIES) {
+        //  Past the entry cap the remaining bytes join the last entry: replay gets coarser,
+        //  memory stays bounded.
+        self->timing[self->timing_n - 1].bytes += (uint32_t) n;
+        return;
+    }
+    self->timing[self->timing_n].time_us = self->now;
+    self->timing[self->timing_n].bytes = (uint32_t) n;
+    self->timing_n++;
+}
+
+/* Switch to head+ring once the linear buffer is full: keep timing only for the head. */
+static void s_start_truncation(l3_parser_t *self)
+{
+    size_t head = s_head_size(self);
+    size_t ring = self->output_cap - head;
+    //  The newest `ring` bytes move to out[head..cap); they are the ring, oldest first.
+    memmove(self->out + head, self->out + self->out_len - ring, ring);
+    self->truncated = true;
+    self->ring_pos = 0;
+    self->out_len = self->output_cap;
+    uint64_t covered = 0;
+    uint32_t n = 0;
+    while (n < self->timing_n && covered < head) {
+        covered += self->timing[n].bytes;
+        n++;
+    }
+    if (n && covered > head)
+        self->timing[n - 1].bytes -= (uint32_t) (covered - head);
+    self->timing_n = n;
+}
+
+static void s_keep(l3_parser_t *self, const uint8_t *data, size_t len)
+{
+    if (!self->in_cmd || self->alt || self->nest || len == 0)
+        return;
+    self->out_total += len;
+    if (!self->truncated) {
+        size_t room = self->output_cap - self->out_len;
+        size_t n = len < room ? len : room;
+        if (n) {
+            memcpy(self->out + self->out_len, data, n);
+            self->out_len += n;
+            s_timing_add(self, n);
+        }
+        if (n == len)
+            return;
+        data += n;
+        len -= n;
+        s_start_truncation(self);
+    }
+    size_t head = s_head_size(self);
+    size_t ring = self->output_cap - head;
+    if (ring == 0)
+        return;
+    if (len >= ring) {
+        memcpy(self->out + head, data + len - ring, ring);
+        self->ring_pos = 0;
+        return;
+    }
+    while (len) {
+        size_t n = ring - self->ring_pos;
+        if (n > len)
+            n = len;
+        memcpy(self->out + head + self->ring_pos, data, n);
+        self->ring_pos = (self->ring_pos + n) % ring;
+        data += n;
+        len -= n;
+    }
+}
+
+/* Output bytes: in PROMPT mode the current line is held back until we know it is no
+   prompt; otherwise straight to the open command. */
+static void s_line_flush(l3_parser_t *self);
+
+static void s_out(l3_parser_t *self, const uint8_t *data, size_t len)
+{
+    if (self->mode != L3_PARSER_PROMPT) {
+        s_keep(self, data, len);
+        return;
+    }
+    while (len) {
+        size_t room = LINE_MAX_BYTES - self->raw_len;
+        if (room == 0) {
+            s_line_flush(self);
+            self->raw_overflow = true;
+            continue;
+        }
+        size_t n = len < room ? len : room;
+        if (self->raw_len == 0)
+            self->raw_time = self->now;
+        memcpy(self->raw + self->raw_len, data, n);
+        self->raw_len += (uint32_t) n;
+        data += n;
+        len -= n;
+    }
+}
+
+static void s_out_byte(l3_parser_t *self, uint8_t byte)
+{
+    s_out(self, &byte, 1);
+}
+
+/* --------------------------------------------------------------------------------- */
+/* Commands                                                                           */
+
+static void s_cmd_reset(l3_parser_t *self)
+{
+    self->in_cmd = false;
+    self->cmd_start = 0;
+    l3_buf_reset(&self->cmd_cwd);
+    l3_buf_reset(&self->cmdline);
+    self->flags = 0;
+    self->nest = 0;
+    self->edit_token[0] = 0;
+    self->nested[0] = 0;
+    self->out_len = 0;
+    self->truncated = false;
+    self->ring_pos = 0;
+    self->out_total = 0;
+    self->timing_n = 0;
+}
+
+static bool s_format_timing(l3_parser_t *self, l3_buf_t *buf, size_t tail_bytes)
+{
+    int64_t prev = self->cmd_start;
+    for (uint32_t i = 0; i < self->timing_n; i++) {
+        int64_t d = self->timing[i].time_us - prev;
+        if (d < 0)
+            d = 0;
+        prev = self->timing[i].time_us;
+        if (!l3_buf_printf(buf, "%lld.%06lld %u\n", (long long) (d / 1000000),
+                           (long long) (d % 1000000), self->timing[i].bytes))
+            return false;
+    }
+    if (tail_bytes) {
+        int64_t d = self->now - prev;
+        if (d < 0)
+            d = 0;
+        if (!l3_buf_printf(buf, "%lld.%06lld %zu\n", (long long) (d / 1000000),
+                           (long long) (d % 1000000), tail_bytes))
+            return false;
+    }
+    return true;
+}
+
+/* Emit the open command with the given end; exit < 0 means no exit code. */
+static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint32_t flags)
+{
+    if (!self->in_cmd)
+        return;
+    l3_record_t rec;
+    l3_record_init(&rec);
+    rec.type = L3_RECORD_COMMAND;
+    rec.nr = self->nr;
+    rec.start_us = self->cmd_start;
+    rec.end_us = self->now >= self->cmd_start ? self->now : self->cmd_start;
+    rec.flags = self->flags | flags;
+    rec.has_exit = has_exit;
+    rec.exit_code = exit_code;
+    //  A shell reports death by signal N as 128+N (D;130 after Ctrl-C is SIGINT).
+    if (has_exit && exit_code > 128 && exit_code <= 128 + 64)
+        rec.signal = exit_code - 128;
+    bool ok = l3_bytes_set(&rec.cwd, self->cmd_cwd.data, self->cmd_cwd.len, L3_CWD_MAX)
+              && l3_bytes_set(&rec.cmdline, self->cmdline.data, self->cmdline.len,
+                              L3_CMDLINE_MAX);
+    size_t tail = 0;
+    if (ok) {
+        if (self->truncated) {
+            size_t head = s_head_size(self);
+            size_t ring = self->output_cap - head;
+            tail = ring;
+            l3_buf_t o;
+            l3_buf_init(&o, L3_OUTPUT_MAX);
+            l3_buf_append(&o, self->out, head);
+            l3_buf_append(&o, self->out + head + self->ring_pos, ring - self->ring_pos);
+            l3_buf_append(&o, self->out + head, self->ring_pos);
+            ok = !o.failed;
+            rec.output.data = l3_buf_steal(&o, &rec.output.len);
+            rec.output_head = head;
+            rec.dropped = self->out_total - self->output_cap;
+            rec.flags |= L3_FLAG_TRUNCATED;
+        } else {
+            ok = l3_bytes_set(&rec.output, self->out, self->out_len, L3_OUTPUT_MAX);
+        }
+    }
+    if (ok) {
+        l3_buf_t t;
+        l3_buf_init(&t, L3_TIMING_MAX);
+        ok = s_format_timing(self, &t, tail);
+        rec.timing.data = l3_buf_steal(&t, &rec.timing.len);
+    }
+    if (!ok)
+        l3_error("parser: out of memory building command %llu", (unsigned long long) rec.nr);
+    else if (self->on_record) {
+        l3_parser_extra_t extra;
+        memcpy(extra.edit_token, self->edit_token, sizeof(extra.edit_token));
+        memcpy(extra.nested, self->nested, sizeof(extra.nested));
+        self->on_record(self->arg, &rec, &extra);
+    }
+    l3_record_clear(&rec);
+    s_cmd_reset(self);
+}
+
+static void s_cmd_start(l3_parser_t *self, const uint8_t *cmdline, size_t len)
+{
+    s_cmd_emit(self, false, 0, L3_FLAG_INTERRUPTED);
+    s_cmd_reset(self);
+    self->in_cmd = true;
+    self->nr++;
+    self->cmd_start = self->now;
+    //  A program that died in the alternate screen leaves the terminal there; the next
+    //  command starts on the normal screen as far as the journal is concerned, so that its
+    //  output is not lost.
+    self->alt = false;
+    l3_buf_append(&self->cmd_cwd, self->cwd.data, self->cwd.len);
+    l3_buf_append(&self->cmdline, cmdline, len);
+    //  A command line ending in a lone & ran in the background.
+    size_t n = len;
+    while (n && (cmdline[n - 1] == ' ' || cmdline[n - 1] == '\t' || cmdline[n - 1] == '\n'))
+        n--;
+    if (n && cmdline[n - 1] == '&' && (n < 2 || cmdline[n - 2] != '&'))
+        self->flags |= L3_FLAG_BACKGROUND;
+}
+
+/* --------------------------------------------------------------------------------- */
+/* Marks                                                                              */
+
+bool l3_parser_pct_decode(const char *s, size_t len, l3_buf_t *out, size_t cap)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t) s[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return false;
+            int v = 0;
+            for (int k = 1; k <= 2; k++) {
+                char h = s[i + k];
+                v <<= 4;
+                if (h >= '0' && h <= '9')
+                    v |= h - '0';
+                else if (h >= 'A' && h <= 'F')
+                    v |= h - 'A' + 10;
+                else if (h >= 'a' && h <= 'f')
+                    v |= h - 'a' + 10;
+                else
+                    return false;
+            }
+            c = (uint8_t) v;
+            i += 2;
+        }
+        if (out->len >= cap || !l3_buf_append_byte(out, c))
+            return false;
+    }
+    return true;
+}
+
+/* Split the mark payload (after "6973;") on ';' into at most max fields. */
+static int s_split(const uint8_t *p, size_t len, const char **fields, size_t *lens, int max)
+{
+    int n = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || p[i] == ';') {
+            if (n == max)
+                return max + 1;
+            fields[n] = (const char *) p + start;
+            lens[n] = i - start;
+            n++;
+            start = i + 1;
+        }
+    }
+    return n;
+}
+
+static bool s_field_is(const char *f, size_t len, const char *word)
+{
+    return len == strlen(word) && memcmp(f, word, len) == 0;
+}
+
+static bool s_token_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > L3_PARSER_EDIT_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* A nest mark names "host/sid": printable ASCII, bounded. */
+static bool s_nest_name_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > L3_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x21 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* Act on a complete mark. Returns false when it is not ours (then it is output). */
+static bool s_mark_apply(l3_parser_t *self)
+{
+    const char *f[8];
+    size_t fl[8];
+    int n = s_split(self->mark.data, self->mark.len, f, fl, 8);
+    if (n < 2 || n > 8)
+        return false;
+    if (s_field_is(f[0], fl[0], "nest")) {
+        //  Nest marks carry no nonce (the inner recorder cannot know ours); they can only
+        //  hide output of the open command, never make a record.
+        if (n != 3 || !s_nest_name_valid(f[2], fl[2]))
+            return false;
+        if (s_field_is(f[1], fl[1], "begin")) {
+            if (self->in_cmd) {
+                self->flags |= L3_FLAG_NESTED;
+                if (self->nest < NEST_MAX)
+                    self->nest++;
+                if (!self->nested[0]) {
+                    memcpy(self->nested, f[2], fl[2]);
+                    self->nested[fl[2]] = 0;
+                }
+            }
+            return true;
+        }
+        if (s_field_is(f[1], fl[1], "end")) {
+            if (self->nest)
+                self->nest--;
+            return true;
+        }
+        return false;
+    }
+    if (!self->nonce[0] || fl[0] != L3_PARSER_NONCE_LEN
+        || memcmp(f[0], self->nonce, L3_PARSER_NONCE_LEN) != 0)
+        return false;
+    if (fl[1] != 1)
+        return true; /* ours, but a verb we do not know: dropped, not output */
+    l3_buf_t arg;
+    l3_buf_init(&arg, L3_CMDLINE_MAX);
+    switch (f[1][0]) {
+    case 'A':
+        //  A new prompt while a command is open: the shell never said D (e.g. it was
+        //  killed and a parent shell prompts, or the hook failed).
+        s_cmd_emit(self, false, 0, L3_FLAG_INTERRUPTED);
+        break;
+    case 'B':
+        break;
+    case 'P':
+        if (n >= 3 && l3_parser_pct_decode(f[2], fl[2], &arg, L3_CWD_MAX)) {
+            l3_buf_reset(&self->cwd);
+            l3_buf_append(&self->cwd, arg.data, arg.len);
+        }
+        break;
+    case 'C':
+        if (n >= 3 && l3_parser_pct_decode(f[2], fl[2], &arg, L3_CMDLINE_MAX))
+            s_cmd_start(self, arg.data, arg.len);
+        else
+            s_cmd_start(self, (const uint8_t *) "", 0);
+        break;
+    case 'D': {
+        if (!self->in_cmd)
+            break;
+        int32_t code = 0;
+        bool have = false;
+        if (n >= 3 && fl[2] > 0 && fl[2] <= 4) {
+            have = true;
+            for (size_t i = 0; i < fl[2]; i++) {
+                if (f[2][i] < '0' || f[2][i] > '9') {
+                    have = false;
+                    break;
+                }
+                code = code * 10 + (f[2][i] - '0');
+            }
+            if (code > 255)
+                have = false;
+        }
+        s_cmd_emit(self, have, have ? code : 0, 0);
+        break;
+    }
+    case 'E':
+        if (self->in_cmd && n >= 3 && s_token_valid(f[2], fl[2])) {
+            memcpy(self->edit_token, f[2], fl[2]);
+            self->edit_token[fl[2]] = 0;
+        }
+        break;
+    default:
+        break;
+    }
+    l3_buf_free(&arg);
+    return true;
+}
+
+/* The mark is complete (terminated by BEL or ST, given as term/term_len). */
+static void s_mark_end(l3_parser_t *self, const uint8_t *term, size_t term_len)
+{
+    if (!s_mark_apply(self)) {
+        self->forged++;
+        s_out(self, (const uint8_t *) "\x1b]" MARK_PREFIX, 2 + MARK_PREFIX_LEN);
+        s_out(self, self->mark.data, self->mark.len);
+        s_out(self, term, term_len);
+    }
+    l3_buf_reset(&self->mark);
+}
+
+/* The mark was aborted (CAN/SUB, ESC+other, oversize): what we held is output. */
+static void s_mark_abort(l3_parser_t *self)
+{
+    s_out(self, (const uint8_t *) "\x1b]" MARK_PREFIX, 2 + MARK_PREFIX_LEN);
+    s_out(self, self->mark.data, self->mark.len);
+    l3_buf_reset(&self->mark);
+}
+
+/* --------------------------------------------------------------------------------- */
+/* PROMPT mode: the rendered line                                                     */
+
+static void s_line_put(l3_parser_t *self, uint8_t c)
+{
+    if (self->cursor >= LINE_MAX_BYTES)
+        return;
+    if (self->cursor < self->line_len && (c & 0xc0) != 0x80) {
+        //  Overwrite: drop the character under the cursor (all its bytes).
+        uint32_t end = self->cursor + 1;
+        while (end < self->line_len && (self->line[end] & 0xc0) == 0x80)
+            end++;
+        memmove(self->line + self->cursor, self->line + end, self->line_len - end);
+        self->line_len -= end - self->cursor;
+    }
+    if (self->line_len >= LINE_MAX_BYTES)
+        return;
+    memmove(self->line + self->cursor + 1, self->line + self->cursor,
+            self->line_len - self->cursor);
+    self->line[self->cursor++] = c;
+    self->line_len++;
+}
+
+static void s_line_left(l3_parser_t *self, uint32_t count)
+{
+    while (count-- && self->cursor) {
+        self->cursor--;
+        while (self->cursor && (self->line[self->cursor] & 0xc0) == 0x80)
+            self->cursor--;
+    }
+}
+
+static void s_line_right(l3_parser_t *self, uint32_t count)
+{
+    while (count--) {
+        if (self->cursor < self->line_len) {
+            self->cursor++;
+            while (self->cursor < self->line_len && (self->line[self->cursor] & 0xc0) == 0x80)
+                self->cursor++;
+        } else if (self->line_len < LINE_MAX_BYTES) {
+            self->line[self->line_len++] = ' ';
+            self->cursor = self->line_len;
+        } else
+            return;
+    }
+}
+
+/* Raw line to output (it was no prompt). */
+static void s_line_flush(l3_parser_t *self)
+{
+    s_keep(self, self->raw, self->raw_len);
+    self->raw_len = 0;
+}
+
+static void s_line_clear(l3_parser_t *self)
+{
+    self->raw_len = 0;
+    self->raw_time = 0;
+    self->raw_overflow = false;
+    self->line_len = 0;
+    self->cursor = 0;
+}
+
+/* Does the rendered line look like a prompt? Sets *rest to the text after it. */
+static bool s_line_prompt(l3_parser_t *self, size_t *rest, size_t *cwd_off, size_t *cwd_len)
+{
+    if (!self->have_re || self->raw_overflow || self->line_len == 0)
+        return false;
+    char text[LINE_MAX_BYTES + 1];
+    memcpy(text, self->line, self->line_len);
+    text[self->line_len] = 0;
+    if (strlen(text) != self->line_len)
+        return false; /* NUL in the line: regexec cannot see past it */
+    regmatch_t m[2];
+    if (regexec(&self->re, text, 2, m, 0) != 0 || m[0].rm_so != 0)
+        return false;
+    *rest = (size_t) m[0].rm_eo;
+    *cwd_off = *cwd_len = 0;
+    if (m[1].rm_so >= 0 && m[1].rm_eo >= m[1].rm_so) {
+        *cwd_off = (size_t) m[1].rm_so;
+        *cwd_len = (size_t) (m[1].rm_eo - m[1].rm_so);
+    }
+    return true;
+}
+
+/* A line ended (LF, or the end of the stream when at_end). */
+static void s_line_end(l3_parser_t *self, bool at_end)
+{
+    size_t rest, cwd_off, cwd_len;
+    if (s_line_prompt(self, &rest, &cwd_off, &cwd_len)) {
+        int64_t now = self->now;
+        if (self->raw_len)
+            self->now = self->raw_time;
+        s_cmd_emit(self, false, 0, 0);
+        self->now = now;
+        size_t end = self->line_len;
+        while (end > rest && (self->line[end - 1] == ' ' || self->line[end - 1] == '\r'))
+            end--;
+        if (cwd_len) {
+            l3_buf_reset(&self->cwd);
+            l3_buf_append(&self->cwd, self->line + cwd_off,
+                          cwd_len < L3_CWD_MAX ? cwd_len : L3_CWD_MAX);
+        }
+        if (end > rest && !at_end)
+            s_cmd_start(self, self->line + rest, end - rest);
+        s_line_clear(self);
+        return;
+    }
+    s_line_flush(self);
+    s_line_clear(self);
+}
+
+/* A CSI in PROMPT mode: apply the cursor moves and erases a shell's line editor uses. */
+static void s_line_csi(l3_parser_t *self, const uint8_t *seq, size_t len)
+{
+    uint8_t final = seq[len - 1];
+    uint32_t arg = 0;
+    bool any = false;
+    for (size_t i = 2; i + 1 < len; i++) {
+        if (seq[i] >= '0' && seq[i] <= '9') {
+            if (arg < 10000)
+                arg = arg * 10 + (seq[i] - '0');
+            any = true;
+        } else
+            break;
+    }
+    uint32_t count = any && arg ? arg : 1;
+    switch (final) {
+    case 'C':
+        s_line_right(self, count);
+        break;
+    case 'D':
+        s_line_left(self, count);
+        break;
+    case 'K':
+        if (!any || arg == 0)
+            self->line_len = self->cursor;
+        else if (arg == 2)
+            self->line_len = self->cursor = 0; /* whole line */
+        break;
+    case 'P': {
+        //  Delete characters at the cursor.
+        while (count-- && self->cursor < self->line_len) {
+            uint32_t end = self->cursor + 1;
+            while (end < self->line_len && (self->line[end] & 0xc0) == 0x80)
+                end++;
+            memmove(self->line + self->cursor, self->line + end, self->line_len - end);
+            self->line_len -= end - self->cursor;
+        }
+        break;
+    }
+    case 'G':
+        self->cursor = 0;
+        s_line_right(self, count - 1);
+        break;
+    default:
+        break;
+    }
+}
+
+/* --------------------------------------------------------------------------------- */
+/* The lexer                                                                          */
+
+/* Alternate screen: CSI ? ... h/l with 1049, 1047 or 47 among the parameters. */
+static int s_csi_alt(const uint8_t *seq, size_t len)
+{
+    if (len < 4 || seq[2] != '?')
+        return 0;
+    uint8_t final = seq[len - 1];
+    if (final != 'h' && final != 'l')
+        return 0;
+    uint32_t v = 0;
+    bool alt = false;
+    for (size_t i = 3; i < len; i++) {
+        if (seq[i] >= '0' && seq[i] <= '9') {
+            if (v < 100000)
+                v = v * 10 + (seq[i] - '0');
+        } else {
+            if (v == 1049 || v == 1047 || v == 47)
+                alt = true;
+            v = 0;
+        }
+    }
+    if (!alt)
+        return 0;
+    return final == 'h' ? 1 : -1;
+}
+
+static void s_csi_done(l3_parser_t *self)
+{
+    int alt = s_csi_alt(self->seq, self->seq_len);
+    if (alt) {
+        //  The switch itself is not kept: the kept output is what the normal screen showed.
+        if (alt > 0) {
+            if (self->in_cmd)
+                self->flags |= L3_FLAG_FULLSCREEN;
+            self->alt = true;
+        } else
+            self->alt = false;
+    } else {
+        s_out(self, self->seq, self->seq_len);
+        if (self->mode == L3_PARSER_PROMPT)
+            s_line_csi(self, self->seq, self->seq_len);
+    }
+    self->seq_len = 0;
+    self->state = ST_GROUND;
+}
+
+/* GROUND in PROMPT mode: one byte (controls) or a run of printable bytes. */
+static size_t s_ground_prompt(l3_parser_t *self, const uint8_t *p, size_t len)
+{
+    uint8_t c = p[0];
+    if (c >= 0x20 && c != 0x7f) {
+        size_t n = 1;
+        while (n < len && p[n] >= 0x20 && p[n] != 0x7f && p[n] != 0x1b)
+            n++;
+        s_out(self, p, n);
+        for (size_t i = 0; i < n; i++)
+            s_line_put(self, p[i]);
+        return n;
+    }
+    switch (c) {
+    case '\n':
+        s_out_byte(self, c);
+        s_line_end(self, false);
+        break;
+    case '\r':
+        s_out_byte(self, c);
+        self->cursor = 0;
+        break;
+    case '\b':
+        s_out_byte(self, c);
+        s_line_left(self, 1);
+        break;
+    case '\t': {
+        s_out_byte(self, c);
+        uint32_t col = 0;
+        for (uint32_t i = 0; i < self->cursor; i++)
+            if ((self->line[i] & 0xc0) != 0x80)
+                col++;
+        s_line_right(self, 8 - col % 8);
+        break;
+    }
+    default:
+        s_out_byte(self, c);
+        break;
+    }
+    return 1;
+}
+
+/* Process bytes; every call consumes at least one byte. */
+static size_t s_step(l3_parser_t *self, const uint8_t *p, size_t len)
+{
+    uint8_t c = p[0];
+    switch (self->state) {
+    case ST_GROUND:
+        if (c != 0x1b) {
+            if (self->mode == L3_PARSER_PROMPT)
+                return s_ground_prompt(self, p, len);
+            const uint8_t *esc = memchr(p, 0x1b, len);
+            size_t n = esc ? (size_t) (esc - p) : len;
+            s_out(self, p, n);
+            return n;
+        }
+        self->esc_held = true;
+        self->state = ST_ESC;
+        return 1;
+
+    case ST_ESC:
+        //  The held ESC decides here.
+        self->esc_held = false;
+        switch (c) {
+        case '[':
+            self->seq[0] = 0x1b;
+            self->seq[1] = '[';
+            self->seq_len = 2;
+            self->state = ST_CSI;
+            return 1;
+        case ']':
+            self->seq[0] = 0x1b;
+            self->seq[1] = ']';
+            self->seq_len = 2;
+            self->state = ST_OSC_HEAD;
+            return 1;
+        case 'P':
+        case 'X':
+        case '^':
+        case '_':
+            s_out(self, (const uint8_t *) "\x1b", 1);
+            s_out_byte(self, c);
+            self->string_esc = false;
+            self->state = ST_STR;
+            return 1;
+        case 0x1b:
+            s_out(self, (const uint8_t *) "\x1b", 1);
+            self->esc_held = true;
+            return 1;
+        case 0x18:
+        case 0x1a:
+            s_out(self, (const uint8_t *) "\x1b", 1);
+            s_out_byte(self, c);
+            self->state = ST_GROUND;
+            return 1;
+        default:
+            if (c >= 0x80) {
+                //  Not an escape after all: the ESC is output, the byte starts over.
+                s_out(self, (const uint8_t *) "\x1b", 1);
+                self->state = ST_GROUND;
+                return 0;
+            }
+            //  ESC + intermediate, ESC + final, or a C0 control (which a terminal
+            //  executes without ending the escape): all output.
+            s_out(self, (const uint8_t *) "\x1b", 1);
+            s_out_byte(self, c);
+            self->state = c >= 0x30 ? ST_GROUND : ST_ESC_INT;
+            return 1;
+        }
+
+    case ST_ESC_INT:
+        if (c == 0x1b) {
+            self->esc_held = true;
+            self->state = ST_ESC;
+            return 1;
+        }
+        if (c >= 0x80) {
+            self->state = ST_GROUND;
+            return 0;
+        }
+        s_out_byte(self, c);
+        if (c >= 0x30 || c == 0x18 || c == 0x1a)
+            self->state = ST_GROUND;
+        return 1;
+
+    case ST_CSI:
+        if (c == 0x1b || c == 0x18 || c == 0x1a || c >= 0x80) {
+            //  Aborted CSI: what we held is output; the byte starts over.
+            s_out(self, self->seq, self->seq_len);
+            self->seq_len = 0;
+            self->state = ST_GROUND;
+            if (c == 0x18 || c == 0x1a) {
+                s_out_byte(self, c);
+                return 1;
+            }
+            return 0;
+        }
+        if (self->seq_len == SEQ_MAX) {
+            s_out(self, self->seq, self->seq_len);
+            self->seq_len = 0;
+            self->state = ST_CSI_PASS;
+            return 0;
+        }
+        self->seq[self->seq_len++] = c;
+        if (c >= 0x40 && c <= 0x7e)
+            s_csi_done(self);
+        return 1;
+
+    case ST_CSI_PASS:
+        if (c == 0x1b || c >= 0x80) {
+            self->state = ST_GROUND;
+            return 0;
+        }
+        s_out_byte(self, c);
+        if ((c >= 0x40 && c <= 0x7e) || c == 0x18 || c == 0x1a)
+            self->state = ST_GROUND;
+        return 1;
+
+    case ST_OSC_HEAD: {
+        size_t got = self->seq_len - 2;
+        if (c == MARK_PREFIX[got]) {
+            self->seq[self->seq_len++] = c;
+            if (got + 1 == MARK_PREFIX_LEN) {
+                self->seq_len = 0;
+                l3_buf_reset(&self->mark);
+                self->string_esc = false;
+                self->state = ST_MARK;
+            }
+            return 1;
+        }
+        //  Someone else's OSC (title, 133, 7, 8 ...): output, passed through.
+        s_out(self, self->seq, self->seq_len);
+        self->seq_len = 0;
+        self->string_esc = false;
+        self->state = ST_OSC_PASS;
+        return 0;
+    }
+
+    case ST_OSC_PASS:
+    case ST_STR:
+        if (self->string_esc) {
+            self->string_esc = false;
+            if (c == '\\') {
+                s_out(self, (const uint8_t *) "\x1b\\", 2);
+                self->state = ST_GROUND;
+                return 1;
+            }
+            //  ESC + anything else aborts the string and starts a new escape.
+            self->esc_held = true;
+            self->state = ST_ESC;
+            return 0;
+        }
+        if (c == 0x1b) {
+            self->string_esc = true;
+            return 1;
+        }
+        if (c == 0x18 || c == 0x1a || (c == 0x07 && self->state == ST_OSC_PASS)) {
+            s_out_byte(self, c);
+            self->state = ST_GROUND;
+            return 1;
+        }
+        {
+            //  Pass a run of string bytes at once.
+            size_t n = 1;
+            while (n < len && p[n] != 0x1b && p[n] != 0x07 && p[n] != 0x18 && p[n] != 0x1a)
+                n++;
+            s_out(self, p, n);
+            return n;
+        }
+
+    case ST_MARK:
+        if (self->string_esc) {
+            self->string_esc = false;
+            if (c == '\\') {
+                self->state = ST_GROUND;
+                s_mark_end(self, (const uint8_t *) "\x1b\\", 2);
+                return 1;
+            }
+            s_mark_abort(self);
+            self->esc_held = true;
+            self->state = ST_ESC;
+            return 0;
+        }
+        if (c == 0x07) {
+            self->state = ST_GROUND;
+            s_mark_end(self, (const uint8_t *) "\x07", 1);
+            return 1;
+        }
+        if (c == 0x1b) {
+            self->string_esc = true;
+            return 1;
+        }
+        if (c == 0x18 || c == 0x1a) {
+            s_mark_abort(self);
+            s_out_byte(self, c);
+            self->state = ST_GROUND;
+            return 1;
+        }
+        {
+            size_t n = 1;
+            while (n < len && p[n] != 0x1b && p[n] != 0x07 && p[n] != 0x18 && p[n] != 0x1a)
+                n++;
+            if (self->mark.len + n > L3_PARSER_MARK_MAX) {
+                //  Too long to be one of ours: it is output, and the rest of it too.
+                s_mark_abort(self);
+                self->state = ST_OSC_PASS;
+                return 0;
+            }
+            l3_buf_append(&self->mark, p, n);
+            return n;
+        }
+    default:
+        self->state = ST_GROUND;
+        return 0;
+    }
+}
+
+void l3_parser_feed(l3_parser_t *self, const void *data, size_t len, int64_t time_us)
+{
+    const uint8_t *p = data;
+    self->now = time_us;
+    //  A step may return 0 only after a state change to one that consumes the byte; bound
+    //  the retries so a bug can never spin.
+    int retries = 0;
+    while (len) {
+        size_t n = s_step(self, p, len);
+        if (n == 0) {
+            if (++retries > 4) {
+                s_out_byte(self, p[0]);
+                self->state = ST_GROUND;
+                self->esc_held = false;
+                n = 1;
+            } else
+                continue;
+        }
+        retries = 0;
+        p += n;
+        len -= n;
+        self->offset += n;
+    }
+}
+
+void l3_parser_finish(l3_parser_t *self, int64_t time_us)
+{
+    self->now = time_us;
+    //  Whatever is held back (an ESC, a CSI, a partial mark) is output.
+    if (self->esc_held)
+        s_out(self, (const uint8_t *) "\x1b", 1);
+    if (self->state == ST_CSI || self->state == ST_OSC_HEAD)
+        s_out(self, self->seq, self->seq_len);
+    if (self->state == ST_MARK)
+        s_mark_abort(self);
+    if (self->string_esc)
+        s_out(self, (const uint8_t *) "\x1b", 1);
+    self->esc_held = self->string_esc = false;
+    self->seq_len = 0;
+    self->state = ST_GROUND;
+    if (self->mode == L3_PARSER_PROMPT) {
+        s_line_end(self, true);
+        s_cmd_emit(self, false, 0, 0);
+    } else
+        s_cmd_emit(self, false, 0, L3_FLAG_INTERRUPTED);
+    self->alt = false;
+}
+
+uint64_t l3_parser_offset(l3_parser_t *self)
+{
+    return self->offset;
+}
+
+uint64_t l3_parser_commands(l3_parser_t *self)
+{
+    return self->nr;
+}
+
+bool l3_parser_in_command(l3_parser_t *self)
+{
+    return self->in_cmd;
+}
+
+uint64_t l3_parser_forged(l3_parser_t *self)
+{
+    return self->forged;
+}
+
+/* --------------------------------------------------------------------------------- */
+/* Life cycle                                                                         */
+
+static void s_state_reset(l3_parser_t *self)
+{
+    s_cmd_reset(self);
+    self->state = ST_GROUND;
+    self->esc_held = self->string_esc = false;
+    self->seq_len = 0;
+    l3_buf_reset(&self->mark);
+    self->offset = self->forged = 0;
+    self->now = 0;
+    self->alt = false;
+    self->nr = 0;
+    l3_buf_reset(&self->cwd);
+    s_line_clear(self);
+}
+
+l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
+{
+    l3_parser_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->mode = opts->mode;
+    self->on_record = opts->on_record;
+    self->arg = opts->arg;
+    self->output_cap = opts->output_cap ? opts->output_cap : L3_PARSER_OUTPUT_CAP_DEFAULT;
+    if (self->output_cap < 64)
+        self->output_cap = 64;
+    if (self->output_cap > L3_OUTPUT_MAX)
+        self->output_cap = L3_OUTPUT_MAX;
+    if (opts->nonce && opts->nonce[0]) {
+        size_t n = strlen(opts->nonce);
+        bool ok = n == L3_PARSER_NONCE_LEN;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (opts->nonce[i] >= '0' && opts->nonce[i] <= '9')
+                 || (opts->nonce[i] >= 'a' && opts->nonce[i] <= 'f');
+        if (!ok) {
+            l3_error("parser: the session nonce is not 32 lowercase hex characters");
+            free(self);
+            return NULL;
+        }
+        memcpy(self->nonce, opts->nonce, n + 1);
+    }
+    if (self->mode == L3_PARSER_PROMPT) {
+        const char *re = opts->prompt_re ? opts->prompt_re : L3_PARSER_PROMPT_DEFAULT;
+        int rc = regcomp(&self->re, re, REG_EXTENDED);
+        if (rc != 0) {
+            char msg[256];
+            regerror(rc, &self->re, msg, sizeof(msg));
+            l3_error("parser: bad prompt pattern '%s': %s", re, msg);
+            free(self);
+            return NULL;
+        }
+        self->have_re = true;
+    }
+    l3_buf_init(&self->mark, L3_PARSER_MARK_MAX);
+    l3_buf_init(&self->cwd, L3_CWD_MAX);
+    l3_buf_init(&self->cmd_cwd, L3_CWD_MAX);
+    l3_buf_init(&self->cmdline, L3_CMDLINE_MAX);
+    self->out = malloc(self->output_cap);
+    self->timing = malloc(TIMING_MAX_ENTRIES * sizeof(timing_entry_t));
+    if (!self->out || !self->timing) {
+        l3_parser_destroy(&self);
+        return NULL;
+    }
+    s_state_reset(self);
+    return self;
+}
+
+void l3_parser_destroy(l3_parser_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    l3_parser_t *self = *self_p;
+    if (self->have_re)
+        regfree(&self->re);
+    l3_buf_free(&self->mark);
+    l3_buf_free(&self->cwd);
+    l3_buf_free(&self->cmd_cwd);
+    l3_buf_free(&self->cmdline);
+    free(self->out);
+    free(self->timing);
+    free(self);
+    *self_p = NULL;
+}
+
+/* --------------------------------------------------------------------------------- */
+/* Save and load: little-endian fixed fields and length-prefixed byte strings.         */
+
+static void s_put_u64(l3_buf_t *b, uint64_t v)
+{
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t) (v >> (8 * i));
+    l3_buf_append(b, x, 8);
+}
+
+static void s_put_bytes(l3_buf_t *b, const void *data, size_t len)
+{
+    s_put_u64(b, len);
+    l3_buf_append(b, data, len);
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    bool bad;
+} reader_t;
+
+static uint64_t s_get_u64(reader_t *r)
+{
+    if (r->bad || r->len < 8) {
+        r->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t) r->p[i] << (8 * i);
+    r->p += 8;
+    r->len -= 8;
+    return v;
+}
+
+/* A length-prefixed string of at most max bytes; returns its start or NULL. */
+static const uint8_t *s_get_bytes(reader_t *r, size_t max, size_t *len)
+{
+    uint64_t n = s_get_u64(r);
+    if (r->bad || n > max || n > r->len) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->len -= (size_t) n;
+    *len = (size_t) n;
+    return p;
+}
+
+bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
+{
+    s_put_u64(out, SAVE_MAGIC);
+    s_put_u64(out, SAVE_VERSION);
+    s_put_u64(out, self->output_cap);
+    s_put_u64(out, self->state);
+    s_put_u64(out, (uint64_t) self->esc_held | (uint64_t) self->string_esc << 1
+                       | (uint64_t) self->alt << 2 | (uint64_t) self->in_cmd << 3
+                       | (uint64_t) self->truncated << 4 | (uint64_t) self->raw_overflow << 5);
+    s_put_bytes(out, self->seq, self->seq_len);
+    s_put_bytes(out, self->mark.data, self->mark.len);
+    s_put_u64(out, self->offset);
+    s_put_u64(out, self->forged);
+    s_put_u64(out, (uint64_t) self->now);
+    s_put_u64(out, self->nr);
+    s_put_bytes(out, self->cwd.data, self->cwd.len);
+    s_put_u64(out, (uint64_t) self->cmd_start);
+    s_put_bytes(out, self->cmd_cwd.data, self->cmd_cwd.len);
+    s_put_bytes(out, self->cmdline.data, self->cmdline.len);
+    s_put_u64(out, self->flags);
+    s_put_u64(out, self->nest);
+    s_put_bytes(out, self->edit_token, strlen(self->edit_token));
+    s_put_bytes(out, self->nested, strlen(self->nested));
+    s_put_bytes(out, self->out, self->out_len);
+    s_put_u64(out, self->ring_pos);
+    s_put_u64(out, self->out_total);
+    s_put_u64(out, self->timing_n);
+    for (uint32_t i = 0; i < self->timing_n; i++) {
+        s_put_u64(out, (uint64_t) self->timing[i].time_us);
+        s_put_u64(out, self->timing[i].bytes);
+    }
+    s_put_bytes(out, self->raw, self->raw_len);
+    s_put_u64(out, (uint64_t) self->raw_time);
+    s_put_bytes(out, self->line, self->line_len);
+    s_put_u64(out, self->cursor);
+    return !out->failed;
+}
+
+bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
+{
+    reader_t r = {blob, len, false};
+    size_t n;
+    const uint8_t *p;
+    s_state_reset(self);
+    if (s_get_u64(&r) != SAVE_MAGIC || s_get_u64(&r) != SAVE_VERSION)
+        goto bad;
+    if (s_get_u64(&r) != self->output_cap) {
+        //  A different cap changes what is kept; the state cannot be reused exactly.
+        l3_warn("parser: saved state has another output cap");
+        goto bad;
+    }
+    uint64_t state = s_get_u64(&r);
+    uint64_t bits = s_get_u64(&r);
+    if (state >= ST_COUNT)
+        goto bad;
+    self->state = (uint8_t) state;
+    self->esc_held = bits & 1;
+    self->string_esc = (bits >> 1) & 1;
+    self->alt = (bits >> 2) & 1;
+    self->in_cmd = (bits >> 3) & 1;
+    self->truncated = (bits >> 4) & 1;
+    self->raw_overflow = (bits >> 5) & 1;
+    if (!(p = s_get_bytes(&r, SEQ_MAX, &n)))
+        goto bad;
+    memcpy(self->seq, p, n);
+    self->seq_len = (uint32_t) n;
+    if (!(p = s_get_bytes(&r, L3_PARSER_MARK_MAX, &n)) || !l3_buf_append(&self->mark, p, n))
+        goto bad;
+    self->offset = s_get_u64(&r);
+    self->forged = s_get_u64(&r);
+    self->now = (int64_t) s_get_u64(&r);
+    self->nr = s_get_u64(&r);
+    if (!(p = s_get_bytes(&r, L3_CWD_MAX, &n)) || !l3_buf_append(&self->cwd, p, n))
+        goto bad;
+    self->cmd_start = (int64_t) s_get_u64(&r);
+    if (!(p = s_get_bytes(&r, L3_CWD_MAX, &n)) || !l3_buf_append(&self->cmd_cwd, p, n))
+        goto bad;
+    if (!(p = s_get_bytes(&r, L3_CMDLINE_MAX, &n)) || !l3_buf_append(&self->cmdline, p, n))
+        goto bad;
+    self->flags = (uint32_t) s_get_u64(&r) & L3_FLAG_ALL;
+    uint64_t nest = s_get_u64(&r);
+    if (nest > NEST_MAX)
+        goto bad;
+    self->nest = (uint32_t) nest;
+    if (!(p = s_get_bytes(&r, L3_PARSER_EDIT_TOKEN_MAX, &n))
+        || (n && !s_token_valid((const char *) p, n)))
+        goto bad;
+    memcpy(self->edit_token, p, n);
+    self->edit_token[n] = 0;
+    if (!(p = s_get_bytes(&r, L3_NAME_MAX, &n)) || (n && !s_nest_name_valid((const char *) p, n)))
+        goto bad;
+    memcpy(self->nested, p, n);
+    self->nested[n] = 0;
+    if (!(p = s_get_bytes(&r, self->output_cap, &n)))
+        goto bad;
+    memcpy(self->out, p, n);
+    self->out_len = n;
+    self->ring_pos = s_get_u64(&r);
+    self->out_total = s_get_u64(&r);
+    if (self->truncated
+        && (self->out_len != self->output_cap
+            || self->ring_pos >= self->output_cap - s_head_size(self)
+            || self->out_total < self->output_cap))
+        goto bad;
+    if (!self->truncated && (self->ring_pos || self->out_total != self->out_len))
+        goto bad;
+    uint64_t tn = s_get_u64(&r);
+    if (tn > TIMING_MAX_ENTRIES)
+        goto bad;
+    for (uint64_t i = 0; i < tn; i++) {
+        self->timing[i].time_us = (int64_t) s_get_u64(&r);
+        uint64_t b = s_get_u64(&r);
+        if (b > UINT32_MAX)
+            goto bad;
+        self->timing[i].bytes = (uint32_t) b;
+    }
+    self->timing_n = (uint32_t) tn;
+    if (!(p = s_get_bytes(&r, LINE_MAX_BYTES, &n)))
+        goto bad;
+    memcpy(self->raw, p, n);
+    self->raw_len = (uint32_t) n;
+    self->raw_time = (int64_t) s_get_u64(&r);
+    if (!(p = s_get_bytes(&r, LINE_MAX_BYTES, &n)))
+        goto bad;
+    memcpy(self->line, p, n);
+    self->line_len = (uint32_t) n;
+    uint64_t cursor = s_get_u64(&r);
+    if (cursor > self->line_len)
+        goto bad;
+    self->cursor = (uint32_t) cursor;
+    if (r.bad || r.len != 0)
+        goto bad;
+    //  The string-state flags only make sense in the states that use them.
+    if (self->string_esc && self->state != ST_OSC_PASS && self->state != ST_STR
+        && self->state != ST_MARK)
+        goto bad;
+    if (self->esc_held != (self->state == ST_ESC))
+        goto bad;
+    if ((self->state == ST_CSI && self->seq_len < 2)
+        || (self->state == ST_OSC_HEAD && (self->seq_len < 2 || self->seq_len >= 2 + MARK_PREFIX_LEN)))
+        goto bad;
+    if (self->state != ST_CSI && self->state != ST_OSC_HEAD && self->seq_len)
+        goto bad;
+    return true;
+bad:
+    l3_warn("parser: saved state is malformed; starting afresh");
+    s_state_reset(self);
+    return false;
+}
