@@ -1,0 +1,568 @@
+/*  test_parser — table-driven tests of the byte-stream parser over synthetic .script
+    streams (marks built with the session nonce as the shell hook writes them), plus the
+    chunking test: every split point, random chunk sizes, and resume from saved state at
+    every offset must give the same records as one whole feed. */
+#include "l3_xmlrec.h"
+#include "parser.h"
+#include "test_util.h"
+
+#include <stdint.h>
+
+#define MAX_RECS 64
+
+typedef struct {
+    l3_record_t recs[MAX_RECS];
+    l3_parser_extra_t extra[MAX_RECS];
+    int n;
+    l3_buf_t xml; /* every record as its XML line, for whole-stream comparison */
+    uint64_t seq;
+} sink_t;
+
+static void s_on_record(void *arg, l3_record_t *rec, const l3_parser_extra_t *extra)
+{
+    sink_t *sink = arg;
+    l3_text_set(rec->agent, sizeof(rec->agent), "test");
+    rec->epoch = 1;
+    rec->seq = ++sink->seq;
+    l3_text_set(rec->host, sizeof(rec->host), "host");
+    l3_text_set(rec->user, sizeof(rec->user), "user");
+    l3_text_set(rec->sid, sizeof(rec->sid), "sid1");
+    char err[200];
+    if (!l3_record_validate(rec, err, sizeof(err))) {
+        fprintf(stderr, "invalid record: %s\n", err);
+        t_failures++;
+        return;
+    }
+    l3_xmlrec_write(rec, &sink->xml);
+    if (sink->n < MAX_RECS) {
+        l3_record_init(&sink->recs[sink->n]);
+        l3_record_copy(&sink->recs[sink->n], rec);
+        sink->extra[sink->n] = *extra;
+        sink->n++;
+    }
+}
+
+static void s_sink_init(sink_t *sink)
+{
+    memset(sink, 0, sizeof(*sink));
+    l3_buf_init(&sink->xml, 0);
+}
+
+static void s_sink_clear(sink_t *sink)
+{
+    for (int i = 0; i < sink->n; i++)
+        l3_record_clear(&sink->recs[i]);
+    l3_buf_free(&sink->xml);
+}
+
+static l3_parser_t *s_parser(sink_t *sink, size_t cap, l3_parser_mode_t mode)
+{
+    l3_parser_opts_t opts = {.mode = mode,
+                             .nonce = T_NONCE,
+                             .output_cap = cap,
+                             .on_record = s_on_record,
+                             .arg = sink};
+    return l3_parser_new(&opts);
+}
+
+static bool s_bytes_eq(const l3_bytes_t *b, const char *s)
+{
+    return b->len == strlen(s) && (b->len == 0 || memcmp(b->data, s, b->len) == 0);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Table-driven cases                                                                    */
+
+typedef struct {
+    const char *name;
+    void (*build)(l3_buf_t *b);
+    size_t cap;
+    int records;        /* expected command records */
+    int check;          /* which record the checks below apply to (0-based) */
+    const char *cmdline;
+    const char *cwd;
+    const char *output; /* NULL = not checked */
+    int exit_code;      /* -1 = none */
+    int signal;
+    uint32_t flags;
+    const char *token;
+} case_t;
+
+static void b_simple(l3_buf_t *b)
+{
+    t_command(b, "/home/user", "ls -l", "total 0\r\n-rw-r--r-- 1 u u 0 a\r\n", "0");
+}
+static void b_exit(l3_buf_t *b)
+{
+    t_command(b, "/", "false", "", "1");
+}
+static void b_signal(l3_buf_t *b)
+{
+    t_command(b, "/tmp", "sleep 100", "^C\r\n", "130");
+}
+static void b_cwd(l3_buf_t *b)
+{
+    t_command(b, "/home/user", "cd /etc", "", "0");
+    t_command(b, "/etc", "pwd", "/etc\r\n", "0");
+}
+static void b_multiline(l3_buf_t *b)
+{
+    t_command(b, "/", "for i in 1 2\ndo echo $i\ndone", "1\r\n2\r\n", "0");
+}
+static void b_forged(l3_buf_t *b)
+{
+    //  cat evil.txt: a mark with a wrong nonce, one with none, standard OSC 133 and 7.
+    l3_buf_t out;
+    l3_buf_init(&out, 0);
+    t_mark_n(&out, "ffffffffffffffffffffffffffffffff", "C", "rm -rf /");
+    t_mark_n(&out, NULL, "D", "0");
+    t_put(&out, "\x1b]133;C\x07\x1b]133;D;0\x07\x1b]7;file://h/tmp\x1b\\");
+    l3_buf_append_byte(&out, 0);
+    t_command(b, "/", "cat evil.txt", (const char *) out.data, "0");
+    l3_buf_free(&out);
+    //  And the same outside any command: no record from it either.
+    t_mark_n(b, "0123456789abcdef0123456789abcdeX", "C", "evil");
+    t_put(b, "\x1b]133;C\x07\x1b]133;D;0\x07");
+}
+static void b_cyrillic(l3_buf_t *b)
+{
+    t_command(b, "/home/юзер", "echo привет", "привет\r\n", "0");
+}
+static void b_invalid(l3_buf_t *b)
+{
+    t_command(b, "/", "printf '\\xff'", "\xff\xfe\xc0\x80 ok\r\n", "0");
+}
+static void b_alt(l3_buf_t *b)
+{
+    t_command(b, "/", "vim x", "before\x1b[?1049h\x1b[2JSCREEN\x1b[?1049l\x1b[0mafter\r\n", "0");
+}
+static void b_nest(l3_buf_t *b)
+{
+    t_command(b, "/", "su -", "Password: \r\n", NULL);
+    t_put(b, "\x1b]6973;nest;begin;host/20260101T000000-1-abcd\x07");
+    t_put(b, "inner prompt and commands\r\n");
+    t_put(b, "\x1b]6973;nest;end;host/20260101T000000-1-abcd\x07");
+    t_put(b, "logout\r\n");
+    t_mark(b, "D", "0");
+}
+static void b_cap(l3_buf_t *b)
+{
+    l3_buf_t out;
+    l3_buf_init(&out, 0);
+    for (int i = 0; i < 200; i++)
+        l3_buf_append_byte(&out, (uint8_t) ('A' + i % 26));
+    l3_buf_append_byte(&out, 0);
+    t_command(b, "/", "yes", (const char *) out.data, "0");
+    l3_buf_free(&out);
+}
+static void b_interrupted_end(l3_buf_t *b)
+{
+    t_command(b, "/", "ok", "", "0");
+    t_command(b, "/", "sleep 1000", "partial", NULL);
+}
+static void b_interrupted_a(l3_buf_t *b)
+{
+    t_command(b, "/", "exec bash", "", NULL);
+    t_command(b, "/", "true", "", "0");
+}
+static void b_st(l3_buf_t *b)
+{
+    t_put(b, "\x1b]6973;" T_NONCE ";C;echo%20hi\x1b\\hi\r\n\x1b]6973;" T_NONCE ";D;0\x1b\\");
+}
+static void b_empty_prompt(l3_buf_t *b)
+{
+    t_mark(b, "A", NULL);
+    t_put(b, "$ ");
+    t_mark(b, "B", NULL);
+    t_put(b, "^C\r\n");
+    t_mark(b, "A", NULL);
+    t_put(b, "$ ");
+    t_mark(b, "B", NULL);
+}
+static void b_edit(l3_buf_t *b)
+{
+    t_command(b, "/etc", "vi hosts", "", NULL);
+    t_mark(b, "E", "tok123");
+    t_mark(b, "D", "0");
+}
+static void b_background(l3_buf_t *b)
+{
+    t_command(b, "/", "sleep 1 &", "[1] 42\r\n", "0");
+}
+static void b_broken_seqs(l3_buf_t *b)
+{
+    //  Garbage escapes in the output: aborted CSI, ESC ESC, CAN in a mark, DCS, APC.
+    t_command(b, "/", "cat junk",
+              "\x1b[12\x1b\x1b[1;2\x18x\x1bP1;2|abc\x1b\\\x1b_apc\x07more\x1b\\"
+              "\x1b]6973;" T_NONCE "\x18!\r\n",
+              "0");
+}
+
+static const case_t s_cases[] = {
+    {"simple", b_simple, 0, 1, 0, "ls -l", "/home/user", "total 0\r\n-rw-r--r-- 1 u u 0 a\r\n",
+     0, 0, 0, ""},
+    {"exit code", b_exit, 0, 1, 0, "false", "/", "", 1, 0, 0, ""},
+    {"signal after ctrl-c", b_signal, 0, 1, 0, "sleep 100", "/tmp", "^C\r\n", 130, 2, 0, ""},
+    {"cwd change", b_cwd, 0, 2, 1, "pwd", "/etc", "/etc\r\n", 0, 0, 0, ""},
+    {"multi-line command", b_multiline, 0, 1, 0, "for i in 1 2\ndo echo $i\ndone", "/",
+     "1\r\n2\r\n", 0, 0, 0, ""},
+    {"forged marks", b_forged, 0, 1, 0, "cat evil.txt", "/", NULL, 0, 0, 0, ""},
+    {"cyrillic", b_cyrillic, 0, 1, 0, "echo привет", "/home/юзер", "привет\r\n", 0, 0, 0, ""},
+    {"invalid bytes", b_invalid, 0, 1, 0, "printf '\\xff'", "/", "\xff\xfe\xc0\x80 ok\r\n", 0, 0,
+     0, ""},
+    {"alternate screen", b_alt, 0, 1, 0, "vim x", "/", "before\x1b[0mafter\r\n", 0, 0,
+     L3_FLAG_FULLSCREEN, ""},
+    {"nested session", b_nest, 0, 1, 0, "su -", "/", "Password: \r\nlogout\r\n", 0, 0,
+     L3_FLAG_NESTED, ""},
+    {"output cap", b_cap, 64, 1, 0, "yes", "/", NULL, 0, 0, L3_FLAG_TRUNCATED, ""},
+    {"interrupted at end", b_interrupted_end, 0, 2, 1, "sleep 1000", "/", "partial", -1, 0,
+     L3_FLAG_INTERRUPTED, ""},
+    {"interrupted by prompt", b_interrupted_a, 0, 2, 0, "exec bash", "/", "", -1, 0,
+     L3_FLAG_INTERRUPTED, ""},
+    {"ST terminator", b_st, 0, 1, 0, "echo hi", "", "hi\r\n", 0, 0, 0, ""},
+    {"prompt without command", b_empty_prompt, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, ""},
+    {"editor mark", b_edit, 0, 1, 0, "vi hosts", "/etc", "", 0, 0, 0, "tok123"},
+    {"background", b_background, 0, 1, 0, "sleep 1 &", "/", "[1] 42\r\n", 0, 0,
+     L3_FLAG_BACKGROUND, ""},
+    {"broken sequences", b_broken_seqs, 0, 1, 0, "cat junk", "/",
+     "\x1b[12\x1b\x1b[1;2\x18x\x1bP1;2|abc\x1b\\\x1b_apc\x07more\x1b\\"
+     "\x1b]6973;" T_NONCE "\x18!\r\n",
+     0, 0, 0, ""},
+};
+
+static void s_run_case(const case_t *c)
+{
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    c->build(&b);
+    sink_t sink;
+    s_sink_init(&sink);
+    l3_parser_t *p = s_parser(&sink, c->cap, L3_PARSER_MARKS);
+    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+    l3_parser_finish(p, 1700000001000000LL);
+    CHECK_MSG(sink.n == c->records, "%s: %d records, expected %d", c->name, sink.n, c->records);
+    if (sink.n > c->check && c->records) {
+        l3_record_t *r = &sink.recs[c->check];
+        CHECK_MSG(r->nr == (uint64_t) c->check + 1, "%s: nr %llu", c->name,
+                  (unsigned long long) r->nr);
+        CHECK_MSG(s_bytes_eq(&r->cmdline, c->cmdline), "%s: cmdline '%.*s'", c->name,
+                  (int) r->cmdline.len, r->cmdline.data);
+        CHECK_MSG(s_bytes_eq(&r->cwd, c->cwd), "%s: cwd '%.*s'", c->name, (int) r->cwd.len,
+                  r->cwd.data);
+        if (c->output)
+            CHECK_MSG(s_bytes_eq(&r->output, c->output), "%s: output '%.*s'", c->name,
+                      (int) r->output.len, r->output.data);
+        if (c->exit_code < 0)
+            CHECK_MSG(!r->has_exit, "%s: has exit", c->name);
+        else
+            CHECK_MSG(r->has_exit && r->exit_code == c->exit_code, "%s: exit %d", c->name,
+                      r->exit_code);
+        CHECK_MSG(r->signal == c->signal, "%s: signal %d", c->name, r->signal);
+        CHECK_MSG(r->flags == c->flags, "%s: flags 0x%x", c->name, r->flags);
+        CHECK_MSG(strcmp(sink.extra[c->check].edit_token, c->token) == 0, "%s: token '%s'",
+                  c->name, sink.extra[c->check].edit_token);
+    }
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+    l3_buf_free(&b);
+}
+
+/* Specific checks the table cannot express. */
+static void s_test_details(void)
+{
+    //  Forged: the output holds the forged marks verbatim.
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    b_forged(&b);
+    sink_t sink;
+    s_sink_init(&sink);
+    l3_parser_t *p = s_parser(&sink, 0, L3_PARSER_MARKS);
+    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+    l3_parser_finish(p, 1700000000000000LL);
+    CHECK(sink.n == 1);
+    if (sink.n == 1) {
+        l3_bytes_t *o = &sink.recs[0].output;
+        CHECK(memmem(o->data, o->len, "ffffffffffffffffffffffffffffffff;C;rm%20-rf%20/\x07", 48));
+        CHECK(memmem(o->data, o->len, "\x1b]6973;D;0\x07", 11));
+        CHECK(memmem(o->data, o->len, "\x1b]7;file://h/tmp\x1b\\", 18));
+    }
+    CHECK(l3_parser_forged(p) == 3);
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+    l3_buf_reset(&b);
+
+    //  Output cap: head and tail kept, dropped counted.
+    b_cap(&b);
+    s_sink_init(&sink);
+    p = s_parser(&sink, 64, L3_PARSER_MARKS);
+    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+    CHECK(sink.n == 1);
+    if (sink.n == 1) {
+        l3_record_t *r = &sink.recs[0];
+        CHECK(r->output.len == 64);
+        CHECK(r->output_head == 32);
+        CHECK(r->dropped == 200 - 64);
+        bool ok = true;
+        for (int i = 0; i < 32; i++)
+            ok = ok && r->output.data[i] == 'A' + i % 26;
+        for (int i = 0; i < 32; i++)
+            ok = ok && r->output.data[32 + i] == 'A' + (168 + i) % 26;
+        CHECK(ok);
+    }
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+    l3_buf_reset(&b);
+
+    //  Times and timing: start at C, end at D, timing lines sum to the output.
+    s_sink_init(&sink);
+    p = s_parser(&sink, 0, L3_PARSER_MARKS);
+    t_mark(&b, "C", "make");
+    l3_parser_feed(p, b.data, b.len, 1000000);
+    l3_parser_feed(p, "abc", 3, 1500000);
+    l3_parser_feed(p, "de", 2, 3000000);
+    l3_buf_reset(&b);
+    t_mark(&b, "D", "2");
+    l3_parser_feed(p, b.data, b.len, 4000000);
+    CHECK(sink.n == 1);
+    if (sink.n == 1) {
+        l3_record_t *r = &sink.recs[0];
+        CHECK(r->start_us == 1000000 && r->end_us == 4000000);
+        CHECK_MSG(s_bytes_eq(&r->timing, "0.500000 3\n1.500000 2\n"), "timing '%.*s'",
+                  (int) r->timing.len, r->timing.data);
+        CHECK(r->exit_code == 2 && r->signal == 0);
+    }
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+    l3_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Chunking and resume                                                                   */
+
+/* A stream with everything in it, cut into "timing chunks" of varying size and time. */
+typedef struct {
+    l3_buf_t bytes;
+    size_t *ends; /* chunk i covers [ends[i-1], ends[i]) */
+    int64_t *times;
+    size_t chunks;
+} stream_t;
+
+static void s_stream_build(stream_t *s)
+{
+    l3_buf_init(&s->bytes, 0);
+    for (size_t i = 0; i < sizeof(s_cases) / sizeof(s_cases[0]); i++)
+        s_cases[i].build(&s->bytes);
+    //  Some binary junk between commands and inside one.
+    t_command(&s->bytes, "/", "head -c 300 /dev/urandom", NULL, NULL);
+    uint32_t x = 12345;
+    for (int i = 0; i < 300; i++) {
+        x = x * 1103515245 + 12345;
+        l3_buf_append_byte(&s->bytes, (uint8_t) (x >> 16));
+    }
+    t_mark(&s->bytes, "D", "0");
+    s->ends = calloc(s->bytes.len + 1, sizeof(size_t));
+    s->times = calloc(s->bytes.len + 1, sizeof(int64_t));
+    size_t at = 0;
+    s->chunks = 0;
+    int64_t t = 1700000000000000LL;
+    while (at < s->bytes.len) {
+        x = x * 1103515245 + 12345;
+        size_t n = 1 + (x >> 16) % 97;
+        at = at + n < s->bytes.len ? at + n : s->bytes.len;
+        t += (x >> 8) % 300000;
+        s->ends[s->chunks] = at;
+        s->times[s->chunks] = t;
+        s->chunks++;
+    }
+}
+
+/* Feed [from, to) of the stream, respecting chunk times. */
+static void s_stream_feed(stream_t *s, l3_parser_t *p, size_t from, size_t to)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < s->chunks && from < to; i++) {
+        size_t end = s->ends[i];
+        if (end > from) {
+            size_t a = from > start ? from : start;
+            size_t b = end < to ? end : to;
+            if (b > a) {
+                l3_parser_feed(p, s->bytes.data + a, b - a, s->times[i]);
+                from = b;
+            }
+        }
+        start = end;
+    }
+}
+
+static void s_test_chunking(void)
+{
+    stream_t s;
+    s_stream_build(&s);
+    int64_t end_time = s.times[s.chunks - 1] + 1;
+    size_t caps[] = {0, 100};
+    for (size_t ci = 0; ci < 2; ci++) {
+        size_t cap = caps[ci];
+        sink_t ref;
+        s_sink_init(&ref);
+        l3_parser_t *p = s_parser(&ref, cap, L3_PARSER_MARKS);
+        s_stream_feed(&s, p, 0, s.bytes.len);
+        l3_parser_finish(p, end_time);
+        l3_parser_destroy(&p);
+        CHECK(ref.n > 15);
+
+        int split_bad = 0, resume_bad = 0, random_bad = 0;
+        l3_buf_t blob;
+        l3_buf_init(&blob, 0);
+        for (size_t k = 0; k <= s.bytes.len; k++) {
+            //  One split at k.
+            sink_t got;
+            s_sink_init(&got);
+            p = s_parser(&got, cap, L3_PARSER_MARKS);
+            s_stream_feed(&s, p, 0, k);
+            s_stream_feed(&s, p, k, s.bytes.len);
+            l3_parser_finish(p, end_time);
+            if (got.xml.len != ref.xml.len || memcmp(got.xml.data, ref.xml.data, ref.xml.len))
+                split_bad++;
+            //  Save at k, continue in a fresh parser from the blob.
+            l3_parser_destroy(&p);
+            s_sink_clear(&got);
+            s_sink_init(&got);
+            p = s_parser(&got, cap, L3_PARSER_MARKS);
+            s_stream_feed(&s, p, 0, k);
+            l3_buf_reset(&blob);
+            CHECK(l3_parser_save(p, &blob));
+            CHECK(l3_parser_offset(p) == k);
+            l3_parser_destroy(&p);
+            p = s_parser(&got, cap, L3_PARSER_MARKS);
+            if (!l3_parser_load(p, blob.data, blob.len))
+                resume_bad++;
+            s_stream_feed(&s, p, k, s.bytes.len);
+            l3_parser_finish(p, end_time);
+            if (got.xml.len != ref.xml.len || memcmp(got.xml.data, ref.xml.data, ref.xml.len))
+                resume_bad++;
+            l3_parser_destroy(&p);
+            s_sink_clear(&got);
+        }
+        uint32_t x = 99;
+        for (int round = 0; round < 200; round++) {
+            sink_t got;
+            s_sink_init(&got);
+            p = s_parser(&got, cap, L3_PARSER_MARKS);
+            size_t at = 0;
+            while (at < s.bytes.len) {
+                x = x * 1103515245 + 12345;
+                size_t n = 1 + (x >> 16) % (round % 2 ? 7 : 300);
+                size_t to = at + n < s.bytes.len ? at + n : s.bytes.len;
+                s_stream_feed(&s, p, at, to);
+                at = to;
+            }
+            l3_parser_finish(p, end_time);
+            if (got.xml.len != ref.xml.len || memcmp(got.xml.data, ref.xml.data, ref.xml.len))
+                random_bad++;
+            l3_parser_destroy(&p);
+            s_sink_clear(&got);
+        }
+        CHECK_MSG(split_bad == 0, "cap %zu: %d split points differ", cap, split_bad);
+        CHECK_MSG(resume_bad == 0, "cap %zu: %d resume points differ", cap, resume_bad);
+        CHECK_MSG(random_bad == 0, "cap %zu: %d random chunkings differ", cap, random_bad);
+        l3_buf_free(&blob);
+        s_sink_clear(&ref);
+    }
+    //  A corrupt blob is refused, and the parser still works.
+    sink_t got;
+    s_sink_init(&got);
+    l3_parser_t *p = s_parser(&got, 0, L3_PARSER_MARKS);
+    l3_buf_t blob;
+    l3_buf_init(&blob, 0);
+    s_stream_feed(&s, p, 0, s.bytes.len / 2);
+    l3_parser_save(p, &blob);
+    for (size_t i = 0; i < blob.len; i += 7) {
+        uint8_t save = blob.data[i];
+        blob.data[i] ^= 0x5a;
+        l3_parser_load(p, blob.data, blob.len); /* may or may not be accepted; never crash */
+        blob.data[i] = save;
+    }
+    CHECK(!l3_parser_load(p, blob.data, blob.len - 1));
+    CHECK(l3_parser_load(p, blob.data, blob.len));
+    l3_buf_free(&blob);
+    l3_parser_destroy(&p);
+    s_sink_clear(&got);
+    free(s.ends);
+    free(s.times);
+    l3_buf_free(&s.bytes);
+}
+
+/* PROMPT mode (the importers' path): commands guessed from prompt lines. */
+static void s_test_prompt_mode(void)
+{
+    sink_t sink;
+    s_sink_init(&sink);
+    l3_parser_t *p = s_parser(&sink, 0, L3_PARSER_PROMPT);
+    const char *ts = "alice@lab1:~$ ls\r\n"
+                     "a  b\r\n"
+                     "alice@lab1:~$ cd /tmp\r\n"
+                     "alice@lab1:/tmp$ ech\x08\x08\x08\x1b[Kecho hi\r\n"
+                     "hi\r\n"
+                     "alice@lab1:/tmp$ \r\n"
+                     "alice@lab1:/tmp$ exit\r\n"
+                     "exit\r\n";
+    l3_parser_feed(p, ts, strlen(ts), 1000000);
+    l3_parser_finish(p, 2000000);
+    CHECK_MSG(sink.n == 4, "%d records", sink.n);
+    if (sink.n == 4) {
+        CHECK(s_bytes_eq(&sink.recs[0].cmdline, "ls"));
+        CHECK(s_bytes_eq(&sink.recs[0].output, "a  b\r\n"));
+        CHECK(s_bytes_eq(&sink.recs[0].cwd, "~"));
+        CHECK(s_bytes_eq(&sink.recs[1].cmdline, "cd /tmp"));
+        CHECK_MSG(s_bytes_eq(&sink.recs[2].cmdline, "echo hi"), "'%.*s'",
+                  (int) sink.recs[2].cmdline.len, sink.recs[2].cmdline.data);
+        CHECK(s_bytes_eq(&sink.recs[2].cwd, "/tmp"));
+        CHECK(s_bytes_eq(&sink.recs[2].output, "hi\r\n"));
+        CHECK(s_bytes_eq(&sink.recs[3].cmdline, "exit"));
+        CHECK(!sink.recs[3].has_exit);
+    }
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+}
+
+/* Hostile input: random bytes biased towards escape characters, never a crash. */
+static void s_test_garbage(void)
+{
+    sink_t sink;
+    s_sink_init(&sink);
+    for (int mode = 0; mode < 2; mode++) {
+        l3_parser_t *p = s_parser(&sink, 64, (l3_parser_mode_t) mode);
+        uint32_t x = 7;
+        uint8_t buf[4096];
+        static const uint8_t alphabet[] = {0x1b, '[', ']', '6', '9', '7', '3', ';', 0x07, '\\',
+                                           '?',  '1', '0', '4', 'h', 'l', 0x18, '\n', '\r', 0x08,
+                                           'P',  'a', 0xff, 0xd0};
+        for (int round = 0; round < 500; round++) {
+            for (size_t i = 0; i < sizeof(buf); i++) {
+                x = x * 1103515245 + 12345;
+                buf[i] = alphabet[(x >> 16) % sizeof(alphabet)];
+            }
+            l3_parser_feed(p, buf, sizeof(buf), round);
+        }
+        l3_parser_finish(p, 1000);
+        CHECK(l3_parser_offset(p) == 500 * sizeof(buf));
+        l3_parser_destroy(&p);
+    }
+    s_sink_clear(&sink);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof(s_cases) / sizeof(s_cases[0]); i++)
+        s_run_case(&s_cases[i]);
+    s_test_details();
+    s_test_prompt_mode();
+    s_test_chunking();
+    s_test_garbage();
+    if (t_failures) {
+        fprintf(stderr, "test_parser: %d failures\n", t_failures);
+        return 1;
+    }
+    printf("test_parser: ok\n");
+    return 0;
+}
