@@ -1,0 +1,17 @@
+# l3-rec: the session recorder (pty + spool + mark filter). Shell integration files in
+# conf/shell/ are installed to share/lilalo/shell; a build-tree l3-rec falls back to the
+# source tree's conf/shell so tests and developers need no install step.
+include(GNUInstallDirs)
+add_executable(l3-rec
+  ${CMAKE_CURRENT_LIST_DIR}/rec_main.c
+  ${CMAKE_CURRENT_LIST_DIR}/rec_session.c
+  ${CMAKE_CURRENT_LIST_DIR}/rec_spool.c
+  ${CMAKE_CURRENT_LIST_DIR}/rec_filter.c)
+target_include_directories(l3-rec PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_compile_definitions(l3-rec PRIVATE
+  L3_REC_SHELL_DIR="${CMAKE_INSTALL_FULL_DATADIR}/lilalo/shell"
+  L3_REC_SOURCE_SHELL_DIR="${PROJECT_SOURCE_DIR}/conf/shell")
+target_link_libraries(l3-rec PRIVATE l3proto)
+install(TARGETS l3-rec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/conf/shell/ DESTINATION ${CMAKE_INSTALL_DATADIR}/lilalo/shell)
+install(FILES ${PROJECT_SOURCE_DIR}/conf/profile.d/lilalo.sh DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/profile.d)
