@@ -1,0 +1,755 @@
+/*  broker — the l3-broker loop. See broker.h for the sockets and the policies.
+
+    The hot path works on raw zmq_msg_t: a record is received, decoded once to validate it
+    (l3_msg_decode, the one validator every component uses), and the original bytes are
+    forwarded unchanged behind the identity frame, so the broker never re-encodes. */
+#include "broker.h"
+#include "l3_curve.h"
+#include "l3_log.h"
+#include "l3_msg.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define BROKER_ZAP_DOMAIN "lilalo"
+/* Messages handled per wake-up of one socket, so acks and subscriptions are not starved
+   by a busy frontend. */
+#define BROKER_BATCH 256
+/* Log lines about bad peers allowed per window; the rest are counted and summarised. */
+#define BROKER_LOG_WINDOW_MS 10000
+/* A subscription is 1 byte + a topic; topics are agent ids or "$commit". */
+#define BROKER_SUB_MAX (1 + L3_ID_MAX + 16)
+/* Peers tracked for log lines (fd -> address); past this, new ones log as "unknown". */
+#define BROKER_PEERS_MAX 100000
+#define BROKER_ADDR_MAX 256
+
+/* A rate limit for log lines a remote peer can trigger, so a flood of garbage cannot fill
+   the disk: at most `limit` lines per window, then one summary line per window. */
+typedef struct {
+    const char *what;
+    unsigned limit;
+    unsigned count;
+    uint64_t suppressed;
+    int64_t window_start;
+} s_ratelog_t;
+
+struct broker_t {
+    bool curve;
+    zactor_t *auth;
+    zcert_t *server_cert;
+
+    zsock_t *frontend, *backend, *ack_in, *ack_out, *capture, *monitor;
+    void *fe, *be, *ain, *aout, *cap, *mon; /* raw handles of the above */
+
+    char frontend_ep[BROKER_ADDR_MAX];
+    char writer_ep[BROKER_ADDR_MAX];
+
+    /* A record received but not yet accepted by the backend (writer went away). */
+    bool have_pending;
+    zmq_msg_t pending;
+    char pending_id[L3_ID_MAX + 1];
+
+    bool writer_ok;      /* backend was writable at the last look */
+    int64_t stall_since; /* zclock_mono when it stopped being writable */
+
+    /* Monitor state: accepted fd -> peer address, and the reason of the last handshake
+       failure, which libzmq reports just before the DISCONNECTED event of that peer. */
+    zhashx_t *peers;
+    char failure[128];
+
+    s_ratelog_t badlog;
+    s_ratelog_t peerlog;
+    broker_stats_t stats;
+};
+
+static bool s_ratelog_allow(s_ratelog_t *r)
+{
+    int64_t now = zclock_mono();
+    if (now - r->window_start >= BROKER_LOG_WINDOW_MS) {
+        if (r->suppressed)
+            l3_warn("%" PRIu64 " more %s not logged in the last %d s", r->suppressed, r->what,
+                    BROKER_LOG_WINDOW_MS / 1000);
+        r->window_start = now;
+        r->count = 0;
+        r->suppressed = 0;
+    }
+    if (r->count < r->limit) {
+        r->count++;
+        return true;
+    }
+    r->suppressed++;
+    return false;
+}
+
+/* Called from the loop's idle tick so a summary appears even when the flood stopped. */
+static void s_ratelog_tick(s_ratelog_t *r)
+{
+    if (r->suppressed && zclock_mono() - r->window_start >= BROKER_LOG_WINDOW_MS) {
+        r->count = r->limit; /* force the summary through s_ratelog_allow's rollover */
+        s_ratelog_allow(r);
+        r->count = 0;
+    }
+}
+
+static bool s_is_loopback(const char *addr)
+{
+    return strcmp(addr, "localhost") == 0 || strncmp(addr, "127.", 4) == 0 ||
+           strcmp(addr, "::1") == 0 || strcmp(addr, "[::1]") == 0;
+}
+
+/* "tcp://ADDR:PORT", with brackets and ZMQ_IPV6 for an IPv6 address. */
+static bool s_endpoint(void *sock, const char *addr, int64_t port, char *out, size_t size)
+{
+    bool v6 = strchr(addr, ':') != NULL;
+    int n;
+    if (v6) {
+        zsock_set_ipv6(sock, 1);
+        n = addr[0] == '[' ? snprintf(out, size, "tcp://%s:%" PRId64, addr, port)
+                           : snprintf(out, size, "tcp://[%s]:%" PRId64, addr, port);
+    } else
+        n = snprintf(out, size, "tcp://%s:%" PRId64, addr, port);
+    return n > 0 && (size_t) n < size;
+}
+
+static bool s_bind(zsock_t *sock, const char *addr, int64_t port, const char *what,
+                   char *ep_out, size_t ep_size)
+{
+    char ep[BROKER_ADDR_MAX];
+    if (!s_endpoint(sock, addr, port, ep, sizeof ep)) {
+        l3_error("%s: address too long: %s", what, addr);
+        return false;
+    }
+    if (zsock_bind(sock, "%s", ep) < 0) {
+        l3_error("%s: cannot bind %s: %s", what, ep, zmq_strerror(zmq_errno()));
+        return false;
+    }
+    if (ep_out)
+        snprintf(ep_out, ep_size, "%s", ep);
+    l3_info("%s: listening on %s", what, ep);
+    return true;
+}
+
+/* Check the allowed-keys directory exists and say how many certificates it holds, naming
+   files that are not certificates (an operator who drops a .key there by mistake, or a
+   truncated copy, hears about it at start). */
+static bool s_check_allowed_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        l3_error("allowed_keys directory %s does not exist: create it and copy each agent's "
+                 "NAME.pub into it (l3-keygen NAME makes them)", dir);
+        return false;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        l3_error("allowed_keys directory %s: %s", dir, strerror(errno));
+        return false;
+    }
+    unsigned good = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int) sizeof path)
+            continue;
+        zcert_t *cert = zcert_load(path);
+        if (cert) {
+            good++;
+            if (l3_curve_cert_has_secret(cert))
+                l3_warn("%s holds a SECRET key; only NAME.pub files belong in allowed_keys",
+                        path);
+            zcert_destroy(&cert);
+        } else
+            l3_warn("%s in allowed_keys is not a certificate; ignored", path);
+    }
+    closedir(d);
+    l3_info("CURVE: %u allowed agent key(s) in %s (the directory is re-read as it changes)",
+            good, dir);
+    return true;
+}
+
+/* Frontend monitor: remember peers by fd and log handshake failures with their address. */
+static bool s_monitor_start(broker_t *self)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://l3-broker-monitor-%p", (void *) self);
+    int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(self->fe, ep, events) != 0) {
+        l3_error("cannot monitor the frontend: %s", zmq_strerror(zmq_errno()));
+        return false;
+    }
+    self->monitor = zsock_new(ZMQ_PAIR);
+    if (!self->monitor || zsock_connect(self->monitor, "%s", ep) != 0) {
+        l3_error("cannot connect the frontend monitor");
+        return false;
+    }
+    self->mon = zsock_resolve(self->monitor);
+    return true;
+}
+
+broker_t *broker_new(l3_config_t *config)
+{
+    broker_t *self = (broker_t *) zmalloc(sizeof(broker_t));
+    if (!self)
+        return NULL;
+    self->badlog.what = "rejected-message log lines";
+    self->peerlog.what = "connection log lines";
+    self->badlog.limit = (unsigned) l3_config_int(config, "broker/log_burst", 20, 1, 100000);
+    self->peerlog.limit = self->badlog.limit;
+    self->peers = zhashx_new();
+    if (!self->peers)
+        goto fail;
+    zhashx_set_destructor(self->peers, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_duplicator(self->peers, (zhashx_duplicator_fn *) strdup);
+
+    const char *address = l3_config_str(config, "broker/backend_address", "127.0.0.1");
+    int64_t port = l3_config_int(config, "broker/backend_port", 5670, 1, 65535);
+    int64_t ack_port = l3_config_int(config, "broker/ack_port", 5671, 1, 65535);
+    int64_t cap_port = l3_config_int(config, "broker/capture_port", 5672, 0, 65535);
+    const char *cap_address = l3_config_str(config, "broker/capture_address", "127.0.0.1");
+    int64_t cap_hwm = l3_config_int(config, "broker/capture_hwm", 1000, 1, 1000000);
+    int64_t hwm = l3_config_int(config, "broker/hwm", 1000, 1, 1000000);
+    const char *writer = l3_config_str(config, "broker/writer_endpoint", "tcp://127.0.0.1:5680");
+    const char *writer_ack =
+        l3_config_str(config, "broker/writer_ack_endpoint", "tcp://127.0.0.1:5681");
+    self->curve = l3_config_bool(config, "broker/curve", true);
+    bool plain_remote = l3_config_bool(config, "broker/allow_plaintext_remote", false);
+    snprintf(self->writer_ep, sizeof self->writer_ep, "%s", writer);
+
+    if (!self->curve && !s_is_loopback(address)) {
+        if (plain_remote)
+            l3_warn("PLAINTEXT on %s (allow_plaintext_remote = 1): any host that reaches this "
+                    "port can send records under any agent id it claims",
+                    address);
+        else {
+            l3_warn("curve = 0: binding 127.0.0.1 instead of %s, because without CURVE an "
+                    "agent's identity is only what it claims, which is safe on a single host "
+                    "only; set allow_plaintext_remote = 1 to override",
+                    address);
+            address = "127.0.0.1";
+        }
+    }
+
+    self->frontend = zsock_new(ZMQ_PULL);
+    self->backend = zsock_new(ZMQ_PUSH);
+    self->ack_in = zsock_new(ZMQ_XSUB);
+    self->ack_out = zsock_new(ZMQ_XPUB);
+    if (!self->frontend || !self->backend || !self->ack_in || !self->ack_out) {
+        l3_error("cannot create sockets: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    self->fe = zsock_resolve(self->frontend);
+    self->be = zsock_resolve(self->backend);
+    self->ain = zsock_resolve(self->ack_in);
+    self->aout = zsock_resolve(self->ack_out);
+
+    if (self->curve) {
+        const char *cert_path =
+            l3_config_str(config, "broker/server_cert", "/etc/lilalo/broker.key");
+        const char *allowed = l3_config_str(config, "broker/allowed_keys", "/etc/lilalo/agents");
+        self->server_cert = l3_curve_cert_load_or_create(cert_path);
+        if (!self->server_cert)
+            goto fail;
+        if (!s_check_allowed_dir(allowed))
+            goto fail;
+        /* zauth must answer ZAP before the first connection arrives, so it starts before
+           any bind; and it is told the directory, not a snapshot, so keys added later
+           are honoured without a restart. */
+        self->auth = zactor_new(zauth, NULL);
+        if (!self->auth) {
+            l3_error("cannot start the zauth authenticator");
+            goto fail;
+        }
+        zstr_sendx(self->auth, "CURVE", allowed, NULL);
+        zsock_wait(self->auth);
+        if (!l3_curve_server_setup(self->frontend, self->server_cert, BROKER_ZAP_DOMAIN) ||
+            !l3_curve_server_setup(self->ack_out, self->server_cert, BROKER_ZAP_DOMAIN))
+            goto fail;
+        l3_info("CURVE on, server key %s (public %s)", cert_path,
+                zcert_public_txt(self->server_cert));
+    } else {
+        l3_curve_limit_socket(self->frontend);
+        l3_curve_limit_socket(self->ack_out);
+        l3_warn("CURVE off (curve = 0): agent ids are taken from the records' \"a\" field");
+    }
+
+    zsock_set_rcvhwm(self->frontend, (int) hwm);
+    /* Not writable until a writer is connected: that is what makes the loop stop reading
+       agents instead of queueing for a writer that is not there. */
+    zsock_set_immediate(self->backend, 1);
+    zsock_set_sndhwm(self->backend, (int) hwm);
+    /* On a clean stop give queued records a moment to reach the writer; they are in the
+       agents' outboxes anyway, so this only saves a resend. */
+    zsock_set_linger(self->backend, 1000);
+    l3_curve_limit_socket(self->ack_in);
+
+    if (!s_monitor_start(self))
+        goto fail;
+    if (!s_bind(self->frontend, address, port, "agents (records)", self->frontend_ep,
+                sizeof self->frontend_ep))
+        goto fail;
+    if (!s_bind(self->ack_out, address, ack_port, "agents (acks)", NULL, 0))
+        goto fail;
+    if (zsock_connect(self->backend, "%s", writer) != 0) {
+        l3_error("writer_endpoint %s: %s", writer, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (zsock_connect(self->ack_in, "%s", writer_ack) != 0) {
+        l3_error("writer_ack_endpoint %s: %s", writer_ack, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+
+    if (cap_port > 0) {
+        self->capture = zsock_new(ZMQ_XPUB);
+        if (!self->capture)
+            goto fail;
+        self->cap = zsock_resolve(self->capture);
+        /* A small HWM and XPUB's drop-at-HWM: a tap that stops reading loses tap
+           messages, the data path never waits for it. */
+        zsock_set_sndhwm(self->capture, (int) cap_hwm);
+        /* Every tap's subscription reaches us, so each one is logged. */
+        zsock_set_xpub_verbose(self->capture, 1);
+        l3_curve_limit_socket(self->capture);
+        if (!s_is_loopback(cap_address))
+            l3_warn("capture on non-loopback %s: whoever reaches it reads every record "
+                    "(the capture socket is not authenticated)",
+                    cap_address);
+        if (!s_bind(self->capture, cap_address, cap_port, "capture (l3-tap)", NULL, 0))
+            goto fail;
+        /* The tap shows acks too, so take every ack from the writer, not only those some
+           agent subscribed to; XPUB still sends each agent only its own. */
+        uint8_t all = 1;
+        zmq_send(self->ain, &all, 1, 0);
+    }
+    l3_info("ready: agents -> %s -> writer %s (acks from %s)", self->frontend_ep, writer,
+            writer_ack);
+    return self;
+fail:
+    broker_destroy(&self);
+    return NULL;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_t *self = *self_p;
+    if (self->have_pending)
+        zmq_msg_close(&self->pending);
+    if (self->fe && self->monitor)
+        zmq_socket_monitor(self->fe, NULL, 0);
+    zsock_destroy(&self->monitor);
+    zsock_destroy(&self->capture);
+    zsock_destroy(&self->frontend);
+    zsock_destroy(&self->ack_out);
+    zsock_destroy(&self->ack_in);
+    zsock_destroy(&self->backend);
+    zactor_destroy(&self->auth);
+    zcert_destroy(&self->server_cert);
+    zhashx_destroy(&self->peers);
+    free(self);
+    *self_p = NULL;
+}
+
+const broker_stats_t *broker_stats(broker_t *self)
+{
+    return &self->stats;
+}
+
+/* Offer a copy of msg to the capture socket as [topic][id][msg]; never blocks. */
+static void s_capture(broker_t *self, const char *topic, const void *id, size_t id_len,
+                      zmq_msg_t *msg)
+{
+    if (!self->cap)
+        return;
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    if (zmq_msg_copy(&copy, msg) != 0) {
+        zmq_msg_close(&copy);
+        return;
+    }
+    /* XPUB drops at HWM instead of blocking; DONTWAIT makes sure of it. All parts of a
+       message are queued together or not at all. */
+    if (zmq_send(self->cap, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(self->cap, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_msg_send(&copy, self->cap, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&copy);
+        return;
+    }
+    self->stats.captured++;
+}
+
+/* Send [id][msg] to the writer. true when sent (msg consumed), false when the backend is
+   not writable (msg untouched, to be kept and retried). */
+static bool s_backend_send(broker_t *self, const char *id, zmq_msg_t *msg)
+{
+    if (zmq_send(self->be, id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return false;
+    /* Once the first part is queued the rest of the message goes to the same pipe (HWM is
+       counted in whole messages); a failure here means that writer connection died just
+       now, and the record is lost from this hop only: the agent resends it on its ack
+       timeout. */
+    if (zmq_msg_send(msg, self->be, ZMQ_DONTWAIT) < 0) {
+        l3_warn("record for %s lost on the way to the writer (%s); the agent will resend", id,
+                zmq_strerror(zmq_errno()));
+        zmq_msg_close(msg);
+        return true;
+    }
+    self->stats.forwarded++;
+    return true;
+}
+
+/* Log one rejected message with its peer, rate-limited. */
+static void s_reject(broker_t *self, zmq_msg_t *msg, const char *who, const char *why)
+{
+    self->stats.rejected++;
+    if (!s_ratelog_allow(&self->badlog))
+        return;
+    const char *peer = msg ? zmq_msg_gets(msg, "Peer-Address") : NULL;
+    l3_warn("rejected message from %s (%s, %zu bytes): %s", peer ? peer : "unknown peer",
+            who && *who ? who : "unauthenticated", msg ? zmq_msg_size(msg) : (size_t) 0, why);
+}
+
+/* The identity of a record: the authenticated key with CURVE, the claimed "a" without. */
+static bool s_identity(broker_t *self, zmq_msg_t *msg, const l3_msg_t *decoded, char *id,
+                       const char **why)
+{
+    if (self->curve) {
+        const char *user = zmq_msg_gets(msg, "User-Id");
+        /* czmq 4.2's zauth sets User-Id to the Z85 text of the client's key; accept hex
+           too in case a later zauth does that. Anything else means ZAP did not run, and
+           then nothing gets through. */
+        if (user && l3_curve_id_is_hex(user)) {
+            snprintf(id, L3_ID_MAX + 1, "%s", user);
+            return true;
+        }
+        if (user && l3_curve_agent_id_from_z85(user, id))
+            return true;
+        *why = "no authenticated CURVE key on the connection";
+        return false;
+    }
+    if (!l3_id_valid(decoded->record.agent)) {
+        *why = "invalid agent id";
+        return false;
+    }
+    snprintf(id, L3_ID_MAX + 1, "%s", decoded->record.agent);
+    return true;
+}
+
+/* Read up to a batch of records from agents and forward them; stops early when the
+   backend refuses one (kept as pending). */
+static void s_handle_frontend(broker_t *self)
+{
+    for (int n = 0; n < BROKER_BATCH && !self->have_pending; n++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, self->fe, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        char id[L3_ID_MAX + 1] = "";
+        if (self->curve) {
+            const char *user = zmq_msg_gets(&msg, "User-Id");
+            if (user && !l3_curve_agent_id_from_z85(user, id))
+                snprintf(id, sizeof id, "%.64s", user);
+        }
+        if (zmq_msg_more(&msg)) {
+            /* Agents send one frame per record; drain and drop the rest of this one. */
+            s_reject(self, &msg, id, "multi-part message");
+            bool more = true;
+            while (more) {
+                zmq_msg_close(&msg);
+                zmq_msg_init(&msg);
+                if (zmq_msg_recv(&msg, self->fe, ZMQ_DONTWAIT) < 0)
+                    break;
+                more = zmq_msg_more(&msg);
+            }
+            zmq_msg_close(&msg);
+            continue;
+        }
+        l3_msg_t decoded;
+        l3_msg_init(&decoded);
+        char err[160] = "";
+        const char *why = NULL;
+        if (!l3_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &decoded, err, sizeof err))
+            why = err[0] ? err : "undecodable";
+        else if (decoded.kind != L3_MSG_RECORD)
+            why = "not a record (acks flow from the writer, not to it)";
+        else
+            s_identity(self, &msg, &decoded, id, &why); /* sets why when it fails */
+        if (!why && self->curve && strcmp(decoded.record.agent, id) != 0)
+            l3_debug("record claims agent %s, authenticated as %s; using the latter",
+                     decoded.record.agent, id);
+        l3_msg_clear(&decoded);
+        if (why) {
+            s_reject(self, &msg, id, why);
+            zmq_msg_close(&msg);
+            continue;
+        }
+        s_capture(self, "rec", id, strlen(id), &msg);
+        if (!s_backend_send(self, id, &msg)) {
+            zmq_msg_init(&self->pending);
+            zmq_msg_move(&self->pending, &msg);
+            snprintf(self->pending_id, sizeof self->pending_id, "%s", id);
+            self->have_pending = true;
+            zmq_msg_close(&msg);
+        }
+    }
+}
+
+/* Acks and "$commit" from the writer to the agents, and a copy of acks to the tap. */
+static void s_handle_ack_in(broker_t *self)
+{
+    for (int n = 0; n < BROKER_BATCH; n++) {
+        zmq_msg_t parts[2];
+        int count = 0;
+        bool more = true;
+        bool failed = false;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, self->ain, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&part);
+                failed = true;
+                break;
+            }
+            more = zmq_msg_more(&part);
+            if (count < 2) {
+                zmq_msg_init(&parts[count]);
+                zmq_msg_copy(&parts[count], &part);
+            }
+            count++;
+            /* XPUB never blocks: a slow agent misses acks, and acks are cumulative. */
+            if (zmq_msg_send(&part, self->aout, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
+                zmq_msg_close(&part);
+        }
+        if (count == 2 && !failed && zmq_msg_size(&parts[0]) > 0 &&
+            ((char *) zmq_msg_data(&parts[0]))[0] != '$') {
+            self->stats.acks++;
+            s_capture(self, "ack", zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), &parts[1]);
+        }
+        for (int i = 0; i < count && i < 2; i++)
+            zmq_msg_close(&parts[i]);
+        if (failed)
+            return;
+    }
+}
+
+/* Agents' subscriptions go upstream to the writer's PUB. */
+static void s_handle_ack_out(broker_t *self)
+{
+    for (int n = 0; n < BROKER_BATCH; n++) {
+        zmq_msg_t sub;
+        zmq_msg_init(&sub);
+        if (zmq_msg_recv(&sub, self->aout, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&sub);
+            return;
+        }
+        size_t size = zmq_msg_size(&sub);
+        const uint8_t *data = zmq_msg_data(&sub);
+        if (size < 1 || size > BROKER_SUB_MAX || (data[0] != 0 && data[0] != 1) ||
+            zmq_msg_more(&sub)) {
+            if (s_ratelog_allow(&self->badlog))
+                l3_warn("dropped a bad subscription (%zu bytes) on the ack socket", size);
+            zmq_msg_close(&sub);
+            continue;
+        }
+        l3_debug("agent %s acks for '%.*s'", data[0] ? "subscribes to" : "unsubscribes from",
+                 (int) (size - 1), (const char *) data + 1);
+        if (zmq_msg_send(&sub, self->ain, ZMQ_DONTWAIT) < 0)
+            zmq_msg_close(&sub);
+    }
+}
+
+/* Taps joining and leaving the capture socket. */
+static void s_handle_capture(broker_t *self)
+{
+    for (int n = 0; n < BROKER_BATCH; n++) {
+        zmq_msg_t sub;
+        zmq_msg_init(&sub);
+        if (zmq_msg_recv(&sub, self->cap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&sub);
+            return;
+        }
+        size_t size = zmq_msg_size(&sub);
+        const uint8_t *data = zmq_msg_data(&sub);
+        if (size >= 1 && size <= BROKER_SUB_MAX && (data[0] == 0 || data[0] == 1))
+            l3_info("capture: a tap %s '%.*s'", data[0] ? "subscribed to" : "unsubscribed from",
+                    (int) (size - 1), (const char *) data + 1);
+        zmq_msg_close(&sub);
+    }
+}
+
+static void s_peer_address(int fd, char *out, size_t size)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    snprintf(out, size, "unknown peer");
+    if (getpeername(fd, (struct sockaddr *) &sa, &len) != 0)
+        return;
+    if (sa.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *) &sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        snprintf(out, size, "%s:%d", host, port);
+    } else if (sa.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+        snprintf(out, size, "[%s]:%d", host, port);
+    }
+}
+
+static void s_handle_monitor(broker_t *self)
+{
+    for (int n = 0; n < BROKER_BATCH; n++) {
+        zmq_msg_t head, addr;
+        zmq_msg_init(&head);
+        zmq_msg_init(&addr);
+        if (zmq_msg_recv(&head, self->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&head);
+            zmq_msg_close(&addr);
+            return;
+        }
+        if (zmq_msg_more(&head))
+            zmq_msg_recv(&addr, self->mon, 0);
+        if (zmq_msg_size(&head) < 6) {
+            zmq_msg_close(&head);
+            zmq_msg_close(&addr);
+            continue;
+        }
+        const uint8_t *d = zmq_msg_data(&head);
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, d, 2);
+        memcpy(&value, d + 2, 4);
+        char key[16];
+        snprintf(key, sizeof key, "%u", value);
+        if (event == ZMQ_EVENT_ACCEPTED) {
+            char peer[BROKER_ADDR_MAX];
+            s_peer_address((int) value, peer, sizeof peer);
+            if (zhashx_size(self->peers) < BROKER_PEERS_MAX)
+                zhashx_update(self->peers, key, peer);
+            l3_debug("connection from %s", peer);
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            snprintf(self->failure, sizeof self->failure,
+                     "authentication failed (ZAP status %u: key not in allowed_keys)", value);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            snprintf(self->failure, sizeof self->failure, "protocol error 0x%x in the handshake",
+                     value);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            snprintf(self->failure, sizeof self->failure, "handshake failed (%s)",
+                     zmq_strerror((int) value));
+        else if (event == ZMQ_EVENT_DISCONNECTED) {
+            const char *peer = zhashx_lookup(self->peers, key);
+            if (self->failure[0]) {
+                if (s_ratelog_allow(&self->peerlog))
+                    l3_warn("peer %s: %s; connection closed", peer ? peer : "unknown peer",
+                            self->failure);
+            } else if (s_ratelog_allow(&self->peerlog))
+                /* Also what an oversized frame (> L3_MSG_MAX) or a broken frame after the
+                   handshake looks like: libzmq closes the connection without detail. */
+                l3_info("peer %s disconnected", peer ? peer : "unknown peer");
+            self->failure[0] = '\0';
+            zhashx_delete(self->peers, key);
+        }
+        zmq_msg_close(&head);
+        zmq_msg_close(&addr);
+    }
+}
+
+static bool s_backend_writable(broker_t *self)
+{
+    int events = 0;
+    size_t size = sizeof events;
+    if (zmq_getsockopt(self->be, ZMQ_EVENTS, &events, &size) != 0)
+        return false;
+    return (events & ZMQ_POLLOUT) != 0;
+}
+
+/* Track writer reachability for the log: one line when it goes away, one when back. */
+static void s_note_writer(broker_t *self, bool ok)
+{
+    if (ok == self->writer_ok)
+        return;
+    if (!ok) {
+        self->stall_since = zclock_mono() - 500;
+        self->stats.stalls++;
+        l3_warn("writer %s not reachable (or not keeping up): not reading agents until it "
+                "is; their outboxes hold the records",
+                self->writer_ep);
+    } else
+        l3_info("writer %s reachable, forwarding (held back %.1f s)", self->writer_ep,
+                (double) (zclock_mono() - self->stall_since) / 1000.0);
+    self->writer_ok = ok;
+}
+
+int broker_run(broker_t *self)
+{
+    int rc = 0;
+    int64_t blocked_since = 0;
+    self->writer_ok = true; /* so the first look logs a missing writer */
+    while (!zsys_interrupted) {
+        if (self->have_pending && s_backend_writable(self)) {
+            if (s_backend_send(self, self->pending_id, &self->pending))
+                self->have_pending = false; /* consumed */
+        }
+        bool writable = !self->have_pending && s_backend_writable(self);
+        /* A full pipe for a moment is normal under load; only a wait that lasts is worth
+           a log line. */
+        if (writable) {
+            s_note_writer(self, true);
+            blocked_since = 0;
+        } else if (!blocked_since)
+            blocked_since = zclock_mono();
+        else if (zclock_mono() - blocked_since >= 500)
+            s_note_writer(self, false);
+
+        zmq_pollitem_t items[6] = {
+            {self->fe, 0, writable ? ZMQ_POLLIN : 0, 0},
+            {self->be, 0, writable ? 0 : ZMQ_POLLOUT, 0},
+            {self->ain, 0, ZMQ_POLLIN, 0},
+            {self->aout, 0, ZMQ_POLLIN, 0},
+            {self->mon, 0, ZMQ_POLLIN, 0},
+            {self->cap, 0, ZMQ_POLLIN, 0},
+        };
+        int count = self->cap ? 6 : 5;
+        int n = zmq_poll(items, count, writable ? 1000 : 500);
+        if (n < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            if (zmq_errno() != ETERM) {
+                l3_error("poll: %s", zmq_strerror(zmq_errno()));
+                rc = 1;
+            }
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_frontend(self);
+        if (items[2].revents & ZMQ_POLLIN)
+            s_handle_ack_in(self);
+        if (items[3].revents & ZMQ_POLLIN)
+            s_handle_ack_out(self);
+        if (items[4].revents & ZMQ_POLLIN)
+            s_handle_monitor(self);
+        if (self->cap && (items[5].revents & ZMQ_POLLIN))
+            s_handle_capture(self);
+        s_ratelog_tick(&self->badlog);
+        s_ratelog_tick(&self->peerlog);
+    }
+    l3_info("stopping: %" PRIu64 " records forwarded, %" PRIu64 " rejected, %" PRIu64
+            " acks, %" PRIu64 " writer stalls",
+            self->stats.forwarded, self->stats.rejected, self->stats.acks, self->stats.stalls);
+    return rc;
+}
