@@ -73,7 +73,7 @@ static void s_printable(const void *data, size_t len, char *buf, size_t size)
     const uint8_t *p = data;
     size_t w = 0;
     for (size_t i = 0; i < len && w + 5 < size; i++) {
-        if (p[i] >= 0x21 && p[i] < 0x7f && p[i] != '\\')
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '"')
             buf[w++] = (char)p[i];
         else
             w += (size_t)snprintf(buf + w, size - w, "\\x%02x", p[i]);
