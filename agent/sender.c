@@ -1,0 +1,468 @@
+/*  sender — ships the outbox to the brokers, go-back-N on nack, timeout or reconnect.
+    See sender.h. */
+#include "sender.h"
+
+#include "l3_curve.h"
+#include "l3_log.h"
+#include "l3_msg.h"
+#include "l3_time.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_ENDPOINTS_MAX 16
+#define S_ENDPOINT_LEN 256
+#define S_STALL_RETRY_MS 50   /* no broker connected: look again this often */
+#define S_ERROR_RETRY_MS 1000 /* after an outbox read error */
+#define S_ACK_BATCH 1000      /* messages read per handle call, to stay fair to the caller */
+
+struct sender_t {
+    outbox_t *box;
+    char id[L3_ID_MAX + 1];
+    zsock_t *push;
+    zsock_t *sub;
+    zsock_t *mon_push; /* PAIR ends of the socket monitors */
+    zsock_t *mon_sub;
+    outbox_iter_t *it;
+    uint64_t window;
+    int64_t ack_timeout_us;
+
+    uint64_t next;      /* next seq to send */
+    uint64_t high_sent; /* highest seq ever sent: below it a send is a resend */
+    uint64_t acked;     /* mirrors outbox_acked_seq */
+    int64_t progress_us; /* last ack advance, rewind, or first send into an empty window */
+    uint64_t rewound_to; /* seq of the last nack rewind; further nacks for it are echoes */
+    int64_t rewound_us;
+
+    /* The entry the last send refused (EAGAIN); points into the iterator's buffer, valid
+       until the iterator is used again. */
+    const uint8_t *pending;
+    size_t pending_len;
+    bool stalled;
+    int64_t retry_us; /* after an error, nothing is read before this time */
+    sender_stats_t stats;
+};
+
+/* ---------------------------------------------------------------- config */
+
+/* Split a list of endpoints separated by spaces or commas. Returns the count. */
+static int s_split(const char *list, char out[][S_ENDPOINT_LEN], int max)
+{
+    int n = 0;
+    const char *p = list;
+    while (*p && n < max) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, " ,\t");
+        if (len == 0)
+            break;
+        if (len >= S_ENDPOINT_LEN) {
+            l3_error("endpoint too long: %.40s...", p);
+            return -1;
+        }
+        memcpy(out[n], p, len);
+        out[n][len] = '\0';
+        n++;
+        p += len;
+    }
+    return n;
+}
+
+/* agent/<key>, or the broker section's address with the given port key. */
+static int s_endpoints(l3_config_t *config, const char *key, const char *port_key,
+                       int64_t port_def, char out[][S_ENDPOINT_LEN])
+{
+    const char *list = l3_config_str(config, key, NULL);
+    char def[S_ENDPOINT_LEN];
+    if (!list || !*list) {
+        const char *address = l3_config_str(config, "broker/backend_address", "127.0.0.1");
+        /* A bind address for "all interfaces" is not one we can connect to. */
+        if (strcmp(address, "*") == 0 || strcmp(address, "0.0.0.0") == 0 || !*address)
+            address = "127.0.0.1";
+        int64_t port = l3_config_int(config, port_key, port_def, 1, 65535);
+        snprintf(def, sizeof def, "tcp://%s:%" PRId64, address, port);
+        list = def;
+    }
+    int n = s_split(list, out, S_ENDPOINTS_MAX);
+    if (n == 0)
+        l3_error("%s: no endpoint", key);
+    return n;
+}
+
+bool sender_agent_id(l3_config_t *config, char *out, size_t size)
+{
+    if (size < L3_ID_MAX + 1)
+        return false;
+    if (l3_config_bool(config, "agent/curve", true)) {
+        const char *path = l3_config_str(config, "agent/cert", "/etc/lilalo/agent.key");
+        zcert_t *cert = l3_curve_cert_load_or_create(path);
+        if (!cert)
+            return false;
+        char id[L3_CURVE_ID_LEN + 1];
+        l3_curve_agent_id(zcert_public_key(cert), id);
+        zcert_destroy(&cert);
+        snprintf(out, size, "%s", id);
+        return true;
+    }
+    const char *id = l3_config_str(config, "agent/id", NULL);
+    char host[256] = "";
+    if (!id || !*id) {
+        if (gethostname(host, sizeof host - 1) != 0)
+            host[0] = '\0';
+        id = host;
+    }
+    if (!l3_id_valid(id)) {
+        l3_error("agent id '%s' is not valid (1..%d of [A-Za-z0-9._:@+=-]); set agent/id", id,
+                 L3_ID_MAX);
+        return false;
+    }
+    snprintf(out, size, "%s", id);
+    return true;
+}
+
+/* ---------------------------------------------------------------- sockets */
+
+static zsock_t *s_monitor(void *sock, const char *name, const void *owner)
+{
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://l3-sender-%p-%s", owner, name);
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    zsock_t *pair = zsock_new(ZMQ_PAIR);
+    if (pair && zsock_connect(pair, "%s", ep) != 0)
+        zsock_destroy(&pair);
+    return pair;
+}
+
+sender_t *sender_new(l3_config_t *config, outbox_t *box)
+{
+    sender_t *self = calloc(1, sizeof *self);
+    zcert_t *own = NULL, *server = NULL;
+    char eps[S_ENDPOINTS_MAX][S_ENDPOINT_LEN], acks[S_ENDPOINTS_MAX][S_ENDPOINT_LEN];
+    if (!self)
+        return NULL;
+    self->box = box;
+    snprintf(self->id, sizeof self->id, "%s", outbox_agent(box));
+    self->window = (uint64_t)l3_config_int(config, "agent/window", 1000, 1, 1000000);
+    self->ack_timeout_us =
+        l3_config_int(config, "agent/ack_timeout_ms", 5000, 10, 3600 * 1000) * 1000;
+    int neps = s_endpoints(config, "agent/brokers", "broker/backend_port", 5670, eps);
+    int nacks = s_endpoints(config, "agent/acks", "broker/ack_port", 5671, acks);
+    if (neps <= 0 || nacks <= 0)
+        goto fail;
+
+    self->push = zsock_new(ZMQ_PUSH);
+    self->sub = zsock_new(ZMQ_SUB);
+    self->it = outbox_iter_new(box, outbox_acked_seq(box) + 1);
+    if (!self->push || !self->sub || !self->it) {
+        l3_error("sender: cannot create sockets: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (l3_config_bool(config, "agent/curve", true)) {
+        const char *cert = l3_config_str(config, "agent/cert", "/etc/lilalo/agent.key");
+        const char *bcert = l3_config_str(config, "agent/broker_cert", "/etc/lilalo/broker.pub");
+        own = l3_curve_cert_load_or_create(cert);
+        server = own ? l3_curve_cert_load(bcert) : NULL;
+        if (!own || !server)
+            goto fail;
+        char id[L3_CURVE_ID_LEN + 1];
+        l3_curve_agent_id(zcert_public_key(own), id);
+        if (strcmp(id, self->id) != 0)
+            l3_warn("sender: the outbox's agent id %s is not the id of %s (%s); the broker "
+                    "will use the latter and acks will not match",
+                    self->id, cert, id);
+        if (!l3_curve_client_setup(self->push, own, server)
+            || !l3_curve_client_setup(self->sub, own, server))
+            goto fail;
+    } else {
+        l3_curve_limit_socket(self->push);
+        l3_curve_limit_socket(self->sub);
+    }
+    /* Room for the whole window plus one go-back-N resend of it, so a send fails only
+       when no broker is there (IMMEDIATE). */
+    uint64_t hwm = self->window * 2 + 16;
+    zsock_set_sndhwm(self->push, hwm > INT32_MAX ? INT32_MAX : (int)hwm);
+    zsock_set_immediate(self->push, 1);
+    zsock_set_linger(self->push, 0);
+    zsock_set_linger(self->sub, 0);
+    zsock_set_rcvhwm(self->sub, 100000);
+    zsock_set_reconnect_ivl(self->push, 100);
+    zsock_set_reconnect_ivl_max(self->push, 2000);
+    zsock_set_reconnect_ivl(self->sub, 100);
+    zsock_set_reconnect_ivl_max(self->sub, 2000);
+    zsock_set_subscribe(self->sub, self->id);
+    self->mon_push = s_monitor(zsock_resolve(self->push), "push", self);
+    self->mon_sub = s_monitor(zsock_resolve(self->sub), "sub", self);
+    if (!self->mon_push || !self->mon_sub) {
+        l3_error("sender: cannot monitor sockets: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    for (int i = 0; i < neps; i++) {
+        if (zsock_connect(self->push, "%s", eps[i]) != 0) {
+            l3_error("sender: bad broker endpoint %s: %s", eps[i], zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+    }
+    for (int i = 0; i < nacks; i++) {
+        if (zsock_connect(self->sub, "%s", acks[i]) != 0) {
+            l3_error("sender: bad ack endpoint %s: %s", acks[i], zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+    }
+    self->acked = outbox_acked_seq(box);
+    self->next = self->acked + 1;
+    self->high_sent = self->acked;
+    self->progress_us = l3_time_mono_us();
+    l3_info("sender: agent %s epoch %" PRIu64 ", %d broker(s) (%s%s), window %" PRIu64
+            ", ack timeout %" PRId64 " ms, %" PRIu64 " records pending",
+            self->id, outbox_epoch(box), neps, eps[0], neps > 1 ? ", ..." : "", self->window,
+            self->ack_timeout_us / 1000, outbox_pending(box));
+    zcert_destroy(&own);
+    zcert_destroy(&server);
+    return self;
+fail:
+    zcert_destroy(&own);
+    zcert_destroy(&server);
+    sender_destroy(&self);
+    return NULL;
+}
+
+void sender_destroy(sender_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sender_t *self = *self_p;
+    /* Stop the monitors before their sockets go. */
+    if (self->push)
+        zmq_socket_monitor(zsock_resolve(self->push), NULL, 0);
+    if (self->sub)
+        zmq_socket_monitor(zsock_resolve(self->sub), NULL, 0);
+    zsock_destroy(&self->mon_push);
+    zsock_destroy(&self->mon_sub);
+    zsock_destroy(&self->push);
+    zsock_destroy(&self->sub);
+    outbox_iter_destroy(&self->it);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------- protocol */
+
+/* Go back to the first unacknowledged record. */
+static void s_rewind(sender_t *self, const char *why)
+{
+    uint64_t from = self->acked + 1;
+    if (self->next > from)
+        l3_debug("sender: resending from seq %" PRIu64 " (%" PRIu64 " in flight): %s", from,
+                 self->next - from, why);
+    self->next = from;
+    self->pending = NULL;
+    self->stalled = false;
+    self->progress_us = l3_time_mono_us();
+}
+
+static void s_apply_ack(sender_t *self, uint64_t seq)
+{
+    if (seq <= self->acked)
+        return;
+    outbox_ack(self->box, seq);
+    self->acked = outbox_acked_seq(self->box);
+    self->progress_us = l3_time_mono_us();
+    if (self->next <= self->acked) {
+        /* The writer has records we have not (re)sent in this run: skip them. */
+        self->next = self->acked + 1;
+        self->pending = NULL;
+    }
+}
+
+static void s_handle_ack_message(sender_t *self, zmsg_t *zmsg)
+{
+    zframe_t *topic = zmsg_first(zmsg);
+    zframe_t *body = zmsg_next(zmsg);
+    if (zmsg_size(zmsg) != 2 || !zframe_streq(topic, self->id)) {
+        self->stats.rejected++;
+        return;
+    }
+    l3_msg_t msg;
+    l3_msg_init(&msg);
+    char err[128] = "";
+    if (!l3_msg_decode(zframe_data(body), zframe_size(body), &msg, err, sizeof err)
+        || (msg.kind != L3_MSG_ACK && msg.kind != L3_MSG_NACK) || strcmp(msg.agent, self->id)) {
+        l3_warn("sender: bad message on the ack socket: %s", err[0] ? err : "not our ack");
+        self->stats.rejected++;
+        l3_msg_clear(&msg);
+        return;
+    }
+    if (msg.epoch != outbox_epoch(self->box)) {
+        l3_debug("sender: ack for epoch %" PRIu64 ", not ours", msg.epoch);
+        l3_msg_clear(&msg);
+        return;
+    }
+    self->stats.acks++;
+    if (msg.kind == L3_MSG_ACK) {
+        s_apply_ack(self, msg.seq);
+    } else {
+        /* nack s: every seq < s is on disk and s is expected next. Each record sent after
+           a lost one draws the same nack; only the first rewinds (the ack timeout covers
+           a resend that is lost again). */
+        self->stats.nacks++;
+        if (msg.seq > 0)
+            s_apply_ack(self, msg.seq - 1);
+        if (msg.seq <= self->acked) {
+            l3_warn("sender: nack for seq %" PRIu64 " but %" PRIu64 " was acknowledged; the "
+                    "writer lost records it had acknowledged",
+                    msg.seq, self->acked);
+        } else if (msg.seq == self->acked + 1 && self->next > msg.seq
+                   && !(self->rewound_to == msg.seq
+                        && l3_time_mono_us() - self->rewound_us < self->ack_timeout_us)) {
+            self->rewound_to = msg.seq;
+            self->rewound_us = l3_time_mono_us();
+            s_rewind(self, "nack");
+        }
+    }
+    l3_msg_clear(&msg);
+}
+
+/* Connection events: after a (re)connect whatever was in flight may be lost. */
+static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
+{
+    for (;;) {
+        zmsg_t *ev = zmsg_recv_nowait(mon);
+        if (!ev)
+            return;
+        zframe_t *f = zmsg_first(ev);
+        zframe_t *addr = zmsg_next(ev);
+        if (f && zframe_size(f) >= 6) {
+            uint16_t event;
+            memcpy(&event, zframe_data(f), 2);
+            char *where = addr ? zframe_strdup(addr) : NULL;
+            if (event == ZMQ_EVENT_CONNECTED) {
+                l3_info("sender: %s connected to %s", which, where ? where : "?");
+                if (self->next > self->acked + 1) {
+                    self->stats.reconnects++;
+                    s_rewind(self, "reconnect");
+                }
+            } else if (event == ZMQ_EVENT_DISCONNECTED) {
+                l3_warn("sender: %s disconnected from %s", which, where ? where : "?");
+            }
+            free(where);
+        }
+        zmsg_destroy(&ev);
+    }
+}
+
+static void s_send(sender_t *self)
+{
+    void *push = zsock_resolve(self->push);
+    int64_t now = l3_time_mono_us();
+    if (now < self->retry_us)
+        return;
+    uint64_t synced = outbox_synced_seq(self->box);
+    while (self->next <= synced && self->next - self->acked <= self->window) {
+        if (!self->pending) {
+            if (outbox_iter_position(self->it) != self->next)
+                outbox_iter_seek(self->it, self->next);
+            uint64_t seq = 0;
+            int rc = outbox_iter_next(self->it, &seq, &self->pending, &self->pending_len);
+            if (rc <= 0 || seq != self->next) {
+                self->pending = NULL;
+                if (rc < 0 || seq != self->next) {
+                    l3_error("sender: cannot read seq %" PRIu64 " from the outbox; retrying",
+                             self->next);
+                    self->retry_us = now + S_ERROR_RETRY_MS * 1000;
+                }
+                return;
+            }
+        }
+        if (zmq_send(push, self->pending, self->pending_len, ZMQ_DONTWAIT) < 0) {
+            if (zmq_errno() == EAGAIN)
+                self->stalled = true;
+            else if (zmq_errno() != EINTR)
+                l3_error("sender: send failed: %s", zmq_strerror(zmq_errno()));
+            return;
+        }
+        if (self->next == self->acked + 1)
+            self->progress_us = now; /* the timeout counts from the first send */
+        self->pending = NULL;
+        self->stalled = false;
+        self->stats.sent++;
+        if (self->next <= self->high_sent)
+            self->stats.resent++;
+        else
+            self->high_sent = self->next;
+        self->next++;
+    }
+}
+
+/* ---------------------------------------------------------------- API */
+
+int sender_poll_items(sender_t *self, zmq_pollitem_t *items, int max)
+{
+    zsock_t *socks[SENDER_POLL_MAX] = {self->sub, self->mon_push, self->mon_sub};
+    int n = 0;
+    for (int i = 0; i < SENDER_POLL_MAX && n < max; i++, n++)
+        items[n] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
+    return n;
+}
+
+long sender_timeout_ms(sender_t *self)
+{
+    int64_t now = l3_time_mono_us();
+    long t = -1;
+    if (now < self->retry_us)
+        return (long)((self->retry_us - now) / 1000 + 1);
+    bool room = self->next - self->acked <= self->window;
+    if (room && self->next <= outbox_last_seq(self->box))
+        t = self->stalled ? S_STALL_RETRY_MS : 0;
+    if (self->next > self->acked + 1) {
+        int64_t left = self->progress_us + self->ack_timeout_us - now;
+        long ms = left <= 0 ? 0 : (long)(left / 1000 + 1);
+        if (t < 0 || ms < t)
+            t = ms;
+    }
+    return t;
+}
+
+bool sender_handle(sender_t *self)
+{
+    s_handle_monitor(self, self->mon_push, "PUSH");
+    s_handle_monitor(self, self->mon_sub, "SUB");
+    for (int n = 0; n < S_ACK_BATCH; n++) {
+        zmsg_t *m = zmsg_recv_nowait(self->sub);
+        if (!m)
+            break;
+        s_handle_ack_message(self, m);
+        zmsg_destroy(&m);
+    }
+    int64_t now = l3_time_mono_us();
+    if (self->next > self->acked + 1 && now - self->progress_us >= self->ack_timeout_us) {
+        self->stats.timeouts++;
+        l3_info("sender: no ack for %" PRId64 " ms; resending %" PRIu64 " records from seq %" PRIu64,
+                self->ack_timeout_us / 1000, self->next - self->acked - 1, self->acked + 1);
+        s_rewind(self, "ack timeout");
+    }
+    /* Nothing leaves the host that is not on its disk. */
+    if (outbox_synced_seq(self->box) < outbox_last_seq(self->box) && !outbox_sync(self->box))
+        return false;
+    s_send(self);
+    return true;
+}
+
+uint64_t sender_pending(sender_t *self)
+{
+    return outbox_pending(self->box);
+}
+
+uint64_t sender_in_flight(sender_t *self)
+{
+    return self->next - self->acked - 1;
+}
+
+void sender_stats(sender_t *self, sender_stats_t *stats)
+{
+    *stats = self->stats;
+}
