@@ -149,6 +149,8 @@ static void s_command(l3_record_t *rec, uint64_t nr)
 }
 
 /* Run sender and fake together until cond holds or the deadline passes. */
+static uint64_t s_cap = TOTAL; /* records appended so far may not pass this */
+
 typedef bool (*cond_fn)(sender_t *s, fake_t *f, void *arg);
 
 static bool s_run(sender_t *s, fake_t *f, outbox_t *box, int64_t ms, cond_fn cond, void *arg,
@@ -159,7 +161,7 @@ static bool s_run(sender_t *s, fake_t *f, outbox_t *box, int64_t ms, cond_fn con
         if (cond && cond(s, f, arg))
             return true;
         /* Feed records in groups, as the daemon does. */
-        for (int i = 0; i < 37 && *appended < TOTAL; i++) {
+        for (int i = 0; i < 37 && *appended < s_cap; i++) {
             l3_record_t rec;
             s_command(&rec, *appended + 1);
             if (outbox_append(box, &rec, NULL))
@@ -185,6 +187,11 @@ static bool s_run(sender_t *s, fake_t *f, outbox_t *box, int64_t ms, cond_fn con
 static bool s_written_at_least(sender_t *s, fake_t *f, void *arg)
 {
     return f->last >= *(uint64_t *)arg;
+}
+
+static bool s_in_flight_past(sender_t *s, fake_t *f, void *arg)
+{
+    return f->last >= *(uint64_t *)arg && sender_in_flight(s) > 20;
 }
 
 static bool s_all_acked(sender_t *s, fake_t *f, void *arg)
@@ -229,6 +236,7 @@ int main(void)
     uint64_t appended = 0, goal;
 
     /* 1. Well-behaved. */
+    s_cap = 1000;
     goal = 500;
     CHECK(s_run(s, &fake, box, 10000, s_written_at_least, &goal, &appended));
     CHECK(sender_in_flight(s) <= 64);
@@ -240,7 +248,8 @@ int main(void)
     fake_publish(&fake, "agent-1", L3_MSG_ACK, outbox_epoch(box) + 1, 2000);
     zclock_sleep(50);
     sender_handle(s);
-    CHECK(outbox_acked_seq(box) == acked);
+    /* Genuine acks may still come in, but never past what the fake wrote. */
+    CHECK(outbox_acked_seq(box) >= acked && outbox_acked_seq(box) <= fake.last);
     sender_stats_t st;
     sender_stats(s, &st);
     CHECK(st.rejected >= 1);
@@ -248,18 +257,22 @@ int main(void)
     /* 2. Records lost on the way (gaps, nacks) and acks lost (timeouts). */
     fake.drop_records = 0.02;
     fake.drop_acks = 0.2;
+    s_cap = 2000;
     goal = 1500;
     CHECK(s_run(s, &fake, box, 20000, s_written_at_least, &goal, &appended));
     fake.drop_records = 0;
     fake.drop_acks = 0;
 
     /* 3. The broker goes away while records are in flight, and comes back. */
+    s_cap = TOTAL;
     goal = fake.last + 100;
-    CHECK(s_run(s, &fake, box, 10000, s_written_at_least, &goal, &appended));
+    CHECK(s_run(s, &fake, box, 10000, s_in_flight_past, &goal, &appended));
     fake_down(&fake);
-    uint64_t acked_before = TOTAL - sender_pending(s);
-    CHECK(s_run(s, &fake, box, 700, NULL, NULL, &appended));
-    CHECK(TOTAL - sender_pending(s) == acked_before); /* nobody to ack */
+    CHECK(s_run(s, &fake, box, 100, NULL, NULL, &appended)); /* drain acks on their way */
+    uint64_t acked_before = outbox_acked_seq(box);
+    bool lost_in_flight = sender_in_flight(s) > 0;
+    CHECK(s_run(s, &fake, box, 600, NULL, NULL, &appended));
+    CHECK(outbox_acked_seq(box) == acked_before); /* nobody to ack */
     CHECK(fake_up(&fake));
 
     /* 4. Everything arrives, exactly once. */
@@ -277,7 +290,8 @@ int main(void)
     CHECK_MSG(wrong == 0, "%d records not written exactly once", wrong);
     CHECK(outbox_pending(box) == 0 && outbox_acked_seq(box) == TOTAL);
     CHECK(st.nacks > 0 && st.resent > 0 && fake.gaps > 0);
-    CHECK(st.timeouts + st.reconnects > 0);
+    CHECK(!lost_in_flight || st.timeouts + st.reconnects > 0);
+    CHECK(lost_in_flight);
 
     /* 5. A restart: a new sender on the reopened outbox resumes where acks left off. */
     sender_destroy(&s);
