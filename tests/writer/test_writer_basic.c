@@ -35,24 +35,8 @@ static void s_agent_is_frame(const l3_record_t *r, void *arg)
 static bool s_prefix_valid(wt_t *t, uint64_t commit)
 {
     char path[600];
-    snprintf(path, sizeof path, "%s/prefix.xml", t->dir);
-    FILE *in = fopen(t->datafile, "r"), *out = fopen(path, "w");
-    bool ok = in && out;
-    char buf[65536];
-    uint64_t left = commit;
-    while (ok && left > 0) {
-        size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
-        size_t n = fread(buf, 1, want, in);
-        ok = n == want && fwrite(buf, 1, n, out) == n;
-        left -= n;
-    }
-    if (out)
-        ok = fputs(L3_XML_FOOTER, out) >= 0 && ok;
-    if (in)
-        fclose(in);
-    if (out)
-        fclose(out);
-    return ok && wt_schema_valid(path) && wt_read_datafile(path, NULL, NULL) >= 0;
+    return wt_copy_prefix(t, commit, path, sizeof path) && wt_schema_valid(path) &&
+           wt_read_datafile(path, NULL, NULL) >= 0;
 }
 
 int main(void)

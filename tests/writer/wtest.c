@@ -14,16 +14,31 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 
-/* A free TCP port on 127.0.0.1: let ZeroMQ pick one, then release it. */
+/* A free TCP port on 127.0.0.1, chosen at random (tests run in parallel, and a
+   "next free port" choice makes two of them pick the same one), checked by binding it. */
 static int s_free_port(void)
 {
-    zsock_t *s = zsock_new(ZMQ_PULL);
-    if (!s)
-        return -1;
-    int port = zsock_bind(s, "tcp://127.0.0.1:!"); /* random, not the next free one */
-    zsock_destroy(&s);
-    return port;
+    for (int attempt = 0; attempt < 200; attempt++) {
+        uint16_t r;
+        if (getrandom(&r, sizeof r, 0) != sizeof r)
+            return -1;
+        int port = 20000 + r % 30000;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    return -1;
 }
 
 bool wt_setup(wt_t *t, const char *name, const char *extra_cfg)
@@ -455,4 +470,26 @@ long wt_check_stream(const char *path, const char *agent, uint64_t epoch)
     if (wt_read_datafile(path, s_check_one, &c) < 0 || c.bad)
         return -1;
     return (long)c.last;
+}
+
+bool wt_copy_prefix(wt_t *t, uint64_t commit, char *out, size_t outsize)
+{
+    snprintf(out, outsize, "%s/prefix.xml", t->dir);
+    FILE *in = fopen(t->datafile, "r"), *o = fopen(out, "w");
+    bool ok = in && o;
+    char buf[65536];
+    uint64_t left = commit;
+    while (ok && left > 0) {
+        size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+        size_t n = fread(buf, 1, want, in);
+        ok = n == want && fwrite(buf, 1, n, o) == n;
+        left -= n;
+    }
+    if (o)
+        ok = fputs(L3_XML_FOOTER, o) >= 0 && ok;
+    if (in)
+        fclose(in);
+    if (o)
+        ok = fclose(o) == 0 && ok;
+    return ok;
 }

@@ -86,4 +86,8 @@ bool wt_wait_log(wt_t *t, const char *text, int timeout_ms);
    order. */
 long wt_check_stream(const char *path, const char *agent, uint64_t epoch);
 
+/* What a reader does: copy [0, commit) of the datafile plus the footer into out (a path
+   of size outsize is made in the test dir). false on I/O error. */
+bool wt_copy_prefix(wt_t *t, uint64_t commit, char *out, size_t outsize);
+
 #endif
