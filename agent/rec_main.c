@@ -427,6 +427,12 @@ int main(int argc, char **argv)
     if (spool)
         rec_spool_finish(spool, l3_time_now_us(), result.exit_code, result.signal_no);
     rc = result.exit_code;
+    if (recording) {
+        /* The bash hook's scratch file (history and trap text read back without a fork). */
+        char scratch[PATH_MAX + 128];
+        snprintf(scratch, sizeof scratch, "%s/.%s.hook", spool_dir, sid);
+        unlink(scratch);
+    }
 
 cleanup:
     if (master >= 0)

@@ -1,0 +1,95 @@
+# l3.zsh — lilalo shell integration for zsh. docs/capture.md describes the marks.
+#
+# l3-rec starts zsh with ZDOTDIR pointing at conf/shell/zsh, whose startup files source
+# the user's own (from the user's ZDOTDIR or $HOME) and then this file, so the hooks are
+# installed after the user's setup. No fork per command: preexec receives the command
+# line as the shell read it (after history expansion, newlines kept), precmd sees $? and
+# $pipestatus first because our function is put first in precmd_functions. Marks go to
+# stderr like the prompt's bytes; no fd stays open. Only active under l3-rec.
+
+[[ -n ${__l3_nonce-} && -o interactive && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]] || return 0
+typeset -g __l3_installed=1 __l3_running=0 __l3_edit_count=0 __l3_pwd= __l3_out= __l3_A=
+typeset -ga __l3_edit_files __l3_edit_tokens
+typeset -g __l3_B=$'\e]6973;'$__l3_nonce$';B\a\e]133;B\a'
+zmodload -F zsh/stat b:zstat 2>/dev/null
+
+# Percent-encode $1 into __l3_out: bytes outside 0x21..0x7E, '%' and ';' become %HH.
+__l3_enc() {
+    emulate -L zsh
+    local s=$1 c
+    if [[ $s != *[^\!-\$\&-:\<-~]* ]]; then
+        __l3_out=$s
+        return
+    fi
+    setopt localoptions nomultibyte
+    __l3_out=
+    local i
+    for (( i = 1; i <= $#s; i++ )); do
+        c=$s[i]
+        if [[ $c == [\!-\$\&-:\<-~] ]]; then
+            __l3_out+=$c
+        else
+            __l3_out+="%${(l:2::0:)$(( [##16] #c ))}"
+        fi
+    done
+}
+
+__l3_preexec() {
+    emulate -L zsh
+    local line=${1:-$3}
+    (( $#line > 131072 )) && line=$line[1,131072]
+    __l3_enc "$line"
+    print -rn -- $'\e]6973;'"$__l3_nonce;C;$__l3_out"$'\a\e]133;C\a' >&2
+    __l3_running=1
+    __l3_edit_files=() __l3_edit_tokens=()
+    local -a words=(${(z)line%%$'\n'*})
+    (( $#words )) || return 0
+    [[ " $__l3_editors " == *" ${words[1]:t} "* ]] || return 0
+    local w max_files=${__l3_edit_limits%% *} max_bytes=${__l3_edit_limits##* } tok
+    local -a sz
+    for w in $words[2,-1]; do
+        (( $#__l3_edit_files >= max_files )) && break
+        w=${(Q)w}
+        [[ $w == [-+]* ]] && continue
+        [[ $w == '~/'* ]] && w=$HOME/${w#'~/'}
+        [[ $w == /* ]] || w=$PWD/$w
+        [[ -f $w && -r $w ]] || continue
+        zstat -A sz +size -- $w 2>/dev/null || continue
+        (( sz[1] > max_bytes )) && continue
+        tok=$$x$(( ++__l3_edit_count ))
+        (umask 077 && exec cp -- $w $L3_SPOOL/$L3_SID.edit.$tok.before) 2>/dev/null || continue
+        __l3_edit_files+=($w)
+        __l3_edit_tokens+=($tok)
+    done
+}
+
+__l3_precmd() {
+    local st=$? ps="${pipestatus[*]}"
+    emulate -L zsh
+    if (( __l3_running )); then
+        local i
+        for (( i = 1; i <= $#__l3_edit_files; i++ )); do
+            [[ -f $__l3_edit_files[i] ]] &&
+                (umask 077 && exec cp -- $__l3_edit_files[i] $L3_SPOOL/$L3_SID.edit.$__l3_edit_tokens[i].after) 2>/dev/null
+            __l3_enc "$__l3_edit_files[i]"
+            print -rn -- $'\e]6973;'"$__l3_nonce;E;$__l3_edit_tokens[i];$__l3_out"$'\a' >&2
+        done
+        __l3_edit_files=()
+        __l3_enc "$ps"
+        print -rn -- $'\e]6973;'"$__l3_nonce;D;$st;$__l3_out"$'\a\e]133;D;'"$st"$'\a' >&2
+        __l3_running=0
+    fi
+    if [[ $PWD != $__l3_pwd ]]; then
+        __l3_pwd=$PWD
+        __l3_enc "$PWD"
+        __l3_A=$'\e]6973;'"$__l3_nonce;P;$__l3_out"$'\a\e]7;file://'"$HOST$__l3_out"$'\a\e]6973;'"$__l3_nonce"$';A\a\e]133;A\a'
+    fi
+    print -rn -- "$__l3_A" >&2
+    # B at the end of the prompt, as a zero-width %{...%} sequence.
+    [[ $PS1 == *"%{$__l3_B%}" ]] || PS1="$PS1%{$__l3_B%}"
+    return $st
+}
+
+# Ours first, so $? and $pipestatus are still the command's; the user's keep their order.
+precmd_functions=(__l3_precmd ${precmd_functions:#__l3_precmd})
+preexec_functions=(__l3_preexec ${preexec_functions:#__l3_preexec})
