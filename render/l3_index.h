@@ -1,0 +1,88 @@
+/*  l3_index — render's in-memory index of the datafile, and its derived index file.
+
+    The datafile has one record per line (l3_xmlrec.h), so indexing is a memchr scan for
+    line ends plus l3_xmlrec_attr for the few attributes the journal filters and sorts
+    on; the output stays on disk and a page reads the lines it shows by offset (pread)
+    and parses them fully with l3_xmlrec_parse.
+
+    Every record line the scan indexes becomes one fixed-size entry (plus its short
+    strings) in the derived index file beside the datafile; at start the entries are
+    replayed through the same function as the scan (so both give the same index), the
+    last entries are checked against the datafile's bytes, and the scan resumes where the
+    file left off. A missing, foreign or stale index file (the datafile was replaced, or a
+    checked line does not match) is rebuilt from the datafile alone: the XML stays the one
+    store of record. Command ordinals (position in the datafile) are the permalinks. */
+#ifndef L3_INDEX_H
+#define L3_INDEX_H
+
+#include "l3_record.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#define L3_INDEX_NO_EXIT INT32_MIN
+#define L3_INDEX_LINE_MAX (64u << 20) /* longer lines are skipped with a warning */
+
+typedef struct {
+    uint64_t off;       /* byte offset of the record line in the datafile */
+    int64_t start_us, end_us;
+    uint32_t len;       /* line length including its newline */
+    uint32_t sess;      /* index into sessions */
+    uint32_t nr;        /* number in session */
+    uint32_t word;      /* interned first word of the command line, 0 when none */
+    int32_t exit_code;  /* L3_INDEX_NO_EXIT when unknown */
+    uint8_t sig, flags;
+    uint8_t note;       /* command line is only a shell comment */
+    uint8_t pad;
+} l3_icmd_t;
+
+typedef struct {
+    uint32_t host, user, sid, tty; /* interned strings */
+    int64_t start_us, end_us;      /* end 0 while open */
+    uint16_t cols, rows;
+    int32_t exit_code;
+    uint8_t sig, flags;
+    bool ended;
+    bool declared;                 /* a session record was seen (not only commands) */
+    uint32_t *cmds;                /* command ordinals, in datafile order */
+    uint32_t ncmds, capcmds;
+} l3_isess_t;
+
+typedef struct l3_index_t l3_index_t;
+
+/* Open the datafile (read only) and the index file at idxpath (NULL: none). Nothing is
+   scanned yet. NULL (logged) when the datafile cannot be opened. */
+l3_index_t *l3_index_new(const char *datafile, const char *idxpath);
+void l3_index_destroy(l3_index_t **self_p);
+
+/* Load the index file when it matches the datafile (else start it afresh). Returns the
+   number of records taken from it. */
+uint64_t l3_index_load(l3_index_t *self);
+
+/* Index complete record lines from the current position up to `limit` (a committed
+   offset; UINT64_MAX = the file's current end), reading at most max_bytes in this call.
+   Sets *more when bytes remain below the limit. Returns the number of new records, -1
+   on a read error. */
+int64_t l3_index_scan(l3_index_t *self, uint64_t limit, uint64_t max_bytes, bool *more);
+
+/* Byte offset up to which the datafile is indexed, and its size when last looked at. */
+uint64_t l3_index_pos(l3_index_t *self);
+uint64_t l3_index_file_size(l3_index_t *self);
+
+/* Read-only views. Pointers stay valid until the next scan. */
+const l3_icmd_t *l3_index_cmds(l3_index_t *self, uint32_t *count);
+const l3_isess_t *l3_index_sessions(l3_index_t *self, uint32_t *count);
+/* Interned string by id; "" for 0 or unknown. */
+const char *l3_index_str(l3_index_t *self, uint32_t id);
+/* Id of an interned string, 0 when never seen. */
+uint32_t l3_index_str_id(l3_index_t *self, const char *s);
+/* Bumped whenever records are added: cache keys include it. */
+uint64_t l3_index_generation(l3_index_t *self);
+
+/* Read the raw line of a command into out (reset first); false on I/O error. */
+bool l3_index_read_line(l3_index_t *self, uint64_t off, uint32_t len, l3_buf_t *out);
+/* Read and fully parse command `ord`; caller clears rec. */
+bool l3_index_load_cmd(l3_index_t *self, uint32_t ord, l3_record_t *rec);
+/* Datafile descriptor, for bulk reads (search). */
+int l3_index_fd(l3_index_t *self);
+
+#endif

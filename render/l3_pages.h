@@ -1,0 +1,36 @@
+/*  l3_pages — the journal: every page and API answer render gives, as a complete HTTP
+    response built from the index and the records it reads by offset.
+
+    Routes (below the CGI's base URL; docs/journal.md documents them):
+      /                      index: hosts, users, sessions
+      /journal               the journal, grouped by day then session; filters host,
+                             user, session, from, to (YYYY-MM-DD), failed=1, q (search),
+                             page=N (1 = oldest; default the newest page)
+      /search                the journal with q
+      /cmd/ID                one command (permalink); full=1 shows all of its output
+      /stats                 statistics (same filters)
+      /session/N             the journal of session N; .txt, .cast, .json exports
+      /live/N, /replay/N     follow an open session; replay it in the browser
+      /api/sessions, /api/commands, /api/stats, /api/cmd/ID    JSON
+    Access: with a remote user, only that user's sessions unless an instructor. */
+#ifndef L3_PAGES_H
+#define L3_PAGES_H
+
+#include "l3_buf.h"
+#include "l3_config.h"
+#include "l3_index.h"
+#include "l3_req.h"
+
+typedef struct l3_pages_t l3_pages_t;
+
+/* Read the render section of the config (URLs, icons, page sizes, instructors). */
+l3_pages_t *l3_pages_new(l3_config_t *config);
+void l3_pages_destroy(l3_pages_t **self_p);
+
+/* Answer req from the index: a complete HTTP/1.1 response appended to resp. */
+void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l3_buf_t *resp);
+
+/* A 503 page while the index is being built (percent done). */
+void l3_pages_indexing(l3_pages_t *self, const l3_req_t *req, int percent, l3_buf_t *resp);
+
+#endif

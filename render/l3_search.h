@@ -1,0 +1,26 @@
+/*  l3_search — full-text search over the datafile, newest first.
+
+    The needle is XML-encoded exactly as the writer encodes byte fields (l3_xml_encode_bytes),
+    so a plain memmem over the raw record lines finds it without parsing anything; a hit
+    counts only when it lies after the record's start tag (in the command line, cwd or
+    output text, not in an attribute). The file is scanned backwards in windows mapped one
+    at a time (MAP_POPULATE, unmapped after), so the scan does not grow render's resident
+    memory, and it stops as soon as the caller has enough results: a page of recent hits
+    costs one window. Matching is exact (case-sensitive) bytes. */
+#ifndef L3_SEARCH_H
+#define L3_SEARCH_H
+
+#include "l3_index.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called for each matching command, newest first; return true to count it as a result. */
+typedef bool(l3_search_accept_fn)(uint32_t ord, void *arg);
+
+/* Search commands with ordinal < before (UINT32_MAX: all) for needle. Stops after `want`
+   accepted results. Returns the number accepted; *more is set when older commands remain
+   unsearched (continue with before = the last accepted ordinal). */
+size_t l3_search(l3_index_t *index, const char *needle, uint32_t before, size_t want,
+                 l3_search_accept_fn *accept, void *arg, bool *more);
+
+#endif
