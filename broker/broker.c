@@ -611,6 +611,24 @@ static void s_peer_address(int fd, char *out, size_t size)
     }
 }
 
+/* Words for the libzmq protocol errors a bad or misconfigured peer causes. */
+static const char *s_protocol_error(uint32_t code)
+{
+    switch (code) {
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return "security mechanism mismatch (plaintext client on a CURVE port, or the reverse)";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND: return "unexpected ZMTP command";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO:
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE:
+        return "malformed CURVE handshake";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: return "CURVE cryptographic error (wrong server key?)";
+    default:
+        return code >= ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED && code < ZMQ_PROTOCOL_ERROR_ZAP_UNSPECIFIED
+                   ? "not speaking ZMTP as expected"
+                   : "protocol error";
+    }
+}
+
 static void s_handle_monitor(broker_t *self)
 {
     for (int n = 0; n < BROKER_BATCH; n++) {
@@ -646,8 +664,8 @@ static void s_handle_monitor(broker_t *self)
             snprintf(self->failure, sizeof self->failure,
                      "authentication failed (ZAP status %u: key not in allowed_keys)", value);
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-            snprintf(self->failure, sizeof self->failure, "protocol error 0x%x in the handshake",
-                     value);
+            snprintf(self->failure, sizeof self->failure, "handshake failed: %s (0x%x)",
+                     s_protocol_error(value), value);
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
             snprintf(self->failure, sizeof self->failure, "handshake failed (%s)",
                      zmq_strerror((int) value));

@@ -29,6 +29,12 @@ static int s_rm(const char *path, const struct stat *st, int flag, struct FTW *f
 
 void bt_rmtree(const char *dir)
 {
+    /* BT_KEEP=1 keeps the directory (configs, logs) for a look after a failure. */
+    if (getenv("BT_KEEP")) {
+        if (dir && *dir)
+            fprintf(stderr, "kept %s\n", dir);
+        return;
+    }
     if (dir && *dir)
         nftw(dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
