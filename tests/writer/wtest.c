@@ -72,9 +72,10 @@ bool wt_setup(wt_t *t, const char *name, const char *extra_cfg)
             "    backend_datafile = \"%s\"\n"
             "    bind = \"%s\"\n"
             "    ack_bind = \"%s\"\n"
+            "    backend_pidfile = \"%s\"\n"
             "    heartbeat_ms = 50\n"
             "%s",
-            t->datafile, t->bind, t->ack_bind, extra_cfg ? extra_cfg : "");
+            t->datafile, t->bind, t->ack_bind, t->pidfile, extra_cfg ? extra_cfg : "");
     fclose(f);
     t->push = zsock_new(ZMQ_PUSH);
     t->sub = zsock_new(ZMQ_SUB);
