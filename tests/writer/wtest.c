@@ -64,19 +64,9 @@ bool wt_setup(wt_t *t, const char *name, const char *extra_cfg)
     }
     snprintf(t->bind, sizeof t->bind, "tcp://127.0.0.1:%d", p1);
     snprintf(t->ack_bind, sizeof t->ack_bind, "tcp://127.0.0.1:%d", p2);
-    FILE *f = fopen(t->config, "w");
-    if (!f)
+    snprintf(t->extra_cfg, sizeof t->extra_cfg, "%s", extra_cfg ? extra_cfg : "");
+    if (!wt_set_datafile(t, t->datafile))
         return false;
-    fprintf(f,
-            "writer\n"
-            "    backend_datafile = \"%s\"\n"
-            "    bind = \"%s\"\n"
-            "    ack_bind = \"%s\"\n"
-            "    backend_pidfile = \"%s\"\n"
-            "    heartbeat_ms = 50\n"
-            "%s",
-            t->datafile, t->bind, t->ack_bind, t->pidfile, extra_cfg ? extra_cfg : "");
-    fclose(f);
     t->push = zsock_new(ZMQ_PUSH);
     t->sub = zsock_new(ZMQ_SUB);
     if (!t->push || !t->sub)
@@ -88,6 +78,25 @@ bool wt_setup(wt_t *t, const char *name, const char *extra_cfg)
     zsock_connect(t->push, "%s", t->bind);
     zsock_connect(t->sub, "%s", t->ack_bind);
     return true;
+}
+
+bool wt_set_datafile(wt_t *t, const char *path)
+{
+    if (path != t->datafile)
+        snprintf(t->datafile, sizeof t->datafile, "%s", path);
+    FILE *f = fopen(t->config, "w");
+    if (!f)
+        return false;
+    fprintf(f,
+            "writer\n"
+            "    backend_datafile = \"%s\"\n"
+            "    bind = \"%s\"\n"
+            "    ack_bind = \"%s\"\n"
+            "    backend_pidfile = \"%s\"\n"
+            "    heartbeat_ms = 50\n"
+            "%s",
+            t->datafile, t->bind, t->ack_bind, t->pidfile, t->extra_cfg);
+    return fclose(f) == 0;
 }
 
 void wt_teardown(wt_t *t)

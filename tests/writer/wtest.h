@@ -34,11 +34,14 @@ typedef struct {
     int nstreams;
     uint64_t commit;    /* last "$commit" offset */
     uint64_t commits;   /* "$commit" messages seen */
+    char extra_cfg[1024];
 } wt_t;
 
 /* Temp dir, free ports, a config (extra ZPL lines for the writer section may be given,
    e.g. "    retry_ms = 100\n"), client sockets. false on failure (reason printed). */
 bool wt_setup(wt_t *t, const char *name, const char *extra_cfg);
+/* Point the config at another datafile (rewrites the config file). */
+bool wt_set_datafile(wt_t *t, const char *path);
 /* Stop the writer if running (SIGTERM, then SIGKILL) and remove the temp dir. */
 void wt_teardown(wt_t *t);
 
