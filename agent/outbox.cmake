@@ -13,3 +13,11 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/loadgen.c)
   add_executable(l3-loadgen ${CMAKE_CURRENT_SOURCE_DIR}/loadgen.c)
   target_link_libraries(l3-loadgen PRIVATE l3outbox)
 endif()
+
+# The ceiling the ingest benchmark compares against: the same messages through a bare
+# libzmq PUSH/PULL pair (bench/ingest.sh runs it).
+if(EXISTS ${CMAKE_SOURCE_DIR}/bench/raw_pushpull.c)
+  find_package(Threads REQUIRED)
+  add_executable(l3-raw-pushpull ${CMAKE_SOURCE_DIR}/bench/raw_pushpull.c)
+  target_link_libraries(l3-raw-pushpull PRIVATE l3proto Threads::Threads)
+endif()

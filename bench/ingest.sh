@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/ingest.sh — end-to-end ingest benchmark: l3-loadgen agents -> l3-broker -> l3-writer.
+#
+# usage: bench/ingest.sh [BUILD_DIR]          (make bench-ingest runs it on ./build)
+# env:   AGENTS=3  RECORDS=100000 (per agent)  OUTPUT_BYTES=256  LATENCY_RATE=1000
+#        LATENCY_SECONDS=5  WINDOW=2000
+#
+# Starts the real l3-writer and l3-broker in a temp dir on random loopback ports
+# (plaintext, curve = 0), then:
+#   1. throughput: AGENTS l3-loadgen processes push RECORDS records each (OUTPUT_BYTES of
+#      output), fdatasync per group in the outbox and in the writer, all acknowledged;
+#      rate = all records / (last agent's end - first agent's start of its timed part);
+#   2. latency: one l3-loadgen at LATENCY_RATE records/s for LATENCY_SECONDS; ack p50/p99;
+#   3. raw: the same messages through a bare libzmq PUSH/PULL pair (l3-raw-pushpull);
+# and prints the writer's peak RSS (VmHWM). Last line, for scripts:
+#   ingest records_per_s=<n> raw_ratio=<r> ack_p99_ms=<n> writer_rss_mb=<n>
+# Exit status 0 when every phase ran and every record was acknowledged (targets are
+# reported, not enforced).
+set -euo pipefail
+
+BUILD=${1:-build}
+BIN=$(cd "$BUILD/bin" 2>/dev/null && pwd) || { echo "ingest.sh: no $BUILD/bin (build first)" >&2; exit 2; }
+for p in l3-writer l3-broker l3-loadgen l3-raw-pushpull; do
+  [[ -x $BIN/$p ]] || { echo "ingest.sh: $BIN/$p missing (build first)" >&2; exit 2; }
+done
+AGENTS=${AGENTS:-3}
+RECORDS=${RECORDS:-100000}
+OUTPUT_BYTES=${OUTPUT_BYTES:-256}
+LATENCY_RATE=${LATENCY_RATE:-1000}
+LATENCY_SECONDS=${LATENCY_SECONDS:-5}
+WINDOW=${WINDOW:-2000}
+
+TMP=$(mktemp -d /tmp/l3-bench-ingest.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# A free loopback TCP port: bind port 0 and let the kernel choose.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || shuf -i 20000-60000 -n 1
+}
+# Wait until something listens on 127.0.0.1:$1 (or give up after 10 s).
+wait_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "ingest.sh: nothing listens on port $1" >&2
+  return 1
+}
+
+W=$(free_port); WA=$(free_port); B=$(free_port); BA=$(free_port)
+cat >"$TMP/lilalo.cfg" <<EOF
+writer
+    backend_datafile = "$TMP/datafile.xml"
+    bind = "tcp://127.0.0.1:$W"
+    ack_bind = "tcp://127.0.0.1:$WA"
+broker
+    curve = 0
+    backend_address = "127.0.0.1"
+    backend_port = $B
+    ack_port = $BA
+    capture_port = 0
+    hwm = 10000
+    writer_endpoint = "tcp://127.0.0.1:$W"
+    writer_ack_endpoint = "tcp://127.0.0.1:$WA"
+agent
+    curve = 0
+    brokers = "tcp://127.0.0.1:$B"
+    acks = "tcp://127.0.0.1:$BA"
+    window = $WINDOW
+    ack_timeout_ms = 2000
+    outbox_sync = group
+EOF
+
+"$BIN/l3-writer" -c "$TMP/lilalo.cfg" 2>"$TMP/writer.log" &
+WRITER=$!; PIDS+=("$WRITER")
+"$BIN/l3-broker" -c "$TMP/lilalo.cfg" 2>"$TMP/broker.log" &
+BROKER=$!; PIDS+=("$BROKER")
+wait_port "$W" && wait_port "$B" && wait_port "$BA" || { tail -5 "$TMP"/*.log >&2; exit 1; }
+
+kv() { # kv KEY LINE -> value of KEY=value in LINE
+  sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
+}
+
+echo "ingest: $AGENTS agents x $RECORDS records, ${OUTPUT_BYTES}-byte outputs, window $WINDOW, fdatasync per group"
+# --- 1. throughput
+bytes0=$(stat -c %s "$TMP/datafile.xml" 2>/dev/null || echo 0)
+LG=()
+for i in $(seq 1 "$AGENTS"); do
+  "$BIN/l3-loadgen" -c "$TMP/lilalo.cfg" --records "$RECORDS" --output-bytes "$OUTPUT_BYTES" \
+    --agent-id "bench-agent-$i" --outbox "$TMP/outbox-$i" --timeout 600 \
+    >"$TMP/loadgen-$i.out" 2>"$TMP/loadgen-$i.err" &
+  LG+=($!)
+done
+fail=0
+for pid in "${LG[@]}"; do wait "$pid" || fail=1; done
+if [[ $fail != 0 ]]; then
+  echo "ingest.sh: a load generator failed:" >&2
+  tail -3 "$TMP"/loadgen-*.err "$TMP"/loadgen-*.out "$TMP"/*.log >&2
+  exit 1
+fi
+bytes1=$(stat -c %s "$TMP/datafile.xml")
+start=; end=; total=0
+for i in $(seq 1 "$AGENTS"); do
+  line=$(cat "$TMP/loadgen-$i.out")
+  echo "  $line"
+  s=$(kv start_us "$line"); e=$(kv end_us "$line"); n=$(kv acked "$line")
+  total=$((total + n))
+  if [[ -z $start || $s -lt $start ]]; then start=$s; fi
+  if [[ -z $end || $e -gt $end ]]; then end=$e; fi
+done
+rate=$(awk -v n="$total" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / ((e - s) / 1e6) }')
+mbs=$(awk -v b="$((bytes1 - bytes0))" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", b / 1e6 / ((e - s) / 1e6) }')
+echo "throughput: $total records in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", (e - s) / 1e6 }') s: $rate records/s, datafile $mbs MB/s"
+
+# --- 2. ack latency at a fixed offered load
+lat_records=$((LATENCY_RATE * LATENCY_SECONDS))
+line=$("$BIN/l3-loadgen" -c "$TMP/lilalo.cfg" --records "$lat_records" --rate "$LATENCY_RATE" \
+  --output-bytes "$OUTPUT_BYTES" --agent-id bench-latency --outbox "$TMP/outbox-latency" \
+  --timeout 120 2>"$TMP/loadgen-latency.err") || { echo "ingest.sh: latency phase failed" >&2; cat "$TMP/loadgen-latency.err" >&2; exit 1; }
+echo "  $line"
+p50=$(kv ack_p50_ms "$line"); p99=$(kv ack_p99_ms "$line")
+echo "latency at $LATENCY_RATE records/s: ack p50 $p50 ms, p99 $p99 ms"
+
+# --- writer memory
+rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$WRITER/status")
+rss_mb=$(awk -v k="$rss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+echo "writer peak RSS (VmHWM): $rss_mb MB"
+
+# --- 3. raw libzmq ceiling, same messages
+raw_line=$("$BIN/l3-raw-pushpull" "$total" "$OUTPUT_BYTES")
+echo "  $raw_line"
+raw=$(kv records_per_s "$raw_line")
+ratio=$(awk -v a="$rate" -v b="$raw" 'BEGIN { printf "%.3f", a / b }')
+echo "raw PUSH/PULL: $raw records/s; ratio $ratio"
+
+echo "targets: >= 50000 records/s, raw_ratio >= 0.25, ack p99 <= 50 ms at 1000 records/s, writer RSS <= 50 MB"
+echo "ingest records_per_s=$rate raw_ratio=$ratio ack_p99_ms=$p99 writer_rss_mb=$rss_mb"
