@@ -8,7 +8,9 @@
     markup and script in command lines and output, broken UTF-8, OSC/CSI junk and a 10 MB
     line (capped the way the agent caps output). --open leaves the last session open. */
 #include "l3_buf.h"
+#include "l3_msg.h"
 #include "l3_record.h"
+#include "l3_time.h"
 #include "l3_xmlrec.h"
 
 #include <errno.h>
@@ -17,14 +19,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 typedef struct {
     FILE *out;
+    void *push, *sub; /* --push: records go to a real writer instead of a file */
+    uint64_t acked;
     l3_buf_t line;
     uint64_t rng;
     uint64_t seq;
     int64_t now_us;
     uint64_t written;
+    uint64_t epoch;
 } gen_t;
 
 static uint32_t s_rand(gen_t *g)
@@ -39,16 +45,22 @@ static bool s_emit(gen_t *g, l3_record_t *r)
 {
     char err[256];
     l3_text_set(r->agent, sizeof r->agent, "gen");
-    r->epoch = 1;
+    r->epoch = g->epoch;
     r->seq = ++g->seq;
     if (!l3_record_validate(r, err, sizeof err)) {
         fprintf(stderr, "l3-render-gen: invalid record: %s\n", err);
         return false;
     }
     l3_buf_reset(&g->line);
+    g->written++;
+    if (g->push) {
+        if (!l3_msg_encode_record(r, &g->line))
+            return false;
+        return zmq_send(g->push, "gen", 3, ZMQ_SNDMORE) == 3 &&
+               zmq_send(g->push, g->line.data, g->line.len, 0) == (int)g->line.len;
+    }
     if (!l3_xmlrec_write(r, &g->line))
         return false;
-    g->written++;
     return fwrite(g->line.data, 1, g->line.len, g->out) == g->line.len;
 }
 
@@ -198,8 +210,12 @@ static void s_usage(FILE *f)
 {
     fprintf(f, "usage: l3-render-gen [-o FILE] [-n COMMANDS] [--per-session N] [--seed N]\n"
                "                     [--start UNIX_SECONDS] [--hostile] [--open] [--no-footer]\n"
+               "                     [--push WRITER_ENDPOINT --acks ACK_ENDPOINT]\n"
+               "                     [--append HOST/USER/SID/LAST_NR]\n"
                "Writes a synthetic lilalo datafile (the writer's exact format) for tests and\n"
-               "benchmarks. Default: 1000 commands to stdout.\n");
+               "benchmarks. Default: 1000 commands to stdout. With --push the records go to a\n"
+               "running l3-writer (agent id \"gen\", a fresh epoch) and it waits for the ack\n"
+               "of the last one (10 s at most). --append adds -n commands to an open session.\n");
 }
 
 int main(int argc, char **argv)
@@ -208,6 +224,9 @@ int main(int argc, char **argv)
     uint64_t ncmd = 1000, per_session = 50, seed = 1;
     int64_t start_s = 1795000000; /* Nov 2026 */
     bool hostile = false, open_last = false, footer = true;
+    const char *push = NULL, *acks = NULL;
+    char app_host[256] = "", app_user[256] = "", app_sid[65] = "";
+    uint64_t app_nr = 0;
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"per-session", required_argument, 0, 'p'},
                                          {"seed", required_argument, 0, 's'},
@@ -215,6 +234,9 @@ int main(int argc, char **argv)
                                          {"hostile", no_argument, 0, 'H'},
                                          {"open", no_argument, 0, 'O'},
                                          {"no-footer", no_argument, 0, 'F'},
+                                         {"push", required_argument, 0, 'P'},
+                                         {"append", required_argument, 0, 'a'},
+                                         {"acks", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "ho:n:", opts, NULL)) != -1) {
@@ -228,6 +250,15 @@ int main(int argc, char **argv)
         case 'H': hostile = true; break;
         case 'O': open_last = true; break;
         case 'F': footer = false; break;
+        case 'P': push = optarg; break;
+        case 'A': acks = optarg; break;
+        case 'a':
+            if (sscanf(optarg, "%255[^/]/%255[^/]/%64[^/]/%" SCNu64, app_host, app_user, app_sid,
+                       &app_nr) != 4) {
+                fprintf(stderr, "l3-render-gen: --append wants HOST/USER/SID/LAST_NR\n");
+                return 2;
+            }
+            break;
         default: s_usage(stderr); return 2;
         }
     }
@@ -236,7 +267,25 @@ int main(int argc, char **argv)
     gen_t g = {0};
     g.rng = seed * 2654435761u + 88172645463325252ull;
     g.now_us = start_s * 1000000;
-    g.out = path ? fopen(path, "w") : stdout;
+    void *zctx = NULL;
+    uint64_t epoch = 1;
+    if (push) {
+        /* A fresh epoch per run: the writer treats it as a new stream. */
+        epoch = (uint64_t)l3_time_now_us();
+        zctx = zmq_ctx_new();
+        g.push = zmq_socket(zctx, ZMQ_PUSH);
+        g.sub = zmq_socket(zctx, ZMQ_SUB);
+        zmq_setsockopt(g.sub, ZMQ_SUBSCRIBE, "gen", 3);
+        if (zmq_connect(g.push, push) != 0 || !acks || zmq_connect(g.sub, acks) != 0) {
+            fprintf(stderr, "l3-render-gen: cannot connect to %s / %s\n", push,
+                    acks ? acks : "(no --acks)");
+            return 1;
+        }
+        g.out = fopen("/dev/null", "w");
+    } else {
+        g.out = path ? fopen(path, "w") : stdout;
+    }
+    g.epoch = epoch;
     if (!g.out) {
         fprintf(stderr, "l3-render-gen: %s: %s\n", path, strerror(errno));
         return 1;
@@ -246,16 +295,26 @@ int main(int argc, char **argv)
     l3_buf_t out, cmd;
     l3_buf_init(&out, L3_OUTPUT_MAX);
     l3_buf_init(&cmd, L3_CMDLINE_MAX);
-    fputs(L3_XML_HEADER, g.out);
+    if (!push)
+        fputs(L3_XML_HEADER, g.out);
     bool ok = true;
     uint64_t done = 0, session = 0;
     while (ok && (done < ncmd || (hostile && session == 0))) {
         const char *host = s_hosts[s_rand(&g) % 6];
         const char *user = s_users[session % 5];
-        char sid[64];
+        char sid[65];
         snprintf(sid, sizeof sid, "20261124T1000%02u-%" PRIu64 "-a%03x", (unsigned)(session % 60),
                  1000 + session, s_rand(&g) & 0xfff);
         session++;
+        bool append = app_sid[0] != 0;
+        if (append) {
+            host = app_host;
+            user = app_user;
+            snprintf(sid, sizeof sid, "%s", app_sid);
+            per_session = ncmd;
+            open_last = true;
+            g.now_us = l3_time_now_us() - 1000000 * (int64_t)ncmd * 40;
+        }
         l3_record_t r;
         l3_record_init(&r);
         r.type = L3_RECORD_SESSION;
@@ -269,9 +328,10 @@ int main(int argc, char **argv)
         r.rows = 30;
         l3_text_set(r.tty, sizeof r.tty, "/dev/pts/3");
         l3_text_set(r.shell, sizeof r.shell, "/bin/bash");
-        ok = s_emit(&g, &r);
+        if (!append)
+            ok = s_emit(&g, &r);
         l3_record_clear(&r);
-        uint64_t nr = 0;
+        uint64_t nr = append ? app_nr : 0;
         char cwd[64] = "/home/x";
         if (hostile && session == 1)
             ok = ok && s_hostile(&g, host, user, sid, &nr);
@@ -318,11 +378,45 @@ int main(int argc, char **argv)
         if (session % 7 == 0)
             g.now_us += 20 * 3600 * 1000000ll;
     }
-    if (footer)
+    if (footer && !push)
         fputs(L3_XML_FOOTER, g.out);
     if (fflush(g.out) != 0)
         ok = false;
-    if (path)
+    if (g.push && ok) {
+        /* Wait for the cumulative ack of the last record. */
+        int64_t deadline = l3_time_mono_us() + 10000000;
+        ok = false;
+        while (l3_time_mono_us() < deadline) {
+            zmq_pollitem_t it = {g.sub, 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&it, 1, 200) <= 0)
+                continue;
+            char id[80];
+            uint8_t body[512];
+            int il = zmq_recv(g.sub, id, sizeof id, 0);
+            int bl = zmq_recv(g.sub, body, sizeof body, 0);
+            l3_msg_t m;
+            char err[128];
+            l3_msg_init(&m);
+            if (il == 3 && bl > 0 && l3_msg_decode(body, (size_t)bl, &m, err, sizeof err) &&
+                m.kind == L3_MSG_ACK && m.epoch == g.epoch && m.seq >= g.seq) {
+                l3_msg_clear(&m);
+                ok = true;
+                break;
+            }
+            l3_msg_clear(&m);
+        }
+        if (!ok)
+            fprintf(stderr, "l3-render-gen: no ack for seq %" PRIu64 " from the writer\n", g.seq);
+    }
+    if (g.push) {
+        int linger = 0;
+        zmq_setsockopt(g.push, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(g.sub, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(g.push);
+        zmq_close(g.sub);
+        zmq_ctx_term(zctx);
+    }
+    if (path || push)
         fclose(g.out);
     l3_buf_free(&g.line);
     l3_buf_free(&out);

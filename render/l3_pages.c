@@ -1175,6 +1175,8 @@ static uint64_t *s_count_by(ctx_t *c, by_t by, size_t *n_out, uint64_t *total, u
     uint64_t *counts = NULL;
     size_t ncounts = 0;
     int64_t day0 = 0;
+    time_t off_lo = 1, off_hi = 0;
+    long off = 0;
     *total = 0;
     if (failed)
         *failed = 0;
@@ -1193,11 +1195,18 @@ static uint64_t *s_count_by(ctx_t *c, by_t by, size_t *n_out, uint64_t *total, u
         else if (by == BY_WORD)
             id = cmd->word;
         else {
-            /* days: local date via a cheap UTC offset of the command's own zone */
-            struct tm tm;
+            /* days: local date. Zone offsets change at most on quarter hours, so one
+               localtime_r per quarter hour of commands is enough (commands come in
+               time order, the cache nearly always hits). */
             time_t t = (time_t)(cmd->start_us / 1000000);
-            localtime_r(&t, &tm);
-            int64_t d = ((int64_t)t + tm.tm_gmtoff) / 86400;
+            if (t < off_lo || t >= off_hi) {
+                struct tm tm;
+                localtime_r(&t, &tm);
+                off = tm.tm_gmtoff;
+                off_lo = t - (t % 900);
+                off_hi = off_lo + 900;
+            }
+            int64_t d = ((int64_t)t + off) / 86400;
             if (!counts)
                 day0 = d;
             id = (uint64_t)(d - day0 + (1 << 20));
