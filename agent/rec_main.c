@@ -414,7 +414,16 @@ int main(int argc, char **argv)
             rec_spool_info_add(info, sizeof info, "parent_pid", num);
         }
         rec_spool_info_add(info, sizeof info, "nonce", nonce);
-        spool = rec_spool_new(spool_dir, sid, info);
+        /* util-linux script's header line: scriptreplay skips the first line of a
+           typescript, so without it replay would lose the session's first output line. */
+        char header[512];
+        const char *term = getenv("TERM");
+        snprintf(header, sizeof header,
+                 "Script started on %s [l3-rec SID=\"%s\" TERM=\"%s\" TTY=\"%s\" "
+                 "COLUMNS=\"%u\" LINES=\"%u\"]\n",
+                 when, sid, term ? term : "", pty_name, (unsigned)ws.ws_col,
+                 (unsigned)ws.ws_row);
+        spool = rec_spool_new(spool_dir, sid, info, header);
         if (!spool)
             fprintf(stderr, "l3-rec: cannot create the spool files; this session is not "
                             "recorded\r\n");

@@ -51,7 +51,8 @@ static bool s_write_all(int fd, const void *data, size_t len)
     return true;
 }
 
-rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info)
+rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info,
+                           const char *header)
 {
     rec_spool_t *self = calloc(1, sizeof *self);
     char path[3][S_PATH_MAX];
@@ -75,6 +76,10 @@ rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info)
     self->timing_buf = malloc(S_TIMING_BUF);
     if (!self->script_buf || !self->timing_buf) {
         l3_error("out of memory");
+        goto failed;
+    }
+    if (!s_write_all(self->script_fd, header, strlen(header))) {
+        l3_error("cannot write %s: %s", path[0], strerror(errno));
         goto failed;
     }
     if (!s_write_all(self->info_fd, info, strlen(info))) {

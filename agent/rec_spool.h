@@ -20,9 +20,11 @@
 typedef struct rec_spool_t rec_spool_t;
 
 /* Create <dir>/<sid>.{script,timing,info}; `info` is the text of the .info file (already
-   formatted key=value lines, see rec_spool_info_add). NULL (logged) on failure, nothing
-   left behind. */
-rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info);
+   formatted key=value lines, see rec_spool_info_add); `header` is the first line of
+   .script ("Script started on ...\n", which scriptreplay skips, so it is not in .timing).
+   NULL (logged) on failure, nothing left behind. */
+rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info,
+                           const char *header);
 /* Flush, fsync nothing (a session log is not a database), close. */
 void rec_spool_destroy(rec_spool_t **self_p);
 

@@ -133,7 +133,7 @@ __l3_edit_after() {
 
 # First in PROMPT_COMMAND: the command ended; emit D with its status and pipe statuses.
 __l3_precmd() {
-    local st=$? ps="${PIPESTATUS[*]}" t
+    local st=$? ps="${PIPESTATUS[*]}"
     if ((__l3_running)); then
         ((${#__l3_edit_files[@]})) && __l3_edit_after
         __l3_enc "$ps"
@@ -142,17 +142,19 @@ __l3_precmd() {
     fi
     __l3_armed=0
     __l3_hc=$HISTCMD
-    # Someone replaced our DEBUG trap: adopt theirs and chain it after ours.
-    builtin trap -p DEBUG >|"$__l3_tmp"
-    IFS= read -rd '' t <"$__l3_tmp"
-    [[ $t == "$__l3_trap_text" ]] || __l3_install_trap "$t"
+    __l3_status=$st
     return "$st"
 }
 
 # Last in PROMPT_COMMAND: P and A go into the prompt, B at its end; the prompt's expansion
 # also arms the DEBUG trap, so commands of the user's PROMPT_COMMAND never look like input.
 __l3_prompt() {
-    local st=$?
+    local st=$__l3_status t
+    # Someone replaced our DEBUG trap: adopt theirs and chain it after ours. The trap text
+    # was written by our PROMPT_COMMAND element at top level: inside a function `trap -p`
+    # does not show the DEBUG trap.
+    IFS= read -rd '' t <"$__l3_tmp"
+    [[ $t == "$__l3_trap_text" ]] || __l3_install_trap "$t"
     if [[ $PWD != "$__l3_pwd" ]]; then
         __l3_pwd=$PWD
         __l3_enc "$PWD"
@@ -174,21 +176,22 @@ __l3_prompt() {
 }
 
 # Keep __l3_precmd first and __l3_prompt last in PROMPT_COMMAND (string or array).
+__l3_pc_last='builtin trap -p DEBUG >|"$__l3_tmp"; __l3_prompt'
 __l3_order() {
     local pc
     if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
-        [[ ${PROMPT_COMMAND[0]} == __l3_precmd && ${PROMPT_COMMAND[-1]} == __l3_prompt ]] && return
+        [[ ${PROMPT_COMMAND[0]} == __l3_precmd && ${PROMPT_COMMAND[-1]} == "$__l3_pc_last" ]] && return
         local -a keep=()
         for pc in "${PROMPT_COMMAND[@]}"; do
-            [[ $pc == __l3_precmd || $pc == __l3_prompt ]] || keep+=("$pc")
+            [[ $pc == __l3_precmd || $pc == "$__l3_pc_last" ]] || keep+=("$pc")
         done
-        PROMPT_COMMAND=(__l3_precmd "${keep[@]}" __l3_prompt)
+        PROMPT_COMMAND=(__l3_precmd "${keep[@]}" "$__l3_pc_last")
     else
         pc=${PROMPT_COMMAND-}
-        [[ $pc == __l3_precmd$'\n'*$'\n'__l3_prompt ]] && return
+        [[ $pc == __l3_precmd$'\n'*$'\n'"$__l3_pc_last" ]] && return
         pc=${pc//__l3_precmd$'\n'/}
-        pc=${pc//$'\n'__l3_prompt/}
-        PROMPT_COMMAND=__l3_precmd$'\n'$pc$'\n'__l3_prompt
+        pc=${pc//$'\n'"$__l3_pc_last"/}
+        PROMPT_COMMAND=__l3_precmd$'\n'$pc$'\n'$__l3_pc_last
     fi
 }
 
@@ -213,11 +216,14 @@ if [[ -n ${__l3_nonce-} && $- == *i* && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z $
     __l3_installed=1
     __l3_tmp=$L3_SPOOL/.$L3_SID.hook
     __l3_bashpid=$BASHPID
-    __l3_armed=0 __l3_running=0 __l3_hc=$HISTCMD __l3_edit_count=0 __l3_pwd=
+    __l3_armed=0 __l3_running=0 __l3_status=0 __l3_hc=$HISTCMD __l3_edit_count=0 __l3_pwd=
     declare -a __l3_arm=() __l3_edit_files=() __l3_edit_tokens=()
     __l3_B=$'\e]6973;'$__l3_nonce$';B\a\e]133;B\a'
     # Multi-line commands keep their newlines in the history entry we read back.
     shopt -q cmdhist && shopt -s lithist
-    __l3_install_trap "$(builtin trap -p DEBUG)"
+    # Not $(trap -p): a command substitution does not see the DEBUG trap.
+    builtin trap -p DEBUG >|"$__l3_tmp"
+    IFS= read -rd '' __l3_trap_text <"$__l3_tmp"
+    __l3_install_trap "$__l3_trap_text"
     __l3_order
 fi

@@ -1,0 +1,95 @@
+# lib.sh — helpers for the recorder tests: a private tmux server, a spool, waiting on
+# conditions against a deadline (never a bare sleep), and mark decoding via marks.pl.
+set -u
+: "${L3_BIN_DIR:?set L3_BIN_DIR}" "${L3_SOURCE_DIR:?set L3_SOURCE_DIR}"
+HERE=$L3_SOURCE_DIR/tests/capture/rec
+REC=$L3_BIN_DIR/l3-rec
+T=$(mktemp -d /tmp/l3rec-test.XXXXXX)
+SPOOL=$T/spool
+mkdir -p "$T/home" "$T/bin"
+TM=(tmux -S "$T/tmux.sock" -f /dev/null)
+
+cleanup() {
+    local i
+    "${TM[@]}" kill-server 2>/dev/null
+    cd /
+    # The killed shells may still be writing their history files for a moment.
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        rm -rf "$T" 2>/dev/null && break
+        sleep 0.1
+    done
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}): $*" >&2
+    if [[ -n ${SCRIPT-} && -f ${SCRIPT-} ]]; then
+        echo "--- marks so far:" >&2
+        marks >&2
+    fi
+    if "${TM[@]}" has-session 2>/dev/null; then
+        echo "--- screen:" >&2
+        "${TM[@]}" capture-pane -p -t t >&2
+    fi
+    exit 1
+}
+ok() { echo "ok: $*"; }
+
+# wait_for 'shell condition' [seconds]: poll the condition until true or the deadline.
+wait_for() {
+    local deadline=$((SECONDS + ${2:-20}))
+    until eval "$1"; do
+        ((SECONDS < deadline)) || fail "timed out waiting for: $1"
+        sleep 0.02
+    done
+}
+
+# Start `l3-rec ARGS` in a detached tmux session of 80x24; its exit status goes to $T/rc.
+start_rec() {
+    "${TM[@]}" new-session -d -s t -x 80 -y 24 -c "$T/home" \
+        "env -i PATH=$T/bin:/usr/bin:/bin HOME=$T/home TERM=xterm-256color SHELL=${REC_SHELL:-/bin/bash} LANG=C.UTF-8 $REC --spool $SPOOL $*; echo \$? > $T/rc; sleep 600"
+    wait_for 'ls $SPOOL/*.info >/dev/null 2>&1'
+    INFO=$(ls "$SPOOL"/*.info | head -1)
+    SCRIPT=${INFO%.info}.script
+    TIMING=${INFO%.info}.timing
+    NONCE=$(sed -n 's/^nonce=//p' "$INFO")
+    [[ ${#NONCE} == 32 ]] || fail "no nonce in $INFO"
+}
+
+marks() { perl "$HERE/marks.pl" "$NONCE" "$SCRIPT"; }
+count() { marks | grep -Ec "^$1"$'(\t|$)'; }
+last() { marks | grep -E "^$1"$'(\t|$)' | tail -1 | cut -f2-; }
+
+# Type a string one key at a time, as a person would.
+type_keys() {
+    local s=$1 i c
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        [[ $c == ';' ]] && c='\;'
+        "${TM[@]}" send-keys -t t -l -- "$c"
+    done
+}
+keys() { "${TM[@]}" send-keys -t t "$@"; }
+
+# run 'text': type it, press Enter, wait for the command's D mark.
+run() {
+    local n
+    n=$(count D)
+    type_keys "$1"
+    keys Enter
+    wait_for "[ \$(count D) -gt $n ]"
+}
+
+# expect_c 'expected command line' (newlines written as \n, as marks.pl prints them)
+expect_c() {
+    local got
+    got=$(last C)
+    [[ $got == "$1" ]] || fail "C mark: expected [$1], got [$got]"
+    ok "C [$1]"
+}
+expect_d() {
+    local got
+    got=$(last D)
+    [[ $got == "$1" ]] || fail "D mark: expected [$1], got [$got]"
+    ok "D [$1]"
+}
