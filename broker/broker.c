@@ -26,7 +26,7 @@
 #define BROKER_LOG_WINDOW_MS 10000
 /* A subscription is 1 byte + a topic; topics are agent ids or "$commit". */
 #define BROKER_SUB_MAX (1 + L3_ID_MAX + 16)
-/* Peers tracked for log lines (fd -> address); past this, new ones log as "unknown". */
+/* Peers tracked for log lines (fd -> address); bounded by the fd limit anyway. */
 #define BROKER_PEERS_MAX 100000
 #define BROKER_ADDR_MAX 256
 
@@ -69,17 +69,21 @@ struct broker_t {
     broker_stats_t stats;
 };
 
+/* Log the summary of what was suppressed and start a new window. */
+static void s_ratelog_flush(s_ratelog_t *r)
+{
+    if (r->suppressed)
+        l3_warn("%" PRIu64 " more %s not logged in the last %.0f s", r->suppressed, r->what,
+                (double) (zclock_mono() - r->window_start) / 1000.0);
+    r->window_start = zclock_mono();
+    r->count = 0;
+    r->suppressed = 0;
+}
+
 static bool s_ratelog_allow(s_ratelog_t *r)
 {
-    int64_t now = zclock_mono();
-    if (now - r->window_start >= BROKER_LOG_WINDOW_MS) {
-        if (r->suppressed)
-            l3_warn("%" PRIu64 " more %s not logged in the last %d s", r->suppressed, r->what,
-                    BROKER_LOG_WINDOW_MS / 1000);
-        r->window_start = now;
-        r->count = 0;
-        r->suppressed = 0;
-    }
+    if (zclock_mono() - r->window_start >= BROKER_LOG_WINDOW_MS)
+        s_ratelog_flush(r);
     if (r->count < r->limit) {
         r->count++;
         return true;
@@ -91,11 +95,8 @@ static bool s_ratelog_allow(s_ratelog_t *r)
 /* Called from the loop's idle tick so a summary appears even when the flood stopped. */
 static void s_ratelog_tick(s_ratelog_t *r)
 {
-    if (r->suppressed && zclock_mono() - r->window_start >= BROKER_LOG_WINDOW_MS) {
-        r->count = r->limit; /* force the summary through s_ratelog_allow's rollover */
-        s_ratelog_allow(r);
-        r->count = 0;
-    }
+    if (r->suppressed && zclock_mono() - r->window_start >= BROKER_LOG_WINDOW_MS)
+        s_ratelog_flush(r);
 }
 
 static bool s_is_loopback(const char *addr)
@@ -196,6 +197,16 @@ static bool s_monitor_start(broker_t *self)
     return true;
 }
 
+/* zauth must answer ZAP before the first connection arrives, so it starts before any
+   bind. */
+static zactor_t *s_zauth_start(void)
+{
+    zactor_t *auth = zactor_new(zauth, NULL);
+    if (!auth)
+        l3_error("cannot start the zauth authenticator");
+    return auth;
+}
+
 broker_t *broker_new(l3_config_t *config)
 {
     broker_t *self = (broker_t *) zmalloc(sizeof(broker_t));
@@ -261,14 +272,10 @@ broker_t *broker_new(l3_config_t *config)
             goto fail;
         if (!s_check_allowed_dir(allowed))
             goto fail;
-        /* zauth must answer ZAP before the first connection arrives, so it starts before
-           any bind; and it is told the directory, not a snapshot, so keys added later
-           are honoured without a restart. */
-        self->auth = zactor_new(zauth, NULL);
-        if (!self->auth) {
-            l3_error("cannot start the zauth authenticator");
+        /* zauth is told the directory, not a snapshot, so keys added later are honoured
+           without a restart. */
+        if (!(self->auth = s_zauth_start()))
             goto fail;
-        }
         zstr_sendx(self->auth, "CURVE", allowed, NULL);
         zsock_wait(self->auth);
         if (!l3_curve_server_setup(self->frontend, self->server_cert, BROKER_ZAP_DOMAIN) ||
@@ -277,6 +284,13 @@ broker_t *broker_new(l3_config_t *config)
         l3_info("CURVE on, server key %s (public %s)", cert_path,
                 zcert_public_txt(self->server_cert));
     } else {
+        /* ZAP in plaintext too: zauth lets NULL connections in, but with a ZAP domain set
+           libzmq refuses ZMTP 1.0 peers, whose messages carry no metadata (no
+           Peer-Address to name them in a log line) and which only garbage speaks. */
+        if (!(self->auth = s_zauth_start()))
+            goto fail;
+        zsock_set_zap_domain(self->frontend, BROKER_ZAP_DOMAIN);
+        zsock_set_zap_domain(self->ack_out, BROKER_ZAP_DOMAIN);
         l3_curve_limit_socket(self->frontend);
         l3_curve_limit_socket(self->ack_out);
         l3_warn("CURVE off (curve = 0): agent ids are taken from the records' \"a\" field");
@@ -408,15 +422,61 @@ static bool s_backend_send(broker_t *self, const char *id, zmq_msg_t *msg)
     return true;
 }
 
+static void s_peer_address(int fd, char *out, size_t size)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    snprintf(out, size, "unknown address");
+    if (getpeername(fd, (struct sockaddr *) &sa, &len) != 0)
+        return;
+    if (sa.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *) &sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        snprintf(out, size, "%s:%d", host, port);
+    } else if (sa.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+        snprintf(out, size, "[%s]:%d", host, port);
+    }
+}
+
+/* Address of the peer a message came from: "ip:port" of its connection (ZMQ_SRCFD) while
+   it is open, else what the monitor saw when that fd was accepted (libzmq may already
+   have closed a connection that sent garbage when we get to its last messages), else the
+   Peer-Address property (ip only). */
+static void s_msg_peer(broker_t *self, zmq_msg_t *msg, char *out, size_t size)
+{
+    int fd = zmq_msg_get(msg, ZMQ_SRCFD);
+    if (fd >= 0) {
+        s_peer_address(fd, out, size);
+        if (strcmp(out, "unknown address") != 0)
+            return;
+        char key[16];
+        snprintf(key, sizeof key, "%d", fd);
+        const char *seen = zhashx_lookup(self->peers, key);
+        if (seen) {
+            snprintf(out, size, "%s", seen);
+            return;
+        }
+    }
+    const char *addr = zmq_msg_gets(msg, "Peer-Address");
+    snprintf(out, size, "%s", addr ? addr : "unknown address");
+}
+
 /* Log one rejected message with its peer, rate-limited. */
 static void s_reject(broker_t *self, zmq_msg_t *msg, const char *who, const char *why)
 {
     self->stats.rejected++;
     if (!s_ratelog_allow(&self->badlog))
         return;
-    const char *peer = msg ? zmq_msg_gets(msg, "Peer-Address") : NULL;
-    l3_warn("rejected message from %s (%s, %zu bytes): %s", peer ? peer : "unknown peer",
-            who && *who ? who : "unauthenticated", msg ? zmq_msg_size(msg) : (size_t) 0, why);
+    char peer[BROKER_ADDR_MAX];
+    s_msg_peer(self, msg, peer, sizeof peer);
+    l3_warn("rejected message from %s (%s, %zu bytes): %s", peer,
+            who && *who ? who : "unauthenticated", zmq_msg_size(msg), why);
 }
 
 /* The identity of a record: the authenticated key with CURVE, the claimed "a" without. */
@@ -589,28 +649,6 @@ static void s_handle_capture(broker_t *self)
     }
 }
 
-static void s_peer_address(int fd, char *out, size_t size)
-{
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    snprintf(out, size, "unknown peer");
-    if (getpeername(fd, (struct sockaddr *) &sa, &len) != 0)
-        return;
-    if (sa.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *) &sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-        snprintf(out, size, "%s:%d", host, port);
-    } else if (sa.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
-        snprintf(out, size, "[%s]:%d", host, port);
-    }
-}
-
 /* Words for the libzmq protocol errors a bad or misconfigured peer causes. */
 static const char *s_protocol_error(uint32_t code)
 {
@@ -657,7 +695,9 @@ static void s_handle_monitor(broker_t *self)
         if (event == ZMQ_EVENT_ACCEPTED) {
             char peer[BROKER_ADDR_MAX];
             s_peer_address((int) value, peer, sizeof peer);
-            if (zhashx_size(self->peers) < BROKER_PEERS_MAX)
+            if (strcmp(peer, "unknown address") == 0)
+                zhashx_delete(self->peers, key); /* never name a reused fd's old peer */
+            else if (zhashx_size(self->peers) < BROKER_PEERS_MAX)
                 zhashx_update(self->peers, key, peer);
             l3_debug("connection from %s", peer);
         } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
@@ -673,14 +713,16 @@ static void s_handle_monitor(broker_t *self)
             const char *peer = zhashx_lookup(self->peers, key);
             if (self->failure[0]) {
                 if (s_ratelog_allow(&self->peerlog))
-                    l3_warn("peer %s: %s; connection closed", peer ? peer : "unknown peer",
-                            self->failure);
+                    l3_warn("connection from %s: %s; closed",
+                            peer ? peer : "(address not seen: it closed at once)", self->failure);
             } else if (s_ratelog_allow(&self->peerlog))
                 /* Also what an oversized frame (> L3_MSG_MAX) or a broken frame after the
                    handshake looks like: libzmq closes the connection without detail. */
-                l3_info("peer %s disconnected", peer ? peer : "unknown peer");
+                l3_info("connection from %s closed",
+                        peer ? peer : "(address not seen: it closed at once)");
             self->failure[0] = '\0';
-            zhashx_delete(self->peers, key);
+            /* The entry stays: messages of this connection may still be queued, and the
+               map cannot grow past the number of fds, as a reused fd overwrites it. */
         }
         zmq_msg_close(&head);
         zmq_msg_close(&addr);
@@ -753,19 +795,22 @@ int broker_run(broker_t *self)
             }
             break;
         }
+        /* Monitor first, so a new connection's address is known before its messages. */
+        if (items[4].revents & ZMQ_POLLIN)
+            s_handle_monitor(self);
         if (items[0].revents & ZMQ_POLLIN)
             s_handle_frontend(self);
         if (items[2].revents & ZMQ_POLLIN)
             s_handle_ack_in(self);
         if (items[3].revents & ZMQ_POLLIN)
             s_handle_ack_out(self);
-        if (items[4].revents & ZMQ_POLLIN)
-            s_handle_monitor(self);
         if (self->cap && (items[5].revents & ZMQ_POLLIN))
             s_handle_capture(self);
         s_ratelog_tick(&self->badlog);
         s_ratelog_tick(&self->peerlog);
     }
+    s_ratelog_flush(&self->badlog);
+    s_ratelog_flush(&self->peerlog);
     l3_info("stopping: %" PRIu64 " records forwarded, %" PRIu64 " rejected, %" PRIu64
             " acks, %" PRIu64 " writer stalls",
             self->stats.forwarded, self->stats.rejected, self->stats.acks, self->stats.stalls);

@@ -98,7 +98,7 @@ int main(void)
         CHECK(bt_agent_send(plain, &rec));
     }
     CHECK(bt_wait_file_count(broker.log, "authentication failed", 1, 5000));
-    CHECK(bt_wait_file_count(broker.log, "peer 127.0.0.1:", 1, 5000));
+    CHECK(bt_wait_file_count(broker.log, "connection from 127.0.0.1:", 1, 5000));
 
     /* The allowed agent claims another id; the broker stamps its key's. */
     snprintf(path, sizeof path, "%s/a1.key", keys);
