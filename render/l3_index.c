@@ -619,7 +619,9 @@ int64_t l3_index_scan(l3_index_t *self, uint64_t limit, uint64_t max_bytes, bool
         s_idx_create(self);
     }
     uint64_t end = limit < self->size ? limit : self->size;
-    uint64_t stop = self->pos + max_bytes < end ? self->pos + max_bytes : end;
+    if (end <= self->pos)
+        return 0; /* nothing new below the limit */
+    uint64_t stop = end - self->pos > max_bytes ? self->pos + max_bytes : end;
     entry_t en;
     while (self->pos < stop) {
         size_t want = self->bufcap > SCAN_CHUNK ? self->bufcap : SCAN_CHUNK;

@@ -1,0 +1,222 @@
+/*  l3_index and l3_search against datafiles written with l3_xmlrec_write (the writer's
+    format): scan, growth with partial lines and the footer, the derived index file reused,
+    cut, and rejected when stale, and search newest first. */
+#include "l3_index.h"
+#include "l3_search.h"
+#include "l3_xmlrec.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                                         \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                \
+            fprintf(stderr, __VA_ARGS__);                                                        \
+            fprintf(stderr, "\n");                                                               \
+            failures++;                                                                          \
+        }                                                                                        \
+    } while (0)
+
+static uint64_t seq = 0;
+
+static void s_record(l3_buf_t *out, l3_record_type_t type, const char *sid, uint64_t nr,
+                     const char *cmd, const char *output, int exit_code)
+{
+    l3_record_t r;
+    l3_record_init(&r);
+    r.type = type;
+    strcpy(r.agent, "t");
+    r.epoch = 1;
+    r.seq = ++seq;
+    strcpy(r.host, "h&1");
+    strcpy(r.user, nr % 2 ? "alice" : "bob");
+    if (type == L3_RECORD_SESSION)
+        strcpy(r.user, "alice");
+    strcpy(r.sid, sid);
+    r.start_us = 1795000000000000ll + (int64_t)seq * 1000000;
+    if (type == L3_RECORD_SESSION) {
+        r.cols = 80;
+        r.rows = 24;
+        strcpy(r.tty, "/dev/pts/1");
+    } else {
+        r.end_us = r.start_us + 500000;
+        r.has_exit = true;
+        r.exit_code = exit_code;
+    }
+    if (type == L3_RECORD_END)
+        r.start_us = 0;
+    if (type == L3_RECORD_COMMAND) {
+        r.nr = nr;
+        l3_bytes_set(&r.cmdline, cmd, strlen(cmd), L3_CMDLINE_MAX);
+        l3_bytes_set(&r.output, output, strlen(output), L3_OUTPUT_MAX);
+        l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
+    }
+    char err[128];
+    if (!l3_record_validate(&r, err, sizeof err))
+        fprintf(stderr, "invalid test record: %s\n", err);
+    l3_xmlrec_write(&r, out);
+    l3_record_clear(&r);
+}
+
+static void s_append(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "a");
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static bool s_want(uint32_t ord, void *arg)
+{
+    (void)ord;
+    (void)arg;
+    return true;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/l3-journal-index-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[256], idx[256];
+    snprintf(path, sizeof path, "%s/data.xml", dir);
+    snprintf(idx, sizeof idx, "%s/data.xml.idx", dir);
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    l3_buf_append_str(&b, L3_XML_HEADER);
+    s_record(&b, L3_RECORD_SESSION, "s1", 0, NULL, NULL, 0);
+    for (int i = 1; i <= 100; i++) {
+        char cmd[64], out[64];
+        snprintf(cmd, sizeof cmd, i == 50 ? "grep needle%d" : "ls %d", i);
+        snprintf(out, sizeof out, "line <%d>\r\n%s", i, i % 10 == 0 ? "needle here\r\n" : "");
+        s_record(&b, L3_RECORD_COMMAND, "s1", (uint64_t)i, cmd, out, i % 7 == 0 ? 1 : 0);
+    }
+    s_append(path, b.data, b.len);
+
+    l3_index_t *ix = l3_index_new(path, idx);
+    CHECK(ix != NULL, "index opens");
+    CHECK(l3_index_load(ix) == 0, "no index file yet");
+    bool more;
+    int64_t added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(added == 101, "101 records indexed, got %lld", (long long)added);
+    uint32_t nc, ns;
+    const l3_icmd_t *cmds = l3_index_cmds(ix, &nc);
+    const l3_isess_t *ss = l3_index_sessions(ix, &ns);
+    CHECK(nc == 100 && ns == 1, "100 commands in 1 session: %u %u", nc, ns);
+    CHECK(!strcmp(l3_index_str(ix, ss[0].host), "h&1"), "host unescaped: %s",
+          l3_index_str(ix, ss[0].host));
+    CHECK(ss[0].cols == 80 && !ss[0].ended, "session fields");
+    CHECK(cmds[6].exit_code == 1 && cmds[0].exit_code == 0, "exit codes");
+    CHECK(!strcmp(l3_index_str(ix, cmds[49].word), "grep"), "first word");
+    l3_record_t r;
+    CHECK(l3_index_load_cmd(ix, 49, &r) && r.cmdline.len == 13 &&
+              !memcmp(r.cmdline.data, "grep needle50", 13),
+          "full parse by offset");
+    l3_record_clear(&r);
+
+    /* search: newest first, stops at `want` */
+    uint32_t found[8];
+    struct {
+        uint32_t *f;
+        int n;
+    } acc = {found, 0};
+    (void)acc;
+    size_t n = l3_search(ix, "needle", UINT32_MAX, 3, s_want, NULL, &more);
+    CHECK(n == 3 && more, "search 3 newest with more: %zu %d", n, more);
+    n = l3_search(ix, "needle", UINT32_MAX, 100, s_want, NULL, &more);
+    CHECK(n == 10, "10 commands mention needle: %zu", n);
+    n = l3_search(ix, "<5>", UINT32_MAX, 100, s_want, NULL, &more);
+    CHECK(n == 1, "markup in the needle is matched as text: %zu", n);
+    n = l3_search(ix, "h&1", UINT32_MAX, 100, s_want, NULL, &more);
+    CHECK(n == 0, "attributes are not searched: %zu", n);
+
+    /* growth: a partial line is not indexed until complete; the footer is not passed */
+    l3_buf_reset(&b);
+    s_record(&b, L3_RECORD_COMMAND, "s1", 101, "echo tail", "tail", 0);
+    size_t half = b.len / 2;
+    s_append(path, b.data, half);
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(added == 0, "partial line waits: %lld", (long long)added);
+    s_append(path, b.data + half, b.len - half);
+    s_append(path, L3_XML_FOOTER, strlen(L3_XML_FOOTER));
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(added == 1, "completed line indexed: %lld", (long long)added);
+    struct stat st;
+    stat(path, &st);
+    CHECK(l3_index_pos(ix) == (uint64_t)st.st_size - strlen(L3_XML_FOOTER), "stops at footer");
+    /* the writer overwrites the footer with the next records */
+    l3_buf_reset(&b);
+    s_record(&b, L3_RECORD_END, "s1", 0, NULL, NULL, 0);
+    l3_buf_append_str(&b, L3_XML_FOOTER);
+    int fd = open(path, O_WRONLY);
+    pwrite(fd, b.data, b.len, (off_t)l3_index_pos(ix));
+    close(fd);
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    ss = l3_index_sessions(ix, &ns);
+    CHECK(added == 1 && ss[0].ended, "end record after the footer rewrite");
+    /* a commit limit holds the scan back */
+    uint64_t pos = l3_index_pos(ix);
+    l3_index_destroy(&ix);
+
+    /* reuse: the index file gives the same index without a scan */
+    ix = l3_index_new(path, idx);
+    uint64_t loaded = l3_index_load(ix);
+    CHECK(loaded == 103, "all records from the index file: %llu", (unsigned long long)loaded);
+    CHECK(l3_index_pos(ix) == pos, "same position");
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(added == 0, "nothing left to scan: %lld", (long long)added);
+    cmds = l3_index_cmds(ix, &nc);
+    CHECK(nc == 101 && cmds[6].exit_code == 1 && !strcmp(l3_index_str(ix, cmds[49].word), "grep"),
+          "same content after reload");
+    l3_index_destroy(&ix);
+
+    /* a torn index file: the good prefix is used, the rest scanned */
+    stat(idx, &st);
+    truncate(idx, st.st_size - 10);
+    ix = l3_index_new(path, idx);
+    loaded = l3_index_load(ix);
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(loaded == 102 && added == 1, "torn index: %llu + %lld", (unsigned long long)loaded,
+          (long long)added);
+    l3_index_destroy(&ix);
+
+    /* stale: the datafile's last record changed under the index -> rebuilt */
+    fd = open(path, O_WRONLY);
+    pwrite(fd, "<end agent=\"X", 13, (off_t)(pos - b.len + strlen(L3_XML_FOOTER)));
+    close(fd);
+    ix = l3_index_new(path, idx);
+    loaded = l3_index_load(ix);
+    CHECK(loaded == 0, "stale index rejected: %llu", (unsigned long long)loaded);
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(added == 103, "rebuilt: %lld", (long long)added);
+    l3_index_destroy(&ix);
+
+    /* a replaced datafile (different head) -> rebuilt */
+    unlink(path);
+    l3_buf_reset(&b);
+    l3_buf_append_str(&b, L3_XML_HEADER);
+    s_record(&b, L3_RECORD_SESSION, "other", 0, NULL, NULL, 0);
+    s_append(path, b.data, b.len);
+    ix = l3_index_new(path, idx);
+    loaded = l3_index_load(ix);
+    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    ss = l3_index_sessions(ix, &ns);
+    CHECK(loaded == 0 && added == 1 && ns == 1 && !strcmp(l3_index_str(ix, ss[0].sid), "other"),
+          "replaced datafile re-indexed");
+    l3_index_destroy(&ix);
+
+    l3_buf_free(&b);
+    unlink(path);
+    unlink(idx);
+    rmdir(dir);
+    if (failures)
+        fprintf(stderr, "%d failures\n", failures);
+    else
+        printf("test_journal_index: OK\n");
+    return failures ? 1 : 0;
+}
