@@ -20,6 +20,7 @@
 
 #include <czmq.h>
 #include <getopt.h>
+#include <sys/resource.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,11 +187,12 @@ typedef struct {
     uint8_t *noise;
     size_t noise_len;
     uint64_t made;
+    int pid;
 } s_gen_t;
 
 static void s_gen_sid(s_gen_t *g, uint64_t k, char *sid, size_t size)
 {
-    snprintf(sid, size, "loadgen-%d-%" PRIu64, (int)getpid(), k);
+    snprintf(sid, size, "loadgen-%d-%" PRIu64, g->pid, k);
 }
 
 static void s_gen_session(s_gen_t *g, uint64_t k, l3_record_t *rec)
@@ -247,7 +249,7 @@ int main(int argc, char **argv)
     int64_t *stamp = NULL;
     char tmpdir[] = "/tmp/l3-loadgen-XXXXXX";
     bool remove_dir = false;
-    s_gen_t gen = {.o = &o};
+    s_gen_t gen = {.o = &o, .pid = (int)getpid()};
 
     config = l3_config_load(o.config_path);
     if (!config)
@@ -381,13 +383,17 @@ int main(int argc, char **argv)
         p50 = stamp[(nlat - 1) / 2];
         p99 = stamp[(nlat * 99 + 99) / 100 - 1];
     }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec
+                 + ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
     printf("loadgen agent=%s records=%" PRIu64 " acked=%" PRIu64 " seconds=%.3f "
            "records_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f start_us=%" PRId64
            " end_us=%" PRId64 " sent=%" PRIu64 " resent=%" PRIu64 " nacks=%" PRIu64
-           " timeouts=%" PRIu64 " reconnects=%" PRIu64 "\n",
+           " timeouts=%" PRIu64 " reconnects=%" PRIu64 " cpu_s=%.2f\n",
            id, o.records, nlat, secs, secs > 0 ? (double)o.records / secs : 0, p50 / 1000.0,
            p99 / 1000.0, wall0, wall0 + (int64_t)(secs * 1e6), st.sent, st.resent, st.nacks,
-           st.timeouts, st.reconnects);
+           st.timeouts, st.reconnects, cpu);
     fflush(stdout);
     if (status != 0)
         fprintf(stderr, "l3-loadgen: not every record was acknowledged (%" PRIu64 " of %" PRIu64

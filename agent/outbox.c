@@ -95,15 +95,53 @@ static void s_crc_init(void)
     s_crc_ready = true;
 }
 
-uint32_t outbox_crc32c(uint32_t crc, const void *data, size_t len)
+static uint32_t s_crc_soft(uint32_t crc, const uint8_t *p, size_t len)
 {
     if (!s_crc_ready)
         s_crc_init();
-    const uint8_t *p = data;
     crc = ~crc;
     while (len--)
         crc = s_crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+/* SSE4.2's crc32 instruction computes CRC-32C: every entry is checksummed when written
+   and again when read back for sending, and the table version was a third of the
+   agent's CPU time in the ingest benchmark. */
+__attribute__((target("sse4.2"))) static uint32_t s_crc_hw(uint32_t crc, const uint8_t *p,
+                                                           size_t len)
+{
+    uint64_t c = (uint32_t)~crc;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = _mm_crc32_u8(c32, *p++);
+    return ~c32;
+}
+
+static int s_crc_have_hw = -1;
+#endif
+
+uint32_t outbox_crc32c(uint32_t crc, const void *data, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (s_crc_have_hw < 0)
+        s_crc_have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    if (s_crc_have_hw)
+        return s_crc_hw(crc, data, len);
+#endif
+    return s_crc_soft(crc, data, len);
+}
+
+uint32_t outbox_crc32c_portable(uint32_t crc, const void *data, size_t len)
+{
+    return s_crc_soft(crc, data, len);
 }
 
 static void s_put32(uint8_t *p, uint32_t v)

@@ -19,6 +19,7 @@
 #define S_STALL_RETRY_MS 50   /* no broker connected: look again this often */
 #define S_ERROR_RETRY_MS 1000 /* after an outbox read error */
 #define S_ACK_BATCH 1000      /* messages read per handle call, to stay fair to the caller */
+#define S_PROBE_MS 200        /* after the ack socket (re)connects, see below */
 
 struct sender_t {
     outbox_t *box;
@@ -44,6 +45,11 @@ struct sender_t {
     size_t pending_len;
     bool stalled;
     int64_t retry_us; /* after an error, nothing is read before this time */
+    /* When the ack socket (re)connects, our subscription takes a moment to reach the
+       writer and acks published meanwhile are lost. Rather than wait for the full ack
+       timeout, resend once shortly after the connect if no ack has come by then. */
+    int64_t probe_us;
+    uint64_t probe_acked;
     sender_stats_t stats;
 };
 
@@ -342,6 +348,10 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
             char *where = addr ? zframe_strdup(addr) : NULL;
             if (event == ZMQ_EVENT_CONNECTED) {
                 l3_info("sender: %s connected to %s", which, where ? where : "?");
+                if (mon == self->mon_sub) {
+                    self->probe_us = l3_time_mono_us() + S_PROBE_MS * 1000;
+                    self->probe_acked = self->acked;
+                }
                 if (self->next > self->acked + 1) {
                     self->stats.reconnects++;
                     s_rewind(self, "reconnect");
@@ -424,6 +434,11 @@ long sender_timeout_ms(sender_t *self)
         if (t < 0 || ms < t)
             t = ms;
     }
+    if (self->probe_us) {
+        long ms = self->probe_us <= now ? 0 : (long)((self->probe_us - now) / 1000 + 1);
+        if (t < 0 || ms < t)
+            t = ms;
+    }
     return t;
 }
 
@@ -439,6 +454,13 @@ bool sender_handle(sender_t *self)
         zmsg_destroy(&m);
     }
     int64_t now = l3_time_mono_us();
+    if (self->probe_us && now >= self->probe_us) {
+        self->probe_us = 0;
+        if (self->next > self->acked + 1 && self->acked == self->probe_acked) {
+            self->stats.reconnects++;
+            s_rewind(self, "ack socket connected, no ack since");
+        }
+    }
     if (self->next > self->acked + 1 && now - self->progress_us >= self->ack_timeout_us) {
         self->stats.timeouts++;
         l3_info("sender: no ack for %" PRId64 " ms; resending %" PRIu64 " records from seq %" PRIu64,

@@ -60,6 +60,8 @@ writer
     backend_datafile = "$TMP/datafile.xml"
     bind = "tcp://127.0.0.1:$W"
     ack_bind = "tcp://127.0.0.1:$WA"
+    batch_ms = ${BATCH_MS:-2}
+    batch_records = ${BATCH_RECORDS:-2000}
 broker
     curve = 0
     backend_address = "127.0.0.1"
@@ -106,6 +108,10 @@ if [[ $fail != 0 ]]; then
   exit 1
 fi
 bytes1=$(stat -c %s "$TMP/datafile.xml")
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+echo "  cpu seconds so far: writer $(cpu_of "$WRITER"), broker $(cpu_of "$BROKER")"
+# Let the kernel write back what phase 1 left dirty, so phase 2 measures itself.
+sync
 start=; end=; total=0
 for i in $(seq 1 "$AGENTS"); do
   line=$(cat "$TMP/loadgen-$i.out")

@@ -479,11 +479,31 @@ static void test_bounded_memory(void)
     s_rmdir(dir);
 }
 
+static void test_crc(void)
+{
+    /* The standard check value of CRC-32C. */
+    CHECK(outbox_crc32c(0, "123456789", 9) == 0xE3069283u);
+    CHECK(outbox_crc32c_portable(0, "123456789", 9) == 0xE3069283u);
+    uint8_t buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    for (size_t len = 0; len < 40; len++) {
+        for (size_t off = 0; off < 9; off++) {
+            uint32_t a = outbox_crc32c(0x1234, buf + off, len * 23 % 997);
+            uint32_t b = outbox_crc32c_portable(0x1234, buf + off, len * 23 % 997);
+            CHECK(a == b);
+        }
+    }
+    /* Continuing a checksum equals one pass. */
+    CHECK(outbox_crc32c(outbox_crc32c(0, buf, 100), buf + 100, 900) == outbox_crc32c(0, buf, 1000));
+}
+
 int main(void)
 {
     l3_log_init("test_outbox", false, getenv("L3_VERBOSE") ? L3_LOG_DEBUG : L3_LOG_ERROR);
     snprintf(s_root, sizeof s_root, "/tmp/l3-test-outbox-%d", (int)getpid());
     mkdir(s_root, 0700);
+    test_crc();
     test_append_reopen();
     test_torn_tail();
     test_corrupt_middle();
