@@ -165,6 +165,10 @@ bt_writer_t *bt_writer_new(void)
     bt_writer_t *self = zmalloc(sizeof *self);
     self->pull = zsock_new(ZMQ_PULL);
     self->pub = zsock_new(ZMQ_XPUB);
+    self->subs = zlist_new();
+    zlist_autofree(self->subs);
+    /* Verbose: every broker's subscription shows, not only the first of each topic. */
+    zsock_set_xpub_verbose(self->pub, 1);
     self->port = zsock_bind(self->pull, "tcp://127.0.0.1:*");
     self->ack_port = zsock_bind(self->pub, "tcp://127.0.0.1:*");
     if (self->port < 0 || self->ack_port < 0)
@@ -178,6 +182,7 @@ void bt_writer_destroy(bt_writer_t **self_p)
         return;
     zsock_destroy(&(*self_p)->pull);
     zsock_destroy(&(*self_p)->pub);
+    zlist_destroy(&(*self_p)->subs);
     free(*self_p);
     *self_p = NULL;
 }
@@ -201,21 +206,33 @@ bool bt_writer_recv(bt_writer_t *self, char *id, size_t id_size, l3_buf_t *body,
     return ok;
 }
 
-bool bt_writer_wait_sub(bt_writer_t *self, const char *topic, int timeout_ms)
+static int s_sub_count(bt_writer_t *self, const char *topic)
+{
+    int n = 0;
+    for (char *t = zlist_first(self->subs); t; t = zlist_next(self->subs))
+        n += strcmp(t, topic) == 0;
+    return n;
+}
+
+bool bt_writer_wait_sub(bt_writer_t *self, const char *topic, int n, int timeout_ms)
 {
     int64_t deadline = zclock_mono() + timeout_ms;
-    while (zclock_mono() < deadline) {
+    while (s_sub_count(self, topic) < n) {
+        if (zclock_mono() >= deadline)
+            return false;
         zsock_set_rcvtimeo(self->pub, 50);
         zframe_t *f = zframe_recv(self->pub);
         if (!f)
             continue;
-        bool match = zframe_size(f) == strlen(topic) + 1 && zframe_data(f)[0] == 1 &&
-                     memcmp(zframe_data(f) + 1, topic, strlen(topic)) == 0;
+        if (zframe_size(f) >= 1 && zframe_data(f)[0] == 1) {
+            char *topic_seen = zmalloc(zframe_size(f));
+            memcpy(topic_seen, zframe_data(f) + 1, zframe_size(f) - 1);
+            zlist_append(self->subs, topic_seen); /* autofree: the list keeps a copy */
+            free(topic_seen);
+        }
         zframe_destroy(&f);
-        if (match)
-            return true;
     }
-    return false;
+    return true;
 }
 
 bool bt_writer_ack(bt_writer_t *self, const char *id, uint64_t epoch, uint64_t seq)

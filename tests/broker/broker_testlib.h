@@ -43,6 +43,7 @@ typedef struct {
     zsock_t *pub;
     int port;
     int ack_port;
+    zlist_t *subs; /* every subscription seen so far (verbose XPUB), as topic strings */
 } bt_writer_t;
 
 bt_writer_t *bt_writer_new(void);
@@ -51,8 +52,8 @@ void bt_writer_destroy(bt_writer_t **self_p);
    the caller's buffer, reset first). false on timeout or a wrong frame count. */
 bool bt_writer_recv(bt_writer_t *self, char *id, size_t id_size, l3_buf_t *body,
                     int timeout_ms);
-/* Wait until a subscription to topic (exact) reaches the writer. */
-bool bt_writer_wait_sub(bt_writer_t *self, const char *topic, int timeout_ms);
+/* Wait until n subscriptions to topic (exact) have reached the writer. */
+bool bt_writer_wait_sub(bt_writer_t *self, const char *topic, int n, int timeout_ms);
 /* Publish [id][ack of (id, epoch, seq)]. */
 bool bt_writer_ack(bt_writer_t *self, const char *id, uint64_t epoch, uint64_t seq);
 

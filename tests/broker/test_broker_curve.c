@@ -119,7 +119,7 @@ int main(void)
     CHECK(!bt_writer_recv(writer, id, sizeof id, &got, 500));
 
     /* Acks reach the allowed agent over its CURVE SUB. */
-    CHECK(bt_writer_wait_sub(writer, id1, 5000));
+    CHECK(bt_writer_wait_sub(writer, id1, 1, 5000));
     CHECK(bt_writer_ack(writer, id1, 5, 20));
     l3_msg_t ack;
     l3_msg_init(&ack);

@@ -41,7 +41,7 @@ int main(void)
     }
 
     /* Acks: the agent's subscription travels broker XPUB -> XSUB -> writer. */
-    CHECK(bt_writer_wait_sub(writer, "agent-1", 5000));
+    CHECK(bt_writer_wait_sub(writer, "agent-1", 1, 5000));
     CHECK(bt_writer_ack(writer, "agent-1", 77, 50));
     CHECK(bt_writer_ack(writer, "someone-else", 1, 1)); /* not for our agent */
     CHECK(bt_writer_ack(writer, "agent-1", 77, 51));
