@@ -77,7 +77,7 @@ static void s_once_record(void *arg, l3_record_t *rec)
         fwrite(o->xml.data, 1, o->xml.len, o->out);
 }
 
-static int s_once(int argc, char **argv, int first, const char *out_path,
+static int s_once(int nfiles, char **files, const char *out_path,
                   l3_import_format_t format, const char *prompt, size_t output_cap)
 {
     once_t o = {.out = stdout};
@@ -93,8 +93,8 @@ static int s_once(int argc, char **argv, int first, const char *out_path,
                              .arg = &o};
     int failed = 0;
     fputs(L3_XML_HEADER, o.out);
-    for (int i = first; i < argc; i++) {
-        if (l3_import_file(argv[i], &opts) < 0)
+    for (int i = 0; i < nfiles; i++) {
+        if (l3_import_file(files[i], &opts) < 0)
             failed++;
     }
     fputs(L3_XML_FOOTER, o.out);
@@ -112,11 +112,18 @@ int main(int argc, char **argv)
     const char *keygen = NULL, *keydir = "/etc/lilalo";
     bool daemonize = false, verbose = false, use_syslog = false, once = false, force = false;
     l3_import_format_t format = L3_IMPORT_AUTO;
-    int i = 1;
-    for (; i < argc; i++) {
+    //  Options and files may come in any order (l3-agent --once FILE... -o OUT).
+    //  The files are gathered at the front of argv itself (never past the option being
+    //  read), so there is nothing to allocate or free.
+    char **files = argv + 1;
+    int nfiles = 0;
+    bool only_files = false;
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_next = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        if (only_files || a[0] != '-' || !a[1])
+            files[nfiles++] = argv[i];
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             s_usage(stdout);
             return 0;
         } else if (!strcmp(a, "-c") && has_next)
@@ -146,14 +153,12 @@ int main(int argc, char **argv)
             keydir = argv[++i];
         else if (!strcmp(a, "--force"))
             force = true;
-        else if (!strcmp(a, "--"))  {
-            i++;
-            break;
-        } else if (a[0] == '-') {
+        else if (!strcmp(a, "--"))
+            only_files = true;
+        else {
             fprintf(stderr, "l3-agent: unknown or incomplete option '%s' (try --help)\n", a);
             return 2;
-        } else
-            break;
+        }
     }
     l3_log_init("l3-agent", use_syslog, verbose ? L3_LOG_DEBUG : L3_LOG_INFO);
 
@@ -175,19 +180,19 @@ int main(int argc, char **argv)
     size_t output_cap = (size_t) l3_config_int(config, "agent/output_cap", 65536, 64,
                                                L3_OUTPUT_MAX);
     if (once) {
-        if (i >= argc) {
+        if (nfiles == 0) {
             fprintf(stderr, "l3-agent: --once needs at least one FILE\n");
             l3_config_destroy(&config);
             return 2;
         }
         if (!prompt)
             prompt = l3_config_str(config, "agent/prompt", NULL);
-        int rc = s_once(argc, argv, i, out_path, format, prompt, output_cap);
+        int rc = s_once(nfiles, files, out_path, format, prompt, output_cap);
         l3_config_destroy(&config);
         return rc;
     }
-    if (i < argc) {
-        fprintf(stderr, "l3-agent: unexpected argument '%s' (files go with --once)\n", argv[i]);
+    if (nfiles) {
+        fprintf(stderr, "l3-agent: unexpected argument '%s' (files go with --once)\n", files[0]);
         l3_config_destroy(&config);
         return 2;
     }

@@ -1,0 +1,70 @@
+#!/bin/sh
+# l3-agent --once: a spool session written as l3-rec writes it, a typescript, an asciicast
+# and a tlog recording → XML that xmllint accepts (and the RELAX NG schema, when present),
+# with the commands we put in. Needs L3_BIN_DIR and L3_SOURCE_DIR.
+set -eu
+BIN=${L3_BIN_DIR:?}
+SRC=${L3_SOURCE_DIR:?}
+T=$(mktemp -d /tmp/l3-test-once-XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+fail() { echo "test_once: FAIL: $*" >&2; exit 1; }
+
+N=00112233445566778899aabbccddeeff
+SID=20260101T120000-4242-beef
+mark() { printf '\033]6973;%s;%s\007' "$N" "$1"; }
+{
+  printf 'Script started on 2026-01-01T12:00:00.000000Z [l3-rec]\n'
+  mark 'P;/home/u'; mark A; printf 'u@h:~$ '; mark B; printf 'echo hi\r\n'
+  mark 'C;echo%20hi'; printf 'hi\r\n'; mark 'D;0'
+  mark 'P;/home/u'; mark A; printf 'u@h:~$ '; mark B; printf 'cat evil\r\n'
+  mark 'C;cat%20evil'
+  printf '\033]6973;ffffffffffffffffffffffffffffffff;C;rm%%20-rf\007\033[31mred\033[0m \001\002 \377\r\n'
+  mark 'D;1'
+  mark 'P;/home/u'; mark A; printf 'u@h:~$ '; mark B; printf 'sleep 9\r\n'
+  mark 'C;sleep%209'; printf '^C\r\n'; mark 'D;130'
+} > "$T/$SID.script"
+HDR=$(head -n1 "$T/$SID.script" | wc -c)
+SIZE=$(wc -c < "$T/$SID.script")
+printf '0.500000 %d\n' $((SIZE - HDR)) > "$T/$SID.timing"
+cat > "$T/$SID.info" <<INFO
+version=1
+sid=$SID
+host=h
+user=forged-name
+uid=0
+tty=/dev/pts/3
+shell=/bin/bash
+pid=999999999
+start=2026-01-01T12:00:00.000000Z
+cols=80
+rows=24
+nonce=$N
+end=2026-01-01T12:00:05.000000Z
+exit=0
+INFO
+
+printf 'Script started on 2026-01-01 12:00:00+00:00 [TERM="xterm"]\nalice@lab:~$ ls\r\nfile\r\nalice@lab:~$ exit\r\nexit\r\n' > "$T/old.typescript"
+printf '{"version": 2, "width": 80, "height": 24, "timestamp": 1767268800}\n[0.1, "o", "bob@x:/tmp$ "]\n[0.5, "o", "pwd\\r\\n/tmp\\r\\n"]\n[0.9, "o", "bob@x:/tmp$ "]\n' > "$T/rec.cast"
+cp "$SRC/tests/capture/parser/data/prompts.tlog" "$T/rec.tlog"
+
+"$BIN/l3-agent" --once "$T/$SID.script" "$T/old.typescript" "$T/rec.cast" "$T/rec.tlog" -o "$T/out.xml" \
+  || fail "l3-agent --once exited $?"
+xmllint --noout "$T/out.xml" || fail "xmllint rejects the output"
+if [ -f "$SRC/proto/lilalo.rng" ]; then
+  xmllint --noout --relaxng "$SRC/proto/lilalo.rng" "$T/out.xml" 2>"$T/rng.log" \
+    || { cat "$T/rng.log" >&2; fail "RELAX NG validation failed"; }
+fi
+count() { grep -c "$1" "$T/out.xml" || true; }
+[ "$(count '<session ')" = 4 ] || fail "expected 4 sessions, got $(count '<session ')"
+[ "$(count '<end ')" = 4 ] || fail "expected 4 ends"
+[ "$(count '<command ')" = 9 ] || fail "expected 7 commands, got $(count '<command ')"
+grep -q '<line>echo hi</line>' "$T/out.xml" || fail "echo hi missing"
+grep -q 'exit="130" signal="2"' "$T/out.xml" || fail "signal missing"
+grep -q '<line>rm' "$T/out.xml" && fail "forged mark became a command"
+grep -q 'user="forged-name"' "$T/out.xml" && fail "user taken from .info"
+grep -q '<line>pwd</line>' "$T/out.xml" || fail "asciicast command missing"
+grep -q '<line>cd /tmp</line>' "$T/out.xml" || fail "tlog command missing"
+# Errors are reported, not crashed on.
+if "$BIN/l3-agent" --once "$T/missing.script" -o "$T/x.xml" 2>/dev/null; then fail "missing file accepted"; fi
+"$BIN/l3-agent" --help | grep -q -- '--once' || fail "--help"
+echo "test_once: ok"
