@@ -68,11 +68,11 @@ static const char *s_hosts[] = {"lab1", "lab2", "lab3", "db3", "web1", "gate"};
 static const char *s_users[] = {"alice", "bob", "carol", "dave", "root"};
 
 /* A plausible command with its output, exit code and flags. */
-static void s_command(gen_t *g, l3_record_t *r, l3_buf_t *out, l3_buf_t *cmd)
+static void s_command(gen_t *g, l3_record_t *r, l3_buf_t *out, l3_buf_t *cmd, int force)
 {
     l3_buf_reset(out);
     l3_buf_reset(cmd);
-    uint32_t k = s_rand(g) % 100;
+    uint32_t k = force >= 0 ? (uint32_t)force : s_rand(g) % 100;
     r->has_exit = true;
     r->exit_code = 0;
     if (k < 20) {
@@ -344,7 +344,9 @@ int main(int argc, char **argv)
             r.nr = ++nr;
             g.now_us += 1000000 + (int64_t)(s_rand(&g) % 30000000);
             r.start_us = g.now_us;
-            s_command(&g, &r, &out, &cmd);
+            /* Every session has each kind the journal shows differently, early on. */
+            static const int kinds[] = {-1, 40, 20, 75, 80, 65, 70, 85};
+            s_command(&g, &r, &out, &cmd, i < 8 ? kinds[i] : -1);
             g.now_us += 1000 + (int64_t)(s_rand(&g) % 3000000);
             r.end_us = g.now_us;
             if (i % 7 == 0)

@@ -735,26 +735,26 @@ static void s_output_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool ful
     size_t head_end = len, tail_start = len;
     size_t hidden_lines = 0;
     if (!full) {
-        /* head: first head_lines lines and at most 16 KiB; tail likewise from the end */
+        /* head: first head_lines lines and at most 4 KiB; tail likewise, at most 2 KiB */
         size_t lines = 0, i = 0;
-        while (i < len && lines < (size_t)c->pg->head_lines && i < 16384) {
+        while (i < len && lines < (size_t)c->pg->head_lines && i < 4096) {
             const uint8_t *nl = memchr(o + i, '\n', len - i);
             i = nl ? (size_t)(nl - o) + 1 : len;
             lines++;
         }
-        if (i > 16384)
-            i = 16384;
+        if (i > 4096)
+            i = 4096; /* a long line is cut too: a screenful, not a megabyte */
         head_end = i;
         size_t t = len, tl = 0;
-        while (t > head_end && tl < (size_t)c->pg->tail_lines && len - t < 8192) {
+        while (t > head_end && tl < (size_t)c->pg->tail_lines && len - t < 2048) {
             size_t k = t - 1;
             while (k > head_end && o[k - 1] != '\n')
                 k--;
             t = k;
             tl++;
         }
-        if (len - t > 8192)
-            t = len - 8192;
+        if (len - t > 2048)
+            t = len - 2048;
         if (t < head_end)
             t = head_end;
         tail_start = c->pg->tail_lines ? t : len;

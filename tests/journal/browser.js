@@ -1,0 +1,160 @@
+// browser.js: headless Chromium (playwright-core) looks at the journal as a person would.
+// Driven by journal_web.py: BASE (journal URL), ART (screenshots), NODE_DIR (where
+// playwright-core is installed), LIVE_SESSION + APPEND (a command that adds two commands
+// to that open session through the real writer), PROFILE (a fresh user-data-dir).
+"use strict";
+const path = require("path");
+const { execFileSync } = require("child_process");
+const { chromium } = require(path.join(process.env.NODE_DIR, "node_modules", "playwright-core"));
+
+const BASE = process.env.BASE, ART = process.env.ART;
+const failures = [];
+function check(cond, msg) {
+  const line = new Error().stack.split("\n")[2].match(/:(\d+):\d+\)?$/);
+  if (!cond) {
+    failures.push(msg);
+    console.log(`browser.js:${line ? line[1] : "?"}: FAIL: ${msg}`);
+  }
+  return cond;
+}
+
+(async () => {
+  const ctx = await chromium.launchPersistentContext(process.env.PROFILE, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1200, height: 900 },
+  });
+  const dialogs = [], errors = [];
+  ctx.on("page", (p) => {
+    p.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    p.on("pageerror", (e) => errors.push(String(e)));
+  });
+  const page = await ctx.newPage();
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const shot = (name) => page.screenshot({ path: path.join(ART, name + ".png"), fullPage: false });
+  const layoutOk = () => page.evaluate(() =>
+    document.documentElement.scrollWidth <= window.innerWidth + 1);
+
+  // Index: hosts, users, sessions.
+  await page.goto(BASE + "/");
+  check((await page.title()).startsWith("Index"), "index title: " + (await page.title()));
+  const hosts = await page.locator("section.list").first().innerText();
+  check(/lab\d/.test(hosts), "index lists hosts");
+  check(await page.locator("section.sessions tbody tr").count() >= 6, "index lists sessions");
+  await shot("index");
+
+  // Journal of the hostile session: nothing runs, layout intact, text shown as text.
+  await page.goto(BASE + "/journal?session=0&page=1");
+  const title = await page.title();
+  check(title === "Session #0 — lilalo" || title.startsWith("Journal"), "title untouched: " + title);
+  check(await page.locator("h2.day").first().innerText().then((t) => /day, \d+ \w+ 20\d\d/.test(t)),
+        "day heading with weekday and date");
+  const firstOut = await page.locator("pre.out").first().innerText();
+  check(firstOut.includes("<script>alert(1)</script>"), "hostile output shown as text");
+  check(await page.locator("img[src='x']").count() === 0, "no injected <img>");
+  check(await page.locator("script").count() === 0, "no script element on the journal page");
+  check(await page.locator("main h1").count() === 1, "injected <h1> did not become markup");
+  check(await page.locator("a[href^='javascript:']").count() === 0, "no javascript: links");
+  const broken = await page.locator(".cmd.fail pre.out").first().innerText();
+  check(broken.includes("\ufffd broken"), "broken UTF-8 shown as U+FFFD");
+  check(await page.locator("span.t[style*='color:#ff0000']").count() >= 1, "truecolour SGR kept");
+  const junk = await page.locator("#c3 pre.out").innerText();
+  check(!/\]0;|\[2J|title/.test(junk) && junk.includes("red junk"), "OSC/CSI junk dropped: " + junk);
+  const big = page.locator("#c4");
+  check(await big.locator("a.elide").count() === 1, "the 10 MB line is elided with a link");
+  check(/bytes not recorded/.test(await big.innerText()), "dropped bytes are said");
+  check(await layoutOk(), "no horizontal overflow on the hostile page");
+  check(dialogs.length === 0, "no dialogs: " + dialogs.join(","));
+  await shot("journal-hostile");
+
+  // A normal journal page: exits, 127 struck, signals, notes, full screen, diffs, cwd.
+  await page.goto(BASE + "/journal?session=1");
+  check(await page.locator(".cmd.fail .exit").count() > 0, "failed commands show their exit code");
+  check(await page.locator(".cmd.nf .cl s").count() > 0, "command not found is struck through");
+  check(await page.locator(".cmd .sig").filter({ hasText: "SIGINT" }).count() > 0, "signal shown");
+  check(await page.locator(".cmd.note .notetext").count() > 0, "comments shown as notes");
+  check(await page.locator(".cmd .fs").filter({ hasText: "full screen" }).count() > 0,
+        "full-screen programs as one line");
+  check(await page.locator("pre.diff .add").count() > 0 && await page.locator("pre.diff .del").count() > 0,
+        "editor diffs coloured");
+  check(await page.locator(".cmd .prompt").first().innerText() === "$", "prompt sign $");
+  check(await page.locator("a.w").filter({ hasText: "grep" }).count() > 0, "command words linked");
+  const manHref = await page.locator("a.w").first().getAttribute("href");
+  check(/^https:\/\/manpages\.debian\.org\//.test(manHref), "man page link " + manHref);
+  check(await page.locator(".cmd a.elide").count() > 0, "long output elided in the middle");
+  await shot("journal");
+
+  // Root session: prompt sign #.
+  await page.goto(BASE + "/journal?user=root");
+  check(await page.locator(".cmd .prompt").first().innerText() === "#", "root prompt #");
+
+  // Search with highlights.
+  await page.goto(BASE + "/");
+  await page.fill("header form.qs input[name=q]", "timeout");
+  await page.press("header form.qs input[name=q]", "Enter");
+  await page.waitForURL(/q=timeout/);
+  const marks = await page.locator("mark").count();
+  check(marks > 0, "search highlights matches");
+  check((await page.locator("mark").first().innerText()) === "timeout", "highlight is the word");
+  await shot("search");
+
+  // Permalink: click a command's time.
+  const link = page.locator(".cmd .meta a.time").first();
+  const href = await link.getAttribute("href");
+  await link.click();
+  await page.waitForURL(/\/cmd\/\d+$/);
+  check((await page.title()).startsWith("#"), "permalink page title " + (await page.title()));
+  check(await page.locator(".cmd").count() === 1, "permalink shows one command");
+  check(href.endsWith(page.url().split("/journal")[1]), "permalink URL");
+  await shot("permalink");
+
+  // Statistics.
+  await page.goto(BASE + "/stats");
+  check(await page.locator("section.stat").count() === 4, "four statistics tables");
+  check(/Failure ratio: \d/.test(await page.locator("p.ratio").innerText()), "failure ratio");
+  check(await page.locator("section.stat").first().locator("tr").count() >= 5, "top commands");
+  await shot("stats");
+
+  // Replay in the browser: the player ends with the last output on its screen.
+  await page.goto(BASE + "/replay/1?speed=500");
+  await page.waitForSelector("#player[data-state=done]", { timeout: 20000 }).catch(() => {});
+  check(await page.getAttribute("#player", "data-state") === "done", "replay finished");
+  const screen = await page.locator("#screen").innerText();
+  check(/\$ \S/.test(screen), "replay screen shows prompts and commands: " + screen.slice(0, 80));
+  await shot("replay");
+
+  // Live: two commands appended through the writer show up within 2 s.
+  await page.goto(BASE + "/live/" + process.env.LIVE_SESSION);
+  await page.waitForTimeout(300);
+  const before = await page.locator("#journal .cmd").count();
+  execFileSync(JSON.parse(process.env.APPEND)[0], JSON.parse(process.env.APPEND).slice(1));
+  const acked = Date.now();
+  let after = before;
+  while (Date.now() - acked < 5000) {
+    after = await page.locator("#journal .cmd").count();
+    if (after >= before + 2) break;
+    await page.waitForTimeout(50);
+  }
+  const took = Date.now() - acked;
+  check(after === before + 2, `live page got the new commands (${before} -> ${after})`);
+  check(took <= 2000, `live update within 2 s of the ack: ${took} ms`);
+  console.log(`live update: ${took} ms after the writer's ack`);
+  await shot("live");
+
+  // Russian.
+  const ru = await ctx.newPage();
+  await ru.setExtraHTTPHeaders({ "Accept-Language": "ru-RU,ru;q=0.9" });
+  await ru.goto(BASE + "/journal?session=1");
+  check((await ru.title()).startsWith("Журнал"), "Russian page title: " + (await ru.title()));
+  await ru.screenshot({ path: path.join(ART, "journal-ru.png") });
+  await ru.close();
+
+  check(errors.length === 0, "no page errors: " + errors.join("; "));
+  check(dialogs.length === 0, "no dialogs at all: " + dialogs.join(","));
+  await ctx.close();
+  console.log(`browser.js: ${failures.length} failures`);
+  process.exit(failures.length ? 1 : 0);
+})().catch((e) => { console.error(e); process.exit(2); });

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""journal_web: the journal end to end, with real parts on random loopback ports.
+
+l3-writer writes the datafile from records l3-render-gen pushes to it (the normal and the
+hostile ones), l3-render indexes it and follows the writer's commits, lighttpd (Debian's)
+runs the real l3-cgi, and headless Chromium (browser.js, playwright-core) looks at the
+pages as a person would. Also: CGI input abuse, render down (504 in < 3 s) and back,
+access control with lighttpd basic auth, and the asciicast export played by
+`asciinema cat`. Screenshots and page dumps go to $L3_ARTIFACTS.
+"""
+import base64
+import http.client
+import inspect
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BIN = os.environ["L3_BIN_DIR"]
+SRC = os.environ["L3_SOURCE_DIR"]
+NODE = os.environ.get("L3_NODE_DIR", "")
+ART = os.environ.get("L3_ARTIFACTS", tempfile.gettempdir() + "/journal-artifacts")
+failures = []
+procs = []
+
+
+def check(cond, msg):
+    line = inspect.currentframe().f_back.f_lineno
+    if not cond:
+        failures.append(f"journal_web.py:{line}: {msg}")
+        print(f"journal_web.py:{line}: FAIL: {msg}", flush=True)
+    return cond
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args, log, env=None):
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                         start_new_session=True)
+    procs.append(p)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return True
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        time.sleep(0.05)
+    check(False, f"timed out waiting for {what}")
+    return False
+
+
+def http_get(port, path, method="GET", auth=None, headers=None, timeout=10):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = dict(headers or {})
+    if auth:
+        h["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    c.request(method, path, headers=h)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, dict(r.getheaders()), body
+
+
+def cgi(env_extra, render_ep):
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "L3_RENDER": render_ep,
+           "PATH": os.environ.get("PATH", "")}
+    env.update(env_extra)
+    t0 = time.monotonic()
+    r = subprocess.run([BIN + "/l3-cgi"], env=env, capture_output=True, timeout=10)
+    return r, time.monotonic() - t0
+
+
+def main():
+    os.makedirs(ART, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="l3-journal-")
+    data = tmp + "/data.xml"
+    pw, pa, pr, ph, ph2 = (free_port() for _ in range(5))
+    writer_ep, acks_ep = f"tcp://127.0.0.1:{pw}", f"tcp://127.0.0.1:{pa}"
+    render_ep = f"tcp://127.0.0.1:{pr}"
+    logs = {n: open(f"{tmp}/{n}.log", "w") for n in ("writer", "render", "http", "http2")}
+    try:
+        # --- the real writer makes the datafile -------------------------------------------
+        writer = start([BIN + "/l3-writer", "--datafile", data, "--bind", writer_ep,
+                        "--ack-bind", acks_ep], logs["writer"])
+        wait_for(lambda: os.path.exists(data), 5, "the writer's datafile")
+        r = subprocess.run([BIN + "/l3-render-gen", "-n", "300", "--hostile", "--open",
+                            "--push", writer_ep, "--acks", acks_ep], capture_output=True, text=True)
+        check(r.returncode == 0, f"records pushed to the writer: {r.stderr}")
+        check(subprocess.run(["xmllint", "--noout", data]).returncode == 0, "datafile is XML")
+
+        cfg = tmp + "/lilalo.cfg"
+        with open(cfg, "w") as f:
+            f.write(f"""render
+    datafile = "{data}"
+    bind = "{render_ep}"
+    commits = "{acks_ep}"
+    instructors = "teacher, admin"
+    timezone = "Europe/Moscow"
+    page_size = 100
+""")
+        render = start([BIN + "/l3-render", "-c", cfg], logs["render"])
+        wait_for(lambda: b"200 OK" in cgi({"PATH_INFO": "/api/sessions"}, render_ep)[0].stdout, 10,
+                 "render answering")
+        sessions = json.loads(cgi({"PATH_INFO": "/api/sessions"}, render_ep)[0].stdout
+                              .split(b"\r\n\r\n", 1)[1])["sessions"]
+        check(len(sessions) == 6, f"6 sessions, got {len(sessions)}")
+        check(os.path.exists(data + ".idx"), "derived index file written beside the datafile")
+        open_sess = [s for s in sessions if s["open"]]
+        check(len(open_sess) == 1, "one open session")
+
+        # --- lighttpd with l3-cgi ----------------------------------------------------------
+        env = dict(os.environ, L3_HTTP_PORT=str(ph), L3_WWW=SRC + "/conf/www",
+                   L3_CGI=BIN + "/l3-cgi", L3_RENDER=render_ep, L3_HTTP_STATE=tmp)
+        http_conf = SRC + "/conf/lighttpd/lilalo.conf"
+        httpd = start(["lighttpd", "-D", "-f", http_conf], logs["http"], env=env)
+        wait_for(lambda: http_get(ph, "/static/lilalo.css")[0] == 200, 10, "lighttpd")
+
+        st, hd, body = http_get(ph, "/journal/")
+        check(st == 200 and b"lab1" in body and b"<h1>Index</h1>" in body, f"index page {st}")
+        check("script-src 'self'" in hd.get("Content-Security-Policy", ""), "CSP header")
+        st, hd, body = http_get(ph, "/journal/journal?session=0&page=1")
+        check(st == 200, "journal page")
+        check(b"&lt;script&gt;alert(1)&lt;/script&gt;" in body, "script in output escaped")
+        check(b"<script>alert" not in body and b"<img src=x" not in body, "no raw markup")
+        check("14:06:40" in body.decode(), "times in the configured zone (Europe/Moscow)")
+        st, hd, body = http_get(ph, "/journal/journal?q=yyyyyyyy")
+        check(st == 200 and len(body) < 200000, f"10 MB line elided ({len(body)} bytes)")
+        st, _, body = http_get(ph, "/journal/journal?q=timeout&failed=1")
+        check(st == 200, "search with filter")
+        st, _, body = http_get(ph, "/journal/", headers={"Accept-Language": "ru,en;q=0.5"})
+        check("Оглавление" in body.decode(), "Russian by Accept-Language")
+        st, _, body = http_get(ph, "/journal/session/0.txt")
+        check(st == 200 and b"<script>alert(1)</script>" in body, "plain text export")
+        st, _, body = http_get(ph, "/journal/api/stats")
+        stats = json.loads(body)
+        check(stats["commands"] == 305 and 0 < stats["failure_ratio"] < 1, f"stats {stats['commands']}")
+        st, _, body = http_get(ph, "/journal/api/commands?failed=1&limit=5")
+        cmds = json.loads(body)["commands"]
+        check(len(cmds) == 5 and all(c["exit"] != 0 or c["signal"] for c in cmds), "API failed filter")
+
+        # --- CGI input abuse ---------------------------------------------------------------
+        for path, want in [("/journal/cmd/999999999", 404), ("/journal/nope", 404),
+                           ("/journal/cmd/abc", 404), ("/journal/session/0.exe", 404),
+                           ("/journal/a%20b", 400), ("/journal/" + "a" * 600, 414),
+                           ("/journal/journal?q=" + "x" * 3000, 414),
+                           ("/journal/journal?q=%00", 400), ("/journal/journal?q=%FF", 400)]:
+            st, _, _ = http_get(ph, path)
+            check(st == want, f"{path[:60]}: {st}, want {want}")
+        for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+            st, _, _ = http_get(ph, "/journal/", method=method)
+            check(400 <= st < 500, f"{method}: {st}")
+        st, _, _ = http_get(ph, "/journal/../../etc/passwd")
+        check(st in (400, 404), f"traversal through lighttpd: {st}")
+        for q, want in [("q=%zz", b"Status: 400"), ("q=%4", b"Status: 400"),
+                        ("q=" + "y" * 5000, b"Status: 414")]:
+            r, _ = cgi({"PATH_INFO": "/journal", "QUERY_STRING": q}, render_ep)
+            check(r.stdout.startswith(want) and r.returncode == 0, f"l3-cgi {q[:20]}: {r.stdout[:30]}")
+            check(b"warning" in r.stderr, "l3-cgi logs on stderr")
+        r, _ = cgi({"PATH_INFO": "/../x"}, render_ep)
+        check(r.stdout.startswith(b"Status: 400"), "l3-cgi traversal 400")
+        r, _ = cgi({"REQUEST_METHOD": "POST"}, render_ep)
+        check(r.stdout.startswith(b"Status: 405") and b"Allow: GET, HEAD" in r.stdout, "405")
+        check(render.poll() is None, "render survived the abuse")
+
+        # --- asciicast export plays in asciinema -------------------------------------------
+        st, _, cast = http_get(ph, "/journal/session/1.cast")
+        with open(tmp + "/s1.cast", "wb") as f:
+            f.write(cast)
+        shutil.copy(tmp + "/s1.cast", ART + "/session1.cast")
+        if shutil.which("asciinema"):
+            # asciinema cat wants a terminal (/dev/tty): give it one with script(1).
+            r = subprocess.run(["script", "-q", "-e", "-c", f"asciinema cat {tmp}/s1.cast",
+                                "/dev/null"], capture_output=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            check(r.returncode == 0, f"asciinema cat: {r.stdout[-300:]}")
+            played = r.stdout.decode("utf-8", "replace").replace("\r", "")
+            st, _, body = http_get(ph, "/journal/api/commands?session=1&limit=1000")
+            at, ok = 0, True
+            for c in json.loads(body)["commands"]:
+                out = c["output"].replace("\r", "")
+                i = played.find(out, at)
+                if i < 0:
+                    ok = False
+                    print("not played:", repr(out[:80]))
+                    break
+                at = i + len(out)
+            check(ok and at > 0, "asciinema cat plays every recorded output, in order")
+        else:
+            print("journal_web: asciinema not installed, skipping the asciicast playback check")
+
+        # --- the browser -------------------------------------------------------------------
+        last = open_sess[0] if open_sess else sessions[-1]
+        append = [BIN + "/l3-render-gen", "-n", "2", "--append",
+                  f"{last['host']}/{last['user']}/{last['sid']}/{last['commands']}",
+                  "--push", writer_ep, "--acks", acks_ep, "--seed", "9"]
+        benv = dict(os.environ, BASE=f"http://127.0.0.1:{ph}/journal", ART=ART,
+                    NODE_DIR=NODE, LIVE_SESSION=str(last["id"]), APPEND=json.dumps(append),
+                    PROFILE=tmp + "/chromium-profile")
+        r = subprocess.run(["node", SRC + "/tests/journal/browser.js"], env=benv,
+                           capture_output=True, text=True, timeout=90)
+        sys.stdout.write(r.stdout)
+        sys.stderr.write(r.stderr[-3000:])
+        check(r.returncode == 0, "browser checks")
+
+        # --- render down: 504 fast; back: pages again ----------------------------------------
+        stop(render)
+        t0 = time.monotonic()
+        st, _, _ = http_get(ph, "/journal/")
+        dt = time.monotonic() - t0
+        check(st == 504 and dt < 3.0, f"render down: {st} in {dt:.2f} s")
+        render = start([BIN + "/l3-render", "-c", cfg], logs["render"])
+        wait_for(lambda: http_get(ph, "/journal/")[0] == 200, 10, "pages back after restart")
+        st, _, body = http_get(ph, "/journal/api/sessions")
+        check(st == 200 and len(json.loads(body)["sessions"]) == 6, "same index after restart")
+        check("records from the index file" in open(tmp + "/render.log").read(),
+              "restart reused the index file")
+
+        # --- access control with basic auth ------------------------------------------------
+        with open(tmp + "/users", "w") as f:
+            f.write("alice:apw\nbob:bpw\nteacher:tpw\n")
+        with open(tmp + "/auth.conf", "w") as f:
+            f.write(f'include "{http_conf}"\ninclude "{SRC}/conf/lighttpd/auth.conf"\n')
+        os.makedirs(tmp + "/h2", exist_ok=True)
+        env2 = dict(env, L3_HTTP_PORT=str(ph2), L3_HTPASSWD=tmp + "/users",
+                    L3_HTTP_STATE=tmp + "/h2")
+        httpd2 = start(["lighttpd", "-D", "-f", tmp + "/auth.conf"], logs["http2"], env=env2)
+        wait_for(lambda: http_get(ph2, "/static/lilalo.css")[0] == 200, 10, "lighttpd with auth")
+        st, _, _ = http_get(ph2, "/journal/")
+        check(st == 401, f"no credentials: {st}")
+        st, _, _ = http_get(ph2, "/journal/", auth="alice:wrong")
+        check(st == 401, f"wrong password: {st}")
+        st, _, body = http_get(ph2, "/journal/api/sessions", auth="alice:apw")
+        users = {s["user"] for s in json.loads(body)["sessions"]}
+        check(st == 200 and users == {"alice"}, f"alice sees only her sessions: {users}")
+        bob_cmd = json.loads(http_get(ph, "/journal/api/commands?user=bob&limit=1")[2])["commands"][0]
+        st, _, _ = http_get(ph2, f"/journal/cmd/{bob_cmd['id']}", auth="alice:apw")
+        check(st == 404, f"alice cannot open bob's command: {st}")
+        st, _, body = http_get(ph2, "/journal/journal?user=bob", auth="alice:apw")
+        check(b"No commands." in body, "alice's journal filtered to bob is empty")
+        st, _, body = http_get(ph2, f"/journal/cmd/{bob_cmd['id']}", auth="bob:bpw")
+        check(st == 200, f"bob opens his own command: {st}")
+        st, _, body = http_get(ph2, "/journal/api/sessions", auth="teacher:tpw")
+        check(len(json.loads(body)["sessions"]) == 6, "an instructor sees everything")
+        stop(httpd2)
+        stop(httpd)
+        stop(render)
+        stop(writer)
+    finally:
+        for p in procs:
+            stop(p)
+        for f in logs.values():
+            f.close()
+        if failures:
+            for n in ("render", "writer", "http"):
+                try:
+                    print(f"--- {n}.log (tail)\n" + open(f"{tmp}/{n}.log").read()[-2000:])
+                except OSError:
+                    pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"journal_web: {len(failures)} failures; screenshots in {ART}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
