@@ -4,6 +4,7 @@
     (l3_msg_decode, the one validator every component uses), and the original bytes are
     forwarded unchanged behind the identity frame, so the broker never re-encodes. */
 #include "broker.h"
+#include "keyring.h"
 #include "l3_curve.h"
 #include "l3_log.h"
 #include "l3_msg.h"
@@ -42,7 +43,8 @@ typedef struct {
 
 struct broker_t {
     bool curve;
-    zactor_t *auth;
+    zsock_t *zap;        /* our ZAP handler (REP on inproc://zeromq.zap.01) */
+    keyring_t *keyring;  /* allowed agent keys (CURVE only) */
     zcert_t *server_cert;
 
     zsock_t *frontend, *backend, *ack_in, *ack_out, *capture, *monitor;
@@ -137,46 +139,6 @@ static bool s_bind(zsock_t *sock, const char *addr, int64_t port, const char *wh
     return true;
 }
 
-/* Check the allowed-keys directory exists and say how many certificates it holds, naming
-   files that are not certificates (an operator who drops a .key there by mistake, or a
-   truncated copy, hears about it at start). */
-static bool s_check_allowed_dir(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        l3_error("allowed_keys directory %s does not exist: create it and copy each agent's "
-                 "NAME.pub into it (l3-keygen NAME makes them)", dir);
-        return false;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        l3_error("allowed_keys directory %s: %s", dir, strerror(errno));
-        return false;
-    }
-    unsigned good = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int) sizeof path)
-            continue;
-        zcert_t *cert = zcert_load(path);
-        if (cert) {
-            good++;
-            if (l3_curve_cert_has_secret(cert))
-                l3_warn("%s holds a SECRET key; only NAME.pub files belong in allowed_keys",
-                        path);
-            zcert_destroy(&cert);
-        } else
-            l3_warn("%s in allowed_keys is not a certificate; ignored", path);
-    }
-    closedir(d);
-    l3_info("CURVE: %u allowed agent key(s) in %s (the directory is re-read as it changes)",
-            good, dir);
-    return true;
-}
-
 /* Frontend monitor: remember peers by fd and log handshake failures with their address. */
 static bool s_monitor_start(broker_t *self)
 {
@@ -197,14 +159,17 @@ static bool s_monitor_start(broker_t *self)
     return true;
 }
 
-/* zauth must answer ZAP before the first connection arrives, so it starts before any
-   bind. */
-static zactor_t *s_zauth_start(void)
+/* Our ZAP handler, bound before any socket that uses it binds: libzmq lets a CURVE
+   client in without authentication when no handler is there, so it must never be
+   missing (and s_identity rejects messages without a User-Id as a second guard). */
+static bool s_zap_start(broker_t *self)
 {
-    zactor_t *auth = zactor_new(zauth, NULL);
-    if (!auth)
-        l3_error("cannot start the zauth authenticator");
-    return auth;
+    self->zap = zsock_new(ZMQ_REP);
+    if (!self->zap || zsock_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
+        l3_error("cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+        return false;
+    }
+    return true;
 }
 
 broker_t *broker_new(l3_config_t *config)
@@ -270,24 +235,24 @@ broker_t *broker_new(l3_config_t *config)
         self->server_cert = l3_curve_cert_load_or_create(cert_path);
         if (!self->server_cert)
             goto fail;
-        if (!s_check_allowed_dir(allowed))
+        self->keyring = keyring_new(allowed);
+        if (!self->keyring) {
+            l3_error("create %s and copy each agent's NAME.pub into it (l3-keygen NAME makes "
+                     "them)", allowed);
             goto fail;
-        /* zauth is told the directory, not a snapshot, so keys added later are honoured
-           without a restart. */
-        if (!(self->auth = s_zauth_start()))
+        }
+        if (!s_zap_start(self))
             goto fail;
-        zstr_sendx(self->auth, "CURVE", allowed, NULL);
-        zsock_wait(self->auth);
         if (!l3_curve_server_setup(self->frontend, self->server_cert, BROKER_ZAP_DOMAIN) ||
             !l3_curve_server_setup(self->ack_out, self->server_cert, BROKER_ZAP_DOMAIN))
             goto fail;
         l3_info("CURVE on, server key %s (public %s)", cert_path,
                 zcert_public_txt(self->server_cert));
     } else {
-        /* ZAP in plaintext too: zauth lets NULL connections in, but with a ZAP domain set
+        /* ZAP in plaintext too: it lets NULL connections in, but with a ZAP domain set
            libzmq refuses ZMTP 1.0 peers, whose messages carry no metadata (no
            Peer-Address to name them in a log line) and which only garbage speaks. */
-        if (!(self->auth = s_zauth_start()))
+        if (!s_zap_start(self))
             goto fail;
         zsock_set_zap_domain(self->frontend, BROKER_ZAP_DOMAIN);
         zsock_set_zap_domain(self->ack_out, BROKER_ZAP_DOMAIN);
@@ -367,7 +332,8 @@ void broker_destroy(broker_t **self_p)
     zsock_destroy(&self->ack_out);
     zsock_destroy(&self->ack_in);
     zsock_destroy(&self->backend);
-    zactor_destroy(&self->auth);
+    zsock_destroy(&self->zap);
+    keyring_destroy(&self->keyring);
     zcert_destroy(&self->server_cert);
     zhashx_destroy(&self->peers);
     free(self);
@@ -485,9 +451,9 @@ static bool s_identity(broker_t *self, zmq_msg_t *msg, const l3_msg_t *decoded, 
 {
     if (self->curve) {
         const char *user = zmq_msg_gets(msg, "User-Id");
-        /* czmq 4.2's zauth sets User-Id to the Z85 text of the client's key; accept hex
-           too in case a later zauth does that. Anything else means ZAP did not run, and
-           then nothing gets through. */
+        /* Our ZAP handler sets User-Id to the hex agent id; czmq 4.2's zauth would set
+           the Z85 text of the key, accepted too. Anything else means ZAP did not run,
+           and then nothing gets through. */
         if (user && l3_curve_id_is_hex(user)) {
             snprintf(id, L3_ID_MAX + 1, "%s", user);
             return true;
@@ -729,6 +695,69 @@ static void s_handle_monitor(broker_t *self)
     }
 }
 
+/* Answer ZAP requests (RFC 27): CURVE keys in the keyring get 200 with User-Id = the
+   agent id (hex of the key); NULL (plaintext mode) gets 200 with no user; anything else
+   400. Every request gets a reply, or libzmq would wait for it. */
+static void s_handle_zap(broker_t *self)
+{
+    for (int n = 0; n < BROKER_BATCH; n++) {
+        zmq_pollitem_t item = {zsock_resolve(self->zap), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 0) <= 0)
+            return;
+        zmsg_t *req = zmsg_recv(self->zap);
+        if (!req)
+            return;
+        char *version = zmsg_popstr(req);
+        char *request_id = zmsg_popstr(req);
+        char *domain = zmsg_popstr(req);
+        char *address = zmsg_popstr(req);
+        zframe_t *identity = zmsg_pop(req);
+        char *mechanism = zmsg_popstr(req);
+        zframe_t *key = zmsg_pop(req);
+        const char *status = "400", *text = "No access";
+        char user[L3_CURVE_ID_LEN + 1] = "";
+        if (!version || strcmp(version, "1.0") != 0 || !mechanism) {
+            status = "500";
+            text = "Bad ZAP request";
+        } else if (strcmp(mechanism, "NULL") == 0 && !self->curve) {
+            status = "200";
+            text = "OK";
+        } else if (strcmp(mechanism, "CURVE") == 0 && self->keyring && key &&
+                   zframe_size(key) == L3_CURVE_KEY_LEN) {
+            char name[256] = "";
+            l3_curve_agent_id(zframe_data(key), user);
+            if (keyring_allows(self->keyring, zframe_data(key), name, sizeof name)) {
+                status = "200";
+                text = "OK";
+                l3_debug("agent %s (%s) authenticated from %s", user, name,
+                         address ? address : "?");
+            } else {
+                if (s_ratelog_allow(&self->peerlog))
+                    l3_warn("refused agent %s from %s: its key is not in allowed_keys", user,
+                            address ? address : "?");
+                user[0] = '\0';
+            }
+        }
+        zmsg_t *reply = zmsg_new();
+        zmsg_addstr(reply, "1.0");
+        zmsg_addstr(reply, request_id ? request_id : "");
+        zmsg_addstr(reply, status);
+        zmsg_addstr(reply, text);
+        zmsg_addstr(reply, user);
+        zmsg_addmem(reply, "", 0);
+        zmsg_send(&reply, self->zap);
+        zmsg_destroy(&reply);
+        zstr_free(&version);
+        zstr_free(&request_id);
+        zstr_free(&domain);
+        zstr_free(&address);
+        zstr_free(&mechanism);
+        zframe_destroy(&identity);
+        zframe_destroy(&key);
+        zmsg_destroy(&req);
+    }
+}
+
 static bool s_backend_writable(broker_t *self)
 {
     int events = 0;
@@ -776,15 +805,16 @@ int broker_run(broker_t *self)
         else if (zclock_mono() - blocked_since >= 500)
             s_note_writer(self, false);
 
-        zmq_pollitem_t items[6] = {
+        zmq_pollitem_t items[7] = {
             {self->fe, 0, writable ? ZMQ_POLLIN : 0, 0},
             {self->be, 0, writable ? 0 : ZMQ_POLLOUT, 0},
             {self->ain, 0, ZMQ_POLLIN, 0},
             {self->aout, 0, ZMQ_POLLIN, 0},
             {self->mon, 0, ZMQ_POLLIN, 0},
+            {zsock_resolve(self->zap), 0, ZMQ_POLLIN, 0},
             {self->cap, 0, ZMQ_POLLIN, 0},
         };
-        int count = self->cap ? 6 : 5;
+        int count = self->cap ? 7 : 6;
         int n = zmq_poll(items, count, writable ? 1000 : 500);
         if (n < 0) {
             if (zmq_errno() == EINTR)
@@ -795,7 +825,10 @@ int broker_run(broker_t *self)
             }
             break;
         }
-        /* Monitor first, so a new connection's address is known before its messages. */
+        /* ZAP and monitor first: handshakes wait on the one, and a new connection's
+           address should be known before its messages. */
+        if (items[5].revents & ZMQ_POLLIN)
+            s_handle_zap(self);
         if (items[4].revents & ZMQ_POLLIN)
             s_handle_monitor(self);
         if (items[0].revents & ZMQ_POLLIN)
@@ -804,7 +837,7 @@ int broker_run(broker_t *self)
             s_handle_ack_in(self);
         if (items[3].revents & ZMQ_POLLIN)
             s_handle_ack_out(self);
-        if (self->cap && (items[5].revents & ZMQ_POLLIN))
+        if (self->cap && (items[6].revents & ZMQ_POLLIN))
             s_handle_capture(self);
         s_ratelog_tick(&self->badlog);
         s_ratelog_tick(&self->peerlog);

@@ -7,9 +7,10 @@
       ack_out   XPUB bind  backend_address:ack_port        agents' SUB sockets
       capture   XPUB bind  capture_address:capture_port   ["rec"|"ack"][agent id][msgpack]
 
-    With CURVE (the default) frontend and ack_out are CURVE servers behind one zauth actor
-    that accepts only keys in the allowed-keys directory, and the agent id stamped into
-    frame 1 is the hex of the key zauth authenticated. With curve = 0 it is the record's
+    With CURVE (the default) frontend and ack_out are CURVE servers; the broker's own ZAP
+    handler (in the loop, see keyring.h for why not zauth) accepts only keys in the
+    allowed-keys directory and sets User-Id to the agent id, the hex of the key, which is
+    what gets stamped into frame 1. With curve = 0 it is the record's
     claimed "a" field, and the broker binds loopback only unless allow_plaintext_remote.
 
     Backpressure: the backend PUSH has ZMQ_IMMEDIATE, so while no writer is connected it

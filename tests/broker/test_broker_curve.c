@@ -70,6 +70,16 @@ int main(void)
     snprintf(path2, sizeof path2, "%s/a1.pub", allowed);
     CHECK(s_copy(path, path2));
     s_id_of(path, id1);
+    /* The same key twice and a file that is no certificate: czmq's zcertstore would abort
+       the broker on the duplicate; the keyring takes it as one key. */
+    snprintf(path2, sizeof path2, "%s/a1-copy.pub", allowed);
+    CHECK(s_copy(path, path2));
+    snprintf(path2, sizeof path2, "%s/README", allowed);
+    FILE *junk = fopen(path2, "w");
+    if (junk) {
+        fputs("not a certificate\n", junk);
+        fclose(junk);
+    }
     snprintf(path, sizeof path, "%s/a2.pub", keys);
     s_id_of(path, id2);
     CHECK(l3_curve_id_is_hex(id1) && l3_curve_id_is_hex(id2));
@@ -84,7 +94,8 @@ int main(void)
     CHECK(bt_broker_start(&broker, dir, "broker", writer, cfg_extra));
     if (!broker.pid)
         goto cleanup;
-    CHECK(bt_file_count(broker.log, "1 allowed agent key(s)") == 1);
+    CHECK(bt_file_count(broker.log, "1 key(s) from 3 file(s)") == 1);
+    CHECK(bt_file_count(broker.log, "README is not a certificate") == 1);
 
     /* The unknown key and the plaintext client connect first. */
     snprintf(path, sizeof path, "%s/a2.key", keys);
@@ -98,6 +109,7 @@ int main(void)
         CHECK(bt_agent_send(plain, &rec));
     }
     CHECK(bt_wait_file_count(broker.log, "authentication failed", 1, 5000));
+    CHECK(bt_wait_file_count(broker.log, "its key is not in allowed_keys", 1, 5000));
     CHECK(bt_wait_file_count(broker.log, "connection from 127.0.0.1:", 1, 5000));
 
     /* The allowed agent claims another id; the broker stamps its key's. */
@@ -130,6 +142,10 @@ int main(void)
     snprintf(path, sizeof path, "%s/a2.pub", keys);
     snprintf(path2, sizeof path2, "%s/a2.pub", allowed);
     CHECK(s_copy(path, path2));
+    /* and, carelessly, its secret file too: same key again, must not hurt */
+    snprintf(path, sizeof path, "%s/a2.key", keys);
+    snprintf(path2, sizeof path2, "%s/a2.key", allowed);
+    CHECK(s_copy(path, path2));
     bt_agent_destroy(&a2);
     snprintf(path, sizeof path, "%s/a2.key", keys);
     a2 = bt_agent_new(&broker, id2, path, server_pub);
@@ -145,6 +161,7 @@ int main(void)
         CHECK_MSG(strcmp(id, id2) == 0, "frame 1 '%s', want '%s'", id, id2);
     }
     CHECK(bt_broker_stop(&broker));
+    CHECK(bt_file_count(broker.log, "2 key(s) from 5 file(s)") == 1);
     /* The plaintext client never got a single record through. */
     CHECK(bt_file_count(broker.log, "stopping: 25 records forwarded") == 1);
 
