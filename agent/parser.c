@@ -379,6 +379,8 @@ static int s_split(const uint8_t *p, size_t len, const char **fields, size_t *le
 {
     int n = 0;
     size_t start = 0;
+    if (!p)
+        p = (const uint8_t *) ""; /* an empty mark has no buffer yet */
     for (size_t i = 0; i <= len; i++) {
         if (i == len || p[i] == ';') {
             if (n == max)
