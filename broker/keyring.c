@@ -9,9 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* A certificate is well under 1 KiB; a bigger file is not one, and not worth parsing. */
-#define KEYRING_FILE_MAX 65536
-
 struct keyring_t {
     char *dir;
     zhashx_t *keys; /* agent id (hex of the key) -> file name */
@@ -54,7 +51,8 @@ static bool s_load(keyring_t *self)
         if (stat(path, &fst) != 0 || !S_ISREG(fst.st_mode))
             continue;
         files++;
-        zcert_t *cert = fst.st_size <= KEYRING_FILE_MAX ? zcert_load(path) : NULL;
+        char err[512];
+        zcert_t *cert = l3_curve_cert_read(path, err, sizeof err);
         char id[L3_CURVE_ID_LEN + 1] = "";
         if (cert) {
             const uint8_t *pub = zcert_public_key(cert);
@@ -67,7 +65,7 @@ static bool s_load(keyring_t *self)
         if (!id[0]) {
             bad++;
             if (loud)
-                l3_warn("allowed_keys: %s is not a certificate; ignored", path);
+                l3_warn("allowed_keys: %s; ignored", err);
         } else {
             if (l3_curve_cert_has_secret(cert)) {
                 secrets++;

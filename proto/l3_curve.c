@@ -43,7 +43,7 @@ bool l3_curve_id_is_hex(const char *s)
     return s[L3_CURVE_ID_LEN] == '\0';
 }
 
-/* True when all 32 bytes are zero: what zcert_load leaves in a key it could not read. */
+/* True when all 32 bytes are zero: a secret key the certificate does not have. */
 static bool s_key_is_zero(const uint8_t *key)
 {
     uint8_t any = 0;
@@ -52,34 +52,64 @@ static bool s_key_is_zero(const uint8_t *key)
     return any == 0;
 }
 
-zcert_t *l3_curve_cert_load(const char *path)
+zcert_t *l3_curve_cert_read(const char *path, char *err, size_t errlen)
 {
+    zcert_t *cert = NULL;
+    zchunk_t *chunk = NULL;
+    zconfig_t *root = NULL;
+    FILE *f = NULL;
     if (!path || !*path) {
-        l3_error("no certificate file given");
-        return NULL;
+        snprintf(err, errlen, "no certificate file given");
+        goto cleanup;
     }
-    /* zcert_load would silently prefer a "PATH_secret" file beside PATH; we name files
-       explicitly, so check the one we were given exists first. */
     struct stat st;
     if (stat(path, &st) != 0) {
-        l3_error("certificate %s: %s", path, strerror(errno));
-        return NULL;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto cleanup;
     }
-    if (!S_ISREG(st.st_mode)) {
-        l3_error("certificate %s: not a regular file", path);
-        return NULL;
+    if (!S_ISREG(st.st_mode) || st.st_size > L3_CURVE_CERT_MAX) {
+        snprintf(err, errlen, "%s: not a certificate (not a regular file under %d bytes)", path,
+                 L3_CURVE_CERT_MAX);
+        goto cleanup;
     }
-    zcert_t *cert = zcert_load(path);
-    if (!cert) {
-        l3_error("certificate %s: not a readable czmq certificate (ZPL with curve/public-key)",
-                 path);
-        return NULL;
+    f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto cleanup;
     }
-    if (s_key_is_zero(zcert_public_key(cert))) {
-        l3_error("certificate %s: no valid curve/public-key (40 Z85 characters)", path);
-        zcert_destroy(&cert);
-        return NULL;
+    char data[L3_CURVE_CERT_MAX];
+    size_t len = fread(data, 1, sizeof data, f);
+    chunk = zchunk_new(data, len);
+    root = chunk ? zconfig_chunk_load(chunk) : NULL;
+    const char *pub = root ? zconfig_get(root, "/curve/public-key", NULL) : NULL;
+    const char *sec = root ? zconfig_get(root, "/curve/secret-key", NULL) : NULL;
+    uint8_t pub_key[L3_CURVE_KEY_LEN], sec_key[L3_CURVE_KEY_LEN];
+    memset(sec_key, 0, sizeof sec_key);
+    if (!pub || strlen(pub) != L3_CURVE_Z85_LEN || !zmq_z85_decode(pub_key, pub)) {
+        snprintf(err, errlen, "%s: not a certificate (no valid curve/public-key)", path);
+        goto cleanup;
     }
+    if (sec && (strlen(sec) != L3_CURVE_Z85_LEN || !zmq_z85_decode(sec_key, sec))) {
+        snprintf(err, errlen, "%s: bad curve/secret-key", path);
+        goto cleanup;
+    }
+    cert = zcert_new_from(pub_key, sec_key);
+    if (!cert)
+        snprintf(err, errlen, "%s: out of memory", path);
+cleanup:
+    if (f)
+        fclose(f);
+    zconfig_destroy(&root);
+    zchunk_destroy(&chunk);
+    return cert;
+}
+
+zcert_t *l3_curve_cert_load(const char *path)
+{
+    char err[512];
+    zcert_t *cert = l3_curve_cert_read(path, err, sizeof err);
+    if (!cert)
+        l3_error("certificate %s", err);
     return cert;
 }
 

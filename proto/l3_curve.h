@@ -20,6 +20,7 @@
 #define L3_CURVE_KEY_LEN 32 /* bytes of a CURVE public or secret key */
 #define L3_CURVE_ID_LEN 64  /* hex characters of an agent id */
 #define L3_CURVE_Z85_LEN 40 /* Z85 characters of a key */
+#define L3_CURVE_CERT_MAX 65536 /* bytes of a certificate file; real ones are < 1 KiB */
 
 /* Hex of a public key: out gets 64 lowercase hex characters and a NUL. */
 void l3_curve_agent_id(const uint8_t public_key[L3_CURVE_KEY_LEN], char out[L3_CURVE_ID_LEN + 1]);
@@ -32,6 +33,10 @@ bool l3_curve_id_is_hex(const char *s);
 /* Load a certificate file (NAME.key or NAME.pub). NULL with a logged reason when the file
    is missing or not a certificate. Caller owns the result (zcert_destroy). */
 zcert_t *l3_curve_cert_load(const char *path);
+/* The same without logging: NULL with the reason in err. Reads at most 64 KiB, parses
+   with zconfig from memory (czmq 4.2's zcert_load leaks on a malformed file) and keeps
+   only the keys, not the metadata. */
+zcert_t *l3_curve_cert_read(const char *path, char *err, size_t errlen);
 /* True when the certificate carries a secret key (a .key file, not a .pub). */
 bool l3_curve_cert_has_secret(zcert_t *cert);
 /* Load the secret certificate at path; when the file does not exist, create a new key

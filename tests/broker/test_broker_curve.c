@@ -95,7 +95,7 @@ int main(void)
     if (!broker.pid)
         goto cleanup;
     CHECK(bt_file_count(broker.log, "1 key(s) from 3 file(s)") == 1);
-    CHECK(bt_file_count(broker.log, "README is not a certificate") == 1);
+    CHECK(bt_file_count(broker.log, "README: not a certificate") == 1);
 
     /* The unknown key and the plaintext client connect first. */
     snprintf(path, sizeof path, "%s/a2.key", keys);
