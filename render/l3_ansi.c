@@ -186,7 +186,8 @@ static size_t s_param(const char *p, size_t n, size_t i, int *value)
         any = true;
     }
     *value = any ? (int)v : 0;
-    if (i < n && (p[i] == ';' || p[i] == ':'))
+    /* skip the separator, or any odd byte ("3<"), so every call makes progress */
+    if (i < n && !isdigit((unsigned char)p[i]))
         i++;
     return i;
 }
@@ -212,6 +213,9 @@ static void s_sgr(conv_t *c, const char *p, size_t n)
 {
     style_t s = c->style;
     size_t i = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!isdigit((unsigned char)p[k]) && p[k] != ';' && p[k] != ':')
+            return; /* not an SGR a terminal would act on */
     if (n == 0)
         memset(&s, 0, sizeof s), s.fg = s.bg = S_DEFAULT;
     while (i < n) {

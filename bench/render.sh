@@ -1,0 +1,152 @@
+#!/bin/sh
+# bench/render.sh — the journal's benchmark (make bench-render).
+#
+# Builds a datafile of 1,000,000 commands (about 1 GB, realistic outputs) with
+# l3-render-gen, then measures in one run:
+#   - render start-up (index built from the XML alone, first page served) vs
+#     `xmllint --stream --noout` on the same file, and the start-up with the derived
+#     index file (the normal restart);
+#   - render's resident memory (peak, VmHWM);
+#   - wrk, 8 connections, through lighttpd + l3-cgi: p50/p99 of a 100-command journal
+#     page, and the same for lighttpd serving the same bytes as a static file;
+#   - full-text search latency over all of it (p95 of a fixed query mix, through HTTP);
+# and ends with one line:
+#   render startup_ratio=<r> rss_mb=<n> page_p99_ms=<n> static_ratio=<r> search_p95_ms=<n>
+#
+# Usage: bench/render.sh [BIN_DIR]   (default build/bin; env BENCH_DIR for the work dir,
+# BENCH_COMMANDS for another size, BENCH_SECONDS for the wrk runs).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-${L3_BIN_DIR:-$root/build/bin}}
+work=${BENCH_DIR:-/tmp/l3-bench-render}
+ncmd=${BENCH_COMMANDS:-1000000}
+secs=${BENCH_SECONDS:-10}
+for tool in wrk xmllint lighttpd curl python3; do
+    command -v $tool >/dev/null 2>&1 || { echo "bench/render.sh: $tool is missing (apt-get install $tool)" >&2; exit 1; }
+done
+for prog in l3-render l3-cgi l3-render-gen; do
+    [ -x "$bin/$prog" ] || { echo "bench/render.sh: $bin/$prog not built" >&2; exit 1; }
+done
+mkdir -p "$work"
+data=$work/data.xml
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { python3 -c 'import time; print(time.monotonic())'; }
+render_pid=""; httpd_pid=""
+cleanup() {
+    [ -n "$render_pid" ] && kill "$render_pid" 2>/dev/null || true
+    [ -n "$httpd_pid" ] && kill "$httpd_pid" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# --- the datafile (kept between runs when it has the asked size) -----------------------
+if [ ! -s "$data" ] || [ "$(cat "$work/commands" 2>/dev/null)" != "$ncmd" ]; then
+    echo "generating $ncmd commands into $data ..."
+    t0=$(now)
+    "$bin/l3-render-gen" -n "$ncmd" --per-session 200 -o "$data"
+    echo "$ncmd" > "$work/commands"
+    echo "generated $(($(stat -c %s "$data") / 1048576)) MB in $(python3 -c "print(round($(now)-$t0,1))") s"
+fi
+size_mb=$(($(stat -c %s "$data") / 1048576))
+cat "$data" > /dev/null # the same warm page cache for every reader
+
+# --- xmllint --stream ------------------------------------------------------------------
+t0=$(now)
+xmllint --stream --noout "$data"
+xmllint_s=$(python3 -c "print($(now)-$t0)")
+
+# --- render start-up: cold (no index file), then warm (index file) --------------------
+rport=$(free_port)
+export L3_RENDER=tcp://127.0.0.1:$rport
+cat > "$work/lilalo.cfg" <<EOF
+render
+    datafile = "$data"
+    bind = "$L3_RENDER"
+    commits = ""
+    page_size = 100
+EOF
+first_page() {
+    # until l3-cgi gets a 200 for a journal page
+    while :; do
+        out=$(REQUEST_METHOD=GET PATH_INFO=/journal QUERY_STRING= "$bin/l3-cgi" 2>/dev/null | head -c 16 || true)
+        case "$out" in "Status: 200"*) return 0 ;; esac
+        kill -0 "$render_pid" 2>/dev/null || { echo "render died" >&2; exit 1; }
+        sleep 0.02
+    done
+}
+start_render() {
+    t0=$(now)
+    "$bin/l3-render" -c "$work/lilalo.cfg" 2>>"$work/render.log" &
+    render_pid=$!
+    first_page
+    python3 -c "print($(now)-$t0)"
+}
+rm -f "$data.idx"
+cold_s=$(start_render)
+kill "$render_pid"; wait "$render_pid" 2>/dev/null || true
+warm_s=$(start_render)
+rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$render_pid/status)
+idx_mb=$(($(stat -c %s "$data.idx") / 1048576))
+
+# --- lighttpd + l3-cgi vs static ------------------------------------------------------
+hport=$(free_port)
+mkdir -p "$work/www" "$work/http"
+cp -r "$root/conf/www/." "$work/www/"
+page="/journal/journal?page=5000"
+L3_HTTP_PORT=$hport L3_WWW=$work/www L3_CGI=$bin/l3-cgi L3_HTTP_STATE=$work/http \
+    lighttpd -D -f "$root/conf/lighttpd/lilalo.conf" 2>>"$work/http.log" &
+httpd_pid=$!
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$hport/static/lilalo.css"; do
+    i=$((i + 1)); [ $i -gt 200 ] && { echo "lighttpd did not start" >&2; exit 1; }; sleep 0.05
+done
+curl -s "http://127.0.0.1:$hport$page" > "$work/www/page.html"
+page_kb=$(($(stat -c %s "$work/www/page.html") / 1024))
+ncmds_page=$(grep -o 'class="cmd' "$work/www/page.html" | wc -l)
+
+wrk_p() { # URL -> "p50_ms p99_ms rps"
+    wrk -t2 -c8 -d"${secs}s" --latency "$1" | python3 -c '
+import sys, re
+t = sys.stdin.read()
+def ms(label):
+    m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+if errs: print("wrk: non-2xx responses:", errs.group(1), file=sys.stderr)
+print("%.2f %.2f %s" % (ms("50"), ms("99"), rps))'
+}
+set -- $(wrk_p "http://127.0.0.1:$hport$page"); page_p50=$1; page_p99=$2; page_rps=$3
+set -- $(wrk_p "http://127.0.0.1:$hport/static/page.html"); st_p50=$1; st_p99=$2; st_rps=$3
+
+# --- search -------------------------------------------------------------------------------
+search_ms=""
+for q in timeout "Error%201" "served+in+12+ms" pkg17 file913.conf "case+99" "undeclared" \
+         "command+not+found" "app3.log" "10.0.0.1" "no-such-word-anywhere" "sda3" \
+         "request+4242" "fix+the+parser" "restarted" "workers+8" "Building" "ok" "grep" "df+-h"; do
+    for rep in 1 2; do
+        t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$hport/journal/journal?q=$q")
+        search_ms="$search_ms $(python3 -c "print($t*1000)")"
+    done
+done
+search_p95=$(python3 -c "
+v = sorted(float(x) for x in '$search_ms'.split())
+print('%.1f' % v[min(len(v) - 1, int(round(0.95 * len(v))) - 1)])")
+search_max=$(python3 -c "print('%.1f' % max(float(x) for x in '$search_ms'.split()))")
+rss_after=$(awk '/VmHWM/ {print $2}' /proc/$render_pid/status)
+
+startup_ratio=$(python3 -c "print('%.2f' % ($cold_s / $xmllint_s))")
+warm_ratio=$(python3 -c "print('%.3f' % ($warm_s / $xmllint_s))")
+static_ratio=$(python3 -c "print('%.2f' % ($page_p99 / $st_p99))")
+rss_mb=$((rss_after / 1024))
+echo "datafile: $ncmd commands, $size_mb MB; derived index file $idx_mb MB"
+printf 'xmllint --stream --noout: %.2f s\n' "$xmllint_s"
+printf 'render start-up, no index file (full scan): %.2f s (ratio %s)\n' "$cold_s" "$startup_ratio"
+printf 'render start-up, with its index file:       %.2f s (ratio %s)\n' "$warm_s" "$warm_ratio"
+echo "render RSS peak: $((rss_kb / 1024)) MB after start-up, $rss_mb MB after the load below"
+echo "journal page: $ncmds_page commands, $page_kb KB"
+echo "wrk -c8 journal page via lighttpd+l3-cgi: p50 $page_p50 ms, p99 $page_p99 ms, $page_rps req/s"
+echo "wrk -c8 same bytes as a static file:      p50 $st_p50 ms, p99 $st_p99 ms, $st_rps req/s"
+echo "search (20 queries x 2, whole file, through HTTP): p95 $search_p95 ms, max $search_max ms"
+echo "render startup_ratio=$startup_ratio rss_mb=$rss_mb page_p99_ms=$page_p99 static_ratio=$static_ratio search_p95_ms=$search_p95"
