@@ -62,8 +62,10 @@ int main(int argc, char **argv)
     l3_config_t *config = l3_config_load(opts.config_path);
     if (!config)
         goto cleanup;
+    /* The configured pidfile is for --daemon; in the foreground (systemd) only an
+       explicit --pidfile is written. */
     const char *pidfile = opts.pidfile;
-    if (!pidfile) {
+    if (!pidfile && opts.daemonize) {
         pidfile = l3_config_str(config, "broker/backend_pidfile", "");
         if (!*pidfile)
             pidfile = NULL;
