@@ -93,13 +93,13 @@ int main(void)
 
     static const char *const text[] = {
         "rec agent-1 session host=lab01 user=alice sid=20261124T211144-4242-beef seq=1",
-        "rec agent-1 command host=lab01 user=alice sid=20261124T211144-4242-beef seq=2 "
-        "exit=0 cmd=\"ls -l \\\"/tmp\\\"\\t\\x1b[A\"",
+        ("rec agent-1 command host=lab01 user=alice sid=20261124T211144-4242-beef seq=2 "
+         "exit=0 cmd=\"ls -l \\\"/tmp\\\"\\t\\x1b[A\""),
         "rec agent-1 end host=lab01 user=alice sid=20261124T211144-4242-beef seq=3 exit=0",
         "ack agent-1 ack epoch=5 seq=3",
     };
     CHECK(s_lines_equal(out1, text, 4));
-    static const char *const typed[] = {text[1], text[3]};
+    const char *const typed[] = {text[1], text[3]};
     CHECK(s_lines_equal(out3, typed, 2));
     CHECK(s_lines_equal(out4, text, 3));
 
