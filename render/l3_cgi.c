@@ -8,18 +8,22 @@
     stdout carries nothing but the response.
 
     Render's endpoint: $L3_RENDER, else cgi/render or render/bind of the config named by
-    $L3_CONFIG (default /etc/lilalo/lilalo.cfg when it exists), else tcp://127.0.0.1:5690. */
-#include "l3_config.h"
+    $L3_CONFIG (default /etc/lilalo/lilalo.cfg when it exists), else tcp://127.0.0.1:5690.
+
+    It is exec'd once per request, so it links nothing heavy: the exchange with render is
+    l3_zmtp (ZMTP 3.0 by hand, not libzmq) and the two config keys it needs are read by
+    a small ZPL reader here, not zconfig. That keeps a request's process cost near a
+    plain fork/exec. */
 #include "l3_log.h"
 #include "l3_req.h"
 #include "l3_time.h"
+#include "l3_zmtp.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #define RESPONSE_MAX (80u << 20)
 
@@ -60,6 +64,53 @@ static const char *s_reason(int status)
     return status == 405 ? "Method Not Allowed" : status == 414 ? "URI Too Long" : "Bad Request";
 }
 
+/* The value of key in section of a ZPL file (two levels: "section" then indented
+   "key = value", value optionally quoted). false when absent or unreadable. */
+static bool s_zpl_get(const char *path, const char *section, const char *key, char *out,
+                      size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        l3_warn("config %s: %s", path, strerror(errno));
+        return false;
+    }
+    char line[1024];
+    bool in_section = false, found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *p = line;
+        size_t indent = strspn(p, " ");
+        p += indent;
+        if (!*p || *p == '#')
+            continue;
+        if (indent == 0) {
+            size_t n = strcspn(p, " =#");
+            in_section = n == strlen(section) && !strncmp(p, section, n);
+            continue;
+        }
+        if (!in_section || indent != 4)
+            continue;
+        size_t n = strcspn(p, " =");
+        if (n != strlen(key) || strncmp(p, key, n) != 0)
+            continue;
+        p += n;
+        p += strspn(p, " ");
+        if (*p != '=')
+            continue;
+        p++;
+        p += strspn(p, " ");
+        char q = (*p == '"' || *p == '\'') ? *p++ : 0;
+        size_t vl = q ? strcspn(p, q == '"' ? "\"" : "'") : strcspn(p, " #");
+        if (vl >= size)
+            break;
+        memcpy(out, p, vl);
+        out[vl] = 0;
+        found = true;
+    }
+    fclose(f);
+    return found;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -84,57 +135,49 @@ int main(int argc, char **argv)
 
     const char *endpoint = getenv("L3_RENDER");
     int timeout_ms = 2000;
-    l3_config_t *cfg = NULL;
+    char ep_buf[512], num[32];
     if (!endpoint || !*endpoint) {
         const char *path = getenv("L3_CONFIG");
         if ((!path || !*path) && access("/etc/lilalo/lilalo.cfg", R_OK) == 0)
             path = "/etc/lilalo/lilalo.cfg";
-        cfg = path && *path ? l3_config_load(path) : NULL;
-        endpoint = l3_config_str(cfg, "cgi/render",
-                                 l3_config_str(cfg, "render/bind", "tcp://127.0.0.1:5690"));
-        timeout_ms = (int)l3_config_int(cfg, "cgi/timeout_ms", 2000, 100, 60000);
+        endpoint = "tcp://127.0.0.1:5690";
+        if (path && *path) {
+            if (s_zpl_get(path, "cgi", "render", ep_buf, sizeof ep_buf) ||
+                s_zpl_get(path, "render", "bind", ep_buf, sizeof ep_buf))
+                endpoint = ep_buf;
+            if (s_zpl_get(path, "cgi", "timeout_ms", num, sizeof num)) {
+                long t = strtol(num, NULL, 10);
+                if (t >= 100 && t <= 60000)
+                    timeout_ms = (int)t;
+            }
+        }
     }
 
-    int rc = 0;
-    void *ctx = zmq_ctx_new();
-    void *sock = zmq_socket(ctx, ZMQ_REQ);
-    int linger = 0;
-    int64_t maxmsg = RESPONSE_MAX;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    int64_t deadline = l3_time_mono_us() + (int64_t)timeout_ms * 1000;
-    zmq_msg_t reply;
-    zmq_msg_init(&reply);
-    if (zmq_connect(sock, endpoint) != 0) {
-        l3_error("cannot connect to render at %s: %s", endpoint, zmq_strerror(errno));
-        s_error(502, "Bad Gateway", "the journal service is misconfigured", head);
-        goto cleanup;
-    }
     const char *frames[6] = {L3_REQ_MAGIC, req.method, req.path, req.query, req.user, req.lang};
-    bool sent = true;
-    for (int i = 0; i < 6 && sent; i++)
-        sent = zmq_send(sock, frames[i], strlen(frames[i]), i < 5 ? ZMQ_SNDMORE : 0) >= 0;
-    bool got = false;
-    while (sent) {
-        int64_t left = (deadline - l3_time_mono_us()) / 1000;
-        if (left <= 0)
-            break;
-        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&item, 1, (long)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got = zmq_msg_recv(&reply, sock, 0) >= 0;
-        break;
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(frames[i]);
+    l3_buf_t reply;
+    l3_buf_init(&reply, RESPONSE_MAX);
+    int64_t deadline = l3_time_mono_us() + (int64_t)timeout_ms * 1000;
+    char why[128] = "";
+    int rc = l3_zmtp_request(endpoint, frames, lens, 6, &reply, deadline, why, sizeof why);
+    if (rc == -1 && l3_time_mono_us() < deadline) {
+        /* Refused or reset: render may be restarting. Wait for it until the deadline, as
+           libzmq's reconnect would, so a restart is a slow page, not an error. */
+        while (rc == -1 && l3_time_mono_us() + 100000 < deadline) {
+            usleep(100000);
+            rc = l3_zmtp_request(endpoint, frames, lens, 6, &reply, deadline, why, sizeof why);
+        }
     }
-    if (!got) {
-        l3_error("render at %s did not answer within %d ms", endpoint, timeout_ms);
+    int exit_status = 0;
+    if (rc != 0) {
+        l3_error("render at %s did not answer within %d ms: %s", endpoint, timeout_ms, why);
         s_error(504, "Gateway Timeout", "the journal service did not answer in time", head);
         goto cleanup;
     }
-    const char *resp = zmq_msg_data(&reply);
-    size_t len = zmq_msg_size(&reply);
+    const char *resp = (const char *)reply.data;
+    size_t len = reply.len;
     /* "HTTP/1.1 200 OK\r\n..." becomes "Status: 200 OK\r\n..." */
     if (len < 13 || memcmp(resp, "HTTP/1.1 ", 9) != 0) {
         l3_error("render sent a malformed response (%zu bytes)", len);
@@ -142,11 +185,8 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     if (!s_write_all("Status: ", 8) || !s_write_all(resp + 9, len - 9))
-        rc = 1; /* the client went away: nothing to tell anyone but the log */
+        exit_status = 1; /* the client went away: nothing to tell anyone but the log */
 cleanup:
-    zmq_msg_close(&reply);
-    zmq_close(sock);
-    zmq_ctx_term(ctx);
-    l3_config_destroy(&cfg);
-    return rc;
+    l3_buf_free(&reply);
+    return exit_status;
 }

@@ -1,0 +1,306 @@
+/*  l3_zmtp — a minimal ZMTP 3.0 REQ client. See l3_zmtp.h. */
+#include "l3_zmtp.h"
+#include "l3_time.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define FLAG_MORE 0x01
+#define FLAG_LONG 0x02
+#define FLAG_COMMAND 0x04
+#define COMMAND_MAX 4096 /* READY with a few properties; anything bigger is not a peer of ours */
+
+typedef struct {
+    int fd;
+    int64_t deadline;
+    char *err;
+    size_t errlen;
+} conn_t;
+
+static int s_fail(conn_t *c, int rc, const char *what)
+{
+    snprintf(c->err, c->errlen, "%s", what);
+    return rc;
+}
+
+/* Wait until fd is ready for events; -2 on timeout, -1 on error. */
+static int s_wait(conn_t *c, short events)
+{
+    for (;;) {
+        int64_t left = (c->deadline - l3_time_mono_us()) / 1000;
+        if (left <= 0)
+            return -2;
+        struct pollfd p = {c->fd, events, 0};
+        int n = poll(&p, 1, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n > 0)
+            return 0;
+    }
+}
+
+static int s_write_all(conn_t *c, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            int w = s_wait(c, POLLOUT);
+            if (w)
+                return w == -2 ? s_fail(c, -2, "timeout writing") : s_fail(c, -1, "poll");
+            continue;
+        }
+        if (n <= 0)
+            return s_fail(c, -1, "connection lost while writing");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int s_read_all(conn_t *c, void *data, size_t len)
+{
+    uint8_t *p = data;
+    while (len) {
+        ssize_t n = recv(c->fd, p, len, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            int w = s_wait(c, POLLIN);
+            if (w)
+                return w == -2 ? s_fail(c, -2, "timeout reading") : s_fail(c, -1, "poll");
+            continue;
+        }
+        if (n == 0)
+            return s_fail(c, -1, "connection closed by the peer");
+        if (n < 0)
+            return s_fail(c, -1, "connection lost while reading");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Connect (non-blocking, within the deadline) to tcp://HOST:PORT or ipc://PATH. */
+static int s_connect(conn_t *c, const char *endpoint)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    memset(&ss, 0, sizeof ss);
+    if (!strncmp(endpoint, "ipc://", 6)) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        const char *path = endpoint + 6;
+        size_t n = strlen(path);
+        if (n == 0 || n >= sizeof un->sun_path)
+            return s_fail(c, -1, "bad ipc endpoint");
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, path, n);
+        if (path[0] == '@')
+            un->sun_path[0] = 0; /* abstract namespace, as libzmq does it */
+        sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
+    } else if (!strncmp(endpoint, "tcp://", 6)) {
+        char host[256];
+        const char *hp = endpoint + 6;
+        const char *colon = strrchr(hp, ':');
+        if (!colon || (size_t)(colon - hp) >= sizeof host || colon == hp)
+            return s_fail(c, -1, "bad tcp endpoint");
+        memcpy(host, hp, (size_t)(colon - hp));
+        host[colon - hp] = 0;
+        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+            memmove(host, host + 1, strlen(host));
+            host[strlen(host) - 1] = 0;
+        }
+        struct addrinfo hints = {0}, *res = NULL;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+        if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+            return s_fail(c, -1, "cannot resolve the render endpoint");
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        sl = res->ai_addrlen;
+        freeaddrinfo(res);
+    } else {
+        return s_fail(c, -1, "endpoint must be tcp:// or ipc://");
+    }
+    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return s_fail(c, -1, "socket");
+    if (ss.ss_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (connect(c->fd, (struct sockaddr *)&ss, sl) != 0) {
+        if (errno != EINPROGRESS && errno != EAGAIN)
+            return s_fail(c, -1, "connection refused");
+        int w = s_wait(c, POLLOUT);
+        if (w)
+            return w == -2 ? s_fail(c, -2, "timeout connecting") : s_fail(c, -1, "poll");
+        int soerr = 0;
+        socklen_t el = sizeof soerr;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &el);
+        if (soerr)
+            return s_fail(c, -1, "connection refused");
+    }
+    return 0;
+}
+
+/* Read one frame header: flags and size. */
+static int s_frame_head(conn_t *c, uint8_t *flags, uint64_t *size)
+{
+    uint8_t h[9];
+    int rc = s_read_all(c, h, 2);
+    if (rc)
+        return rc;
+    *flags = h[0];
+    if (h[0] & ~(FLAG_MORE | FLAG_LONG | FLAG_COMMAND))
+        return s_fail(c, -1, "bad frame flags");
+    if (h[0] & FLAG_LONG) {
+        rc = s_read_all(c, h + 2, 7);
+        if (rc)
+            return rc;
+        uint64_t v = 0;
+        for (int i = 1; i < 9; i++)
+            v = (v << 8) | h[i];
+        *size = v;
+    } else {
+        *size = h[1];
+    }
+    return 0;
+}
+
+static int s_skip(conn_t *c, uint64_t n)
+{
+    uint8_t junk[512];
+    while (n) {
+        size_t k = n < sizeof junk ? (size_t)n : sizeof junk;
+        int rc = s_read_all(c, junk, k);
+        if (rc)
+            return rc;
+        n -= k;
+    }
+    return 0;
+}
+
+static void s_frame(uint8_t *buf, size_t *at, uint8_t flags, size_t len)
+{
+    if (len > 255) {
+        buf[(*at)++] = flags | FLAG_LONG;
+        for (int i = 7; i >= 0; i--)
+            buf[(*at)++] = (uint8_t)((uint64_t)len >> (8 * i));
+    } else {
+        buf[(*at)++] = flags;
+        buf[(*at)++] = (uint8_t)len;
+    }
+}
+
+int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
+                    size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
+                    size_t errlen)
+{
+    conn_t c = {-1, deadline_us, err, errlen};
+    l3_buf_t req;
+    l3_buf_init(&req, 0);
+    int rc = s_connect(&c, endpoint);
+    if (rc)
+        goto cleanup;
+
+    /* Greeting: signature, version 3.0, mechanism NULL, as-server 0, filler. */
+    uint8_t greet[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0};
+    memcpy(greet + 12, "NULL", 4);
+    /* READY with Socket-Type REQ: command flag, size, name, one property. */
+    static const uint8_t ready[] = {FLAG_COMMAND, 25, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o',
+                                    'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 3,
+                                    'R', 'E', 'Q'};
+    uint8_t hello[sizeof greet + sizeof ready];
+    memcpy(hello, greet, sizeof greet);
+    memcpy(hello + sizeof greet, ready, sizeof ready);
+    if ((rc = s_write_all(&c, hello, sizeof hello)))
+        goto cleanup;
+    uint8_t peer[64];
+    if ((rc = s_read_all(&c, peer, sizeof peer)))
+        goto cleanup;
+    if (peer[0] != 0xff || peer[9] != 0x7f || peer[10] < 3 || memcmp(peer + 12, "NULL", 5) != 0) {
+        rc = s_fail(&c, -1, "the peer does not speak ZMTP 3 with the NULL mechanism");
+        goto cleanup;
+    }
+    /* The peer's READY (or ERROR): one command frame, checked and skipped. */
+    uint8_t flags;
+    uint64_t size;
+    if ((rc = s_frame_head(&c, &flags, &size)))
+        goto cleanup;
+    if (!(flags & FLAG_COMMAND) || size > COMMAND_MAX || size < 6) {
+        rc = s_fail(&c, -1, "expected the peer's READY");
+        goto cleanup;
+    }
+    uint8_t cmd[COMMAND_MAX];
+    if ((rc = s_read_all(&c, cmd, (size_t)size)))
+        goto cleanup;
+    if (cmd[0] != 5 || memcmp(cmd + 1, "READY", 5) != 0) {
+        rc = s_fail(&c, -1, "the peer refused the connection");
+        goto cleanup;
+    }
+
+    /* Request: the empty delimiter, then the frames, in one write (no Nagle stalls). */
+    uint8_t head[16];
+    size_t at = 0;
+    l3_buf_init(&req, 1u << 20);
+    s_frame(head, &at, FLAG_MORE, 0);
+    l3_buf_append(&req, head, at);
+    for (size_t i = 0; i < nframes; i++) {
+        at = 0;
+        s_frame(head, &at, i + 1 < nframes ? FLAG_MORE : 0, lens[i]);
+        l3_buf_append(&req, head, at);
+        l3_buf_append(&req, frames[i], lens[i]);
+    }
+    if (req.failed) {
+        rc = s_fail(&c, -1, "request too large");
+        goto cleanup;
+    }
+    if ((rc = s_write_all(&c, req.data, req.len)))
+        goto cleanup;
+
+    /* Reply: the delimiter, then the message frames (commands such as PING skipped). */
+    bool delimiter = false, more = true;
+    l3_buf_reset(reply);
+    while (more) {
+        if ((rc = s_frame_head(&c, &flags, &size)))
+            goto cleanup;
+        if (flags & FLAG_COMMAND) {
+            if (size > COMMAND_MAX || (rc = s_skip(&c, size)))
+                goto cleanup;
+            continue;
+        }
+        more = flags & FLAG_MORE;
+        if (!delimiter) {
+            if (size != 0 || !more) {
+                rc = s_fail(&c, -1, "reply without the REQ delimiter");
+                goto cleanup;
+            }
+            delimiter = true;
+            continue;
+        }
+        if (size > SIZE_MAX / 2 || !l3_buf_reserve(reply, (size_t)size)) {
+            rc = s_fail(&c, -1, "reply too large");
+            goto cleanup;
+        }
+        if ((rc = s_read_all(&c, reply->data + reply->len, (size_t)size)))
+            goto cleanup;
+        reply->len += (size_t)size;
+    }
+    rc = 0;
+cleanup:
+    l3_buf_free(&req);
+    if (c.fd >= 0)
+        close(c.fd);
+    return rc;
+}
