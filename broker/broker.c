@@ -30,6 +30,7 @@
 /* Peers tracked for log lines (fd -> address); bounded by the fd limit anyway. */
 #define BROKER_PEERS_MAX 100000
 #define BROKER_ADDR_MAX 256
+#define BROKER_HEARTBEAT_MS 30000
 
 /* A rate limit for log lines a remote peer can trigger, so a flood of garbage cannot fill
    the disk: at most `limit` lines per window, then one summary line per window. */
@@ -261,6 +262,12 @@ broker_t *broker_new(l3_config_t *config)
         l3_warn("CURVE off (curve = 0): agent ids are taken from the records' \"a\" field");
     }
 
+    /* ZMTP heartbeats, so connections of agents that vanished (power cut, cable) are
+       closed instead of holding their pipes forever; a 10,000-agent broker cares. */
+    zsock_set_heartbeat_ivl(self->frontend, BROKER_HEARTBEAT_MS);
+    zsock_set_heartbeat_timeout(self->frontend, 3 * BROKER_HEARTBEAT_MS);
+    zsock_set_heartbeat_ivl(self->ack_out, BROKER_HEARTBEAT_MS);
+    zsock_set_heartbeat_timeout(self->ack_out, 3 * BROKER_HEARTBEAT_MS);
     zsock_set_rcvhwm(self->frontend, (int) hwm);
     /* Not writable until a writer is connected: that is what makes the loop stop reading
        agents instead of queueing for a writer that is not there. */
