@@ -16,6 +16,8 @@
     Backpressure: the backend PUSH has ZMQ_IMMEDIATE, so while no writer is connected it
     is not writable; the loop then stops reading the frontend and waits for POLLOUT on the
     backend, and the records wait in the agents' outboxes instead of being dropped here.
+    (Records already queued on a writer connection that breaks are lost from this hop;
+    the writer never acked them, so the agents resend them.)
     The capture socket is the opposite: a small send HWM and never-blocking sends, so a tap
     that stops reading loses tap messages and never slows the pipeline. */
 #ifndef BROKER_H
