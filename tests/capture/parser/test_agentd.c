@@ -193,6 +193,124 @@ static void s_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* A real recorder: l3-rec running bash with the shell integration inside tmux.          */
+
+static char s_tmux_sock[96];
+static char s_real_sid[80];
+
+static bool s_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return memmem(buf, n, needle, strlen(needle)) != NULL;
+}
+
+/* The sid of the spool session that is not one of ours. */
+static bool s_find_real(sess_t *sess)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "ls %s/spool | sed -n 's/\\.info$//p'", s_dir);
+    FILE *p = popen(cmd, "r");
+    char line[128];
+    while (p && fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\n")] = 0;
+        bool ours = false;
+        for (int i = 0; i < SESSIONS; i++)
+            ours = ours || strcmp(line, sess[i].sid) == 0;
+        if (!ours && strlen(line) < sizeof(s_real_sid))
+            snprintf(s_real_sid, sizeof(s_real_sid), "%s", line);
+    }
+    if (p)
+        pclose(p);
+    return s_real_sid[0] != 0;
+}
+
+static bool s_wait_file(const char *path, const char *needle, int64_t deadline)
+{
+    while (l3_time_mono_us() < deadline) {
+        if (s_file_has(path, needle))
+            return true;
+        s_sleep_ms(20);
+    }
+    return false;
+}
+
+static void s_tmux_keys(const char *keys)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "tmux -S %s send-keys -t rec '%s' Enter", s_tmux_sock, keys);
+    if (system(cmd) != 0)
+        fprintf(stderr, "tmux send-keys failed\n");
+}
+
+/* Run a real l3-rec session; returns false (and says why) when it cannot be run here. */
+static bool s_real_recorder(sess_t *sess, const char *bindir)
+{
+    char rec[600], cfg[600], cmd[2048];
+    snprintf(rec, sizeof(rec), "%s/l3-rec", bindir);
+    if (access(rec, X_OK) != 0 || system("command -v tmux >/dev/null 2>&1") != 0) {
+        printf("test_agentd: no l3-rec or tmux; real recorder part skipped\n");
+        return false;
+    }
+    const char *src = getenv("L3_SOURCE_DIR");
+    snprintf(cfg, sizeof(cfg), "%s/rec.cfg", s_dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "rec\n    spool = %s/spool\n    shell_dir = %s/conf/shell\n", s_dir,
+            src ? src : ".");
+    fclose(f);
+    snprintf(s_tmux_sock, sizeof(s_tmux_sock), "%s/tmux.sock", s_dir);
+    snprintf(cmd, sizeof(cmd),
+             "tmux -S %s new-session -d -s rec -x 80 -y 24 "
+             "'env SHELL=/bin/bash HOME=%s PS1=\"$ \" %s -c %s'",
+             s_tmux_sock, s_dir, rec, cfg);
+    if (system(cmd) != 0) {
+        printf("test_agentd: tmux failed; real recorder part skipped\n");
+        return false;
+    }
+    int64_t deadline = l3_time_mono_us() + 20 * 1000000LL;
+    char info[700], script[700];
+    while (!s_find_real(sess) && l3_time_mono_us() < deadline)
+        s_sleep_ms(20);
+    CHECK_MSG(s_real_sid[0], "l3-rec made no spool session");
+    if (!s_real_sid[0])
+        return false;
+    snprintf(info, sizeof(info), "%s/spool/%s.info", s_dir, s_real_sid);
+    snprintf(script, sizeof(script), "%s/spool/%s.script", s_dir, s_real_sid);
+    //  Each command is typed once the prompt's B mark says the shell waits for input.
+    int marks = 0;
+    const char *keys[] = {"echo real-rec-$((40+2))", "false", "exit"};
+    for (int k = 0; k < 3; k++) {
+        while (l3_time_mono_us() < deadline) {
+            FILE *sf = fopen(script, "rb");
+            int count = 0;
+            static char buf[1 << 20];
+            size_t n = sf ? fread(buf, 1, sizeof(buf), sf) : 0;
+            if (sf)
+                fclose(sf);
+            for (char *p = buf; (p = memmem(p, n - (size_t) (p - buf), ";B\x07", 3)); p += 3)
+                count++;
+            if (count > marks) {
+                marks = count;
+                break;
+            }
+            s_sleep_ms(20);
+        }
+        s_tmux_keys(keys[k]);
+    }
+    CHECK_MSG(s_wait_file(info, "\nend=", deadline), "l3-rec session did not end");
+    snprintf(cmd, sizeof(cmd), "tmux -S %s kill-server >/dev/null 2>&1", s_tmux_sock);
+    if (system(cmd) != 0) {
+        /* the server is gone with its only session already */
+    }
+    return true;
+}
+
 int main(void)
 {
     const char *bin = getenv("L3_BIN_DIR");
@@ -260,6 +378,7 @@ int main(void)
         kills++;
         agent = s_agent_start();
     }
+    bool real = s_real_recorder(sess, bin ? bin : "bin");
     //  Wait for every session to be finished (end record behind the resume point).
     int64_t deadline = l3_time_mono_us() + 40 * 1000000LL;
     bool all = false;
@@ -267,6 +386,11 @@ int main(void)
         all = true;
         for (int i = 0; i < SESSIONS; i++)
             all = all && s_done(&sess[i]);
+        if (real) {
+            sess_t r;
+            snprintf(r.sid, sizeof(r.sid), "%.63s", s_real_sid);
+            all = all && s_done(&r);
+        }
         if (!all)
             s_sleep_ms(20);
     }
@@ -293,7 +417,7 @@ int main(void)
     CHECK(box != NULL);
     static uint8_t seen[SESSIONS][COMMANDS + 2];
     memset(seen, 0, sizeof(seen));
-    int records = 0, bad = 0;
+    int records = 0, bad = 0, real_cmds = 0, real_ends = 0;
     if (box) {
         outbox_iter_t *it = outbox_iter_new(box, 1);
         uint64_t seq;
@@ -312,6 +436,24 @@ int main(void)
             for (int i = 0; i < SESSIONS; i++)
                 if (strcmp(r->sid, sess[i].sid) == 0)
                     si = i;
+            if (real && strcmp(r->sid, s_real_sid) == 0) {
+                //  The real session: echo with its output, false with exit 1, exit.
+                records--;
+                if (r->type == L3_RECORD_END)
+                    real_ends++;
+                if (r->type == L3_RECORD_COMMAND) {
+                    real_cmds++;
+                    if (r->nr == 1)
+                        CHECK_MSG(r->cmdline.len == 23 && !memcmp(r->cmdline.data, "echo real-rec-$((40+2))", 23)
+                                      && memmem(r->output.data, r->output.len, "real-rec-42", 11)
+                                      && r->has_exit && r->exit_code == 0,
+                                  "real command 1 wrong");
+                    if (r->nr == 2)
+                        CHECK_MSG(r->has_exit && r->exit_code == 1, "real command 2 wrong");
+                }
+                l3_msg_clear(&msg);
+                continue;
+            }
             CHECK_MSG(si >= 0, "unknown sid %s", r->sid);
             CHECK(strcmp(r->host, "testhost") == 0);
             char me[256];
@@ -359,6 +501,10 @@ int main(void)
     CHECK_MSG(doubled == 0, "%d records doubled", doubled);
     CHECK(bad == 0);
     CHECK(records == SESSIONS * (COMMANDS + 2));
+    if (real) {
+        CHECK_MSG(real_cmds == 3 && real_ends == 1, "real session: %d commands, %d ends",
+                  real_cmds, real_ends);
+    }
     //  The editor copies are gone once their record was stored.
     snprintf(path, sizeof(path), "%s.edit.tok%d.before", sess[0].base, EDIT_AT);
     CHECK_MSG(access(path, F_OK) != 0, "editor copy %s still there", path);
