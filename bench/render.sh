@@ -18,6 +18,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-${L3_BIN_DIR:-$root/build/bin}}
+bin=$(cd "$bin" && pwd)
 work=${BENCH_DIR:-/tmp/l3-bench-render}
 ncmd=${BENCH_COMMANDS:-1000000}
 secs=${BENCH_SECONDS:-10}
@@ -74,17 +75,19 @@ first_page() {
         sleep 0.02
     done
 }
-start_render() {
+start_render() { # sets startup_s
     t0=$(now)
-    "$bin/l3-render" -c "$work/lilalo.cfg" 2>>"$work/render.log" &
+    "$bin/l3-render" -c "$work/lilalo.cfg" >>"$work/render.log" 2>&1 &
     render_pid=$!
     first_page
-    python3 -c "print($(now)-$t0)"
+    startup_s=$(python3 -c "print($(now)-$t0)")
 }
 rm -f "$data.idx"
-cold_s=$(start_render)
+start_render
+cold_s=$startup_s
 kill "$render_pid"; wait "$render_pid" 2>/dev/null || true
-warm_s=$(start_render)
+start_render
+warm_s=$startup_s
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$render_pid/status)
 idx_mb=$(($(stat -c %s "$data.idx") / 1048576))
 
@@ -94,13 +97,14 @@ mkdir -p "$work/www" "$work/http"
 cp -r "$root/conf/www/." "$work/www/"
 page="/journal/journal?page=5000"
 L3_HTTP_PORT=$hport L3_WWW=$work/www L3_CGI=$bin/l3-cgi L3_HTTP_STATE=$work/http \
-    lighttpd -D -f "$root/conf/lighttpd/lilalo.conf" 2>>"$work/http.log" &
+    lighttpd -D -f "$root/conf/lighttpd/lilalo.conf" >>"$work/http.log" 2>&1 &
 httpd_pid=$!
 i=0
 until curl -sf -o /dev/null "http://127.0.0.1:$hport/static/lilalo.css"; do
     i=$((i + 1)); [ $i -gt 200 ] && { echo "lighttpd did not start" >&2; exit 1; }; sleep 0.05
 done
-curl -s "http://127.0.0.1:$hport$page" > "$work/www/page.html"
+curl -sf "http://127.0.0.1:$hport$page" > "$work/www/page.html" ||
+    { echo "bench/render.sh: the journal page did not load" >&2; exit 1; }
 page_kb=$(($(stat -c %s "$work/www/page.html") / 1024))
 ncmds_page=$(grep -o 'class="cmd' "$work/www/page.html" | wc -l)
 
