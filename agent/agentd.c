@@ -74,7 +74,7 @@ struct l3_agentd_t {
     int64_t dirty_since; /* 0 = nothing dirty */
     sess_t *current;     /* the session being polled (record callback context) */
     uint64_t records, skipped;
-    bool fatal;
+    uint64_t scans;
 };
 
 /* ------------------------------------------------------------------------------------ */
@@ -380,7 +380,10 @@ static void s_scan_dir(l3_agentd_t *self, const char *dir, int depth)
             continue;
         size_t n = strlen(e->d_name);
         if (n > 7 && strcmp(e->d_name + n - 7, ".script") == 0) {
-            if (!zhash_lookup(self->done, path) && !zhash_lookup(self->sessions, path))
+            //  A session that failed to open is retried when one of its files changes
+            //  (inotify clears `warned`) or at every tenth scan, not at every scan.
+            if (!zhash_lookup(self->done, path) && !zhash_lookup(self->sessions, path)
+                && (!zhash_lookup(self->warned, path) || self->scans % 10 == 0))
                 s_open(self, path);
         } else if (depth == 0 && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)) {
             struct stat st;
@@ -412,6 +415,7 @@ static int64_t s_last_write(const char *script)
 
 static void s_scan(l3_agentd_t *self)
 {
+    self->scans++;
     for (int i = 0; i < self->nspool; i++)
         s_scan_dir(self, self->spool[i], 0);
     //  Every open session is polled at a rescan (inotify may have missed something), and
@@ -475,8 +479,10 @@ static void s_read_inotify(l3_agentd_t *self)
                 s->dirty = true;
                 if (!self->dirty_since)
                     self->dirty_since = l3_time_mono_us();
-            } else if (!zhash_lookup(self->done, path))
-                self->next_scan = 0; /* a new session: open it now */
+            } else if (!zhash_lookup(self->done, path)) {
+                zhash_delete(self->warned, path);
+                self->next_scan = 0; /* a new session (or its .info arrived): open it now */
+            }
         }
     }
 }

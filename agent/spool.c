@@ -574,7 +574,10 @@ l3_spool_session_t *l3_spool_session_new(const char *script_path, const l3_spool
     self->uid = st.st_uid;
     l3_spool_user_name(self->uid, self->user, sizeof(self->user));
     if (!s_read_info(self)) {
-        l3_error("spool: %s: cannot read %s (%s)", self->sid, self->info_path, strerror(errno));
+        //  Missing is normal for a moment (the recorder writes .info just after .script);
+        //  the daemon retries when it appears.
+        l3_log(errno == ENOENT ? L3_LOG_DEBUG : L3_LOG_ERROR, "spool: %s: cannot read %s (%s)",
+               self->sid, self->info_path, strerror(errno));
         goto fail;
     }
     if (self->start_us <= 0) {
