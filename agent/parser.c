@@ -85,12 +85,14 @@ struct l3_parser_t {
     char nested[L3_NAME_MAX + 1];
     /* Output: linear up to output_cap; past it, out[0..head) is the head and
        out[head..cap) a ring of the latest bytes, ring_pos the oldest. */
-    uint8_t *out;
+    uint8_t *out;     /* allocated while a command keeps output, grown up to output_cap */
+    size_t out_alloc;
     size_t out_len;
     bool truncated;
     size_t ring_pos;
     uint64_t out_total;
-    timing_entry_t *timing;
+    timing_entry_t *timing; /* allocated like out, up to TIMING_MAX_ENTRIES */
+    uint32_t timing_alloc;
     uint32_t timing_n;
 
     /* PROMPT mode: the current line, raw (held back from output) and rendered. */
@@ -111,16 +113,53 @@ static size_t s_head_size(l3_parser_t *self)
     return self->output_cap / 2;
 }
 
+/* Buffers grow on demand and are freed after each command, so an idle session (at its
+   prompt, the usual state) costs a few hundred bytes, not output_cap. */
+static bool s_out_reserve(l3_parser_t *self, size_t need)
+{
+    if (need <= self->out_alloc)
+        return true;
+    size_t cap = self->out_alloc ? self->out_alloc * 2 : 4096;
+    if (cap < need)
+        cap = need;
+    if (cap > self->output_cap)
+        cap = self->output_cap;
+    uint8_t *p = realloc(self->out, cap);
+    if (!p)
+        return false;
+    self->out = p;
+    self->out_alloc = cap;
+    return need <= cap;
+}
+
+static bool s_timing_reserve(l3_parser_t *self, uint32_t need)
+{
+    if (need <= self->timing_alloc)
+        return true;
+    uint32_t cap = self->timing_alloc ? self->timing_alloc * 2 : 64;
+    if (cap < need)
+        cap = need;
+    if (cap > TIMING_MAX_ENTRIES)
+        cap = TIMING_MAX_ENTRIES;
+    timing_entry_t *p = realloc(self->timing, cap * sizeof(*p));
+    if (!p)
+        return false;
+    self->timing = p;
+    self->timing_alloc = cap;
+    return need <= cap;
+}
+
 static void s_timing_add(l3_parser_t *self, size_t n)
 {
     if (self->timing_n && self->timing[self->timing_n - 1].time_us == self->now) {
         self->timing[self->timing_n - 1].bytes += (uint32_t) n;
         return;
     }
-    if (self->timing_n == TIMING_MAX_ENTRIES) {
+    if (self->timing_n == TIMING_MAX_ENTRIES || !s_timing_reserve(self, self->timing_n + 1)) {
         //  Past the entry cap the remaining bytes join the last entry: replay gets coarser,
         //  memory stays bounded.
-        self->timing[self->timing_n - 1].bytes += (uint32_t) n;
+        if (self->timing_n)
+            self->timing[self->timing_n - 1].bytes += (uint32_t) n;
         return;
     }
     self->timing[self->timing_n].time_us = self->now;
@@ -157,6 +196,11 @@ static void s_keep(l3_parser_t *self, const uint8_t *data, size_t len)
     if (!self->truncated) {
         size_t room = self->output_cap - self->out_len;
         size_t n = len < room ? len : room;
+        if (n && !s_out_reserve(self, self->out_len + n)) {
+            self->out_total -= len; /* out of memory: these bytes are not kept */
+            l3_error("parser: out of memory keeping output");
+            return;
+        }
         if (n) {
             memcpy(self->out + self->out_len, data, n);
             self->out_len += n;
@@ -238,6 +282,12 @@ static void s_cmd_reset(l3_parser_t *self)
     self->ring_pos = 0;
     self->out_total = 0;
     self->timing_n = 0;
+    free(self->out);
+    self->out = NULL;
+    self->out_alloc = 0;
+    free(self->timing);
+    self->timing = NULL;
+    self->timing_alloc = 0;
 }
 
 static bool s_format_timing(l3_parser_t *self, l3_buf_t *buf, size_t tail_bytes)
@@ -1128,12 +1178,6 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
     l3_buf_init(&self->cwd, L3_CWD_MAX);
     l3_buf_init(&self->cmd_cwd, L3_CWD_MAX);
     l3_buf_init(&self->cmdline, L3_CMDLINE_MAX);
-    self->out = malloc(self->output_cap);
-    self->timing = malloc(TIMING_MAX_ENTRIES * sizeof(timing_entry_t));
-    if (!self->out || !self->timing) {
-        l3_parser_destroy(&self);
-        return NULL;
-    }
     s_state_reset(self);
     return self;
 }
@@ -1300,9 +1344,10 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
         goto bad;
     memcpy(self->nested, p, n);
     self->nested[n] = 0;
-    if (!(p = s_get_bytes(&r, self->output_cap, &n)))
+    if (!(p = s_get_bytes(&r, self->output_cap, &n)) || (n && !s_out_reserve(self, n)))
         goto bad;
-    memcpy(self->out, p, n);
+    if (n)
+        memcpy(self->out, p, n);
     self->out_len = n;
     self->ring_pos = s_get_u64(&r);
     self->out_total = s_get_u64(&r);
@@ -1314,7 +1359,7 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     if (!self->truncated && (self->ring_pos || self->out_total != self->out_len))
         goto bad;
     uint64_t tn = s_get_u64(&r);
-    if (tn > TIMING_MAX_ENTRIES)
+    if (tn > TIMING_MAX_ENTRIES || (tn && !s_timing_reserve(self, (uint32_t) tn)))
         goto bad;
     for (uint64_t i = 0; i < tn; i++) {
         self->timing[i].time_us = (int64_t) s_get_u64(&r);
