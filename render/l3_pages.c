@@ -936,14 +936,21 @@ static void s_commands_grouped(ctx_t *c, const uint32_t *ords, size_t n)
     uint32_t nc;
     const l3_icmd_t *cmds = l3_index_cmds(c->ix, &nc);
     bool *done = calloc(n ? n : 1, 1);
-    if (!done)
+    int64_t *days = calloc(n ? n : 1, sizeof *days);
+    if (!done || !days) {
+        free(done);
+        free(days);
         return;
+    }
+    /* one local-time conversion per command; the grouping below compares numbers */
+    for (size_t i = 0; i < n; i++)
+        days[i] = s_day(cmds[ords[i]].start_us);
     l3_buf_t lastcwd;
     l3_buf_init(&lastcwd, L3_CWD_MAX);
     for (size_t i = 0; i < n; i++) {
         if (done[i])
             continue;
-        int64_t day = s_day(cmds[ords[i]].start_us);
+        int64_t day = days[i];
         char dbuf[96];
         s_fmt_day(c, cmds[ords[i]].start_us, dbuf, sizeof dbuf);
         PUT("<h2 class=\"day\">");
@@ -951,14 +958,14 @@ static void s_commands_grouped(ctx_t *c, const uint32_t *ords, size_t n)
         PUT("</h2>\n");
         /* every session of this day, in order of first appearance */
         for (size_t j = i; j < n; j++) {
-            if (done[j] || s_day(cmds[ords[j]].start_us) != day)
+            if (done[j] || days[j] != day)
                 continue;
             uint32_t si = cmds[ords[j]].sess;
             s_session_heading(c, si);
             l3_buf_reset(&lastcwd);
             bool first = true;
             for (size_t k = j; k < n; k++) {
-                if (done[k] || cmds[ords[k]].sess != si || s_day(cmds[ords[k]].start_us) != day)
+                if (done[k] || cmds[ords[k]].sess != si || days[k] != day)
                     continue;
                 done[k] = true;
                 l3_record_t r;
@@ -981,6 +988,7 @@ static void s_commands_grouped(ctx_t *c, const uint32_t *ords, size_t n)
     }
     l3_buf_free(&lastcwd);
     free(done);
+    free(days);
 }
 
 typedef struct {
@@ -1032,9 +1040,31 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
         *total = a.n;
         return a.ords;
     }
-    /* Gather matching ordinals: the session's own list when filtered by session. */
+    /* Gather matching ordinals: the session's own list when filtered by session; with
+       no filter at all the matching set is every command and needs no pass. */
     uint32_t *all = NULL;
     size_t n = 0;
+    bool unfiltered = c->all && !c->bad_filter && c->sess < 0 && !c->host && !c->user &&
+                      c->from_us < 0 && c->to_us < 0 && !c->failed;
+    if (unfiltered) {
+        *total = nc;
+        *pages = nc ? (uint32_t)((nc + size - 1) / size) : 1;
+        *page = *pages;
+        if (l3_req_param(c->req->query, "page", v, sizeof v)) {
+            unsigned long p = strtoul(v, NULL, 10);
+            if (p >= 1 && p <= *pages)
+                *page = (uint32_t)p;
+        }
+        size_t first = (size_t)(*page - 1) * size;
+        size_t cnt = nc > first ? nc - first : 0;
+        if (cnt > size)
+            cnt = size;
+        all = malloc((cnt ? cnt : 1) * sizeof *all);
+        for (size_t i = 0; all && i < cnt; i++)
+            all[i] = (uint32_t)(first + i);
+        *count = all ? cnt : 0;
+        return all;
+    }
     if (c->sess >= 0) {
         uint32_t ns;
         const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[c->sess];

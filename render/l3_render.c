@@ -28,6 +28,19 @@
 
 #define PROGNAME "l3-render"
 #define INDEX_SLICE (64ull << 20) /* bytes indexed between two looks at the request socket */
+#define CACHE_SLOTS 32
+#define CACHE_ENTRY_MAX (2u << 20)
+
+/* Rendered responses, keyed by the whole request and valid for one index generation:
+   a page only changes when records arrive, and a journal is read far more often than
+   it grows (a class's pages, the live pages polling, the same page reloaded). */
+typedef struct {
+    char *key;
+    uint8_t *resp;
+    size_t len;
+    uint64_t generation;
+    uint64_t used;
+} cache_entry_t;
 
 typedef struct {
     l3_config_t *cfg;
@@ -39,7 +52,60 @@ typedef struct {
     bool have_commits;
     int poll_ms;
     l3_buf_t resp;
+    cache_entry_t cache[CACHE_SLOTS];
+    uint64_t clock;
 } render_t;
+
+static cache_entry_t *s_cache_find(render_t *self, const char *key, uint64_t gen)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        cache_entry_t *e = &self->cache[i];
+        if (e->key && e->generation == gen && !strcmp(e->key, key)) {
+            e->used = ++self->clock;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void s_cache_put(render_t *self, const char *key, uint64_t gen, const l3_buf_t *resp)
+{
+    if (resp->len > CACHE_ENTRY_MAX)
+        return;
+    cache_entry_t *victim = &self->cache[0];
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        cache_entry_t *e = &self->cache[i];
+        if (!e->key || e->generation != gen) {
+            victim = e;
+            break;
+        }
+        if (e->used < victim->used)
+            victim = e;
+    }
+    uint8_t *copy = malloc(resp->len ? resp->len : 1);
+    char *k = strdup(key);
+    if (!copy || !k) {
+        free(copy);
+        free(k);
+        return;
+    }
+    memcpy(copy, resp->data, resp->len);
+    free(victim->key);
+    free(victim->resp);
+    victim->key = k;
+    victim->resp = copy;
+    victim->len = resp->len;
+    victim->generation = gen;
+    victim->used = ++self->clock;
+}
+
+static void s_cache_free(render_t *self)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        free(self->cache[i].key);
+        free(self->cache[i].resp);
+    }
+}
 
 static void s_usage(FILE *f)
 {
@@ -86,6 +152,19 @@ static void s_serve(render_t *self, bool indexing, int percent)
         status = l3_req_set(&req, frames[1], frames[2], frames[3], frames[4], frames[5], err,
                             sizeof err);
     int64_t t0 = l3_time_mono_us();
+    char key[sizeof frames];
+    bool cacheable = false;
+    if (status == 0 && !indexing) {
+        snprintf(key, sizeof key, "%s\x01%s\x01%s\x01%s\x01%s", req.method, req.path, req.query,
+                 req.user, req.lang);
+        cache_entry_t *e = s_cache_find(self, key, l3_index_generation(self->index));
+        if (e) {
+            zmq_send(self->rep, e->resp, e->len, 0);
+            l3_debug("%s %s?%s (%s) cached", req.method, req.path, req.query, req.user);
+            return;
+        }
+        cacheable = true;
+    }
     if (status != 0) {
         l3_buf_printf(&self->resp,
                       "HTTP/1.1 %d Bad Request\r\nContent-Type: text/plain\r\n\r\n%s\n", status,
@@ -98,6 +177,8 @@ static void s_serve(render_t *self, bool indexing, int percent)
     if (status == 0)
         l3_debug("%s %s?%s (%s) %.1f ms", req.method, req.path, req.query, req.user,
                  (double)(l3_time_mono_us() - t0) / 1000.0);
+    if (cacheable)
+        s_cache_put(self, key, l3_index_generation(self->index), &self->resp);
     zmq_send(self->rep, self->resp.data, self->resp.len, 0);
     if (self->resp.cap > (8u << 20)) {
         l3_buf_free(&self->resp);
@@ -326,6 +407,7 @@ cleanup:
     l3_index_destroy(&self.index);
     l3_pages_destroy(&self.pages);
     l3_buf_free(&self.resp);
+    s_cache_free(&self);
     l3_daemon_finish();
     l3_config_destroy(&self.cfg);
     return rc;
