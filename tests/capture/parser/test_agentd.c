@@ -193,6 +193,35 @@ static void s_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Damaged sessions: no .info; an .info without what a session needs; a timing file with
+   garbage lines and one that claims far more bytes than the script has. The agent logs
+   them and goes on; only the third makes records (its session, one command, its end). */
+#define BAD_SID "20260101T000000-1-bad3"
+static void s_damaged(void)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/spool/garbage-no-info.script", s_dir);
+    s_append(path, "\x1b]6973;" T_NONCE ";C;x\x07", 42);
+    snprintf(path, sizeof(path), "%s/spool/20260101T000000-1-bad2.script", s_dir);
+    s_append(path, "hello", 5);
+    snprintf(path, sizeof(path), "%s/spool/20260101T000000-1-bad2.info", s_dir);
+    s_append(path, "garbage\n\x00\xff=\n=x\nstart=yesterday\n", 36);
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    t_command(&b, "/", "damaged", "out\r\n", "0");
+    snprintf(path, sizeof(path), "%s/spool/" BAD_SID ".script", s_dir);
+    s_append(path, b.data, b.len);
+    snprintf(path, sizeof(path), "%s/spool/" BAD_SID ".timing", s_dir);
+    char line[128];
+    int n = snprintf(line, sizeof(line), "junk\n0.5 %zu\n-1 5\n1e9 x\n0.1 1073741824\n", b.len);
+    s_append(path, line, (size_t) n);
+    snprintf(path, sizeof(path), "%s/spool/" BAD_SID ".info", s_dir);
+    n = snprintf(line, sizeof(line), "start=2026-01-01T00:00:00Z\nnonce=%s\nend=2026-01-01T00:01:00Z\n",
+                 T_NONCE);
+    s_append(path, line, (size_t) n);
+    l3_buf_free(&b);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* A real recorder: l3-rec running bash with the shell integration inside tmux.          */
 
@@ -223,6 +252,7 @@ static bool s_find_real(sess_t *sess)
         bool ours = false;
         for (int i = 0; i < SESSIONS; i++)
             ours = ours || strcmp(line, sess[i].sid) == 0;
+        ours = ours || strncmp(line, "20260101T000000-1-bad", 21) == 0;
         if (!ours && strlen(line) < sizeof(s_real_sid))
             snprintf(s_real_sid, sizeof(s_real_sid), "%s", line);
     }
@@ -340,7 +370,8 @@ int main(void)
     memset(sess, 0, sizeof(sess));
     pid_t dead = s_dead_pid();
     for (int i = 0; i < SESSIONS; i++)
-        s_session_start(&sess[i], i, i == DEAD ? getpid() : getpid());
+        s_session_start(&sess[i], i, getpid());
+    s_damaged();
 
     //  Grow the spool while killing and restarting the agent at random instants.
     srand((unsigned) time(NULL));
@@ -386,6 +417,11 @@ int main(void)
         all = true;
         for (int i = 0; i < SESSIONS; i++)
             all = all && s_done(&sess[i]);
+        {
+            sess_t d;
+            snprintf(d.sid, sizeof(d.sid), "%s", BAD_SID);
+            all = all && s_done(&d);
+        }
         if (real) {
             sess_t r;
             snprintf(r.sid, sizeof(r.sid), "%.63s", s_real_sid);
@@ -417,7 +453,7 @@ int main(void)
     CHECK(box != NULL);
     static uint8_t seen[SESSIONS][COMMANDS + 2];
     memset(seen, 0, sizeof(seen));
-    int records = 0, bad = 0, real_cmds = 0, real_ends = 0;
+    int records = 0, bad = 0, real_cmds = 0, real_ends = 0, damaged = 0;
     if (box) {
         outbox_iter_t *it = outbox_iter_new(box, 1);
         uint64_t seq;
@@ -436,6 +472,14 @@ int main(void)
             for (int i = 0; i < SESSIONS; i++)
                 if (strcmp(r->sid, sess[i].sid) == 0)
                     si = i;
+            if (strcmp(r->sid, BAD_SID) == 0) {
+                records--;
+                damaged++;
+                if (r->type == L3_RECORD_COMMAND)
+                    CHECK(r->nr == 1 && r->cmdline.len == 7 && !memcmp(r->cmdline.data, "damaged", 7));
+                l3_msg_clear(&msg);
+                continue;
+            }
             if (real && strcmp(r->sid, s_real_sid) == 0) {
                 //  The real session: echo with its output, false with exit 1, exit.
                 records--;
@@ -501,6 +545,7 @@ int main(void)
     CHECK_MSG(doubled == 0, "%d records doubled", doubled);
     CHECK(bad == 0);
     CHECK(records == SESSIONS * (COMMANDS + 2));
+    CHECK_MSG(damaged == 3, "damaged session: %d records, expected 3", damaged);
     if (real) {
         CHECK_MSG(real_cmds == 3 && real_ends == 1, "real session: %d commands, %d ends",
                   real_cmds, real_ends);
