@@ -201,11 +201,13 @@ static void s_damaged(void)
 {
     char path[300];
     snprintf(path, sizeof(path), "%s/spool/garbage-no-info.script", s_dir);
-    s_append(path, "\x1b]6973;" T_NONCE ";C;x\x07", 42);
+    static const char mark[] = "\x1b]6973;" T_NONCE ";C;x\x07";
+    s_append(path, mark, sizeof(mark) - 1);
     snprintf(path, sizeof(path), "%s/spool/20260101T000000-1-bad2.script", s_dir);
     s_append(path, "hello", 5);
     snprintf(path, sizeof(path), "%s/spool/20260101T000000-1-bad2.info", s_dir);
-    s_append(path, "garbage\n\x00\xff=\n=x\nstart=yesterday\n", 36);
+    static const char info[] = "garbage\n\x00\xff=\n=x\nstart=yesterday\n";
+    s_append(path, info, sizeof(info) - 1);
     l3_buf_t b;
     l3_buf_init(&b, 0);
     t_command(&b, "/", "damaged", "out\r\n", "0");
