@@ -334,6 +334,26 @@ static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint
               && l3_bytes_set(&rec.cmdline, self->cmdline.data, self->cmdline.len,
                               L3_CMDLINE_MAX);
     size_t tail = 0;
+    //  The shell hook prints the standard "OSC 133 ; C" right after our C mark, for
+    //  terminals that use it; it is the hook's, not the command's output.
+    static const char c133[] = "\x1b]133;C\x07";
+    size_t skip = 0;
+    if (self->mode == L3_PARSER_MARKS && self->out_len >= sizeof(c133) - 1
+        && s_head_size(self) >= sizeof(c133) - 1 && memcmp(self->out, c133, sizeof(c133) - 1) == 0) {
+        skip = sizeof(c133) - 1;
+        size_t left = skip;
+        for (uint32_t i = 0; i < self->timing_n && left; i++) {
+            size_t n = self->timing[i].bytes < left ? self->timing[i].bytes : left;
+            self->timing[i].bytes -= (uint32_t) n;
+            left -= n;
+        }
+        //  Drop timing entries left empty.
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < self->timing_n; i++)
+            if (self->timing[i].bytes)
+                self->timing[w++] = self->timing[i];
+        self->timing_n = w;
+    }
     if (ok) {
         if (self->truncated) {
             size_t head = s_head_size(self);
@@ -341,16 +361,17 @@ static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint
             tail = ring;
             l3_buf_t o;
             l3_buf_init(&o, L3_OUTPUT_MAX);
-            l3_buf_append(&o, self->out, head);
+            l3_buf_append(&o, self->out + skip, head - skip);
             l3_buf_append(&o, self->out + head + self->ring_pos, ring - self->ring_pos);
             l3_buf_append(&o, self->out + head, self->ring_pos);
             ok = !o.failed;
             rec.output.data = l3_buf_steal(&o, &rec.output.len);
-            rec.output_head = head;
+            rec.output_head = head - skip;
             rec.dropped = self->out_total - self->output_cap;
             rec.flags |= L3_FLAG_TRUNCATED;
         } else {
-            ok = l3_bytes_set(&rec.output, self->out, self->out_len, L3_OUTPUT_MAX);
+            ok = l3_bytes_set(&rec.output, self->out ? self->out + skip : NULL,
+                              self->out_len - skip, L3_OUTPUT_MAX);
         }
     }
     if (ok) {

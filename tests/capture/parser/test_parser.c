@@ -198,7 +198,14 @@ static void b_broken_seqs(l3_buf_t *b)
               "0");
 }
 
+static void b_hook133(l3_buf_t *b)
+{
+    //  The bash hook prints OSC 133;C right after our C mark: not the command's output.
+    t_command(b, "/", "echo hi", "\x1b]133;C\x07hi\r\n\x1b]133;C\x07", "0");
+}
+
 static const case_t s_cases[] = {
+    {"hook's OSC 133 C", b_hook133, 0, 1, 0, "echo hi", "/", "hi\r\n\x1b]133;C\x07", 0, 0, 0, ""},
     {"simple", b_simple, 0, 1, 0, "ls -l", "/home/user", "total 0\r\n-rw-r--r-- 1 u u 0 a\r\n",
      0, 0, 0, ""},
     {"exit code", b_exit, 0, 1, 0, "false", "/", "", 1, 0, 0, ""},
