@@ -160,7 +160,7 @@ static void s_bad_messages(void)
     msgpack_pack_str_with_body(&m.pk, "cmd", 3);
     msgpack_pack_bin_with_body(&m.pk, "ls", 2);
     msgpack_pack_str_with_body(&m.pk, "o", 1);
-    msgpack_sbuffer_write(&m.sbuf, "\xc6\xff\xff\xff\xffabc", 8);
+    msgpack_sbuffer_write(&m.sbuf, "\xc6\xff\xff\xff\xff" "abc", 8);
     CHECK(!s_decodes(&m));
 
     //  Map header claiming 65535 entries; an array instead of a map; a bare int.
