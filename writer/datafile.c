@@ -324,15 +324,33 @@ static void s_scan_line(const datafile_line_t *line, void *arg)
     }
 }
 
+/* The lock is two locks on two bytes (locks may lie beyond the end of the file):
+   - byte 0, an open-file-description lock: the guarantee. It belongs to our one file
+     description, so no stray close() of another descriptor of the file (a library, a
+     reader in the same process) can drop it, unlike a classic POSIX lock;
+   - byte 1, a classic POSIX lock: only so that F_GETLK can name the holder's pid, which
+     OFD locks do not report. */
+#define S_LOCK_GUARD 0
+#define S_LOCK_PID 1
+
+/* Pid of the POSIX lock on the pid byte, -1 when none or unknown. */
+static pid_t s_holder_pid(int fd)
+{
+    struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = S_LOCK_PID, .l_len = 1};
+    if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && q.l_pid > 0)
+        return q.l_pid;
+    return -1;
+}
+
 pid_t datafile_lock_holder(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -1;
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = S_LOCK_GUARD, .l_len = 1};
     pid_t pid = -1;
-    if (fcntl(fd, F_GETLK, &fl) == 0)
-        pid = fl.l_type == F_UNLCK ? 0 : (fl.l_pid > 0 ? fl.l_pid : -1);
+    if (fcntl(fd, F_OFD_GETLK, &q) == 0)
+        pid = q.l_type == F_UNLCK ? 0 : s_holder_pid(fd);
     close(fd);
     return pid;
 }
@@ -352,13 +370,11 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_f
         snprintf(err, errlen, "cannot open datafile %s: %s", path, strerror(errno));
         goto cleanup;
     }
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    if (fcntl(fd, F_SETLK, &fl) != 0) {
+    struct flock guard = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = S_LOCK_GUARD,
+                          .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &guard) != 0) {
         if (errno == EACCES || errno == EAGAIN) {
-            struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-            pid_t pid = -1;
-            if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && q.l_pid > 0)
-                pid = q.l_pid;
+            pid_t pid = s_holder_pid(fd);
             if (holder)
                 *holder = pid;
             if (pid > 0)
@@ -375,6 +391,10 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_f
             snprintf(err, errlen, "cannot lock datafile %s: %s", path, strerror(errno));
         goto cleanup;
     }
+    struct flock pidlock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = S_LOCK_PID,
+                            .l_len = 1};
+    if (fcntl(fd, F_SETLK, &pidlock) != 0)
+        l3_debug("datafile %s: no pid lock (%s); the guard lock holds", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         snprintf(err, errlen, "cannot stat datafile %s: %s", path, strerror(errno));

@@ -7,9 +7,11 @@
     fdatasync; only then does the committed offset move. A failed append is cut back to
     the committed offset, so the file is a valid document whatever happens.
 
-    Exactly one process may hold a datafile open: an fcntl write lock on the file itself
-    (POSIX locks report the holder's pid through F_GETLK, which makes the refusal message
-    useful). The lock is per process, so open the datafile after daemonizing. */
+    Exactly one process may hold a datafile open: an open-file-description write lock on
+    the file itself (which no stray close() in the process can drop), plus a classic POSIX
+    lock on another byte whose only job is to let F_GETLK name the holder's pid for the
+    refusal message. POSIX locks are not inherited, so open the datafile after
+    daemonizing. */
 #ifndef WRITER_DATAFILE_H
 #define WRITER_DATAFILE_H
 
@@ -74,7 +76,9 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_f
 void datafile_destroy(datafile_t **self_p);
 
 /* Pid of the process holding the lock on path, 0 when none (or the file is absent),
-   -1 when it cannot be told. Does not take the lock. */
+   -1 when locked by an unknown process or it cannot be told. Does not take the lock.
+   Not for the holder itself: it opens and closes the file, which drops the holder's
+   POSIX (pid-reporting) lock. */
 pid_t datafile_lock_holder(const char *path);
 
 /* Append `count` complete record lines (each ending in "\n") and make them durable. Returns 0 and

@@ -145,14 +145,28 @@ pid_t wt_spawn(wt_t *t, const char *const *extra_args)
 
 bool wt_start(wt_t *t)
 {
+    /* A "$commit" of the previous writer may still sit in our SUB queue: drain it, and
+       count only heartbeats that arrive after the new process says it is ready. */
+    for (uint64_t before = t->commits - 1; before != t->commits;) {
+        before = t->commits;
+        wt_pump(t, 0);
+    }
     t->pid = wt_spawn(t, NULL);
     if (t->pid < 0)
         return false;
-    uint64_t seen = t->commits;
+    char ready[64];
+    snprintf(ready, sizeof ready, "[%d] info: ready", (int)t->pid);
+    bool is_ready = false;
+    uint64_t seen = 0;
     int64_t deadline = l3_time_mono_us() + 15 * 1000000LL;
     while (l3_time_mono_us() < deadline) {
-        wt_pump(t, 100);
-        if (t->commits > seen)
+        if (!is_ready && wt_log_has(t, ready)) {
+            is_ready = true;
+            wt_pump(t, 0);
+            seen = t->commits;
+        }
+        wt_pump(t, 20);
+        if (is_ready && t->commits > seen)
             return true;
         int status;
         if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
