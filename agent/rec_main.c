@@ -132,6 +132,24 @@ static bool s_spool_dir(l3_config_t *cfg, const char *opt, const struct passwd *
     return true;
 }
 
+/* A private directory on a tmpfs for the bash hook's scratch file ($XDG_RUNTIME_DIR when
+   it is ours, else /dev/shm): the hook truncates and rewrites it twice per command, which
+   on a disk file system can wait for I/O. Removed when the session ends. */
+static bool s_hook_dir(char *out, size_t size)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    if (xdg && *xdg == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+        snprintf(out, size, "%s/l3-rec.XXXXXX", xdg);
+    else
+        snprintf(out, size, "/dev/shm/l3-rec.XXXXXX");
+    if (!mkdtemp(out)) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 /* Walk the ancestors; return the pid of the nearest l3-rec (and its uid), or 0. */
 static pid_t s_ancestor_recorder(uid_t *uid)
 {
@@ -222,7 +240,7 @@ int main(int argc, char **argv)
     char spool_dir[PATH_MAX], sid[96], nonce[40], tag[8], host[256] = "localhost";
     char shell_dir[PATH_MAX] = "", rcfile[PATH_MAX + 32], zdotdir[PATH_MAX + 32];
     char pty_name[128] = "", nest_id[400] = "", parent[400] = "";
-    char argv0[PATH_MAX];
+    char argv0[PATH_MAX], hook_dir[PATH_MAX] = "", hook_file[PATH_MAX + 16] = "";
     char *child_argv[8] = { NULL };
     char *const *run_argv = child_argv;
     const char *run_path = NULL;
@@ -362,6 +380,11 @@ int main(int argc, char **argv)
              (long long)l3_config_int(cfg, "rec/edit_max_bytes", 1048576, 0, 64 << 20));
     s_env_set(&env, "L3_EDIT_LIMITS", limits);
     s_env_unset(&env, "L3_NORECORD");
+    s_env_unset(&env, "L3_HOOK_TMP");
+    if (recording && s_hook_dir(hook_dir, sizeof hook_dir)) {
+        snprintf(hook_file, sizeof hook_file, "%s/hook", hook_dir);
+        s_env_set(&env, "L3_HOOK_TMP", hook_file);
+    }
     if (parent[0])
         s_env_set(&env, "L3_PARENT", parent);
     else
@@ -444,6 +467,10 @@ int main(int argc, char **argv)
     }
 
 cleanup:
+    if (hook_dir[0]) {
+        unlink(hook_file);
+        rmdir(hook_dir);
+    }
     if (master >= 0)
         close(master);
     rec_spool_destroy(&spool);

@@ -166,22 +166,23 @@ typedef struct {
     rec_filter_t filter;
 } s_loop_t;
 
-/* Read one chunk of the child's output; false at EOF/EIO. */
-static bool s_drain_master(s_loop_t *L)
+/* Read one chunk of the child's output: 1 when bytes came, 0 when none are ready, -1 at
+   EOF/EIO (every writer of the pty is gone). */
+static int s_drain_master(s_loop_t *L)
 {
     ssize_t n = read(L->master, L->rbuf, S_READ_BUF);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return true;
+        return 0;
     if (n <= 0) {
         L->master_open = false;
-        return false;
+        return -1;
     }
     if (L->opts->spool)
         rec_spool_write(L->opts->spool, L->rbuf, (size_t)n, l3_time_mono_us());
     size_t out = rec_filter_run(&L->filter, L->rbuf, (size_t)n, L->fbuf);
     if (L->stdout_ok && out > 0 && !s_write_all(STDOUT_FILENO, L->fbuf, out))
         L->stdout_ok = false; /* terminal gone: keep recording until the child ends */
-    return true;
+    return 1;
 }
 
 static void s_feed_master(s_loop_t *L)
@@ -342,15 +343,11 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
             if (fds[i_master].revents & POLLOUT)
                 s_feed_master(&L);
             if (fds[i_master].revents & (POLLIN | POLLHUP | POLLERR)) {
-                /* A few reads per wakeup keep syscalls down without starving stdin. */
-                for (int k = 0; k < 4 && L.master_open; k++) {
-                    if (!s_drain_master(&L))
-                        break;
+                /* Read until the pty is empty (bounded, so stdin and signals get their
+                   turn): one poll per burst instead of one per 4 KiB read. */
+                for (int k = 0; k < 32 && s_drain_master(&L) > 0; k++) {
                     if (child_done)
                         drain_until = l3_time_mono_us() + S_DRAIN_MS * 1000;
-                    struct pollfd p = { .fd = master, .events = POLLIN };
-                    if (poll(&p, 1, 0) <= 0)
-                        break;
                 }
             }
         }

@@ -50,6 +50,18 @@ __l3_enc() {
         __l3_out=$s
         return
     fi
+    # Common case, no loop: only %, space, ;, tab and newline need encoding.
+    p=${s//%/%25}
+    p=${p// /%20}
+    p=${p//;/%3B}
+    p=${p//$'\t'/%09}
+    p=${p//$'\n'/%0A}
+    if [[ $p != *[^!-:\<-~]* ]]; then
+        __l3_out=$p
+        return
+    fi
+    # Other bytes (controls, non-ASCII): byte by byte in the C locale (setlocale is slow,
+    # so only here).
     local LC_ALL=C
     __l3_out=
     while [[ -n $s ]]; do
@@ -214,7 +226,10 @@ __l3_install_trap() {
 
 if [[ -n ${__l3_nonce-} && $- == *i* && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]]; then
     __l3_installed=1
-    __l3_tmp=$L3_SPOOL/.$L3_SID.hook
+    # Scratch file for reading builtin output back without a fork; l3-rec puts it on a
+    # tmpfs (a truncate+write on ext4 can wait for the disk on close).
+    __l3_tmp=${L3_HOOK_TMP:-$L3_SPOOL/.$L3_SID.hook}
+    unset L3_HOOK_TMP
     __l3_bashpid=$BASHPID
     __l3_armed=0 __l3_running=0 __l3_status=0 __l3_hc=$HISTCMD __l3_edit_count=0 __l3_pwd=
     declare -a __l3_arm=() __l3_edit_files=() __l3_edit_tokens=()
