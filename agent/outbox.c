@@ -998,6 +998,14 @@ fail:
     return NULL;
 }
 
+outbox_t *outbox_open_config(l3_config_t *config, const char *agent_id)
+{
+    outbox_opts_t opts;
+    outbox_opts_from_config(&opts, config);
+    return outbox_open(l3_config_str(config, "agent/outbox", "/var/spool/lilalo/outbox"),
+                       agent_id, &opts);
+}
+
 void outbox_destroy(outbox_t **self_p)
 {
     if (!self_p || !*self_p)
