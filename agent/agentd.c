@@ -45,6 +45,7 @@ typedef struct {
     bool polled;         /* polled in this round: its resume point is due */
     bool append_failed;  /* an append failed in this round: no resume point, reopen */
     bool abandon;        /* the recorder is gone: end it in this round */
+    bool gone;           /* the script file was deleted: close it after this round */
     int64_t abandon_us;
 } sess_t;
 
@@ -75,6 +76,7 @@ struct l3_agentd_t {
     sess_t *current;     /* the session being polled (record callback context) */
     uint64_t records, skipped;
     uint64_t scans;
+    bool polled_any; /* a session was polled in this round: s_commit has work */
 };
 
 /* ------------------------------------------------------------------------------------ */
@@ -224,6 +226,9 @@ static void s_sess_destroy(void *item)
     is not synced) and none is doubled (a record re-made is one the outbox still has). */
 static bool s_commit(l3_agentd_t *self)
 {
+    if (!self->polled_any)
+        return true;
+    self->polled_any = false;
     if (!outbox_sync(self->box)) {
         l3_error("outbox: sync failed; stopping");
         return false;
@@ -254,7 +259,8 @@ static bool s_commit(l3_agentd_t *self)
         if (l3_spool_session_done(s->spool)) {
             zhash_insert(self->done, s->script, "1");
             zlist_append(gone, (void *) zhash_cursor(self->sessions));
-        }
+        } else if (s->gone)
+            zlist_append(gone, (void *) zhash_cursor(self->sessions));
     }
     if (wrote) {
         int dfd = open(self->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -285,8 +291,15 @@ static void s_poll(l3_agentd_t *self, sess_t *s)
     s->dirty = false;
     s->abandon = false;
     s->polled = true;
+    self->polled_any = true;
     if (n > 0)
         l3_debug("%s: %d records", s->script, n);
+    if (n < 0 && access(s->script, F_OK) != 0 && errno == ENOENT) {
+        //  Deleted (spool cleanup): forget it. Its records so far are stored; a file that
+        //  comes back under the same name resumes from the resume point.
+        l3_info("%s is gone; no longer followed", s->script);
+        s->gone = true;
+    }
 }
 
 /* Open the session of a .script path (resuming from its checkpoint). */
@@ -582,8 +595,17 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
                                               L3_OUTPUT_MAX);
     self->scan_us = l3_config_int(config, "agent/scan_ms", 2000, 10, 3600000) * 1000;
     self->batch_us = l3_config_int(config, "agent/batch_ms", 50, 0, 60000) * 1000;
-    const char *state = l3_config_str(config, "agent/state", "/var/lib/lilalo/agent");
-    const char *obox = l3_config_str(config, "agent/outbox", "/var/lib/lilalo/outbox");
+    //  System-wide (root) defaults under /var; a per-user agent keeps its state in ~.
+    char def_state[PATH_MAX] = "/var/lib/lilalo/agent", def_outbox[PATH_MAX] = "/var/lib/lilalo/outbox";
+    char def_spool[PATH_MAX] = "/var/spool/lilalo";
+    const char *home = getenv("HOME");
+    if (geteuid() != 0 && home && home[0] == '/' && strlen(home) < PATH_MAX - 64) {
+        snprintf(def_state, sizeof(def_state), "%s/.local/state/lilalo/agent", home);
+        snprintf(def_outbox, sizeof(def_outbox), "%s/.local/state/lilalo/outbox", home);
+        snprintf(def_spool, sizeof(def_spool), "%s/.local/share/lilalo/spool", home);
+    }
+    const char *state = l3_config_str(config, "agent/state", def_state);
+    const char *obox = l3_config_str(config, "agent/outbox", def_outbox);
     snprintf(self->state_dir, sizeof(self->state_dir), "%s", state);
     if (!s_mkdirs(self->state_dir)) {
         l3_error("cannot create state directory %s: %s", self->state_dir, strerror(errno));
@@ -592,7 +614,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     //  Spool directories: agent/spool, comma separated; else the recorder's default.
     const char *list = l3_config_str(config, "agent/spool", NULL);
     if (!list)
-        list = l3_config_str(config, "rec/spool", "/var/spool/lilalo");
+        list = l3_config_str(config, "rec/spool", def_spool);
     char *copy = strdup(list);
     for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok && self->nspool < SPOOL_DIRS_MAX;
          tok = strtok_r(NULL, ",", &save)) {
