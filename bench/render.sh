@@ -7,8 +7,9 @@
 #     `xmllint --stream --noout` on the same file, and the start-up with the derived
 #     index file (the normal restart);
 #   - render's resident memory (peak, VmHWM);
-#   - wrk, 8 connections, through lighttpd + l3-cgi: p50/p99 of a 100-command journal
-#     page, and the same for lighttpd serving the same bytes as a static file;
+#   - wrk, 8 connections, through lighttpd + l3-cgi (FastCGI, conf/lighttpd/
+#     lilalo-fastcgi.conf): p50/p99 of a 100-command journal page, and the same for
+#     lighttpd serving the same bytes as a static file; also plain CGI and uncached pages;
 #   - full-text search latency over all of it (p95 of a fixed query mix, through HTTP);
 # and ends with one line:
 #   render startup_ratio=<r> rss_mb=<n> page_p99_ms=<n> static_ratio=<r> search_p95_ms=<n>
@@ -92,22 +93,21 @@ rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$render_pid/status)
 idx_mb=$(($(stat -c %s "$data.idx") / 1048576))
 
 # --- lighttpd + l3-cgi vs static ------------------------------------------------------
-hport=$(free_port)
-mkdir -p "$work/www" "$work/http"
+# l3-cgi as lighttpd runs it by default here: FastCGI (conf/lighttpd/lilalo-fastcgi.conf,
+# the same binary kept running). The plain CGI config (fork+exec per request) is measured
+# too, for comparison.
+mkdir -p "$work/www" "$work/http" "$work/http-cgi"
 cp -r "$root/conf/www/." "$work/www/"
 page="/journal/journal?page=5000"
-L3_HTTP_PORT=$hport L3_WWW=$work/www L3_CGI=$bin/l3-cgi L3_HTTP_STATE=$work/http \
-    lighttpd -D -f "$root/conf/lighttpd/lilalo.conf" >>"$work/http.log" 2>&1 &
-httpd_pid=$!
-i=0
-until curl -sf -o /dev/null "http://127.0.0.1:$hport/static/lilalo.css"; do
-    i=$((i + 1)); [ $i -gt 200 ] && { echo "lighttpd did not start" >&2; exit 1; }; sleep 0.05
-done
-curl -sf "http://127.0.0.1:$hport$page" > "$work/www/page.html" ||
-    { echo "bench/render.sh: the journal page did not load" >&2; exit 1; }
-page_kb=$(($(stat -c %s "$work/www/page.html") / 1024))
-ncmds_page=$(grep -o 'class="cmd' "$work/www/page.html" | wc -l)
-
+start_httpd() { # CONF PORT STATE
+    L3_HTTP_PORT=$2 L3_WWW=$work/www L3_CGI=$bin/l3-cgi L3_HTTP_STATE=$3 \
+        lighttpd -D -f "$1" >>"$work/http.log" 2>&1 &
+    httpd_pid=$!
+    i=0
+    until curl -sf -o /dev/null "http://127.0.0.1:$2/static/lilalo.css"; do
+        i=$((i + 1)); [ $i -gt 200 ] && { echo "lighttpd did not start" >&2; exit 1; }; sleep 0.05
+    done
+}
 wrk_p() { # URL -> "p50_ms p99_ms rps"
     wrk -t2 -c8 -d"${secs}s" --latency "$1" | python3 -c '
 import sys, re
@@ -121,8 +121,31 @@ errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 if errs: print("wrk: non-2xx responses:", errs.group(1), file=sys.stderr)
 print("%.2f %.2f %s" % (ms("50"), ms("99"), rps))'
 }
+cgi_port=$(free_port)
+start_httpd "$root/conf/lighttpd/lilalo.conf" "$cgi_port" "$work/http-cgi"
+set -- $(wrk_p "http://127.0.0.1:$cgi_port$page"); cgi_p50=$1; cgi_p99=$2; cgi_rps=$3
+kill "$httpd_pid"; wait "$httpd_pid" 2>/dev/null || true
+hport=$(free_port)
+start_httpd "$root/conf/lighttpd/lilalo-fastcgi.conf" "$hport" "$work/http"
+curl -sf "http://127.0.0.1:$hport$page" > "$work/www/page.html" ||
+    { echo "bench/render.sh: the journal page did not load" >&2; exit 1; }
+page_kb=$(($(stat -c %s "$work/www/page.html") / 1024))
+ncmds_page=$(grep -o 'class="cmd' "$work/www/page.html" | wc -l)
 set -- $(wrk_p "http://127.0.0.1:$hport$page"); page_p50=$1; page_p99=$2; page_rps=$3
 set -- $(wrk_p "http://127.0.0.1:$hport/static/page.html"); st_p50=$1; st_p99=$2; st_rps=$3
+# Uncached: every request a different page, so render builds each one.
+python3 - "$hport" > "$work/uncached.lua" <<'PY'
+print('local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/journal/journal?page=" .. (1000 + n % 8000))\nend')
+PY
+set -- $(wrk -t2 -c8 -d"${secs}s" --latency -s "$work/uncached.lua" "http://127.0.0.1:$hport" | python3 -c '
+import sys, re
+t = sys.stdin.read()
+def ms(label):
+    m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+print("%.2f %.2f %s" % (ms("50"), ms("99"), re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))')
+unc_p50=$1; unc_p99=$2; unc_rps=$3
 
 # --- search -------------------------------------------------------------------------------
 search_ms=""
@@ -150,7 +173,9 @@ printf 'render start-up, no index file (full scan): %.2f s (ratio %s)\n' "$cold_
 printf 'render start-up, with its index file:       %.2f s (ratio %s)\n' "$warm_s" "$warm_ratio"
 echo "render RSS peak: $((rss_kb / 1024)) MB after start-up, $rss_mb MB after the load below"
 echo "journal page: $ncmds_page commands, $page_kb KB"
-echo "wrk -c8 journal page via lighttpd+l3-cgi: p50 $page_p50 ms, p99 $page_p99 ms, $page_rps req/s"
-echo "wrk -c8 same bytes as a static file:      p50 $st_p50 ms, p99 $st_p99 ms, $st_rps req/s"
+echo "wrk -c8 journal page, lighttpd + l3-cgi (FastCGI):  p50 $page_p50 ms, p99 $page_p99 ms, $page_rps req/s"
+echo "wrk -c8 same bytes as a static file:                 p50 $st_p50 ms, p99 $st_p99 ms, $st_rps req/s"
+echo "wrk -c8 journal page, lighttpd + l3-cgi (plain CGI): p50 $cgi_p50 ms, p99 $cgi_p99 ms, $cgi_rps req/s"
+echo "wrk -c8 a different page each request (no cache):   p50 $unc_p50 ms, p99 $unc_p99 ms, $unc_rps req/s"
 echo "search (20 queries x 2, whole file, through HTTP): p95 $search_p95 ms, max $search_max ms"
 echo "render startup_ratio=$startup_ratio rss_mb=$rss_mb page_p99_ms=$page_p99 static_ratio=$static_ratio search_p95_ms=$search_p95"

@@ -14,6 +14,7 @@
     l3_zmtp (ZMTP 3.0 by hand, not libzmq) and the two config keys it needs are read by
     a small ZPL reader here, not zconfig. That keeps a request's process cost near a
     plain fork/exec. */
+#include "l3_fcgi.h"
 #include "l3_log.h"
 #include "l3_req.h"
 #include "l3_time.h"
@@ -42,7 +43,7 @@ static bool s_write_all(const void *data, size_t len)
     return true;
 }
 
-static void s_error(int status, const char *reason, const char *detail, bool head)
+static void s_error(l3_buf_t *out, int status, const char *reason, const char *detail, bool head)
 {
     char body[1024];
     int bl = snprintf(body, sizeof body,
@@ -54,9 +55,9 @@ static void s_error(int status, const char *reason, const char *detail, bool hea
                       "Status: %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
                       "Content-Length: %d\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
                       status, reason, bl, status == 405 ? "Allow: GET, HEAD\r\n" : "");
-    s_write_all(head_buf, (size_t)hl);
+    l3_buf_append(out, head_buf, (size_t)hl);
     if (!head)
-        s_write_all(body, (size_t)bl);
+        l3_buf_append(out, body, (size_t)bl);
 }
 
 static const char *s_reason(int status)
@@ -111,82 +112,113 @@ static bool s_zpl_get(const char *path, const char *section, const char *key, ch
     return found;
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *endpoint;
+    int timeout_ms;
+    int fd; /* FastCGI mode: the connection to render, kept between requests */
+} cgi_t;
+
+typedef const char *(lookup_fn)(const void *src, const char *name);
+
+static const char *s_from_env(const void *src, const char *name)
 {
-    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("usage: l3-cgi   (run by a web server as a CGI/1.1 program)\n"
-               "Environment: REQUEST_METHOD, PATH_INFO, QUERY_STRING, REMOTE_USER,\n"
-               "HTTP_ACCEPT_LANGUAGE; L3_RENDER (render endpoint), L3_CONFIG (config file,\n"
-               "keys cgi/render, cgi/timeout_ms), default /etc/lilalo/lilalo.cfg.\n");
-        return 0;
-    }
-    l3_log_init("l3-cgi", false, L3_LOG_WARN);
-    const char *method = getenv("REQUEST_METHOD");
+    (void)src;
+    return getenv(name);
+}
+
+static const char *s_from_params(const void *src, const char *name)
+{
+    return l3_fcgi_param(src, name);
+}
+
+/* One request, from CGI variables to the complete CGI response in out. */
+static void s_answer(cgi_t *self, lookup_fn *get, const void *src, l3_buf_t *out)
+{
+    const char *method = get(src, "REQUEST_METHOD");
     bool head = method && !strcmp(method, "HEAD");
     l3_req_t req;
     char err[128];
-    int status = l3_req_set(&req, method, getenv("PATH_INFO"), getenv("QUERY_STRING"),
-                            getenv("REMOTE_USER"), getenv("HTTP_ACCEPT_LANGUAGE"), err, sizeof err);
+    int status = l3_req_set(&req, method, get(src, "PATH_INFO"), get(src, "QUERY_STRING"),
+                            get(src, "REMOTE_USER"), get(src, "HTTP_ACCEPT_LANGUAGE"), err,
+                            sizeof err);
     if (status != 0) {
         l3_warn("refused %s request: %s", method ? method : "(none)", err);
-        s_error(status, s_reason(status), err, head);
-        return 0;
+        s_error(out, status, s_reason(status), err, head);
+        return;
     }
-
-    const char *endpoint = getenv("L3_RENDER");
-    int timeout_ms = 2000;
-    char ep_buf[512], num[32];
-    if (!endpoint || !*endpoint) {
-        const char *path = getenv("L3_CONFIG");
-        if ((!path || !*path) && access("/etc/lilalo/lilalo.cfg", R_OK) == 0)
-            path = "/etc/lilalo/lilalo.cfg";
-        endpoint = "tcp://127.0.0.1:5690";
-        if (path && *path) {
-            if (s_zpl_get(path, "cgi", "render", ep_buf, sizeof ep_buf) ||
-                s_zpl_get(path, "render", "bind", ep_buf, sizeof ep_buf))
-                endpoint = ep_buf;
-            if (s_zpl_get(path, "cgi", "timeout_ms", num, sizeof num)) {
-                long t = strtol(num, NULL, 10);
-                if (t >= 100 && t <= 60000)
-                    timeout_ms = (int)t;
-            }
-        }
-    }
-
     const char *frames[6] = {L3_REQ_MAGIC, req.method, req.path, req.query, req.user, req.lang};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(frames[i]);
     l3_buf_t reply;
     l3_buf_init(&reply, RESPONSE_MAX);
-    int64_t deadline = l3_time_mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = l3_time_mono_us() + (int64_t)self->timeout_ms * 1000;
     char why[128] = "";
-    int rc = l3_zmtp_request(endpoint, frames, lens, 6, &reply, deadline, why, sizeof why);
-    if (rc == -1 && l3_time_mono_us() < deadline) {
-        /* Refused or reset: render may be restarting. Wait for it until the deadline, as
-           libzmq's reconnect would, so a restart is a slow page, not an error. */
-        while (rc == -1 && l3_time_mono_us() + 100000 < deadline) {
-            usleep(100000);
-            rc = l3_zmtp_request(endpoint, frames, lens, 6, &reply, deadline, why, sizeof why);
+    int rc = l3_zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
+                              sizeof why);
+    /* Refused or reset: render may be restarting. Wait for it until the deadline, as
+       libzmq's reconnect would, so a restart is a slow page, not an error. */
+    while (rc == -1 && l3_time_mono_us() + 100000 < deadline) {
+        usleep(100000);
+        rc = l3_zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
+                              sizeof why);
+    }
+    if (rc != 0) {
+        l3_error("render at %s did not answer within %d ms: %s", self->endpoint,
+                 self->timeout_ms, why);
+        s_error(out, 504, "Gateway Timeout", "the journal service did not answer in time", head);
+    } else if (reply.len < 13 || memcmp(reply.data, "HTTP/1.1 ", 9) != 0) {
+        l3_error("render sent a malformed response (%zu bytes)", reply.len);
+        s_error(out, 502, "Bad Gateway", "the journal service sent a malformed response", head);
+    } else {
+        /* "HTTP/1.1 200 OK\r\n..." becomes "Status: 200 OK\r\n..." */
+        l3_buf_append(out, "Status: ", 8);
+        l3_buf_append(out, reply.data + 9, reply.len - 9);
+    }
+    l3_buf_free(&reply);
+}
+
+static void s_fcgi_handler(const l3_fcgi_params_t *params, l3_buf_t *out, void *arg)
+{
+    s_answer(arg, s_from_params, params, out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: l3-cgi   (run by a web server as a CGI/1.1 or FastCGI program)\n"
+               "Environment: REQUEST_METHOD, PATH_INFO, QUERY_STRING, REMOTE_USER,\n"
+               "HTTP_ACCEPT_LANGUAGE; L3_RENDER (render endpoint), L3_CONFIG (config file,\n"
+               "keys cgi/render, cgi/timeout_ms), default /etc/lilalo/lilalo.cfg.\n"
+               "When started with a listening socket as stdin (FastCGI), it stays and serves\n"
+               "requests on it.\n");
+        return 0;
+    }
+    l3_log_init("l3-cgi", false, L3_LOG_WARN);
+    cgi_t self = {getenv("L3_RENDER"), 2000, -1};
+    char ep_buf[512], num[32];
+    if (!self.endpoint || !*self.endpoint) {
+        const char *path = getenv("L3_CONFIG");
+        if ((!path || !*path) && access("/etc/lilalo/lilalo.cfg", R_OK) == 0)
+            path = "/etc/lilalo/lilalo.cfg";
+        self.endpoint = "tcp://127.0.0.1:5690";
+        if (path && *path) {
+            if (s_zpl_get(path, "cgi", "render", ep_buf, sizeof ep_buf) ||
+                s_zpl_get(path, "render", "bind", ep_buf, sizeof ep_buf))
+                self.endpoint = ep_buf;
+            if (s_zpl_get(path, "cgi", "timeout_ms", num, sizeof num)) {
+                long t = strtol(num, NULL, 10);
+                if (t >= 100 && t <= 60000)
+                    self.timeout_ms = (int)t;
+            }
         }
     }
-    int exit_status = 0;
-    if (rc != 0) {
-        l3_error("render at %s did not answer within %d ms: %s", endpoint, timeout_ms, why);
-        s_error(504, "Gateway Timeout", "the journal service did not answer in time", head);
-        goto cleanup;
-    }
-    const char *resp = (const char *)reply.data;
-    size_t len = reply.len;
-    /* "HTTP/1.1 200 OK\r\n..." becomes "Status: 200 OK\r\n..." */
-    if (len < 13 || memcmp(resp, "HTTP/1.1 ", 9) != 0) {
-        l3_error("render sent a malformed response (%zu bytes)", len);
-        s_error(502, "Bad Gateway", "the journal service sent a malformed response", head);
-        goto cleanup;
-    }
-    if (!s_write_all("Status: ", 8) || !s_write_all(resp + 9, len - 9))
-        exit_status = 1; /* the client went away: nothing to tell anyone but the log */
-cleanup:
-    l3_buf_free(&reply);
-    return exit_status;
+    if (l3_fcgi_is_listener(STDIN_FILENO))
+        return l3_fcgi_serve(STDIN_FILENO, s_fcgi_handler, &self) == 0 ? 0 : 1;
+    l3_buf_t out;
+    l3_buf_init(&out, RESPONSE_MAX + 4096);
+    s_answer(&self, s_from_env, NULL, &out);
+    int rc = s_write_all(out.data, out.len) ? 0 : 1; /* else the client went away */
+    l3_buf_free(&out);
+    return rc;
 }

@@ -203,17 +203,12 @@ static void s_frame(uint8_t *buf, size_t *at, uint8_t flags, size_t len)
     }
 }
 
-int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
-                    size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
-                    size_t errlen)
+/* Connect and do the ZMTP handshake; the connected descriptor stays in c->fd. */
+static int s_open(conn_t *c, const char *endpoint)
 {
-    conn_t c = {-1, deadline_us, err, errlen};
-    l3_buf_t req;
-    l3_buf_init(&req, 0);
-    int rc = s_connect(&c, endpoint);
+    int rc = s_connect(c, endpoint);
     if (rc)
-        goto cleanup;
-
+        return rc;
     /* Greeting: signature, version 3.0, mechanism NULL, as-server 0, filler. */
     uint8_t greet[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0};
     memcpy(greet + 12, "NULL", 4);
@@ -224,35 +219,37 @@ int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_
     uint8_t hello[sizeof greet + sizeof ready];
     memcpy(hello, greet, sizeof greet);
     memcpy(hello + sizeof greet, ready, sizeof ready);
-    if ((rc = s_write_all(&c, hello, sizeof hello)))
-        goto cleanup;
+    if ((rc = s_write_all(c, hello, sizeof hello)))
+        return rc;
     uint8_t peer[64];
-    if ((rc = s_read_all(&c, peer, sizeof peer)))
-        goto cleanup;
-    if (peer[0] != 0xff || peer[9] != 0x7f || peer[10] < 3 || memcmp(peer + 12, "NULL", 5) != 0) {
-        rc = s_fail(&c, -1, "the peer does not speak ZMTP 3 with the NULL mechanism");
-        goto cleanup;
-    }
+    if ((rc = s_read_all(c, peer, sizeof peer)))
+        return rc;
+    if (peer[0] != 0xff || peer[9] != 0x7f || peer[10] < 3 || memcmp(peer + 12, "NULL", 5) != 0)
+        return s_fail(c, -1, "the peer does not speak ZMTP 3 with the NULL mechanism");
     /* The peer's READY (or ERROR): one command frame, checked and skipped. */
     uint8_t flags;
     uint64_t size;
-    if ((rc = s_frame_head(&c, &flags, &size)))
-        goto cleanup;
-    if (!(flags & FLAG_COMMAND) || size > COMMAND_MAX || size < 6) {
-        rc = s_fail(&c, -1, "expected the peer's READY");
-        goto cleanup;
-    }
+    if ((rc = s_frame_head(c, &flags, &size)))
+        return rc;
+    if (!(flags & FLAG_COMMAND) || size > COMMAND_MAX || size < 6)
+        return s_fail(c, -1, "expected the peer's READY");
     uint8_t cmd[COMMAND_MAX];
-    if ((rc = s_read_all(&c, cmd, (size_t)size)))
-        goto cleanup;
-    if (cmd[0] != 5 || memcmp(cmd + 1, "READY", 5) != 0) {
-        rc = s_fail(&c, -1, "the peer refused the connection");
-        goto cleanup;
-    }
+    if ((rc = s_read_all(c, cmd, (size_t)size)))
+        return rc;
+    if (cmd[0] != 5 || memcmp(cmd + 1, "READY", 5) != 0)
+        return s_fail(c, -1, "the peer refused the connection");
+    return 0;
+}
 
+/* One request and its reply on an open connection. */
+static int s_exchange(conn_t *c, const char *const *frames, const size_t *lens, size_t nframes,
+                      l3_buf_t *reply)
+{
     /* Request: the empty delimiter, then the frames, in one write (no Nagle stalls). */
     uint8_t head[16];
     size_t at = 0;
+    int rc;
+    l3_buf_t req;
     l3_buf_init(&req, 1u << 20);
     s_frame(head, &at, FLAG_MORE, 0);
     l3_buf_append(&req, head, at);
@@ -262,45 +259,80 @@ int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_
         l3_buf_append(&req, head, at);
         l3_buf_append(&req, frames[i], lens[i]);
     }
-    if (req.failed) {
-        rc = s_fail(&c, -1, "request too large");
-        goto cleanup;
-    }
-    if ((rc = s_write_all(&c, req.data, req.len)))
-        goto cleanup;
+    if (req.failed)
+        rc = s_fail(c, -1, "request too large");
+    else
+        rc = s_write_all(c, req.data, req.len);
+    l3_buf_free(&req);
+    if (rc)
+        return rc;
 
     /* Reply: the delimiter, then the message frames (commands such as PING skipped). */
     bool delimiter = false, more = true;
+    uint8_t flags;
+    uint64_t size;
     l3_buf_reset(reply);
     while (more) {
-        if ((rc = s_frame_head(&c, &flags, &size)))
-            goto cleanup;
+        if ((rc = s_frame_head(c, &flags, &size)))
+            return rc;
         if (flags & FLAG_COMMAND) {
-            if (size > COMMAND_MAX || (rc = s_skip(&c, size)))
-                goto cleanup;
+            if (size > COMMAND_MAX)
+                return s_fail(c, -1, "oversized command");
+            if ((rc = s_skip(c, size)))
+                return rc;
             continue;
         }
         more = flags & FLAG_MORE;
         if (!delimiter) {
-            if (size != 0 || !more) {
-                rc = s_fail(&c, -1, "reply without the REQ delimiter");
-                goto cleanup;
-            }
+            if (size != 0 || !more)
+                return s_fail(c, -1, "reply without the REQ delimiter");
             delimiter = true;
             continue;
         }
-        if (size > SIZE_MAX / 2 || !l3_buf_reserve(reply, (size_t)size)) {
-            rc = s_fail(&c, -1, "reply too large");
-            goto cleanup;
-        }
-        if ((rc = s_read_all(&c, reply->data + reply->len, (size_t)size)))
-            goto cleanup;
+        if (size > SIZE_MAX / 2 || !l3_buf_reserve(reply, (size_t)size))
+            return s_fail(c, -1, "reply too large");
+        if ((rc = s_read_all(c, reply->data + reply->len, (size_t)size)))
+            return rc;
         reply->len += (size_t)size;
     }
-    rc = 0;
-cleanup:
-    l3_buf_free(&req);
-    if (c.fd >= 0)
+    return 0;
+}
+
+int l3_zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
+                     const size_t *lens, size_t nframes, l3_buf_t *reply, int64_t deadline_us,
+                     char *err, size_t errlen)
+{
+    conn_t c = {*fd, deadline_us, err, errlen};
+    bool reused = c.fd >= 0;
+    int rc = 0;
+    if (!reused)
+        rc = s_open(&c, endpoint);
+    if (rc == 0)
+        rc = s_exchange(&c, frames, lens, nframes, reply);
+    if (rc == -1 && reused) {
+        /* the kept connection went stale (render restarted): one fresh try */
         close(c.fd);
+        c.fd = -1;
+        rc = s_open(&c, endpoint);
+        if (rc == 0)
+            rc = s_exchange(&c, frames, lens, nframes, reply);
+    }
+    if (rc != 0 && c.fd >= 0) {
+        close(c.fd); /* a REQ exchange cut in the middle cannot be resumed */
+        c.fd = -1;
+    }
+    *fd = c.fd;
+    return rc;
+}
+
+int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
+                    size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
+                    size_t errlen)
+{
+    int fd = -1;
+    int rc = l3_zmtp_exchange(&fd, endpoint, frames, lens, nframes, reply, deadline_us, err,
+                              errlen);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }

@@ -25,4 +25,11 @@ int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_
                     size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
                     size_t errlen);
 
+/* The same over a kept connection: *fd is -1 (connect first) or a connection a previous
+   call left open; on return it is open for the next request, or -1 after an error. A
+   stale kept connection is replaced once, transparently. */
+int l3_zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
+                     const size_t *lens, size_t nframes, l3_buf_t *reply, int64_t deadline_us,
+                     char *err, size_t errlen);
+
 #endif

@@ -100,10 +100,10 @@ def main():
     os.makedirs(ART, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="l3-journal-")
     data = tmp + "/data.xml"
-    pw, pa, pr, ph, ph2 = (free_port() for _ in range(5))
+    pw, pa, pr, ph, ph2, ph3 = (free_port() for _ in range(6))
     writer_ep, acks_ep = f"tcp://127.0.0.1:{pw}", f"tcp://127.0.0.1:{pa}"
     render_ep = f"tcp://127.0.0.1:{pr}"
-    logs = {n: open(f"{tmp}/{n}.log", "w") for n in ("writer", "render", "http", "http2")}
+    logs = {n: open(f"{tmp}/{n}.log", "w") for n in ("writer", "render", "http", "http2", "http3")}
     try:
         # --- the real writer makes the datafile -------------------------------------------
         writer = start([BIN + "/l3-writer", "--datafile", data, "--bind", writer_ep,
@@ -228,14 +228,32 @@ def main():
         sys.stderr.write(r.stderr[-3000:])
         check(r.returncode == 0, "browser checks")
 
+        # --- the same l3-cgi kept running as FastCGI (conf/lighttpd/lilalo-fastcgi.conf) --
+        os.makedirs(tmp + "/h3", exist_ok=True)
+        env3 = dict(env, L3_HTTP_PORT=str(ph3), L3_HTTP_STATE=tmp + "/h3")
+        httpd3 = start(["lighttpd", "-D", "-f", SRC + "/conf/lighttpd/lilalo-fastcgi.conf"],
+                       logs["http3"], env=env3)
+        wait_for(lambda: http_get(ph3, "/journal/")[0] == 200, 10, "lighttpd with FastCGI l3-cgi")
+        st, _, body = http_get(ph3, "/journal/journal?session=0&page=1")
+        check(st == 200 and b"&lt;script&gt;alert(1)" in body, f"FastCGI journal page {st}")
+        for path, want in [("/journal/a%20b", 400), ("/journal/journal?q=%00", 400),
+                           ("/journal/" + "a" * 600, 414), ("/journal/cmd/99999999", 404)]:
+            st, _, _ = http_get(ph3, path)
+            check(st == want, f"FastCGI {path[:40]}: {st}, want {want}")
+        st, hd, body = http_get(ph3, "/journal/", method="HEAD")
+        check(st == 200 and body == b"", "FastCGI HEAD")
+
         # --- render down: 504 fast; back: pages again ----------------------------------------
         stop(render)
-        t0 = time.monotonic()
-        st, _, _ = http_get(ph, "/journal/")
-        dt = time.monotonic() - t0
-        check(st == 504 and dt < 3.0, f"render down: {st} in {dt:.2f} s")
+        for port in (ph, ph3):
+            t0 = time.monotonic()
+            st, _, _ = http_get(port, "/journal/")
+            dt = time.monotonic() - t0
+            check(st == 504 and dt < 3.0, f"render down: {st} in {dt:.2f} s")
         render = start([BIN + "/l3-render", "-c", cfg], logs["render"])
         wait_for(lambda: http_get(ph, "/journal/")[0] == 200, 10, "pages back after restart")
+        wait_for(lambda: http_get(ph3, "/journal/")[0] == 200, 10, "FastCGI pages back")
+        stop(httpd3)
         st, _, body = http_get(ph, "/journal/api/sessions")
         check(st == 200 and len(json.loads(body)["sessions"]) == 6, "same index after restart")
         check("records from the index file" in open(tmp + "/render.log").read(),
