@@ -400,7 +400,10 @@ static void s_scan_dir(l3_agentd_t *self, const char *dir, int depth)
                 s_open(self, path);
         } else if (depth == 0 && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)) {
             struct stat st;
-            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            //  Our own directories may sit in the spool tree (the outbox's default is
+            //  /var/spool/lilalo/outbox): they are no user's spool.
+            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && strcmp(path, self->state_dir)
+                && strcmp(path, outbox_dir(self->box)))
                 s_scan_dir(self, path, depth + 1);
         }
     }
@@ -478,10 +481,14 @@ static void s_read_inotify(l3_agentd_t *self)
                 continue;
             size_t len = strnlen(ev->name, ev->len);
             const char *dot = memrchr(ev->name, '.', len);
-            if ((ev->mask & IN_ISDIR) || !dot) {
+            if (ev->mask & IN_ISDIR) {
                 self->next_scan = 0; /* a new per-user directory */
                 continue;
             }
+            //  Only a session's own files matter (not editor copies, not whatever else
+            //  shares the directory, such as an outbox under /var/spool/lilalo).
+            if (!dot || (strcmp(dot, ".script") && strcmp(dot, ".timing") && strcmp(dot, ".info")))
+                continue;
             char path[PATH_MAX];
             if (snprintf(path, sizeof(path), "%s/%.*s.script", dir, (int) (dot - ev->name),
                          ev->name)
@@ -596,7 +603,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     self->scan_us = l3_config_int(config, "agent/scan_ms", 2000, 10, 3600000) * 1000;
     self->batch_us = l3_config_int(config, "agent/batch_ms", 50, 0, 60000) * 1000;
     //  System-wide (root) defaults under /var; a per-user agent keeps its state in ~.
-    char def_state[PATH_MAX] = "/var/lib/lilalo/agent", def_outbox[PATH_MAX] = "/var/lib/lilalo/outbox";
+    char def_state[PATH_MAX] = "/var/lib/lilalo/agent", def_outbox[PATH_MAX] = "";
     char def_spool[PATH_MAX] = "/var/spool/lilalo";
     const char *home = getenv("HOME");
     if (geteuid() != 0 && home && home[0] == '/' && strlen(home) < PATH_MAX - 64) {
@@ -605,7 +612,9 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
         snprintf(def_spool, sizeof(def_spool), "%s/.local/share/lilalo/spool", home);
     }
     const char *state = l3_config_str(config, "agent/state", def_state);
-    const char *obox = l3_config_str(config, "agent/outbox", def_outbox);
+    //  agent/outbox belongs to the outbox (conf/lilalo.cfg.d/outbox.cfg, its default
+    //  /var/spool/lilalo/outbox); only a per-user agent gets a default in its home here.
+    const char *obox = l3_config_str(config, "agent/outbox", geteuid() != 0 ? def_outbox : NULL);
     snprintf(self->state_dir, sizeof(self->state_dir), "%s", state);
     if (!s_mkdirs(self->state_dir)) {
         l3_error("cannot create state directory %s: %s", self->state_dir, strerror(errno));
@@ -636,7 +645,8 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
         goto fail;
     outbox_opts_t oopts;
     outbox_opts_from_config(&oopts, config);
-    if (!s_mkdirs(obox) || !(self->box = outbox_open(obox, id, &oopts)))
+    if (obox ? !s_mkdirs(obox) || !(self->box = outbox_open(obox, id, &oopts))
+             : !(self->box = outbox_open_config(config, id)))
         goto fail;
     if (!s_seen_load(self))
         goto fail;
