@@ -78,15 +78,18 @@ rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info,
         l3_error("out of memory");
         goto failed;
     }
-    if (!s_write_all(self->script_fd, header, strlen(header))) {
-        l3_error("cannot write %s: %s", path[0], strerror(errno));
-        goto failed;
-    }
     if (!s_write_all(self->info_fd, info, strlen(info))) {
         l3_error("cannot write %s: %s", path[2], strerror(errno));
         goto failed;
     }
     self->last_us = l3_time_mono_us();
+    /* The header is the first chunk, timed like any other: .timing covers every byte of
+       .script, and scriptreplay (which skips the first line) still replays all output. */
+    if (!rec_spool_write(self, (const uint8_t *)header, strlen(header), self->last_us) ||
+        !rec_spool_flush(self)) {
+        l3_error("cannot write %s: %s", path[0], strerror(errno));
+        goto failed;
+    }
     return self;
 
 failed:
