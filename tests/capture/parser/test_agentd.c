@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -174,10 +175,10 @@ static int s_free_port(void)
 }
 
 /* Is the session's resume point written with its end record emitted? */
-static bool s_done(const sess_t *s)
+static bool s_done_uid(const sess_t *s, uid_t uid)
 {
     char path[700];
-    snprintf(path, sizeof(path), "%.63s/state/%u-%.63s.ckpt", s_dir, (unsigned) getuid(), s->sid);
+    snprintf(path, sizeof(path), "%.63s/state/%u-%.63s.ckpt", s_dir, (unsigned) uid, s->sid);
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;
@@ -185,6 +186,11 @@ static bool s_done(const sess_t *s)
     size_t n = fread(head, 1, sizeof(head), f);
     fclose(f);
     return n == sizeof(head) && (head[48] & 2);
+}
+
+static bool s_done(const sess_t *s)
+{
+    return s_done_uid(s, getuid());
 }
 
 static void s_sleep_ms(int ms)
@@ -222,6 +228,55 @@ static void s_damaged(void)
                  T_NONCE);
     s_append(path, line, (size_t) n);
     l3_buf_free(&b);
+}
+
+/* A per-user spool directory inside the spool (as /var/spool/lilalo/<user>), its files
+   owned by another user when we can chown: the records name the files' owner. */
+#define SUB_SID "20260101T120009-2000-sub1"
+static char s_sub_user[64];
+static uid_t s_sub_uid;
+static void s_subdir_session(void)
+{
+    sess_t s;
+    memset(&s, 0, sizeof(s));
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/spool/other", s_dir);
+    mkdir(dir, 0700);
+    snprintf(s.sid, sizeof(s.sid), "%s", SUB_SID);
+    snprintf(s.base, sizeof(s.base), "%.150s/%s", dir, SUB_SID);
+    s.t = 1767268800000000LL;
+    char line[256];
+    int n = snprintf(line, sizeof(line), "Script started on x\n");
+    s_append_ext(&s, "script", line, (size_t) n);
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    for (int k = 1; k <= 3; k++) {
+        char cmd[32];
+        snprintf(cmd, sizeof(cmd), "sub %d", k);
+        t_command(&b, "/", cmd, "x\r\n", "0");
+        s_chunk(&s, &b);
+    }
+    l3_buf_free(&b);
+    n = snprintf(line, sizeof(line), "start=2026-01-01T12:00:00Z\nnonce=%s\nend=2026-01-01T12:00:09Z\n",
+                 T_NONCE);
+    s_append_ext(&s, "info", line, (size_t) n);
+    uid_t uid = getuid();
+    if (geteuid() == 0) {
+        uid = 65534; /* nobody */
+        const char *ext[] = {"script", "timing", "info"};
+        for (int i = 0; i < 3; i++) {
+            char p[400];
+            snprintf(p, sizeof(p), "%s.%s", s.base, ext[i]);
+            if (chown(p, uid, uid) != 0)
+                uid = getuid();
+        }
+        if (chown(dir, uid, uid) != 0) {
+            /* the agent runs as root: it reads the directory anyway */
+        }
+    }
+    s_sub_uid = uid;
+    struct passwd *pw = getpwuid(uid);
+    snprintf(s_sub_user, sizeof(s_sub_user), "%s", pw ? pw->pw_name : "?");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -374,6 +429,7 @@ int main(void)
     for (int i = 0; i < SESSIONS; i++)
         s_session_start(&sess[i], i, getpid());
     s_damaged();
+    s_subdir_session();
 
     //  Grow the spool while killing and restarting the agent at random instants.
     srand((unsigned) time(NULL));
@@ -423,6 +479,8 @@ int main(void)
             sess_t d;
             snprintf(d.sid, sizeof(d.sid), "%s", BAD_SID);
             all = all && s_done(&d);
+            snprintf(d.sid, sizeof(d.sid), "%s", SUB_SID);
+            all = all && s_done_uid(&d, s_sub_uid);
         }
         if (real) {
             sess_t r;
@@ -455,7 +513,7 @@ int main(void)
     CHECK(box != NULL);
     static uint8_t seen[SESSIONS][COMMANDS + 2];
     memset(seen, 0, sizeof(seen));
-    int records = 0, bad = 0, real_cmds = 0, real_ends = 0, damaged = 0;
+    int records = 0, bad = 0, real_cmds = 0, real_ends = 0, damaged = 0, sub = 0;
     if (box) {
         outbox_iter_t *it = outbox_iter_new(box, 1);
         uint64_t seq;
@@ -474,6 +532,14 @@ int main(void)
             for (int i = 0; i < SESSIONS; i++)
                 if (strcmp(r->sid, sess[i].sid) == 0)
                     si = i;
+            if (strcmp(r->sid, SUB_SID) == 0) {
+                records--;
+                sub++;
+                CHECK_MSG(strcmp(r->user, s_sub_user) == 0, "subdir session user %s, want %s",
+                          r->user, s_sub_user);
+                l3_msg_clear(&msg);
+                continue;
+            }
             if (strcmp(r->sid, BAD_SID) == 0) {
                 records--;
                 damaged++;
@@ -548,6 +614,7 @@ int main(void)
     CHECK(bad == 0);
     CHECK(records == SESSIONS * (COMMANDS + 2));
     CHECK_MSG(damaged == 3, "damaged session: %d records, expected 3", damaged);
+    CHECK_MSG(sub == 5, "per-user directory session: %d records, expected 5", sub);
     if (real) {
         CHECK_MSG(real_cmds == 3 && real_ends == 1, "real session: %d commands, %d ends",
                   real_cmds, real_ends);
