@@ -305,9 +305,26 @@ static void s_poll(l3_agentd_t *self, sess_t *s)
 /* Open the session of a .script path (resuming from its checkpoint). */
 static sess_t *s_open(l3_agentd_t *self, const char *path)
 {
-    struct stat st;
+    struct stat st, dst;
     if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return NULL;
+    //  The owner names the user, so the owner must really be the one who wrote it: no
+    //  hard link (another user's file linked into one's own spool), and in a per-user
+    //  directory only that user's files.
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    bool sticky_root = slash && stat(dir, &dst) == 0 && dst.st_uid == 0 && (dst.st_mode & S_ISVTX);
+    if (st.st_nlink != 1 || (slash && !sticky_root && stat(dir, &dst) == 0 && dst.st_uid != st.st_uid
+                             && dst.st_uid != 0)) {
+        if (!zhash_lookup(self->warned, path)) {
+            l3_warn("%s: hard-linked or not owned by its directory's owner; ignored", path);
+            zhash_insert(self->warned, path, "1");
+        }
+        return NULL;
+    }
     l3_spool_opts_t opts = {.output_cap = self->output_cap,
                             .host = self->host,
                             .on_record = s_on_record,

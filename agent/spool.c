@@ -80,7 +80,7 @@ void l3_spool_user_name(uid_t uid, char *buf, size_t size)
 bool l3_spool_read_file(const char *path, uid_t uid, size_t max, l3_buf_t *out)
 {
     bool ok = false;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         l3_debug("spool: %s: %s", path, strerror(errno));
         return false;
@@ -379,7 +379,7 @@ static bool s_feed_script(l3_spool_session_t *self, int fd, uint64_t n, int64_t 
 /* Move forward through timing lines and the script bytes they cover. */
 static bool s_advance(l3_spool_session_t *self, int sfd, uint64_t script_size)
 {
-    int tfd = open(self->timing_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int tfd = open(self->timing_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (tfd < 0)
         return errno == ENOENT; /* no timing (yet): only the end feeds the bytes */
     bool ok = false;
@@ -486,7 +486,7 @@ static int s_poll(l3_spool_session_t *self, bool abandon, int64_t abandon_us)
     }
     if (!self->session_emitted)
         s_emit_session(self);
-    sfd = open(self->script_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    sfd = open(self->script_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (sfd < 0 || fstat(sfd, &st) != 0) {
         l3_error("spool: %s: %s", self->script_path, strerror(errno));
