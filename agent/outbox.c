@@ -882,7 +882,8 @@ static bool s_load(outbox_t *self)
             return false;
         l3_info("outbox %s: created, epoch %" PRIu64, self->dir, self->epoch);
     }
-    qsort(self->segs, self->nsegs, sizeof *self->segs, s_seg_cmp);
+    if (self->nsegs > 1)
+        qsort(self->segs, self->nsegs, sizeof *self->segs, s_seg_cmp);
     /* Segments are deleted as soon as acks cover them, while meta's acked is persisted
        lazily: the first segment's start bounds the ack from below. */
     if (self->nsegs > 0 && self->segs[0].first > 0 && self->segs[0].first - 1 > self->acked)

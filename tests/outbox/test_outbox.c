@@ -474,7 +474,13 @@ static void test_bounded_memory(void)
     printf("1,000,000 entries, %" PRIu64 " bytes on disk in %zu segments; RSS %ld kB -> peak "
            "%ld kB\n",
            box ? outbox_disk_bytes(box) : 0, box ? outbox_segments(box) : 0, rss0, peak);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan keeps freed blocks in a quarantine of up to 256 MB, so RSS says nothing about
+       what the outbox holds; the plain build checks it. */
+    (void)peak;
+#else
     CHECK_MSG(peak - rss0 < 16 * 1024, "RSS grew by %ld kB", peak - rss0);
+#endif
     outbox_destroy(&box);
     s_rmdir(dir);
 }
