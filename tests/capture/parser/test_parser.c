@@ -420,7 +420,9 @@ static void s_test_chunking(void)
         int split_bad = 0, resume_bad = 0, random_bad = 0;
         l3_buf_t blob;
         l3_buf_init(&blob, 0);
-        for (size_t k = 0; k <= s.bytes.len; k++) {
+        //  Every split point with the default cap; every third with the small cap (its
+        //  head/ring paths are what differs, and the sanitizer build must stay quick).
+        for (size_t k = 0; k <= s.bytes.len; k += ci ? 3 : 1) {
             //  One split at k.
             sink_t got;
             s_sink_init(&got);
@@ -451,7 +453,7 @@ static void s_test_chunking(void)
             s_sink_clear(&got);
         }
         uint32_t x = 99;
-        for (int round = 0; round < 200; round++) {
+        for (int round = 0; round < 80; round++) {
             sink_t got;
             s_sink_init(&got);
             p = s_parser(&got, cap, L3_PARSER_MARKS);
