@@ -51,11 +51,12 @@ __l3_enc() {
         return
     fi
     # Common case, no loop: only %, space, ;, tab and newline need encoding.
-    p=${s//%/%25}
-    p=${p// /%20}
-    p=${p//;/%3B}
-    p=${p//$'\t'/%09}
-    p=${p//$'\n'/%0A}
+    p=$s
+    [[ $p == *%* ]] && p=${p//%/%25}
+    [[ $p == *' '* ]] && p=${p// /%20}
+    [[ $p == *';'* ]] && p=${p//;/%3B}
+    [[ $p == *$'\t'* ]] && p=${p//$'\t'/%09}
+    [[ $p == *$'\n'* ]] && p=${p//$'\n'/%0A}
     if [[ $p != *[^!-:\<-~]* ]]; then
         __l3_out=$p
         return
@@ -76,8 +77,8 @@ __l3_enc() {
 }
 
 # DEBUG trap: the first command after a prompt is the user's command line: emit C.
-# $1 is $? and $2 is $_ of the interrupted context; returning $1 keeps $?, and since $2 is
-# this call's last argument, $_ is back to its old value when the trap's next part runs.
+# $1 is the status to return (see __l3_install_trap) and $2 is $_; since $2 is this
+# call's last argument, $_ is back to its old value when the trap's next part runs.
 __l3_debug() {
     [[ $__l3_armed == 1 ]] || return "$1"
     __l3_armed=0
@@ -215,10 +216,13 @@ __l3_install_trap() {
         eval "__l3_trap_arg ${1#trap}"
         unset -f __l3_trap_arg
     fi
+    # bash restores $? after the trap by itself; what the trap returns matters under
+    # extdebug (non-zero skips the command), so alone we return 0, and chained we hand
+    # the user's trap the command's $? and let its status decide, as it would without us.
     if [[ -n $__l3_user_trap ]]; then
         builtin trap '__l3_debug "$?" "$_"; '"$__l3_user_trap" DEBUG
     else
-        builtin trap '__l3_debug "$?" "$_"' DEBUG
+        builtin trap '__l3_debug 0 "$_"' DEBUG
     fi
     builtin trap -p DEBUG >|"$__l3_tmp"
     IFS= read -rd '' __l3_trap_text <"$__l3_tmp"

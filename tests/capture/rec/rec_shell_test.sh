@@ -14,6 +14,7 @@ HISTFILE=$HOME/.hist
 HISTCONTROL=ignorespace
 PROMPT_COMMAND='echo "pc $?" >>~/pc.log'
 trap 'echo "dbg $BASH_COMMAND" >>~/dbg.log' DEBUG
+shopt -s extdebug   # a non-zero DEBUG trap status would skip commands
 RC
 else
     cat >"$T/home/.zshrc" <<'RC'
