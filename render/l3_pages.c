@@ -77,6 +77,8 @@ struct l3_pages_t {
     char *icon[ICONS], *icon_url[ICONS];
     char *instructors; /* " a b c " for word search */
     int page_size, head_lines, tail_lines;
+    int64_t search_budget_us;
+    int whatis_new; /* whatis lookups left for the current request */
     int language; /* -1 auto, 0 en, 1 ru */
     bool whatis;
     /* whatis cache: word -> line (or "" when none) */
@@ -127,6 +129,8 @@ l3_pages_t *l3_pages_new(l3_config_t *config)
     const char *lang = l3_config_str(config, "render/language", "auto");
     self->language = !strcmp(lang, "ru") ? 1 : !strcmp(lang, "en") ? 0 : -1;
     self->whatis = l3_config_bool(config, "render/whatis", true);
+    self->search_budget_us =
+        l3_config_int(config, "render/search_budget_ms", 800, 0, 60000) * 1000;
     return self;
 }
 
@@ -535,8 +539,9 @@ static const char *s_whatis(l3_pages_t *pg, const char *word)
     for (size_t i = 0; i < pg->wa_n; i++)
         if (!strcmp(pg->wa_key[i], word))
             return pg->wa_val[i];
-    if (pg->wa_n >= 4096)
-        return "";
+    if (pg->wa_n >= 4096 || pg->whatis_new <= 0)
+        return ""; /* each unseen word costs a process: a few per request at most */
+    pg->whatis_new--;
     char cmd[160], line[512] = "";
     /* word is [A-Za-z0-9._+-] only (checked by the caller), so the shell sees no syntax. */
     snprintf(cmd, sizeof cmd, "timeout 1 whatis -l -- '%s' 2>/dev/null", word);
@@ -1033,8 +1038,10 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
         search_acc_t a = {c, calloc(size, sizeof(uint32_t)), 0};
         if (!a.ords)
             return NULL;
-        l3_search(c->ix, c->q, *before, size, s_search_accept, &a, more);
-        *before = a.n ? a.ords[a.n - 1] : 0;
+        uint32_t resume = 0;
+        l3_search(c->ix, c->q, *before, size, c->pg->search_budget_us, s_search_accept, &a, more,
+                  &resume);
+        *before = resume;
         qsort(a.ords, a.n, sizeof *a.ords, s_cmp_u32);
         *count = a.n;
         *total = a.n;
@@ -1555,7 +1562,8 @@ static void s_api_commands(ctx_t *c)
     }
     uint32_t *ords = NULL;
     size_t n = 0;
-    bool more = false;
+    bool more = false, searched = false;
+    uint32_t resume = 0;
     int64_t since = -1;
     if (l3_req_param(c->req->query, "since", v, sizeof v) && v[0])
         since = strtoll(v, NULL, 10);
@@ -1605,8 +1613,10 @@ static void s_api_commands(ctx_t *c)
         if (l3_req_param(c->req->query, "before", v, sizeof v))
             before = (uint32_t)strtoul(v, NULL, 10);
         search_acc_t a = {c, calloc(limit, sizeof(uint32_t)), 0};
+        searched = true;
         if (a.ords)
-            l3_search(c->ix, c->q, before, limit, s_search_accept, &a, &more);
+            l3_search(c->ix, c->q, before, limit, c->pg->search_budget_us, s_search_accept, &a,
+                      &more, &resume);
         ords = a.ords;
         n = a.n;
         if (ords)
@@ -1625,7 +1635,10 @@ static void s_api_commands(ctx_t *c)
     uint32_t next = n ? ords[n - 1] : (since >= 0 ? (uint32_t)since : 0);
     if (since < 0 && n == 0 && nc)
         next = nc - 1;
-    OUT("],\"next\":%" PRIu32 ",\"more\":%s}\n", next, more ? "true" : "false");
+    if (searched)
+        OUT("],\"before\":%" PRIu32 ",\"more\":%s}\n", resume, more ? "true" : "false");
+    else
+        OUT("],\"next\":%" PRIu32 ",\"more\":%s}\n", next, more ? "true" : "false");
     free(ords);
 }
 
@@ -1842,6 +1855,7 @@ void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l
     c->body = &body;
     c->status = 200;
     c->ctype = "text/html; charset=utf-8";
+    self->whatis_new = 16;
     /* Access: no remote user = single-machine default, everything. */
     if (!req->user[0]) {
         c->all = true;

@@ -6,7 +6,8 @@
     output text, not in an attribute). The file is scanned backwards in windows mapped one
     at a time (MAP_POPULATE, unmapped after), so the scan does not grow render's resident
     memory, and it stops as soon as the caller has enough results: a page of recent hits
-    costs one window. Matching is exact (case-sensitive) bytes. */
+    costs one window. Each window is scanned by two threads (halves). Matching is exact
+    (case-sensitive) bytes. */
 #ifndef L3_SEARCH_H
 #define L3_SEARCH_H
 
@@ -18,9 +19,11 @@
 typedef bool(l3_search_accept_fn)(uint32_t ord, void *arg);
 
 /* Search commands with ordinal < before (UINT32_MAX: all) for needle. Stops after `want`
-   accepted results. Returns the number accepted; *more is set when older commands remain
-   unsearched (continue with before = the last accepted ordinal). */
+   accepted results, or when budget_us (0: none) has passed, so one request never holds
+   render long. Returns the number accepted; *more is set when older commands remain
+   unsearched, and *resume is the `before` to continue with. */
 size_t l3_search(l3_index_t *index, const char *needle, uint32_t before, size_t want,
-                 l3_search_accept_fn *accept, void *arg, bool *more);
+                 int64_t budget_us, l3_search_accept_fn *accept, void *arg, bool *more,
+                 uint32_t *resume);
 
 #endif

@@ -126,13 +126,14 @@ int main(void)
         int n;
     } acc = {found, 0};
     (void)acc;
-    size_t n = l3_search(ix, "needle", UINT32_MAX, 3, s_want, NULL, &more);
+    uint32_t resume;
+    size_t n = l3_search(ix, "needle", UINT32_MAX, 3, 0, s_want, NULL, &more, &resume);
     CHECK(n == 3 && more, "search 3 newest with more: %zu %d", n, more);
-    n = l3_search(ix, "needle", UINT32_MAX, 100, s_want, NULL, &more);
+    n = l3_search(ix, "needle", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 10, "10 commands mention needle: %zu", n);
-    n = l3_search(ix, "<5>", UINT32_MAX, 100, s_want, NULL, &more);
+    n = l3_search(ix, "<5>", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 1, "markup in the needle is matched as text: %zu", n);
-    n = l3_search(ix, "h&1", UINT32_MAX, 100, s_want, NULL, &more);
+    n = l3_search(ix, "h&1", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "attributes are not searched: %zu", n);
 
     /* growth: a partial line is not indexed until complete; the footer is not passed */
