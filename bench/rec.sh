@@ -31,18 +31,16 @@ for pkg in tlog:tlog-rec asciinema:asciinema; do
     fi
 done
 
-# median_time CMD...: wall seconds of CMD (stdin /dev/null, stdout /dev/null), median of RUNS.
-median_time() {
-    local i t0 t1 times=()
-    for ((i = 0; i < RUNS; i++)); do
-        rm -rf "$W/out" && mkdir -p "$W/out"
-        t0=$(date +%s%N)
-        "$@" </dev/null >/dev/null 2>&1 || { echo fail; return; }
-        t1=$(date +%s%N)
-        times+=($(((t1 - t0) / 1000)))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p"
+# time_us CMD...: wall microseconds of CMD (stdin and stdout /dev/null), or "fail".
+time_us() {
+    local t0 t1
+    rm -rf "$W/out" && mkdir -p "$W/out"
+    t0=$(date +%s%N)
+    "$@" </dev/null >/dev/null 2>&1 || { echo fail; return; }
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000))
 }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 ratio() { # ratio A_us B_us → A/B with 2 decimals, or n/a
     [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || echo n/a
 }
@@ -50,11 +48,18 @@ ratio() { # ratio A_us B_us → A/B with 2 decimals, or n/a
 echo "== throughput: cat of a $MB MB file, median of $RUNS runs"
 head -c $((MB * 1000000 * 3 / 4)) /dev/urandom | base64 >"$W/file"
 FILE=$W/file
-t_rec=$(median_time "$REC" --spool "$W/out" -- cat "$FILE")
-t_script=$(median_time script -q -c "cat $FILE" "$W/out/typescript")
-t_tlog=n/a t_asc=n/a
-command -v tlog-rec >/dev/null && t_tlog=$(median_time tlog-rec -w file -o "$W/out/tlog.json" cat "$FILE")
-command -v asciinema >/dev/null && t_asc=$(median_time asciinema rec -q --overwrite -c "cat $FILE" "$W/out/a.cast")
+# Runs interleave the tools, so a neighbour's load hits them all alike.
+r_rec=() r_script=() r_tlog=() r_asc=()
+for ((run = 0; run < RUNS; run++)); do
+    r_rec+=($(time_us "$REC" --spool "$W/out" -- cat "$FILE"))
+    r_script+=($(time_us script -q -c "cat $FILE" "$W/out/typescript"))
+    command -v tlog-rec >/dev/null && r_tlog+=($(time_us tlog-rec -w file -o "$W/out/tlog.json" cat "$FILE"))
+    command -v asciinema >/dev/null && r_asc+=($(time_us asciinema rec -q --overwrite -c "cat $FILE" "$W/out/a.cast"))
+done
+t_rec=$(median "${r_rec[@]}") t_script=$(median "${r_script[@]}") t_tlog=n/a t_asc=n/a
+((${#r_tlog[@]})) && t_tlog=$(median "${r_tlog[@]}")
+((${#r_asc[@]})) && t_asc=$(median "${r_asc[@]}")
+echo "  runs (us): l3-rec ${r_rec[*]} | script ${r_script[*]}"
 printf '  %-10s %10s us\n' l3-rec "$t_rec" script "$t_script" tlog-rec "$t_tlog" asciinema "$t_asc"
 script_ratio=$(ratio "$t_rec" "$t_script")
 tlog_ratio=$(ratio "$t_rec" "$t_tlog")
@@ -87,10 +92,12 @@ hook_run() { # extra args for l3-rec → microseconds
     t1=$(date +%s%N)
     echo $(((t1 - t0) / 1000))
 }
-with=$(hook_run) without=$(hook_run -c "$W/noint.cfg")
-with2=$(hook_run) without2=$(hook_run -c "$W/noint.cfg")
-((with2 < with)) && with=$with2
-((without2 < without)) && without=$without2
+h_with=() h_without=()
+for ((run = 0; run < RUNS; run++)); do
+    h_with+=($(hook_run))
+    h_without+=($(hook_run -c "$W/noint.cfg"))
+done
+with=$(median "${h_with[@]}") without=$(median "${h_without[@]}")
 hook_us=$(((with - without) / NCMD))
 ((hook_us < 0)) && hook_us=0
 echo "  with hooks: $((with / NCMD)) us/command, without: $((without / NCMD)) us/command, hook: $hook_us us"
