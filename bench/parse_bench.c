@@ -1,11 +1,13 @@
 /*  l3-parse-bench — throughput of the spool parser.
 
-    Usage: l3-parse-bench [--mb N] [--chunk BYTES] [FILE.script]
+    Usage: l3-parse-bench [--mb N] [--chunk BYTES] [--write SID.script] [FILE.script]
     Without FILE it generates a realistic spool stream in memory (N MB, default 100):
     prompts with colours, marks with the session nonce, command output that is mostly
     plain text with SGR colour runs, some UTF-8, now and then a full-screen program and
     a long build log that hits the output cap. With FILE it parses that file (marks count
-    only with the nonce from FILE's .info beside it, if any). The stream is fed in chunks
+    only with the nonce from FILE's .info beside it, if any). --write also saves the
+    generated stream as a spool session (SID.script/.timing/.info, as l3-rec writes them),
+    e.g. to time `l3-agent --once` on it. The stream is fed in chunks
     (default 4096 bytes, like the recorder's writes) with times, as the agent does.
 
     Output, one key=value per line (the fixed lines scripts consume):
@@ -90,17 +92,46 @@ static void s_generate(l3_buf_t *b, size_t target)
     }
 }
 
+/* The generated stream as a spool session beside path (path ends in .script). */
+static bool s_write_spool(const char *path, const uint8_t *data, size_t len, size_t chunk)
+{
+    size_t pl = strlen(path);
+    if (pl < 8 || strcmp(path + pl - 7, ".script") != 0) {
+        fprintf(stderr, "l3-parse-bench: --write needs a path ending in .script\n");
+        return false;
+    }
+    char other[4096];
+    FILE *s = fopen(path, "w");
+    snprintf(other, sizeof(other), "%.*s.timing", (int) (pl - 7), path);
+    FILE *t = fopen(other, "w");
+    snprintf(other, sizeof(other), "%.*s.info", (int) (pl - 7), path);
+    FILE *i = fopen(other, "w");
+    if (!s || !t || !i) {
+        perror(path);
+        return false;
+    }
+    fprintf(s, "Script started on 2026-01-01T00:00:00.000000Z [l3-parse-bench]\n");
+    fwrite(data, 1, len, s);
+    for (size_t at = 0; at < len; at += chunk)
+        fprintf(t, "0.001000 %zu\n", len - at < chunk ? len - at : chunk);
+    fprintf(i, "version=1\nstart=2026-01-01T00:00:00.000000Z\npid=1\nnonce=%s\n"
+               "end=2026-01-01T01:00:00.000000Z\nexit=0\n", NONCE);
+    return fclose(s) == 0 && fclose(t) == 0 && fclose(i) == 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t mb = 100, chunk = 4096;
-    const char *file = NULL;
+    const char *file = NULL, *write_to = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--mb") && i + 1 < argc)
             mb = (size_t) atol(argv[++i]);
         else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
             chunk = (size_t) atol(argv[++i]);
+        else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+            write_to = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("Usage: l3-parse-bench [--mb N] [--chunk BYTES] [FILE.script]\n"
+            printf("Usage: l3-parse-bench [--mb N] [--chunk BYTES] [--write SID.script] [FILE.script]\n"
                    "Parse a generated N MB spool stream (default 100) or FILE; print\n"
                    "bytes=, commands=, seconds= and parse_mb_s= lines.\n");
             return 0;
@@ -152,6 +183,8 @@ int main(int argc, char **argv)
         s_generate(&gen, mb << 20);
         data = gen.data;
         len = gen.len;
+        if (write_to && !s_write_spool(write_to, data, len, chunk))
+            return 1;
     }
     l3_parser_opts_t opts = {.mode = L3_PARSER_MARKS,
                              .nonce = nonce[0] ? nonce : NULL,
