@@ -957,6 +957,15 @@ static size_t s_step(l3_parser_t *self, const uint8_t *p, size_t len)
             self->state = ST_CSI_PASS;
             return 0;
         }
+        if (c >= 0x20 && c <= 0x3f) {
+            //  Parameters and intermediates: take the run at once.
+            size_t n = 1;
+            while (n < len && self->seq_len + n < SEQ_MAX && p[n] >= 0x20 && p[n] <= 0x3f)
+                n++;
+            memcpy(self->seq + self->seq_len, p, n);
+            self->seq_len += (uint32_t) n;
+            return n;
+        }
         self->seq[self->seq_len++] = c;
         if (c >= 0x40 && c <= 0x7e)
             s_csi_done(self);
