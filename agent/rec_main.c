@@ -327,6 +327,11 @@ int main(int argc, char **argv)
             child_argv[1] = "--rcfile";
             child_argv[2] = rcfile;
             child_argv[3] = "-i";
+        } else if (integrate && strcmp(base, "fish") == 0) {
+            /* --init-command runs after the user's config.fish. */
+            snprintf(rcfile, sizeof rcfile, "source \"%s/l3.fish\"", shell_dir);
+            child_argv[1] = "--init-command";
+            child_argv[2] = rcfile;
         } else if (integrate && strcmp(base, "zsh") == 0) {
             snprintf(zdotdir, sizeof zdotdir, "%s/zsh", shell_dir);
         }

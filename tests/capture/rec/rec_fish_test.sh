@@ -1,0 +1,50 @@
+#!/bin/bash
+# rec_fish_test.sh — fish under l3-rec in a tmux pty: C/D/P marks, multi-line commands,
+# pipestatus, Ctrl-C, no nonce and no extra fd in commands, exit status.
+. "$(dirname "$0")/lib.sh"
+REC_SHELL=$(command -v fish) || { echo "skip: no fish"; exit 77; }
+mkdir -p "$T/home/.config/fish" "$T/home/sub dir"
+echo 'function fish_greeting; end' >"$T/home/.config/fish/config.fish"
+start_rec
+wait_for '[ $(count A) -ge 1 ]'
+cd "$T/home" || exit 1
+
+run 'echo hello; false | true'
+expect_c 'echo hello; false | true'
+expect_d '0	1 0'
+
+n=$(count D)
+type_keys 'for i in 1 2'; keys Enter
+type_keys 'echo $i'; keys Enter
+type_keys 'end'; keys Enter
+wait_for "[ \$(count D) -gt $n ]"
+expect_c 'for i in 1 2\necho $i\nend'
+
+c=$(count C)
+type_keys 'echo never'; keys C-c
+run 'echo after'
+[[ $(count C) == $((c + 1)) ]] && ! marks | grep -q never || fail "Ctrl-C at the prompt recorded"
+ok "Ctrl-C at the prompt"
+
+n=$(count D)
+type_keys 'sleep 100'; keys Enter
+wait_for 'pgrep -f "^sleep 100" >/dev/null'
+keys C-c
+wait_for "[ \$(count D) -gt $n ]"
+[[ $(last D | cut -f1) != 0 ]] || fail "interrupted sleep reported 0"
+ok "Ctrl-C during a command: D $(last D)"
+
+run 'cd "sub dir"'
+wait_for '[ "$(last P)" = "$T/home/sub dir" ]'
+ok "P after cd"
+
+run 'env | grep -c L3_NONCE >$HOME/nonce.txt; ls /proc/self/fd >$HOME/fds.txt'
+[[ $(cat nonce.txt) == 0 ]] || fail "nonce visible"
+[[ $(tr '\n' ' ' <fds.txt) == '0 1 2 3 ' ]] || fail "fds: $(tr '\n' ' ' <fds.txt)"
+ok "nonce hidden, no fd leak"
+
+type_keys 'exit 4'; keys Enter
+wait_for '[ -s $T/rc ]'
+[[ $(cat "$T/rc") == 4 ]] || fail "exit status $(cat "$T/rc")"
+ok "exit status"
+echo "PASS rec_fish_test"
