@@ -21,6 +21,7 @@ struct _streams_t {
     s_stream_t **touched; /* streams with records in the uncommitted batch */
     size_t touched_len, touched_cap;
     size_t max_streams;
+    s_stream_t *last; /* stream of the previous lookup: records come in runs */
 };
 
 static void s_stream_free(void **item)
@@ -37,9 +38,15 @@ static void s_key(char *key, size_t size, const char *agent, uint64_t epoch)
 
 static s_stream_t *s_find(streams_t *self, const char *agent, uint64_t epoch, bool create)
 {
+    /* A batch, and so a run of datafile lines, is mostly one stream: skip the key
+       formatting and hashing for a repeat. */
+    if (self->last && self->last->epoch == epoch && strcmp(self->last->agent, agent) == 0)
+        return self->last;
     char key[L3_ID_MAX + 24];
     s_key(key, sizeof key, agent, epoch);
     s_stream_t *stream = zhashx_lookup(self->table, key);
+    if (stream)
+        self->last = stream;
     if (stream || !create)
         return stream;
     if (self->max_streams && zhashx_size(self->table) >= self->max_streams)
@@ -53,6 +60,7 @@ static s_stream_t *s_find(streams_t *self, const char *agent, uint64_t epoch, bo
         free(stream);
         return NULL;
     }
+    self->last = stream;
     return stream;
 }
 

@@ -63,7 +63,7 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
     opts->heartbeat_ms = (int)l3_config_int(cfg, "writer/heartbeat_ms", 1000, 10, 600000);
     opts->max_streams =
         (size_t)l3_config_int(cfg, "writer/max_streams", 1000000, 1, (int64_t)1 << 32);
-    opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail", 128 << 20, 0,
+    opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail", 16 << 20, 0,
                                                 INT64_MAX);
 }
 

@@ -18,7 +18,7 @@
 
 #define AGENT "crashy"
 #define EPOCH 99
-#define TOTAL 30000
+#define TOTAL 20000
 #define WINDOW 3000
 
 static void s_send(wt_t *t, uint64_t seq)
@@ -97,8 +97,8 @@ int main(void)
         return 1;
     }
     CHECK(wt_start(&t));
-    const uint64_t kills[] = {2000, 7000, 13000, 19000, 26000};
-    s_run(&t, 1, TOTAL, kills, 5);
+    const uint64_t kills[] = {2000, 6000, 11000, 16000};
+    s_run(&t, 1, TOTAL, kills, 4);
     CHECK(wt_stop(&t, SIGKILL) == 128 + SIGKILL);
     long n = wt_check_stream(t.datafile, AGENT, EPOCH);
     /* The last kill may have left a torn tail: the restart below repairs it. */
