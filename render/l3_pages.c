@@ -177,6 +177,7 @@ typedef struct {
     char fhost[L3_REQ_VALUE_MAX + 1], fuser[L3_REQ_VALUE_MAX + 1];
     char ffrom[16], fto[16];
     bool bad_filter; /* a named host/user that does not exist: nothing matches */
+    bool export_all; /* /session/N.json: every command of the session */
     l3_buf_t *body;
     int status;
     const char *ctype;
@@ -1555,7 +1556,8 @@ static void s_api_commands(ctx_t *c)
     c->ctype = "application/json";
     bool html = l3_req_param(c->req->query, "html", v, sizeof v) && v[0] == '1';
     size_t limit = (size_t)c->pg->page_size;
-    if (l3_req_param(c->req->query, "limit", v, sizeof v)) {
+    int64_t since = -1;
+    if (!c->export_all && l3_req_param(c->req->query, "limit", v, sizeof v)) {
         unsigned long l = strtoul(v, NULL, 10);
         if (l >= 1 && l <= 1000)
             limit = l;
@@ -1564,13 +1566,21 @@ static void s_api_commands(ctx_t *c)
     size_t n = 0;
     bool more = false, searched = false;
     uint32_t resume = 0;
-    int64_t since = -1;
-    if (l3_req_param(c->req->query, "since", v, sizeof v) && v[0])
+    bool follow = false;
+    if (c->export_all && c->sess >= 0) {
+        /* every command of the session, from the first */
+        uint32_t ns;
+        limit = l3_index_sessions(c->ix, &ns)[c->sess].ncmds + 1;
+        follow = true;
+        c->q[0] = 0;
+    } else if (l3_req_param(c->req->query, "since", v, sizeof v) && v[0]) {
         since = strtoll(v, NULL, 10);
-    if (since >= 0 || !c->q[0]) {
+        follow = since >= 0;
+    }
+    if (follow || !c->q[0]) {
         /* Ascending from the cursor: the following case. Without a cursor: the newest. */
         ords = malloc(limit * sizeof *ords);
-        if (since >= 0) {
+        if (follow) {
             if (c->sess >= 0) {
                 uint32_t ns;
                 const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[c->sess];
@@ -1585,7 +1595,8 @@ static void s_api_commands(ctx_t *c)
                     }
                 }
             } else {
-                for (uint32_t o = (uint32_t)(since + 1); ords && o < nc && since < nc; o++) {
+                for (uint32_t o = (uint32_t)(since + 1); ords && since < (int64_t)nc && o < nc;
+                     o++) {
                     if (s_cmd_matches(c, &cmds[o])) {
                         if (n == limit) {
                             more = true;
@@ -1893,6 +1904,7 @@ void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l
             s_export_cast(c, id);
         } else if (!strcmp(ext, ".json")) {
             c->sess = id;
+            c->export_all = true;
             s_api_commands(c);
         } else if (*ext) {
             s_error_page(c, 404, c->m[M_NOT_FOUND]);
