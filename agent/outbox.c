@@ -924,6 +924,9 @@ static bool s_load(outbox_t *self)
             gap = true;
         expect = s->next;
     }
+    /* Seqs handed out (the last segment's name says up to where) but found nowhere. */
+    if (last + 1 != expect)
+        gap = true;
     self->last = self->synced = last;
     if (lost || gap)
         return s_reepoch(self);
