@@ -144,6 +144,19 @@ function check(cond, msg) {
   console.log(`live update: ${took} ms after the writer's ack`);
   await shot("live");
 
+  // Readable without JavaScript: the live and journal pages are complete server-side.
+  const plain = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const nctx = await plain.newContext({ javaScriptEnabled: false });
+  const np = await nctx.newPage();
+  await np.goto(BASE + "/live/" + process.env.LIVE_SESSION);
+  check(await np.locator("#journal .cmd").count() >= after, "live page readable without JavaScript");
+  await np.goto(BASE + "/replay/1");
+  check(/needs JavaScript/.test(await np.locator("#player").innerText()), "replay says it needs JS");
+  await np.screenshot({ path: path.join(ART, "live-nojs.png") });
+  await plain.close();
+
   // Russian.
   const ru = await ctx.newPage();
   await ru.setExtraHTTPHeaders({ "Accept-Language": "ru-RU,ru;q=0.9" });
