@@ -90,7 +90,7 @@ size_t l3_search(l3_index_t *index, const char *needle, uint32_t before, size_t 
         uint64_t wstart = cmds[lo].off;
         uint64_t mstart = wstart & ~(uint64_t)(pagesz - 1);
         size_t mlen = (size_t)(wend - mstart);
-        uint8_t *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+        uint8_t *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE,
                             l3_index_fd(index), (off_t)mstart);
         if (map == MAP_FAILED) {
             l3_warn("search: cannot map the datafile window at %llu", (unsigned long long)mstart);

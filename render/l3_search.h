@@ -4,8 +4,9 @@
     so a plain memmem over the raw record lines finds it without parsing anything; a hit
     counts only when it lies after the record's start tag (in the command line, cwd or
     output text, not in an attribute). The file is scanned backwards in windows mapped one
-    at a time (MAP_POPULATE, unmapped after), so the scan does not grow render's resident
-    memory, and it stops as soon as the caller has enough results: a page of recent hits
+    at a time (unmapped after, so the scan does not grow render's resident memory; no
+    MAP_POPULATE: building the page tables up front cost more than the scan itself,
+    while faults taken by the two scanning threads overlap), and it stops as soon as the caller has enough results: a page of recent hits
     costs one window. Each window is scanned by two threads (halves). Matching is exact
     (case-sensitive) bytes. */
 #ifndef L3_SEARCH_H
