@@ -517,3 +517,39 @@ bool wt_copy_prefix(wt_t *t, uint64_t commit, char *out, size_t outsize)
         ok = fclose(o) == 0 && ok;
     return ok;
 }
+
+long wt_check_stream_fast(const char *path, const char *agent, uint64_t epoch)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    uint64_t last = 0;
+    bool bad = false;
+    char a[L3_ID_MAX + 1], e[32], q[32];
+    while (!bad && (len = getline(&line, &cap, f)) > 0) {
+        if (line[0] != '<' || line[1] == '?' || line[1] == '/' || strncmp(line, "<lilalo", 7) == 0)
+            continue;
+        if (l3_xmlrec_attr(line, (size_t)len, "agent", a, sizeof a) < 0 ||
+            l3_xmlrec_attr(line, (size_t)len, "epoch", e, sizeof e) < 0 ||
+            l3_xmlrec_attr(line, (size_t)len, "seq", q, sizeof q) < 0) {
+            fprintf(stderr, "%s: a line without agent/epoch/seq\n", path);
+            bad = true;
+            break;
+        }
+        if (strcmp(a, agent) != 0 || strtoull(e, NULL, 10) != epoch)
+            continue;
+        uint64_t seq = strtoull(q, NULL, 10);
+        if (seq != last + 1) {
+            fprintf(stderr, "stream %s/%" PRIu64 ": seq %" PRIu64 " follows %" PRIu64 "\n", agent,
+                    epoch, seq, last);
+            bad = true;
+        }
+        last = seq;
+    }
+    free(line);
+    fclose(f);
+    return bad ? -1 : (long)last;
+}

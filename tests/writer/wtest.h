@@ -89,6 +89,10 @@ bool wt_wait_log(wt_t *t, const char *text, int timeout_ms);
    order. */
 long wt_check_stream(const char *path, const char *agent, uint64_t epoch);
 
+/* The same with the fast attribute lookup instead of a full parse of every line (for
+   checks in the middle of long tests; the end of a test uses wt_check_stream). */
+long wt_check_stream_fast(const char *path, const char *agent, uint64_t epoch);
+
 /* What a reader does: copy [0, commit) of the datafile plus the footer into out (a path
    of size outsize is made in the test dir). false on I/O error. */
 bool wt_copy_prefix(wt_t *t, uint64_t commit, char *out, size_t outsize);
