@@ -435,6 +435,33 @@ static void test_ack_and_iterate(void)
     s_rmdir(dir);
 }
 
+static void test_full(void)
+{
+    char dir[300];
+    s_fresh(dir, sizeof dir, "full");
+    outbox_opts_t opts;
+    outbox_opts_default(&opts);
+    opts.segment_bytes = 2048;
+    opts.max_bytes = 8192;
+    outbox_t *box = outbox_open(dir, "agent-1", &opts);
+    CHECK(box);
+    if (!box)
+        return;
+    int n = 0;
+    while (n < 1000 && s_append_n(box, (uint64_t)n + 1, 1, 200))
+        n++;
+    CHECK(n > 10 && n < 100);
+    CHECK(outbox_full(box));
+    CHECK(outbox_last_seq(box) == (uint64_t)n);
+    /* Acks free whole segments; appends resume. */
+    outbox_ack(box, (uint64_t)n);
+    CHECK(!outbox_full(box));
+    CHECK(s_append_n(box, (uint64_t)n + 1, 1, 200));
+    CHECK(outbox_last_seq(box) == (uint64_t)n + 1);
+    outbox_destroy(&box);
+    s_rmdir(dir);
+}
+
 static void test_bounded_memory(void)
 {
     char dir[300];
@@ -514,6 +541,7 @@ int main(void)
     test_torn_tail();
     test_corrupt_middle();
     test_ack_and_iterate();
+    test_full();
     test_bounded_memory();
     rmdir(s_root);
     TEST_DONE();
