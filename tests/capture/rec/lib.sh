@@ -47,7 +47,7 @@ wait_for() {
 # Start `l3-rec ARGS` in a detached tmux session of 80x24; its exit status goes to $T/rc.
 start_rec() {
     "${TM[@]}" new-session -d -s t -x 80 -y 24 -c "$T/home" \
-        "env -i PATH=$T/bin:/usr/bin:/bin HOME=$T/home TERM=xterm-256color SHELL=${REC_SHELL:-/bin/bash} LANG=C.UTF-8 $REC --spool $SPOOL $*; echo \$? > $T/rc; sleep 600"
+        "stty -g >$T/stty.before; env -i PATH=$T/bin:/usr/bin:/bin HOME=$T/home TERM=xterm-256color SHELL=${REC_SHELL:-/bin/bash} LANG=C.UTF-8 $REC --spool $SPOOL $*; echo \$? > $T/rc.tmp; stty -g >$T/stty.after; mv $T/rc.tmp $T/rc; sleep 600"
     wait_for 'ls $SPOOL/*.info >/dev/null 2>&1'
     INFO=$(ls "$SPOOL"/*.info | head -1)
     SCRIPT=${INFO%.info}.script
@@ -92,4 +92,10 @@ expect_d() {
     got=$(last D)
     [[ $got == "$1" ]] || fail "D mark: expected [$1], got [$got]"
     ok "D [$1]"
+}
+
+# The terminal l3-rec ran on is back in its old mode (raw mode undone).
+expect_tty_restored() {
+    cmp -s "$T/stty.before" "$T/stty.after" || fail "terminal mode not restored: $(cat "$T/stty.before") vs $(cat "$T/stty.after")"
+    ok "terminal mode restored"
 }

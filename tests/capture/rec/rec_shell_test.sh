@@ -210,6 +210,7 @@ grep -q '^exit=7$' "$INFO" || fail ".info has no exit=7"
 [[ $(stat -c %a "$SCRIPT") == 600 && $(stat -c %a "$SPOOL") == 700 ]] || fail "spool modes"
 ls -a "$SPOOL" | grep -q '\.hook$' && fail "hook scratch file left behind"
 ok "exit status 7"
+expect_tty_restored
 
 # scriptreplay replays the recording.
 scriptreplay --timing="$TIMING" --maxdelay 0.0001 "$SCRIPT" >"$T/replay.out" || fail "scriptreplay failed"
