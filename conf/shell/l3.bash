@@ -26,6 +26,9 @@ if [[ ${#BASH_SOURCE[@]} -le 1 && -z ${__l3_rc_done-} ]]; then
     unset L3_NONCE L3_EDITORS L3_EDIT_LIMITS
     if [[ ${L3_LOGIN-} == 1 ]]; then
         unset L3_LOGIN
+        # A login shell runs ~/.bash_logout at exit; ours is not one to bash, so an EXIT
+        # trap does it, set before the user's files so an EXIT trap of theirs wins.
+        [[ -r ~/.bash_logout ]] && trap '. ~/.bash_logout' EXIT
         [[ -r /etc/profile ]] && . /etc/profile
         if [[ -r ~/.bash_profile ]]; then . ~/.bash_profile
         elif [[ -r ~/.bash_login ]]; then . ~/.bash_login

@@ -24,6 +24,20 @@ done
 ok "pipe harness: marks stripped, kept in .script, exit 5"
 rm -rf "$SPOOL"
 
+# bash 5.2 array PROMPT_COMMAND, appended to later: still runs, in order, seeing $?.
+cat >"$T/home/.bashrc" <<'RC'
+PS1='rec$ '
+PROMPT_COMMAND=('echo "pcA $?" >>~/pc.log' 'echo pcB >>~/pc.log')
+RC
+printf 'false\nPROMPT_COMMAND+=("echo pcC >>~/pc.log")\ntrue\nexit\n' |
+    "${E[@]}" SHELL=/bin/bash "$REC" --spool "$SPOOL" >/dev/null 2>&1
+[[ $(tr '\n' ' ' <"$T/home/pc.log") == 'pcA 0 pcB pcA 1 pcB pcA 0 pcB pcC pcA 0 pcB pcC ' ]] ||
+    fail "array PROMPT_COMMAND: $(tr '\n' ' ' <"$T/home/pc.log")"
+INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(sed -n 's/^nonce=//p' "$INFO")
+[[ $(marks | grep -c '^D') == 3 ]] || fail "array PROMPT_COMMAND: D marks $(marks)"
+ok "array PROMPT_COMMAND kept working"
+rm -rf "$SPOOL" "$T/home/.bashrc"
+
 # Large output: .script body (after the header line) is exactly what the terminal got.
 head -c 3000000 /dev/urandom | base64 >"$T/big.txt"
 "${E[@]}" "$REC" --spool "$SPOOL" -- cat "$T/big.txt" </dev/null >"$T/term.out"

@@ -41,4 +41,17 @@ rc=$?
 grep -q inner-ran "$T/out" || fail "inner shell did not run: $(cat "$T/out")"
 [[ $(ls "$SPOOL"/*.info | wc -l) == 1 ]] || fail "same user recorded twice"
 ok "--login under the same user's recorder records once"
+rm -rf "$SPOOL"
+
+# --login with bash: the login files are read (/etc/profile, ~/.bash_profile), the hooks
+# are installed after them, and ~/.bash_logout runs at exit.
+echo 'export MARK=from-profile' >"$T/home/.bash_profile"
+echo 'echo bye >~/logout.txt' >"$T/home/.bash_logout"
+echo 'echo "mark=$MARK"; exit' | env -i PATH=/usr/bin:/bin HOME="$T/home" SHELL=/bin/bash \
+    "$REC" --spool "$SPOOL" --login >"$T/out" 2>&1
+grep -aq 'mark=from-profile' "$T/out" || fail "~/.bash_profile not read in --login"
+[[ $(cat "$T/home/logout.txt" 2>/dev/null) == bye ]] || fail "~/.bash_logout did not run"
+INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(sed -n 's/^nonce=//p' "$INFO")
+marks | grep -q $'^C\techo "mark=$MARK"; exit$' || fail "no C mark in a login session: $(marks)"
+ok "--login bash reads the login files, keeps the hooks, runs .bash_logout"
 echo "PASS rec_profile_test"
