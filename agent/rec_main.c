@@ -289,6 +289,10 @@ int main(int argc, char **argv)
     const char *shell = getenv("SHELL");
     if (!shell || !*shell)
         shell = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
+    if (strcmp(s_basename(shell), "l3-rec") == 0) {
+        /* l3-rec as the login shell (chsh): the real shell is unknown; never run ourselves. */
+        shell = access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+    }
     const char *cfg_shell_dir = l3_config_str(cfg, "rec/shell_dir", NULL);
     struct stat st;
     if (cfg_shell_dir && *cfg_shell_dir)
