@@ -170,6 +170,17 @@ static int s_typescript(builder_t *b, const uint8_t *data, size_t len, const uin
         size_t hl = nl ? (size_t) (nl - data) : len;
         start = s_script_header_time((const char *) data, hl);
         at = nl ? hl + 1 : len;
+        //  util-linux puts the terminal size in the header: COLUMNS="80".
+        const uint8_t *c = memmem(data, hl, "COLUMNS=\"", 9);
+        if (c) {
+            unsigned cols = 0;
+            for (c += 9; c < data + hl && *c >= '0' && *c <= '9' && cols < 100000; c++)
+                cols = cols * 10 + (unsigned) (*c - '0');
+            if (cols > 0 && cols <= 65535) {
+                b->cols = (uint16_t) cols;
+                l3_parser_set_cols(b->parser, cols);
+            }
+        }
     }
     //  The trailer "\nScript done on ..." is the script tool's, not the terminal's.
     size_t end = len;
@@ -264,6 +275,7 @@ static int s_asciicast(builder_t *b, const uint8_t *data, size_t len, int64_t fa
             if (root->type == L3_JSON_OBJECT && s_num(doc, root, "version", 0) == 2) {
                 b->cols = (uint16_t) s_clamp(s_num(doc, root, "width", 0), 0, 65535);
                 b->rows = (uint16_t) s_clamp(s_num(doc, root, "height", 0), 0, 65535);
+                l3_parser_set_cols(b->parser, b->cols);
                 const l3_json_node_t *env = l3_json_member(doc, root, "env");
                 s_str_field(doc, l3_json_member(doc, env, "SHELL"), b->shell, sizeof(b->shell));
                 double ts = s_num(doc, root, "timestamp", 0);
@@ -283,6 +295,12 @@ static int s_asciicast(builder_t *b, const uint8_t *data, size_t len, int64_t fa
         if (t && t->type == L3_JSON_NUMBER && ts && tl == 1 && ts[0] == 'o' && ps) {
             double sec = s_clamp(t->number, 0, 1e10);
             s_feed(b, ps, pl, b->start_us + (int64_t) (sec * 1e6));
+        } else if (ts && tl == 1 && ts[0] == 'r' && ps) {
+            //  Resize "COLSxROWS": where long lines wrap from now on.
+            unsigned cols = 0;
+            for (size_t i = 0; i < pl && ps[i] >= '0' && ps[i] <= '9' && cols < 100000; i++)
+                cols = cols * 10 + (unsigned) (ps[i] - '0');
+            l3_parser_set_cols(b->parser, cols);
         } else if (!(ts && tl == 1)) {
             if (bad++ < 5)
                 l3_warn("import: %s: asciicast event is not [time, type, data]; skipped", b->sid);
@@ -345,6 +363,7 @@ static void s_tlog_message(builder_t *b, l3_json_t *doc, int64_t fallback_us, un
                 && s_tlog_num(ts, tl, &at, &h)) {
                 b->cols = w <= 65535 ? (uint16_t) w : 0;
                 b->rows = h <= 65535 ? (uint16_t) h : 0;
+                l3_parser_set_cols(b->parser, b->cols);
             }
         }
         s_begin(b, start);
@@ -402,7 +421,10 @@ static void s_tlog_message(builder_t *b, l3_json_t *doc, int64_t fallback_us, un
                 s_feed(b, buf, k, t);
             break;
         }
-        default: /* input ("<", "["), window ("="): not output */
+        case '=':
+            l3_parser_set_cols(b->parser, n <= 65535 ? (uint32_t) n : 0);
+            break;
+        default: /* input ("<", "["): not output */
             break;
         }
     }

@@ -103,6 +103,11 @@ struct l3_parser_t {
     uint8_t line[LINE_MAX_BYTES];
     uint32_t line_len;
     uint32_t cursor;
+    /* The terminal's width (0 = unknown) and where in `line` the cursor's screen row
+       begins: a line editor that wraps a long command line at the right margin moves
+       with CR and cursor-up within the row, not the whole logical line. */
+    uint32_t cols;
+    uint32_t row_start;
 };
 
 /* --------------------------------------------------------------------------------- */
@@ -609,10 +614,35 @@ static void s_mark_abort(l3_parser_t *self)
 /* --------------------------------------------------------------------------------- */
 /* PROMPT mode: the rendered line                                                     */
 
+/* Characters (UTF-8 lead bytes) in line[from..to). */
+static uint32_t s_line_chars(l3_parser_t *self, uint32_t from, uint32_t to)
+{
+    uint32_t n = 0;
+    for (uint32_t i = from; i < to && i < self->line_len; i++)
+        if ((self->line[i] & 0xc0) != 0x80)
+            n++;
+    return n + (to > self->line_len ? to - self->line_len : 0);
+}
+
+/* The position `count` characters before pos, not before floor. */
+static uint32_t s_line_back(l3_parser_t *self, uint32_t pos, uint32_t count, uint32_t floor)
+{
+    while (count-- && pos > floor) {
+        pos--;
+        while (pos > floor && (self->line[pos] & 0xc0) == 0x80)
+            pos--;
+    }
+    return pos;
+}
+
 static void s_line_put(l3_parser_t *self, uint8_t c)
 {
     if (self->cursor >= LINE_MAX_BYTES)
         return;
+    //  Past the right margin the character goes to the next screen row (autowrap).
+    if (self->cols && (c & 0xc0) != 0x80
+        && s_line_chars(self, self->row_start, self->cursor) >= self->cols)
+        self->row_start = self->cursor;
     if (self->cursor < self->line_len && (c & 0xc0) != 0x80) {
         //  Overwrite: drop the character under the cursor (all its bytes).
         uint32_t end = self->cursor + 1;
@@ -631,10 +661,38 @@ static void s_line_put(l3_parser_t *self, uint8_t c)
 
 static void s_line_left(l3_parser_t *self, uint32_t count)
 {
-    while (count-- && self->cursor) {
-        self->cursor--;
-        while (self->cursor && (self->line[self->cursor] & 0xc0) == 0x80)
-            self->cursor--;
+    //  A terminal does not move left past the start of the screen row.
+    self->cursor = s_line_back(self, self->cursor, count, self->row_start);
+}
+
+/* Cursor up (n > 0) or down (n < 0) screen rows of a wrapped line, same column. */
+static void s_line_rows(l3_parser_t *self, int n)
+{
+    if (!self->cols)
+        return;
+    uint32_t col = s_line_chars(self, self->row_start, self->cursor);
+    while (n > 0 && self->row_start > 0) {
+        self->row_start = s_line_back(self, self->row_start, self->cols, 0);
+        n--;
+    }
+    while (n < 0) {
+        uint32_t p = self->row_start, k = 0;
+        while (p < self->line_len && k < self->cols) {
+            p++;
+            while (p < self->line_len && (self->line[p] & 0xc0) == 0x80)
+                p++;
+            k++;
+        }
+        if (k < self->cols)
+            break;
+        self->row_start = p;
+        n++;
+    }
+    self->cursor = self->row_start;
+    while (col-- && self->cursor < self->line_len) {
+        self->cursor++;
+        while (self->cursor < self->line_len && (self->line[self->cursor] & 0xc0) == 0x80)
+            self->cursor++;
     }
 }
 
@@ -667,6 +725,7 @@ static void s_line_clear(l3_parser_t *self)
     self->raw_overflow = false;
     self->line_len = 0;
     self->cursor = 0;
+    self->row_start = 0;
 }
 
 /* Does the rendered line look like a prompt? Sets *rest to the text after it. */
@@ -744,7 +803,13 @@ static void s_line_csi(l3_parser_t *self, const uint8_t *seq, size_t len)
         if (!any || arg == 0)
             self->line_len = self->cursor;
         else if (arg == 2)
-            self->line_len = self->cursor = 0; /* whole line */
+            self->line_len = self->cursor = self->row_start; /* the whole row */
+        break;
+    case 'A':
+        s_line_rows(self, (int) (count < 1000 ? count : 1000));
+        break;
+    case 'B':
+        s_line_rows(self, -(int) (count < 1000 ? count : 1000));
         break;
     case 'P': {
         //  Delete characters at the cursor.
@@ -758,7 +823,7 @@ static void s_line_csi(l3_parser_t *self, const uint8_t *seq, size_t len)
         break;
     }
     case 'G':
-        self->cursor = 0;
+        self->cursor = self->row_start;
         s_line_right(self, count - 1);
         break;
     default:
@@ -834,7 +899,7 @@ static size_t s_ground_prompt(l3_parser_t *self, const uint8_t *p, size_t len)
         break;
     case '\r':
         s_out_byte(self, c);
-        self->cursor = 0;
+        self->cursor = self->row_start;
         break;
     case '\b':
         s_out_byte(self, c);
@@ -842,10 +907,7 @@ static size_t s_ground_prompt(l3_parser_t *self, const uint8_t *p, size_t len)
         break;
     case '\t': {
         s_out_byte(self, c);
-        uint32_t col = 0;
-        for (uint32_t i = 0; i < self->cursor; i++)
-            if ((self->line[i] & 0xc0) != 0x80)
-                col++;
+        uint32_t col = s_line_chars(self, self->row_start, self->cursor);
         s_line_right(self, 8 - col % 8);
         break;
     }
@@ -920,6 +982,8 @@ static size_t s_step(l3_parser_t *self, const uint8_t *p, size_t len)
             //  executes without ending the escape): all output.
             s_out(self, (const uint8_t *) "\x1b", 1);
             s_out_byte(self, c);
+            if (c == 'M' && self->mode == L3_PARSER_PROMPT)
+                s_line_rows(self, 1); /* reverse index: readline's way up a wrapped line */
             self->state = c >= 0x30 ? ST_GROUND : ST_ESC_INT;
             return 1;
         }
@@ -1128,6 +1192,11 @@ void l3_parser_finish(l3_parser_t *self, int64_t time_us)
     self->alt = false;
 }
 
+void l3_parser_set_cols(l3_parser_t *self, uint32_t cols)
+{
+    self->cols = cols <= 65535 ? cols : 0;
+}
+
 uint64_t l3_parser_offset(l3_parser_t *self)
 {
     return self->offset;
@@ -1172,6 +1241,7 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
     if (!self)
         return NULL;
     self->mode = opts->mode;
+    self->cols = opts->cols;
     self->on_record = opts->on_record;
     self->arg = opts->arg;
     self->output_cap = opts->output_cap ? opts->output_cap : L3_PARSER_OUTPUT_CAP_DEFAULT;
@@ -1316,6 +1386,8 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
     s_put_u64(out, (uint64_t) self->raw_time);
     s_put_bytes(out, self->line, self->line_len);
     s_put_u64(out, self->cursor);
+    s_put_u64(out, self->cols);
+    s_put_u64(out, self->row_start);
     return !out->failed;
 }
 
@@ -1412,6 +1484,11 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     if (cursor > self->line_len)
         goto bad;
     self->cursor = (uint32_t) cursor;
+    uint64_t cols = s_get_u64(&r), row_start = s_get_u64(&r);
+    if (cols > 65535 || row_start > self->cursor)
+        goto bad;
+    self->cols = (uint32_t) cols;
+    self->row_start = (uint32_t) row_start;
     if (r.bad || r.len != 0)
         goto bad;
     //  The string-state flags only make sense in the states that use them.

@@ -58,6 +58,7 @@ typedef struct {
     const char *nonce;      /* MARKS: 32 lowercase hex; NULL/"" = no mark is valid */
     size_t output_cap;      /* kept output per command (head + tail); 0 = default 64 KiB */
     const char *prompt_re;  /* PROMPT: POSIX ERE; group 1, if any, is the cwd. NULL = default */
+    uint32_t cols;          /* PROMPT: terminal width, for wrapped command lines; 0 = unknown */
     l3_parser_record_fn *on_record;
     void *arg;
 } l3_parser_opts_t;
@@ -76,6 +77,9 @@ void l3_parser_feed(l3_parser_t *self, const void *data, size_t len, int64_t tim
 /* The stream ended (the session ended) at time_us: an open command is emitted as
    interrupted (MARKS) or ended (PROMPT). The parser may be fed again afterwards. */
 void l3_parser_finish(l3_parser_t *self, int64_t time_us);
+
+/* The terminal was resized (PROMPT mode: where long lines wrap). */
+void l3_parser_set_cols(l3_parser_t *self, uint32_t cols);
 
 /* Bytes fed so far (the resume offset within the stream). */
 uint64_t l3_parser_offset(l3_parser_t *self);

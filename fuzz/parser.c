@@ -37,6 +37,7 @@ static l3_parser_t *s_new(sink_t *s, int mode, size_t cap)
 {
     l3_parser_opts_t o = {.mode = (l3_parser_mode_t) mode,
                           .nonce = NONCE,
+                          .cols = mode ? (uint32_t) (cap / 4) % 97 : 0, /* wrapped rows */
                           .output_cap = cap,
                           .on_record = s_on_record,
                           .arg = s};

@@ -104,6 +104,30 @@ static void s_test_typescript(void)
     s_clear(&s);
 }
 
+/* A real typescript (util-linux script -f, bash, 30 columns, typed key by key in tmux):
+   the long command line wraps at the margin with readline's " \r"; the next one is
+   edited with backspaces. */
+static char *s_slurp(const char *name, size_t *len);
+static void s_test_typescript_wrap(void)
+{
+    sink_t s = {0};
+    size_t len;
+    char *data = s_slurp("wrap.typescript", &len);
+    if (!data)
+        return;
+    s_import(&s, L3_IMPORT_TYPESCRIPT, data, len, "^[a-z]+@[a-z]+:([^#]*)# ");
+    s_check_shape(&s, 3, "wrapped typescript");
+    if (s.n == 5) {
+        CHECK_MSG(s_eq(&s.recs[1].cmdline, "echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbb"), "'%.*s'",
+                  (int) s.recs[1].cmdline.len, s.recs[1].cmdline.data);
+        CHECK(s_eq(&s.recs[2].cmdline, "ls tmp"));
+        CHECK(s_eq(&s.recs[3].cmdline, "exit"));
+        CHECK(s.recs[0].cols == 30);
+    }
+    s_clear(&s);
+    free(data);
+}
+
 static void s_test_asciicast(void)
 {
     sink_t s = {0};
@@ -303,6 +327,7 @@ static void s_test_diff(void)
 int main(void)
 {
     s_test_typescript();
+    s_test_typescript_wrap();
     s_test_asciicast();
     s_test_tlog();
     s_test_json();
