@@ -50,6 +50,7 @@ struct sender_t {
        timeout, resend once shortly after the connect if no ack has come by then. */
     int64_t probe_us;
     uint64_t probe_acked;
+    int64_t handshake_log_us;
     sender_stats_t stats;
 };
 
@@ -136,7 +137,10 @@ static zsock_t *s_monitor(void *sock, const char *name, const void *owner)
 {
     char ep[96];
     snprintf(ep, sizeof ep, "inproc://l3-sender-%p-%s", owner, name);
-    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor(sock, ep, events) != 0)
         return NULL;
     zsock_t *pair = zsock_new(ZMQ_PAIR);
     if (pair && zsock_connect(pair, "%s", ep) != 0)
@@ -358,6 +362,19 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
                 }
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 l3_warn("sender: %s disconnected from %s", which, where ? where : "?");
+            } else {
+                /* libzmq retries for ever; say why at most once a minute. */
+                int64_t now = l3_time_mono_us();
+                if (!self->handshake_log_us || now - self->handshake_log_us >= 60000000) {
+                    self->handshake_log_us = now;
+                    l3_error("sender: %s: handshake with %s failed%s", which,
+                             where ? where : "?",
+                             event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                 ? " (authentication: is our public key in the broker's "
+                                   "allowed_keys, and agent/broker_cert the broker's key?)"
+                                 : " (CURVE on one side only? check agent/curve and "
+                                   "broker/curve)");
+                }
             }
             free(where);
         }
