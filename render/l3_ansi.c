@@ -174,6 +174,40 @@ static void s_emit(conv_t *c, size_t pos, const char *bytes, size_t n)
     l3_buf_append(&c->line, bytes, n);
 }
 
+/* True for bytes that are text as they are: printable ASCII needing no escape. */
+static bool s_plain(uint8_t b, bool html)
+{
+    if (b < 0x20 || b > 0x7e)
+        return false;
+    return !html || (b != '&' && b != '<' && b != '>' && b != '"' && b != '\'');
+}
+
+/* Emit the run of plain bytes data[pos..pos+n) in one append, split at highlight
+   boundaries (the common case, ASCII text, costs one copy instead of one per byte). */
+static void s_emit_run(conv_t *c, size_t pos, const uint8_t *data, size_t n)
+{
+    while (n) {
+        size_t take = n;
+        if (c->html && c->ranges) {
+            while (c->r < c->nranges && c->ranges[c->r].end <= pos)
+                c->r++;
+            if (c->r < c->nranges) {
+                size_t edge = c->ranges[c->r].start > pos ? c->ranges[c->r].start
+                                                          : c->ranges[c->r].end;
+                if (edge - pos < take)
+                    take = edge - pos;
+            }
+        }
+        /* s_emit does the rewind and the mark for the first byte; the rest follows it */
+        s_emit(c, pos, (const char *)data, 1);
+        if (take > 1)
+            l3_buf_append(&c->line, data + 1, take - 1);
+        pos += take;
+        data += take;
+        n -= take;
+    }
+}
+
 /* Read one integer parameter of an SGR list; returns the next index. */
 static size_t s_param(const char *p, size_t n, size_t i, int *value)
 {
@@ -360,6 +394,14 @@ static bool s_convert(const void *data, size_t len, const l3_ansi_range_t *range
             i++; /* BEL, BS and other controls: dropped */
             continue;
         }
+        if (s_plain(b, html)) {
+            size_t j = i + 1;
+            while (j < len && s_plain(p[j], html))
+                j++;
+            s_emit_run(&c, i, p + i, j - i);
+            i = j;
+            continue;
+        }
         uint32_t cp;
         size_t n = s_utf8_len(p + i, len - i, &cp);
         if (n == 0) {
@@ -415,6 +457,14 @@ bool l3_html_escape(const void *data, size_t len, l3_buf_t *out)
             if (b == '\n' || b == '\t')
                 l3_buf_append_byte(out, b);
             i++;
+            continue;
+        }
+        if (s_plain(b, true)) {
+            size_t j = i + 1;
+            while (j < len && s_plain(p[j], true))
+                j++;
+            l3_buf_append(out, p + i, j - i);
+            i = j;
             continue;
         }
         uint32_t cp;
