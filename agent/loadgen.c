@@ -58,7 +58,8 @@ static void s_usage(FILE *out)
             "  -r, --rate R           offered load, records/s (default: as fast as possible)\n"
             "  -s, --sessions K       sessions; their K start records are the warm-up,\n"
             "                         not timed (default 1)\n"
-            "  -a, --agent-id ID      agent id (default: from the config, see agent/id)\n"
+            "  -a, --agent-id ID      agent id with curve = 0 (default: agent/id, else the\n"
+            "                         host name); under CURVE the id is agent/cert's key\n"
             "  -d, --outbox DIR       outbox directory (default: a temporary one, removed)\n"
             "      --sync MODE        group (fdatasync per group, default) or append\n"
             "  -t, --timeout S        give up after S seconds (default 300)\n"
@@ -255,10 +256,21 @@ int main(int argc, char **argv)
     if (!config)
         goto cleanup;
     char id[L3_ID_MAX + 1];
-    if (o.agent_id)
+    if (l3_config_bool(config, "agent/curve", true)) {
+        /* The broker names a CURVE agent by its key, and acks go to that name. */
+        if (!sender_agent_id(config, id, sizeof id))
+            goto cleanup;
+        if (o.agent_id && strcmp(o.agent_id, id) != 0) {
+            l3_error("--agent-id %s: under CURVE the agent id is the hex of agent/cert's "
+                     "public key (%s); give each load generator its own cert instead",
+                     o.agent_id, id);
+            goto cleanup;
+        }
+    } else if (o.agent_id) {
         snprintf(id, sizeof id, "%s", o.agent_id);
-    else if (!sender_agent_id(config, id, sizeof id))
+    } else if (!sender_agent_id(config, id, sizeof id)) {
         goto cleanup;
+    }
     if (!o.outbox_dir) {
         if (!mkdtemp(tmpdir)) {
             l3_error("cannot make a temporary outbox directory: %s", strerror(errno));
