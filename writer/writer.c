@@ -62,7 +62,7 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
     opts->retry_ms = (int)l3_config_int(cfg, "writer/retry_ms", 1000, 10, 600000);
     opts->heartbeat_ms = (int)l3_config_int(cfg, "writer/heartbeat_ms", 1000, 10, 600000);
     opts->max_streams =
-        (size_t)l3_config_int(cfg, "writer/max_streams", 1000000, 1, (int64_t)1 << 32);
+        (size_t)l3_config_int(cfg, "writer/max_streams", 200000, 1, (int64_t)1 << 32);
     opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail", 16 << 20, 0,
                                                 INT64_MAX);
 }
@@ -190,7 +190,9 @@ writer_t *writer_new(const writer_opts_t *opts, char *err, size_t errlen)
     }
     /* The PULL faces the brokers, i.e. the network. */
     zsock_set_maxmsgsize(self->pull, (int64_t)L3_MSG_MAX);
-    zsock_set_rcvhwm(self->pull, 10000);
+    /* A short receive queue: while a commit is retried (disk full) we stop reading, and
+       what waits should wait in the brokers and the agents' outboxes, not in our RSS. */
+    zsock_set_rcvhwm(self->pull, 1000);
     zsock_set_sndhwm(self->pub, 100000);
     zsock_set_linger(self->pub, 200);
     zsock_set_linger(self->pull, 0);
