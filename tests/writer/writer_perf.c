@@ -3,7 +3,8 @@
     the ack of the last. Connection set-up is outside the timed part.
 
     usage: writer_perf [records [window [datafile-dir]]]     (env L3_BIN_DIR, as the tests)
-    prints: "writer_perf records=N seconds=S rate=R records/s batches=B rss_kb=K" */
+    prints: "writer_perf records=N seconds=S rate=R records/s batches=B rss_kb=K"
+    exits 1 when not all records were acked or the writer's peak RSS was over 50 MB. */
 #include "l3_msg.h"
 #include "l3_time.h"
 #include "wtest.h"
@@ -91,5 +92,10 @@ int main(int argc, char *argv[])
     l3_record_clear(&r);
     l3_buf_free(&buf);
     wt_teardown(&t);
+    /* The team's memory target for the writer. */
+    if (rss > 50 * 1024) {
+        fprintf(stderr, "writer_perf: peak RSS %ld kB is over the 50 MB target\n", rss);
+        return 1;
+    }
     return s->acked >= total ? 0 : 1;
 }
