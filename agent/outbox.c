@@ -22,6 +22,9 @@
 #define S_META_MAGIC "L3OBMETA"
 #define S_META_SIZE 36
 #define S_META_VERSION 1
+/* meta flag: records that may have been sent were lost; move to a new epoch. Set (durably)
+   before the evidence is truncated away, cleared by the new epoch's meta. */
+#define S_META_REEPOCH 1u
 #define S_WBUF_SIZE (256u << 10)
 #define S_RBUF_SIZE (64u << 10)
 #define S_ENTRY_MAX ((size_t)OUTBOX_ENTRY_HEADER + L3_MSG_MAX)
@@ -56,6 +59,7 @@ struct outbox_t {
     int64_t meta_written_us;
     uint64_t meta_acked;
     bool failed; /* an fdatasync or write failed: nothing can be trusted until reopen */
+    bool reepoch_pending;
     bool full_logged;
 };
 
@@ -368,7 +372,7 @@ static bool s_meta_write(outbox_t *self, bool durable)
     uint8_t m[S_META_SIZE];
     memcpy(m, S_META_MAGIC, 8);
     s_put32(m + 8, S_META_VERSION);
-    s_put32(m + 12, 0);
+    s_put32(m + 12, self->reepoch_pending ? S_META_REEPOCH : 0);
     s_put64(m + 16, self->epoch);
     s_put64(m + 24, self->acked);
     s_put32(m + 32, outbox_crc32c(0, m, 32));
@@ -411,6 +415,7 @@ static int s_meta_read(outbox_t *self)
     }
     self->epoch = s_get64(m + 16);
     self->acked = s_get64(m + 24);
+    self->reepoch_pending = (s_get32(m + 12) & S_META_REEPOCH) != 0;
     self->meta_acked = self->acked;
     return 1;
 }
@@ -566,6 +571,17 @@ cleanup:
     return ok;
 }
 
+/* Losing the tail of the last segment loses the evidence that seqs past it were handed
+   out (and maybe sent): record the decision to change epochs in meta first, so a crash
+   before the re-epoch completes still leads to one. */
+static bool s_mark_reepoch(outbox_t *self)
+{
+    if (self->reepoch_pending)
+        return true;
+    self->reepoch_pending = true;
+    return s_meta_write(self, true);
+}
+
 /* True when the file holds only zero bytes from off on (a crash can leave the file size
    extended over blocks whose data never made it: that is a torn tail, not corruption). */
 static bool s_zero_from(s_reader_t *r, uint64_t off)
@@ -605,6 +621,8 @@ static bool s_segment_scan(outbox_t *self, size_t i, bool is_last, bool *lost, s
             s_unlink_segment(self, self->epoch, seg->first);
         } else {
             l3_error("outbox %s: %s has a bad header: quarantined whole", self->dir, name);
+            if (is_last && !s_mark_reepoch(self))
+                return false;
             s_quarantine(self, seg->first, 0);
             s_unlink_segment(self, self->epoch, seg->first);
             if (is_last)
@@ -660,6 +678,8 @@ static bool s_segment_scan(outbox_t *self, size_t i, bool is_last, bool *lost, s
             l3_error("outbox %s: %s: corrupt entry at offset %" PRIu64 " (expected seq %" PRIu64
                      "): %" PRIu64 " bytes from there moved to a .bad file",
                      self->dir, name, off, expect, size - off);
+            if (is_last && !s_mark_reepoch(self))
+                return false;
             if (!s_quarantine(self, seg->first, off))
                 return false;
             if (is_last)
@@ -748,6 +768,7 @@ static bool s_reepoch(outbox_t *self)
     self->segs = NULL;
     self->nsegs = self->segcap = 0;
     self->epoch = s_random_epoch(old_epoch);
+    self->reepoch_pending = false; /* the new meta clears it */
     self->acked = self->last = self->synced = 0;
     self->disk_bytes = 0;
     if (self->fd >= 0)
@@ -928,7 +949,7 @@ static bool s_load(outbox_t *self)
     if (last + 1 != expect)
         gap = true;
     self->last = self->synced = last;
-    if (lost || gap)
+    if (lost || gap || self->reepoch_pending)
         return s_reepoch(self);
 
     /* Reopen the last segment for appending, or start one at the next seq. */

@@ -6,7 +6,7 @@
     sending and go-back-N resending.
 
     On disk, in one directory (mode 0700):
-      meta                      epoch and highest acked seq; replaced atomically
+      meta                      epoch, highest acked seq, flags; replaced atomically
                                 (write meta.tmp, fdatasync, rename, fsync the directory)
       <epoch:16x>-<seq:020>.seg segments named by epoch and the seq of their first entry
       *.bad                     quarantined bytes, kept for a human to look at
@@ -30,6 +30,8 @@
       that reuse a sent seq), so the outbox starts a new epoch and re-encodes every
       surviving unacknowledged record into it (seq from 1). The commit point of that
       rewrite is the meta file; segments of any other epoch are leftovers and deleted.
+      Before a last segment's tail is cut, meta gets a "new epoch pending" flag (durably),
+      so a crash between the cut and the rewrite still ends in the new epoch.
 
     The acked seq in meta is persisted lazily (at most once a second and at close):
     losing it only makes the agent resend records the writer will drop as duplicates.
