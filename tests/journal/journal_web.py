@@ -228,6 +228,22 @@ def main():
         sys.stderr.write(r.stderr[-3000:])
         check(r.returncode == 0, "browser checks")
 
+        # --- a committed record is in the index within 1 s of the writer's ack ---------------
+        def api_count():
+            out = cgi({"PATH_INFO": "/api/sessions"}, render_ep)[0].stdout.split(b"\r\n\r\n", 1)[1]
+            return [x for x in json.loads(out)["sessions"] if x["id"] == last["id"]][0]["commands"]
+        n0 = api_count()
+        r = subprocess.run([BIN + "/l3-render-gen", "-n", "1", "--append",
+                            f"{last['host']}/{last['user']}/{last['sid']}/{n0}",
+                            "--push", writer_ep, "--acks", acks_ep, "--seed", "11"])
+        acked = time.monotonic()
+        check(r.returncode == 0, "one more record acked")
+        while api_count() == n0 and time.monotonic() - acked < 3:
+            time.sleep(0.01)
+        seen = time.monotonic() - acked
+        check(api_count() == n0 + 1 and seen < 1.0, f"visible {seen * 1000:.0f} ms after the ack")
+        print(f"journal_web: record visible through render {seen * 1000:.0f} ms after the ack")
+
         # --- the same l3-cgi kept running as FastCGI (conf/lighttpd/lilalo-fastcgi.conf) --
         os.makedirs(tmp + "/h3", exist_ok=True)
         env3 = dict(env, L3_HTTP_PORT=str(ph3), L3_HTTP_STATE=tmp + "/h3")
