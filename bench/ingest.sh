@@ -45,9 +45,9 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
     || shuf -i 20000-60000 -n 1
 }
-# Wait until something listens on 127.0.0.1:$1 (or give up after 10 s).
+# Wait until something listens on 127.0.0.1:$1 (or give up after 30 s).
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -85,7 +85,7 @@ EOF
 WRITER=$!; PIDS+=("$WRITER")
 "$BIN/l3-broker" -c "$TMP/lilalo.cfg" 2>"$TMP/broker.log" &
 BROKER=$!; PIDS+=("$BROKER")
-wait_port "$W" && wait_port "$B" && wait_port "$BA" || { tail -5 "$TMP"/*.log >&2; exit 1; }
+wait_port "$W" && wait_port "$B" && wait_port "$BA" || { tail -n 5 "$TMP"/*.log >&2; exit 1; }
 
 kv() { # kv KEY LINE -> value of KEY=value in LINE
   sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
@@ -105,7 +105,7 @@ fail=0
 for pid in "${LG[@]}"; do wait "$pid" || fail=1; done
 if [[ $fail != 0 ]]; then
   echo "ingest.sh: a load generator failed:" >&2
-  tail -3 "$TMP"/loadgen-*.err "$TMP"/loadgen-*.out "$TMP"/*.log >&2
+  tail -n 3 "$TMP"/loadgen-*.err "$TMP"/loadgen-*.out "$TMP"/*.log >&2
   exit 1
 fi
 bytes1=$(stat -c %s "$TMP/datafile.xml")
