@@ -108,6 +108,14 @@ struct l3_parser_t {
        with CR and cursor-up within the row, not the whole logical line. */
     uint32_t cols;
     uint32_t row_start;
+    /* A LF after a prompt line, with the width known, may be readline moving down a row
+       while it redraws a wrapped line (it comes back up with ESC M or CSI A); the line
+       ends for real only when something else follows. lf_raw is where the LF ends in
+       raw; lf_cr: a CR came since. */
+    bool lf_pending;
+    bool lf_cr;
+    uint32_t lf_raw;
+    int64_t lf_time; /* when the LF came: the command starts then */
 };
 
 /* --------------------------------------------------------------------------------- */
@@ -240,6 +248,7 @@ static void s_keep(l3_parser_t *self, const uint8_t *data, size_t len)
 /* Output bytes: in PROMPT mode the current line is held back until we know it is no
    prompt; otherwise straight to the open command. */
 static void s_line_flush(l3_parser_t *self);
+static void s_lf_end(l3_parser_t *self);
 
 static void s_out(l3_parser_t *self, const uint8_t *data, size_t len)
 {
@@ -250,6 +259,10 @@ static void s_out(l3_parser_t *self, const uint8_t *data, size_t len)
     while (len) {
         size_t room = LINE_MAX_BYTES - self->raw_len;
         if (room == 0) {
+            if (self->lf_pending) {
+                s_lf_end(self);
+                continue;
+            }
             s_line_flush(self);
             self->raw_overflow = true;
             continue;
@@ -726,6 +739,9 @@ static void s_line_clear(l3_parser_t *self)
     self->line_len = 0;
     self->cursor = 0;
     self->row_start = 0;
+    self->lf_pending = self->lf_cr = false;
+    self->lf_raw = 0;
+    self->lf_time = 0;
 }
 
 /* Does the rendered line look like a prompt? Sets *rest to the text after it. */
@@ -775,6 +791,33 @@ static void s_line_end(l3_parser_t *self, bool at_end)
     }
     s_line_flush(self);
     s_line_clear(self);
+}
+
+/* The pending LF ended the line: finish it; what came after it starts the next line. */
+static void s_lf_end(l3_parser_t *self)
+{
+    if (!self->lf_pending)
+        return;
+    self->lf_pending = false;
+    uint8_t tail[LINE_MAX_BYTES];
+    uint32_t n = self->raw_len > self->lf_raw ? self->raw_len - self->lf_raw : 0;
+    memcpy(tail, self->raw + self->lf_raw, n);
+    self->raw_len = self->lf_raw;
+    int64_t now = self->now;
+    self->now = self->lf_time;
+    s_line_end(self, false);
+    self->now = now;
+    memcpy(self->raw, tail, n);
+    self->raw_len = n;
+    self->raw_time = self->now;
+}
+
+/* The pending LF was a row move: the same line goes on (LF down and ESC M up cancel). */
+static void s_lf_continue(l3_parser_t *self)
+{
+    self->lf_pending = false;
+    if (self->lf_cr)
+        self->cursor = self->row_start;
 }
 
 /* A CSI in PROMPT mode: apply the cursor moves and erases a shell's line editor uses. */
@@ -872,8 +915,18 @@ static void s_csi_done(l3_parser_t *self)
             self->alt = false;
     } else {
         s_out(self, self->seq, self->seq_len);
-        if (self->mode == L3_PARSER_PROMPT)
-            s_line_csi(self, self->seq, self->seq_len);
+        if (self->mode == L3_PARSER_PROMPT) {
+            uint8_t final = self->seq[self->seq_len - 1];
+            if (!self->lf_pending)
+                s_line_csi(self, self->seq, self->seq_len);
+            else if (final == 'A')
+                s_lf_continue(self); /* back up into the line */
+            else if (!strchr("KCDGPmhl", final)) {
+                s_lf_end(self);
+                s_line_csi(self, self->seq, self->seq_len);
+            }
+            //  else: erasing or moving on the empty row below, modes, colours: nothing yet
+        }
     }
     self->seq_len = 0;
     self->state = ST_GROUND;
@@ -883,6 +936,14 @@ static void s_csi_done(l3_parser_t *self)
 static size_t s_ground_prompt(l3_parser_t *self, const uint8_t *p, size_t len)
 {
     uint8_t c = p[0];
+    if (self->lf_pending) {
+        if (c == '\r' || c == '\b') {
+            s_out_byte(self, c);
+            self->lf_cr = self->lf_cr || c == '\r';
+            return 1;
+        }
+        s_lf_end(self);
+    }
     if (c >= 0x20 && c != 0x7f) {
         size_t n = 1;
         while (n < len && p[n] >= 0x20 && p[n] != 0x7f && p[n] != 0x1b)
@@ -893,10 +954,18 @@ static size_t s_ground_prompt(l3_parser_t *self, const uint8_t *p, size_t len)
         return n;
     }
     switch (c) {
-    case '\n':
+    case '\n': {
         s_out_byte(self, c);
-        s_line_end(self, false);
+        size_t rest, cwd_off, cwd_len;
+        if (self->cols && s_line_prompt(self, &rest, &cwd_off, &cwd_len)) {
+            self->lf_pending = true;
+            self->lf_cr = false;
+            self->lf_raw = self->raw_len;
+            self->lf_time = self->now;
+        } else
+            s_line_end(self, false);
         break;
+    }
     case '\r':
         s_out_byte(self, c);
         self->cursor = self->row_start;
@@ -982,8 +1051,13 @@ static size_t s_step(l3_parser_t *self, const uint8_t *p, size_t len)
             //  executes without ending the escape): all output.
             s_out(self, (const uint8_t *) "\x1b", 1);
             s_out_byte(self, c);
-            if (c == 'M' && self->mode == L3_PARSER_PROMPT)
-                s_line_rows(self, 1); /* reverse index: readline's way up a wrapped line */
+            if (c == 'M' && self->mode == L3_PARSER_PROMPT) {
+                //  Reverse index: readline's way up a wrapped line.
+                if (self->lf_pending)
+                    s_lf_continue(self);
+                else
+                    s_line_rows(self, 1);
+            }
             self->state = c >= 0x30 ? ST_GROUND : ST_ESC_INT;
             return 1;
         }
@@ -1185,6 +1259,7 @@ void l3_parser_finish(l3_parser_t *self, int64_t time_us)
     self->seq_len = 0;
     self->state = ST_GROUND;
     if (self->mode == L3_PARSER_PROMPT) {
+        s_lf_end(self);
         s_line_end(self, true);
         s_cmd_emit(self, false, 0, 0);
     } else
@@ -1388,6 +1463,9 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
     s_put_u64(out, self->cursor);
     s_put_u64(out, self->cols);
     s_put_u64(out, self->row_start);
+    s_put_u64(out, (uint64_t) self->lf_pending | (uint64_t) self->lf_cr << 1);
+    s_put_u64(out, self->lf_raw);
+    s_put_u64(out, (uint64_t) self->lf_time);
     return !out->failed;
 }
 
@@ -1489,6 +1567,13 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
         goto bad;
     self->cols = (uint32_t) cols;
     self->row_start = (uint32_t) row_start;
+    uint64_t lf_bits = s_get_u64(&r), lf_raw = s_get_u64(&r);
+    if (lf_bits > 3 || lf_raw > self->raw_len || ((lf_bits & 1) && self->mode != L3_PARSER_PROMPT))
+        goto bad;
+    self->lf_pending = lf_bits & 1;
+    self->lf_cr = (lf_bits >> 1) & 1;
+    self->lf_raw = (uint32_t) lf_raw;
+    self->lf_time = (int64_t) s_get_u64(&r);
     if (r.bad || r.len != 0)
         goto bad;
     //  The string-state flags only make sense in the states that use them.

@@ -126,6 +126,21 @@ static void s_test_typescript_wrap(void)
     }
     s_clear(&s);
     free(data);
+    //  Backspacing across the wrap: readline goes down a row (CR LF) and back up (ESC M)
+    //  while it redraws; the LF is not the end of the line.
+    data = s_slurp("wrap-backspace.typescript", &len);
+    if (!data)
+        return;
+    s_import(&s, L3_IMPORT_TYPESCRIPT, data, len, "^[a-z]+@[a-z]+:([^#]*)# ");
+    s_check_shape(&s, 2, "typescript backspace across the wrap");
+    if (s.n == 4) {
+        CHECK_MSG(s_eq(&s.recs[1].cmdline, "echo ddddddddZZ"), "'%.*s'", (int) s.recs[1].cmdline.len,
+                  s.recs[1].cmdline.data);
+        CHECK(memmem(s.recs[1].output.data, s.recs[1].output.len, "ddddddddZZ\r\n", 12) != NULL);
+        CHECK(s_eq(&s.recs[2].cmdline, "exit"));
+    }
+    s_clear(&s);
+    free(data);
 }
 
 static void s_test_asciicast(void)
