@@ -278,7 +278,6 @@ static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
     case STREAMS_WRITE:
         if (self->batch_count++ == 0)
             self->batch_deadline = l3_time_mono_us() + (int64_t)self->opts.batch_ms * 1000;
-        self->n_written++;
         break;
     case STREAMS_DUPLICATE:
         self->batch.len = mark;
@@ -367,6 +366,7 @@ static void s_commit(writer_t *self)
         self->failing = false;
     }
     self->n_batches++;
+    self->n_written += self->batch_count;
     streams_commit(self->streams, s_ack_committed, self);
     s_send_commit(self);
     self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;

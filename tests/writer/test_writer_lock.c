@@ -74,16 +74,34 @@ int main(void)
     const char *daemon_args[] = {"--daemon", NULL};
     pid_t launcher = wt_spawn(&t, daemon_args);
     CHECK_MSG(wt_wait_exit(launcher, 10000) == 0, "--daemon launcher did not exit 0");
-    /* The detached writer comes up: it publishes "$commit" and its pid is in the file. */
-    uint64_t commits = t.commits;
-    int64_t deadline = l3_time_mono_us() + 10 * 1000000LL;
-    while (t.commits == commits && l3_time_mono_us() < deadline)
-        wt_pump(&t, 50);
-    CHECK_MSG(t.commits > commits, "daemonized writer did not come up");
-    pid_t daemon_pid = s_read_pid(t.pidfile);
+    /* The detached writer replaces the pidfile with its own live pid, then comes up and
+       publishes "$commit" (heartbeats of the previous writer may still be queued on our
+       SUB socket, so the pidfile is what tells the new one apart). */
+    pid_t daemon_pid = 0;
+    int64_t deadline = l3_time_mono_us() + 15 * 1000000LL;
+    while (l3_time_mono_us() < deadline) {
+        daemon_pid = s_read_pid(t.pidfile);
+        if (daemon_pid > 0 && daemon_pid != dead && kill(daemon_pid, 0) == 0)
+            break;
+        wt_pump(&t, 20);
+    }
     CHECK_MSG(daemon_pid > 0 && daemon_pid != dead && kill(daemon_pid, 0) == 0,
               "pidfile holds %d", (int)daemon_pid);
+    char ready[64];
+    snprintf(ready, sizeof ready, "[%d] info: ready", (int)daemon_pid);
+    CHECK_MSG(wt_wait_log(&t, ready, 15000), "daemonized writer did not come up");
     CHECK(wt_log_has(&t, "stale"));
+    /* It serves: a record is acked (resent like an agent would until our subscription
+       to the new writer is up). */
+    l3_record_t r;
+    wt_record(&r, L3_RECORD_SESSION, "daemon-agent", 1, 1);
+    bool acked = false;
+    for (int i = 0; i < 20 && !acked; i++) {
+        CHECK(wt_send(&t, "daemon-agent", &r));
+        acked = wt_wait_ack(&t, "daemon-agent", 1, 1, 500);
+    }
+    l3_record_clear(&r);
+    CHECK_MSG(acked, "the daemonized writer did not ack");
 
     /* A live pidfile: another daemon on another datafile but the same pidfile refuses. */
     char other_data[600];
