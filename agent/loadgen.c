@@ -46,25 +46,24 @@ typedef struct {
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: l3-loadgen [-c FILE] --records N [options]\n"
-            "Push N synthetic command records through the real outbox and sender to the\n"
-            "broker(s) of the config's agent section, wait until all are acknowledged, print\n"
-            "throughput and ack latency. Exit 0 only when every record was acknowledged.\n"
-            "\n"
-            "  -c, --config FILE      config (agent/brokers, agent/acks, agent/window, ...)\n"
-            "  -n, --records N        command records to send (required)\n"
-            "  -o, --output-bytes B   output bytes per command (default 256)\n"
-            "  -r, --rate R           offered load, records/s (default: as fast as possible)\n"
-            "  -s, --sessions K       sessions; their K start records are the warm-up,\n"
-            "                         not timed (default 1)\n"
-            "  -a, --agent-id ID      agent id with curve = 0 (default: agent/id, else the\n"
-            "                         host name); under CURVE the id is agent/cert's key\n"
-            "  -d, --outbox DIR       outbox directory (default: a temporary one, removed)\n"
-            "      --sync MODE        group (fdatasync per group, default) or append\n"
-            "  -t, --timeout S        give up after S seconds (default 300)\n"
-            "  -v, --verbose          log at debug level\n"
-            "  -h, --help             this text\n");
+    fprintf(out, "usage: l3-loadgen [-c FILE] --records N [options]\n"
+                 "Push N synthetic command records through the real outbox and sender to the\n"
+                 "broker(s) of the config's agent section, wait until all are acknowledged, print\n"
+                 "throughput and ack latency. Exit 0 only when every record was acknowledged.\n"
+                 "\n"
+                 "  -c, --config FILE      config (agent/brokers, agent/acks, agent/window, ...)\n"
+                 "  -n, --records N        command records to send (required)\n"
+                 "  -o, --output-bytes B   output bytes per command (default 256)\n"
+                 "  -r, --rate R           offered load, records/s (default: as fast as possible)\n"
+                 "  -s, --sessions K       sessions; their K start records are the warm-up,\n"
+                 "                         not timed (default 1)\n"
+                 "  -a, --agent-id ID      agent id with curve = 0 (default: agent/id, else the\n"
+                 "                         host name); under CURVE the id is agent/cert's key\n"
+                 "  -d, --outbox DIR       outbox directory (default: a temporary one, removed)\n"
+                 "      --sync MODE        group (fdatasync per group, default) or append\n"
+                 "  -t, --timeout S        give up after S seconds (default 300)\n"
+                 "  -v, --verbose          log at debug level\n"
+                 "  -h, --help             this text\n");
 }
 
 static bool s_parse_u64(const char *text, uint64_t max, uint64_t *out)
@@ -80,13 +79,18 @@ static bool s_parse_u64(const char *text, uint64_t max, uint64_t *out)
 
 static int s_parse_args(int argc, char **argv, s_opts_t *o)
 {
-    static const struct option longs[] = {
-        {"config", required_argument, NULL, 'c'},    {"records", required_argument, NULL, 'n'},
-        {"output-bytes", required_argument, NULL, 'o'}, {"rate", required_argument, NULL, 'r'},
-        {"sessions", required_argument, NULL, 's'},  {"agent-id", required_argument, NULL, 'a'},
-        {"outbox", required_argument, NULL, 'd'},    {"sync", required_argument, NULL, 'S'},
-        {"timeout", required_argument, NULL, 't'},   {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
+                                          {"records", required_argument, NULL, 'n'},
+                                          {"output-bytes", required_argument, NULL, 'o'},
+                                          {"rate", required_argument, NULL, 'r'},
+                                          {"sessions", required_argument, NULL, 's'},
+                                          {"agent-id", required_argument, NULL, 'a'},
+                                          {"outbox", required_argument, NULL, 'd'},
+                                          {"sync", required_argument, NULL, 'S'},
+                                          {"timeout", required_argument, NULL, 't'},
+                                          {"verbose", no_argument, NULL, 'v'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     *o = (s_opts_t){.output_bytes = 256, .sessions = 1, .sync = "group", .timeout_s = 300};
     bool have_records = false;
     int c;
@@ -127,8 +131,7 @@ static int s_parse_args(int argc, char **argv, s_opts_t *o)
             break;
         case 'a':
             if (!l3_id_valid(optarg)) {
-                fprintf(stderr, "l3-loadgen: --agent-id: 1..%d of [A-Za-z0-9._:@+=-]\n",
-                        L3_ID_MAX);
+                fprintf(stderr, "l3-loadgen: --agent-id: 1..%d of [A-Za-z0-9._:@+=-]\n", L3_ID_MAX);
                 return 2;
             }
             o->agent_id = optarg;
@@ -320,8 +323,8 @@ int main(int argc, char **argv)
     while (!zsys_interrupted) {
         int64_t now = l3_time_mono_us();
         if (now > deadline) {
-            l3_error("timeout: %" PRIu64 " of %" PRIu64 " records acknowledged after %.0f s",
-                     nlat, o.records, o.timeout_s);
+            l3_error("timeout: %" PRIu64 " of %" PRIu64 " records acknowledged after %.0f s", nlat,
+                     o.records, o.timeout_s);
             break;
         }
         if (!timed && outbox_acked_seq(box) >= first - 1) {
@@ -397,19 +400,20 @@ int main(int argc, char **argv)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec
-                 + ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
     printf("loadgen agent=%s records=%" PRIu64 " acked=%" PRIu64 " seconds=%.3f "
-           "records_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f start_us=%" PRId64
-           " end_us=%" PRId64 " sent=%" PRIu64 " resent=%" PRIu64 " nacks=%" PRIu64
-           " timeouts=%" PRIu64 " reconnects=%" PRIu64 " cpu_s=%.2f\n",
+           "records_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f start_us=%" PRId64 " end_us=%" PRId64
+           " sent=%" PRIu64 " resent=%" PRIu64 " nacks=%" PRIu64 " timeouts=%" PRIu64
+           " reconnects=%" PRIu64 " cpu_s=%.2f\n",
            id, o.records, nlat, secs, secs > 0 ? (double)o.records / secs : 0, p50 / 1000.0,
            p99 / 1000.0, wall0, wall0 + (int64_t)(secs * 1e6), st.sent, st.resent, st.nacks,
            st.timeouts, st.reconnects, cpu);
     fflush(stdout);
     if (status != 0)
-        fprintf(stderr, "l3-loadgen: not every record was acknowledged (%" PRIu64 " of %" PRIu64
-                        " timed records)\n",
+        fprintf(stderr,
+                "l3-loadgen: not every record was acknowledged (%" PRIu64 " of %" PRIu64
+                " timed records)\n",
                 nlat, o.records);
 cleanup:
     sender_destroy(&sender);

@@ -297,8 +297,7 @@ static void s_reader_consume(s_reader_t *r, size_t n)
 
 /* Open a segment file for reading and check its header. Returns 1 when good, 0 when the
    header is missing or bad (file size in *size), -1 when it cannot be opened. */
-static int s_reader_open(s_reader_t *r, int dirfd, uint64_t epoch, uint64_t first,
-                         uint64_t *size)
+static int s_reader_open(s_reader_t *r, int dirfd, uint64_t epoch, uint64_t first, uint64_t *size)
 {
     char name[64];
     s_segment_name(epoch, first, name, sizeof name);
@@ -313,8 +312,8 @@ static int s_reader_open(s_reader_t *r, int dirfd, uint64_t epoch, uint64_t firs
     if (n != OUTBOX_HEADER_SIZE)
         return n < 0 ? -1 : 0;
     const uint8_t *h = r->buf + r->start;
-    if (memcmp(h, S_SEG_MAGIC, 8) != 0 || s_get64(h + 8) != epoch || s_get64(h + 16) != first
-        || s_get32(h + 28) != outbox_crc32c(0, h, 28))
+    if (memcmp(h, S_SEG_MAGIC, 8) != 0 || s_get64(h + 8) != epoch || s_get64(h + 16) != first ||
+        s_get32(h + 28) != outbox_crc32c(0, h, 28))
         return 0;
     s_reader_consume(r, OUTBOX_HEADER_SIZE);
     return 1;
@@ -322,8 +321,7 @@ static int s_reader_open(s_reader_t *r, int dirfd, uint64_t epoch, uint64_t firs
 
 /* Parse the next entry. On S_ENTRY_OK, payload, len and seq describe it and it is consumed.
    TORN: the entry runs past end of file. BAD: bad length or checksum (not consumed). */
-static s_entry_t s_reader_entry(s_reader_t *r, uint64_t *seq, const uint8_t **payload,
-                                size_t *len)
+static s_entry_t s_reader_entry(s_reader_t *r, uint64_t *seq, const uint8_t **payload, size_t *len)
 {
     ssize_t n = s_reader_fill(r, OUTBOX_ENTRY_HEADER);
     if (n < 0)
@@ -405,9 +403,8 @@ static int s_meta_read(outbox_t *self)
     uint8_t m[S_META_SIZE + 1];
     ssize_t n = read(fd, m, sizeof m);
     close(fd);
-    if (n != S_META_SIZE || memcmp(m, S_META_MAGIC, 8) != 0
-        || s_get32(m + 8) != S_META_VERSION || s_get32(m + 32) != outbox_crc32c(0, m, 32)
-        || s_get64(m + 16) == 0) {
+    if (n != S_META_SIZE || memcmp(m, S_META_MAGIC, 8) != 0 || s_get32(m + 8) != S_META_VERSION ||
+        s_get32(m + 32) != outbox_crc32c(0, m, 32) || s_get64(m + 16) == 0) {
         l3_error("outbox %s: the meta file is corrupt (size %zd); refusing to guess the epoch "
                  "(move the directory away to start a new outbox)",
                  self->dir, n);
@@ -493,8 +490,8 @@ static bool s_segment_create(outbox_t *self, uint64_t first)
     s_put64(h + 16, first);
     s_put32(h + 24, 0);
     s_put32(h + 28, outbox_crc32c(0, h, 28));
-    if (!s_write_all(fd, h, sizeof h) || fdatasync(fd) != 0 || !s_fsync_dir(self)
-        || !s_segs_push(self, first, first, OUTBOX_HEADER_SIZE)) {
+    if (!s_write_all(fd, h, sizeof h) || fdatasync(fd) != 0 || !s_fsync_dir(self) ||
+        !s_segs_push(self, first, first, OUTBOX_HEADER_SIZE)) {
         l3_error("outbox %s: cannot initialise %s: %s", self->dir, name, strerror(errno));
         close(fd);
         unlinkat(self->dirfd, name, 0);
@@ -601,7 +598,7 @@ static bool s_zero_from(s_reader_t *r, uint64_t off)
 }
 
 /* Read segment i through, verifying every entry; apply the recovery policy. Sets
-   *lost when entries that may have been sent were lost. false on an I/O error. */
+ *lost when entries that may have been sent were lost. false on an I/O error. */
 static bool s_segment_scan(outbox_t *self, size_t i, bool is_last, bool *lost, s_reader_t *r)
 {
     s_segment_t *seg = &self->segs[i];
@@ -657,8 +654,7 @@ static bool s_segment_scan(outbox_t *self, size_t i, bool is_last, bool *lost, s
         bool torn = is_last && !seqbad && (e == S_ENTRY_TORN || s_zero_from(r, off));
         if (is_last && e == S_ENTRY_BAD && !torn && !seqbad) {
             uint32_t plen = s_get32(r->buf + r->start);
-            if (plen > 0 && plen <= L3_MSG_MAX
-                && off + OUTBOX_ENTRY_HEADER + plen == size)
+            if (plen > 0 && plen <= L3_MSG_MAX && off + OUTBOX_ENTRY_HEADER + plen == size)
                 torn = true;
         }
         if (torn) {
@@ -667,8 +663,7 @@ static bool s_segment_scan(outbox_t *self, size_t i, bool is_last, bool *lost, s
                     self->dir, name, size - off, off, expect);
             int fd = openat(self->dirfd, name, O_WRONLY | O_CLOEXEC);
             if (fd < 0 || ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0) {
-                l3_error("outbox %s: cannot truncate %s: %s", self->dir, name,
-                         strerror(errno));
+                l3_error("outbox %s: cannot truncate %s: %s", self->dir, name, strerror(errno));
                 if (fd >= 0)
                     close(fd);
                 return false;
@@ -834,11 +829,11 @@ void outbox_opts_default(outbox_opts_t *opts)
 void outbox_opts_from_config(outbox_opts_t *opts, l3_config_t *config)
 {
     outbox_opts_default(opts);
-    opts->segment_bytes =
-        (size_t)l3_config_int(config, "agent/outbox_segment_kb", OUTBOX_SEGMENT_DEFAULT >> 10,
-                              64, 1 << 20) << 10;
-    opts->max_bytes =
-        (uint64_t)l3_config_int(config, "agent/outbox_max_mb", 0, 0, INT64_C(1) << 30) << 20;
+    opts->segment_bytes = (size_t)l3_config_int(config, "agent/outbox_segment_kb",
+                                                OUTBOX_SEGMENT_DEFAULT >> 10, 64, 1 << 20)
+                          << 10;
+    opts->max_bytes = (uint64_t)l3_config_int(config, "agent/outbox_max_mb", 0, 0, INT64_C(1) << 30)
+                      << 20;
     const char *sync = l3_config_str(config, "agent/outbox_sync", "group");
     opts->sync_each_append = strcmp(sync, "append") == 0;
 }
@@ -888,8 +883,7 @@ static bool s_load(outbox_t *self)
         ok = false;
     }
     for (size_t i = 0; ok && i < nstale; i++) {
-        l3_warn("outbox %s: deleting a segment of old epoch %016" PRIx64, self->dir,
-                stale[i * 2]);
+        l3_warn("outbox %s: deleting a segment of old epoch %016" PRIx64, self->dir, stale[i * 2]);
         s_unlink_segment(self, stale[i * 2], stale[i * 2 + 1]);
     }
     free(stale);
@@ -954,8 +948,8 @@ static bool s_load(outbox_t *self)
 
     /* Reopen the last segment for appending, or start one at the next seq. */
     s_segment_t *tail = self->nsegs ? &self->segs[self->nsegs - 1] : NULL;
-    if (tail && (tail->next == self->last + 1 || (tail->next == tail->first
-                                                  && tail->first == self->last + 1))) {
+    if (tail && (tail->next == self->last + 1 ||
+                 (tail->next == tail->first && tail->first == self->last + 1))) {
         char name[64];
         s_segment_name(self->epoch, tail->first, name, sizeof name);
         self->fd = openat(self->dirfd, name, O_WRONLY | O_CLOEXEC);
@@ -1014,8 +1008,8 @@ outbox_t *outbox_open(const char *dir, const char *agent_id, const outbox_opts_t
     }
     if (!s_load(self))
         goto fail;
-    l3_info("outbox %s: epoch %" PRIu64 ", acked %" PRIu64 ", last %" PRIu64 ", %zu segments",
-            dir, self->epoch, self->acked, self->last, self->nsegs);
+    l3_info("outbox %s: epoch %" PRIu64 ", acked %" PRIu64 ", last %" PRIu64 ", %zu segments", dir,
+            self->epoch, self->acked, self->last, self->nsegs);
     return self;
 fail:
     self->wlen = 0;
@@ -1027,8 +1021,8 @@ outbox_t *outbox_open_config(l3_config_t *config, const char *agent_id)
 {
     outbox_opts_t opts;
     outbox_opts_from_config(&opts, config);
-    return outbox_open(l3_config_str(config, "agent/outbox", "/var/spool/lilalo/outbox"),
-                       agent_id, &opts);
+    return outbox_open(l3_config_str(config, "agent/outbox", "/var/spool/lilalo/outbox"), agent_id,
+                       &opts);
 }
 
 void outbox_destroy(outbox_t **self_p)
@@ -1119,8 +1113,8 @@ void outbox_ack(outbox_t *self, uint64_t seq)
         self->disk_bytes -= self->segs[0].bytes;
         s_segs_remove(self, 0);
     }
-    if (self->acked != self->meta_acked && !self->failed
-        && l3_time_mono_us() - self->meta_written_us >= S_META_INTERVAL_US)
+    if (self->acked != self->meta_acked && !self->failed &&
+        l3_time_mono_us() - self->meta_written_us >= S_META_INTERVAL_US)
         s_meta_write(self, false);
 }
 
@@ -1217,8 +1211,8 @@ int outbox_iter_next(outbox_iter_t *self, uint64_t *seq, const uint8_t **data, s
     if (self->r.fd < 0 || self->seg_first != seg->first || self->cur > self->pos) {
         int rc = s_reader_open(&self->r, box->dirfd, box->epoch, seg->first, NULL);
         if (rc != 1) {
-            l3_error("outbox %s: cannot read segment at seq %" PRIu64 ": %s", box->dir,
-                     seg->first, rc < 0 ? strerror(errno) : "bad header");
+            l3_error("outbox %s: cannot read segment at seq %" PRIu64 ": %s", box->dir, seg->first,
+                     rc < 0 ? strerror(errno) : "bad header");
             s_reader_close(&self->r);
             return -1;
         }

@@ -32,9 +32,9 @@ struct sender_t {
     uint64_t window;
     int64_t ack_timeout_us;
 
-    uint64_t next;      /* next seq to send */
-    uint64_t high_sent; /* highest seq ever sent: below it a send is a resend */
-    uint64_t acked;     /* mirrors outbox_acked_seq */
+    uint64_t next;       /* next seq to send */
+    uint64_t high_sent;  /* highest seq ever sent: below it a send is a resend */
+    uint64_t acked;      /* mirrors outbox_acked_seq */
     int64_t progress_us; /* last ack advance, rewind, or first send into an empty window */
     uint64_t rewound_to; /* seq of the last nack rewind; further nacks for it are echoes */
     int64_t rewound_us;
@@ -51,6 +51,7 @@ struct sender_t {
     int64_t probe_us;
     uint64_t probe_acked;
     int64_t handshake_log_us;
+    uint64_t silent_timeouts; /* consecutive ack timeouts */
     sender_stats_t stats;
 };
 
@@ -80,8 +81,8 @@ static int s_split(const char *list, char out[][S_ENDPOINT_LEN], int max)
 }
 
 /* agent/<key>, or the broker section's address with the given port key. */
-static int s_endpoints(l3_config_t *config, const char *key, const char *port_key,
-                       int64_t port_def, char out[][S_ENDPOINT_LEN])
+static int s_endpoints(l3_config_t *config, const char *key, const char *port_key, int64_t port_def,
+                       char out[][S_ENDPOINT_LEN])
 {
     const char *list = l3_config_str(config, key, NULL);
     char def[S_ENDPOINT_LEN];
@@ -137,9 +138,8 @@ static zsock_t *s_monitor(void *sock, const char *name, const void *owner)
 {
     char ep[96];
     snprintf(ep, sizeof ep, "inproc://l3-sender-%p-%s", owner, name);
-    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     if (zmq_socket_monitor(sock, ep, events) != 0)
         return NULL;
     zsock_t *pair = zsock_new(ZMQ_PAIR);
@@ -185,8 +185,8 @@ sender_t *sender_new(l3_config_t *config, outbox_t *box)
             l3_warn("sender: the outbox's agent id %s is not the id of %s (%s); the broker "
                     "will use the latter and acks will not match",
                     self->id, cert, id);
-        if (!l3_curve_client_setup(self->push, own, server)
-            || !l3_curve_client_setup(self->sub, own, server))
+        if (!l3_curve_client_setup(self->push, own, server) ||
+            !l3_curve_client_setup(self->sub, own, server))
             goto fail;
     } else {
         l3_curve_limit_socket(self->push);
@@ -281,6 +281,11 @@ static void s_apply_ack(sender_t *self, uint64_t seq)
         return;
     outbox_ack(self->box, seq);
     self->acked = outbox_acked_seq(self->box);
+    if (self->silent_timeouts) {
+        l3_info("sender: acks again after %" PRIu64 " timeouts; acknowledged up to seq %" PRIu64,
+                self->silent_timeouts, self->acked);
+        self->silent_timeouts = 0;
+    }
     self->progress_us = l3_time_mono_us();
     if (self->next <= self->acked) {
         /* The writer has records we have not (re)sent in this run: skip them. */
@@ -289,21 +294,47 @@ static void s_apply_ack(sender_t *self, uint64_t seq)
     }
 }
 
-static void s_handle_ack_message(sender_t *self, zmsg_t *zmsg)
+/* Receive one whole message without waiting: its first two parts into a and b (both
+   initialised by the caller). Returns its number of parts (parts past the second are read
+   and dropped), 0 when nothing is waiting. */
+static int s_recv2(void *sock, zmq_msg_t *a, zmq_msg_t *b)
 {
-    zframe_t *topic = zmsg_first(zmsg);
-    zframe_t *body = zmsg_next(zmsg);
-    if (zmsg_size(zmsg) != 2 || !zframe_streq(topic, self->id)) {
+    if (zmq_msg_recv(a, sock, ZMQ_DONTWAIT) < 0)
+        return 0;
+    int parts = 1;
+    bool more = zmq_msg_more(a);
+    while (more) {
+        /* The rest of a multipart message is already here: ZeroMQ delivers it whole. */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        zmq_msg_t *dst = parts == 1 ? b : &extra;
+        if (zmq_msg_recv(dst, sock, 0) < 0) {
+            zmq_msg_close(&extra);
+            break;
+        }
+        parts++;
+        more = zmq_msg_more(dst);
+        zmq_msg_close(&extra);
+    }
+    return parts;
+}
+
+static void s_handle_ack_message(sender_t *self, int parts, zmq_msg_t *topic, zmq_msg_t *body)
+{
+    size_t idlen = strlen(self->id);
+    if (parts != 2 || zmq_msg_size(topic) != idlen ||
+        memcmp(zmq_msg_data(topic), self->id, idlen)) {
         self->stats.rejected++;
         return;
     }
     l3_msg_t msg;
     l3_msg_init(&msg);
     char err[128] = "";
-    if (!l3_msg_decode(zframe_data(body), zframe_size(body), &msg, err, sizeof err)
-        || (msg.kind != L3_MSG_ACK && msg.kind != L3_MSG_NACK) || strcmp(msg.agent, self->id)) {
-        l3_warn("sender: bad message on the ack socket: %s", err[0] ? err : "not our ack");
-        self->stats.rejected++;
+    if (!l3_msg_decode(zmq_msg_data(body), zmq_msg_size(body), &msg, err, sizeof err) ||
+        (msg.kind != L3_MSG_ACK && msg.kind != L3_MSG_NACK) || strcmp(msg.agent, self->id)) {
+        if (self->stats.rejected++ < 10)
+            l3_warn("sender: bad message on the ack socket: %s%s", err[0] ? err : "not our ack",
+                    self->stats.rejected == 10 ? " (no more of these lines)" : "");
         l3_msg_clear(&msg);
         return;
     }
@@ -326,9 +357,9 @@ static void s_handle_ack_message(sender_t *self, zmsg_t *zmsg)
             l3_warn("sender: nack for seq %" PRIu64 " but %" PRIu64 " was acknowledged; the "
                     "writer lost records it had acknowledged",
                     msg.seq, self->acked);
-        } else if (msg.seq == self->acked + 1 && self->next > msg.seq
-                   && !(self->rewound_to == msg.seq
-                        && l3_time_mono_us() - self->rewound_us < self->ack_timeout_us)) {
+        } else if (msg.seq == self->acked + 1 && self->next > msg.seq &&
+                   !(self->rewound_to == msg.seq &&
+                     l3_time_mono_us() - self->rewound_us < self->ack_timeout_us)) {
             self->rewound_to = msg.seq;
             self->rewound_us = l3_time_mono_us();
             s_rewind(self, "nack");
@@ -340,18 +371,26 @@ static void s_handle_ack_message(sender_t *self, zmsg_t *zmsg)
 /* Connection events: after a (re)connect whatever was in flight may be lost. */
 static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
 {
+    void *sock = zsock_resolve(mon);
     for (;;) {
-        zmsg_t *ev = zmsg_recv_nowait(mon);
-        if (!ev)
+        zmq_msg_t f, addr;
+        zmq_msg_init(&f);
+        zmq_msg_init(&addr);
+        int parts = s_recv2(sock, &f, &addr);
+        if (parts == 0) {
+            zmq_msg_close(&f);
+            zmq_msg_close(&addr);
             return;
-        zframe_t *f = zmsg_first(ev);
-        zframe_t *addr = zmsg_next(ev);
-        if (f && zframe_size(f) >= 6) {
+        }
+        if (zmq_msg_size(&f) >= 6) {
             uint16_t event;
-            memcpy(&event, zframe_data(f), 2);
-            char *where = addr ? zframe_strdup(addr) : NULL;
+            memcpy(&event, zmq_msg_data(&f), 2);
+            char where[S_ENDPOINT_LEN] = "?";
+            if (parts >= 2 && zmq_msg_size(&addr) > 0)
+                snprintf(where, sizeof where, "%.*s", (int)zmq_msg_size(&addr),
+                         (const char *)zmq_msg_data(&addr));
             if (event == ZMQ_EVENT_CONNECTED) {
-                l3_info("sender: %s connected to %s", which, where ? where : "?");
+                l3_info("sender: %s connected to %s", which, where);
                 if (mon == self->mon_sub) {
                     self->probe_us = l3_time_mono_us() + S_PROBE_MS * 1000;
                     self->probe_acked = self->acked;
@@ -361,14 +400,13 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
                     s_rewind(self, "reconnect");
                 }
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
-                l3_warn("sender: %s disconnected from %s", which, where ? where : "?");
+                l3_warn("sender: %s disconnected from %s", which, where);
             } else {
                 /* libzmq retries for ever; say why at most once a minute. */
                 int64_t now = l3_time_mono_us();
                 if (!self->handshake_log_us || now - self->handshake_log_us >= 60000000) {
                     self->handshake_log_us = now;
-                    l3_error("sender: %s: handshake with %s failed%s", which,
-                             where ? where : "?",
+                    l3_error("sender: %s: handshake with %s failed%s", which, where,
                              event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                                  ? " (authentication: is our public key in the broker's "
                                    "allowed_keys, and agent/broker_cert the broker's key?)"
@@ -376,9 +414,9 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
                                    "broker/curve)");
                 }
             }
-            free(where);
         }
-        zmsg_destroy(&ev);
+        zmq_msg_close(&f);
+        zmq_msg_close(&addr);
     }
 }
 
@@ -463,12 +501,18 @@ bool sender_handle(sender_t *self)
 {
     s_handle_monitor(self, self->mon_push, "PUSH");
     s_handle_monitor(self, self->mon_sub, "SUB");
+    void *sub = zsock_resolve(self->sub);
     for (int n = 0; n < S_ACK_BATCH; n++) {
-        zmsg_t *m = zmsg_recv_nowait(self->sub);
-        if (!m)
+        zmq_msg_t topic, body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        int parts = s_recv2(sub, &topic, &body);
+        if (parts > 0)
+            s_handle_ack_message(self, parts, &topic, &body);
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+        if (parts == 0)
             break;
-        s_handle_ack_message(self, m);
-        zmsg_destroy(&m);
     }
     int64_t now = l3_time_mono_us();
     if (self->probe_us && now >= self->probe_us) {
@@ -480,8 +524,14 @@ bool sender_handle(sender_t *self)
     }
     if (self->next > self->acked + 1 && now - self->progress_us >= self->ack_timeout_us) {
         self->stats.timeouts++;
-        l3_info("sender: no ack for %" PRId64 " ms; resending %" PRIu64 " records from seq %" PRIu64,
-                self->ack_timeout_us / 1000, self->next - self->acked - 1, self->acked + 1);
+        /* One line when acks stop, one when they come back: an hour's outage is not 720
+           lines of the same news. */
+        if (self->silent_timeouts++ == 0)
+            l3_warn("sender: no ack for %" PRId64 " ms; resending %" PRIu64
+                    " records from seq %" PRIu64 " (and again every %" PRId64 " ms until acks "
+                    "come)",
+                    self->ack_timeout_us / 1000, self->next - self->acked - 1, self->acked + 1,
+                    self->ack_timeout_us / 1000);
         s_rewind(self, "ack timeout");
     }
     /* Nothing leaves the host that is not on its disk. */

@@ -46,9 +46,9 @@ typedef struct sender_t sender_t;
 #define SENDER_POLL_MAX 3 /* poll items sender_poll_items may fill */
 
 typedef struct {
-    uint64_t sent;       /* messages handed to libzmq, resends included */
-    uint64_t resent;     /* of which resends */
-    uint64_t acks;       /* acks and nacks received for our stream */
+    uint64_t sent;   /* messages handed to libzmq, resends included */
+    uint64_t resent; /* of which resends */
+    uint64_t acks;   /* acks and nacks received for our stream */
     uint64_t nacks;
     uint64_t timeouts;   /* go-back-N restarts after agent/ack_timeout_ms without progress */
     uint64_t reconnects; /* go-back-N restarts after a (re)connection */

@@ -97,8 +97,8 @@ int main(int argc, char **argv)
     zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
     s_push_t p = {.ctx = ctx, .count = count, .msg = buf.data, .len = buf.len};
     size_t eplen = sizeof p.endpoint;
-    if (zmq_bind(pull, "tcp://127.0.0.1:*") != 0
-        || zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, p.endpoint, &eplen) != 0) {
+    if (zmq_bind(pull, "tcp://127.0.0.1:*") != 0 ||
+        zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, p.endpoint, &eplen) != 0) {
         fprintf(stderr, "l3-raw-pushpull: bind: %s\n", zmq_strerror(zmq_errno()));
         return 1;
     }
@@ -122,8 +122,8 @@ int main(int argc, char **argv)
     zmq_ctx_term(ctx);
     double secs = (double)(t1 - t0) / 1e6;
     /* The first message started the clock, so count - 1 were timed. */
-    printf("raw records=%" PRIu64 " bytes_per_record=%zu seconds=%.3f records_per_s=%.0f\n",
-           got, buf.len, secs, secs > 0 ? (double)(got - 1) / secs : 0);
+    printf("raw records=%" PRIu64 " bytes_per_record=%zu seconds=%.3f records_per_s=%.0f\n", got,
+           buf.len, secs, secs > 0 ? (double)(got - 1) / secs : 0);
     l3_buf_free(&buf);
     l3_record_clear(&rec);
     return got == count && p.rc == 0 ? 0 : 1;

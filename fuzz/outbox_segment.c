@@ -67,15 +67,15 @@ static uint32_t s_get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void s_write(const char *name, const uint8_t *a, size_t alen, const uint8_t *b,
-                    size_t blen)
+static void s_write(const char *name, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/%s", s_dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         abort();
-    if ((alen && write(fd, a, alen) != (ssize_t)alen) || (blen && write(fd, b, blen) != (ssize_t)blen))
+    if ((alen && write(fd, a, alen) != (ssize_t)alen) ||
+        (blen && write(fd, b, blen) != (ssize_t)blen))
         abort();
     close(fd);
 }

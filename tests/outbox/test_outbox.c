@@ -110,8 +110,8 @@ static long s_iterate(outbox_t *box, uint64_t from, uint64_t *nrs, size_t max)
     l3_msg_init(&msg);
     while ((rc = outbox_iter_next(it, &seq, &data, &len)) == 1) {
         char err[128];
-        if (seq != expect || !l3_msg_decode(data, len, &msg, err, sizeof err)
-            || msg.record.seq != seq || msg.record.epoch != outbox_epoch(box)) {
+        if (seq != expect || !l3_msg_decode(data, len, &msg, err, sizeof err) ||
+            msg.record.seq != seq || msg.record.epoch != outbox_epoch(box)) {
             fprintf(stderr, "bad entry at seq %" PRIu64 " (expected %" PRIu64 ")\n", seq, expect);
             count = -1;
             break;
@@ -272,11 +272,10 @@ static void test_torn_tail(void)
             s_spit(path, copy, len);
             free(copy);
             box = outbox_open(dir, "agent-1", NULL);
-            if (!box || outbox_epoch(box) != epoch || outbox_last_seq(box) != 4
-                || s_iterate(box, 1, NULL, 0) != 4) {
+            if (!box || outbox_epoch(box) != epoch || outbox_last_seq(box) != 4 ||
+                s_iterate(box, 1, NULL, 0) != 4) {
                 if (bad++ < 5)
-                    fprintf(stderr, "torn tail cut at %zu (zeros %d) not recovered\n", cut,
-                            zeros);
+                    fprintf(stderr, "torn tail cut at %zu (zeros %d) not recovered\n", cut, zeros);
             }
             if (box && cut == size4 + 7) {
                 /* The next append reuses seq 5 (it was never synced, never sent). */

@@ -100,8 +100,8 @@ static void fake_handle(fake_t *f, const char *agent)
         l3_msg_t msg;
         l3_msg_init(&msg);
         char err[128];
-        if (!l3_msg_decode(zframe_data(fr), zframe_size(fr), &msg, err, sizeof err)
-            || msg.kind != L3_MSG_RECORD) {
+        if (!l3_msg_decode(zframe_data(fr), zframe_size(fr), &msg, err, sizeof err) ||
+            msg.kind != L3_MSG_RECORD) {
             fprintf(stderr, "fake: bad record: %s\n", err);
             l3_test_failures++;
         } else if (s_rand(f) < f->drop_records) {
