@@ -71,6 +71,8 @@ struct l3_agentd_t {
     zhash_t *done;
     zhash_t *seen;
     zhash_t *warned; /* paths we already logged a failure for */
+    zhash_t *inodes; /* "dev:ino" of every session file followed or done: one file seen
+                        through two spool paths (a symlink, overlapping entries) is one session */
     int64_t next_scan;
     int64_t dirty_since; /* 0 = nothing dirty */
     sess_t *current;     /* the session being polled (record callback context) */
@@ -325,6 +327,12 @@ static sess_t *s_open(l3_agentd_t *self, const char *path)
         }
         return NULL;
     }
+    char ino[64];
+    snprintf(ino, sizeof(ino), "%llu:%llu", (unsigned long long) st.st_dev,
+             (unsigned long long) st.st_ino);
+    const char *other = zhash_lookup(self->inodes, ino);
+    if (other && strcmp(other, path) != 0)
+        return NULL; /* the same file under another name, followed there */
     l3_spool_opts_t opts = {.output_cap = self->output_cap,
                             .host = self->host,
                             .on_record = s_on_record,
@@ -337,6 +345,13 @@ static sess_t *s_open(l3_agentd_t *self, const char *path)
         return NULL;
     }
     zhash_delete(self->warned, path);
+    if (!other) {
+        char *copy = strdup(path);
+        if (copy && zhash_insert(self->inodes, ino, copy) == 0)
+            zhash_freefn(self->inodes, ino, free);
+        else
+            free(copy);
+    }
     sess_t *s = calloc(1, sizeof(*s));
     if (!s) {
         l3_spool_session_destroy(&sp);
@@ -606,6 +621,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     self->done = zhash_new();
     self->seen = zhash_new();
     self->warned = zhash_new();
+    self->inodes = zhash_new();
     const char *host = l3_config_str(config, "agent/host", NULL);
     if (host)
         snprintf(self->host, sizeof(self->host), "%s", host);
@@ -696,6 +712,7 @@ void l3_agentd_destroy(l3_agentd_t **self_p)
     zhash_destroy(&self->done);
     zhash_destroy(&self->seen);
     zhash_destroy(&self->warned);
+    zhash_destroy(&self->inodes);
     free(self);
     *self_p = NULL;
 }

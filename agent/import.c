@@ -556,8 +556,20 @@ static int s_import_spool(const char *path, const l3_import_opts_t *opts)
     if (total >= 0 && !l3_spool_session_done(s)) {
         pid_t pid = l3_spool_session_pid(s);
         if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
-            //  No end line and the recorder is gone: it died; end the session here.
-            int n = l3_spool_session_abandon(s, l3_time_now_us());
+            //  No end line and the recorder is gone: it died, after its last write.
+            int64_t last = 0;
+            size_t pl = strlen(path) - 7;
+            const char *ext[] = {".script", ".timing", ".info"};
+            for (int i = 0; i < 3; i++) {
+                char p[PATH_MAX];
+                struct stat st;
+                if (snprintf(p, sizeof(p), "%.*s%s", (int) pl, path, ext[i]) < (int) sizeof(p)
+                    && stat(p, &st) == 0) {
+                    int64_t m = (int64_t) st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
+                    last = m > last ? m : last;
+                }
+            }
+            int n = l3_spool_session_abandon(s, last ? last : l3_time_now_us());
             total = n >= 0 ? total + n : n;
         } else
             l3_info("import: %s: session still running; records up to now", path);

@@ -416,11 +416,17 @@ int main(void)
     FILE *f = fopen(s_cfg, "w");
     int port = s_free_port();
     fprintf(f,
-            "agent\n    spool = %s/spool\n    state = %s/state\n    outbox = %s/outbox\n"
+            "agent\n    spool = \"%s/spool, %s/spool-link\"\n    state = %s/state\n    outbox = %s/outbox\n"
             "    host = testhost\n    id = test-agent\n    curve = 0\n    scan_ms = 150\n"
             "    batch_ms = 5\n    output_cap = 4096\n    brokers = tcp://127.0.0.1:%d\n"
             "    acks = tcp://127.0.0.1:%d\n    backend_pidfile = %s/agent.pid\n",
-            s_dir, s_dir, s_dir, port, port, s_dir);
+            s_dir, s_dir, s_dir, s_dir, port, port, s_dir);
+    //  The spool a second time through a symlink: every session must still count once.
+    char link[300];
+    snprintf(link, sizeof(link), "%s/spool-link", s_dir);
+    snprintf(path, sizeof(path), "%s/spool", s_dir);
+    if (symlink(path, link) != 0)
+        t_failures++;
     fclose(f);
 
     sess_t sess[SESSIONS];
