@@ -13,6 +13,8 @@ typedef struct {
     uint64_t epoch;
     uint64_t disk;
     uint64_t pending;
+    uint64_t nacked;   /* expected seq of the last nack sent, 0 none */
+    int64_t nacked_at; /* when, µs */
     bool touched;
 } s_stream_t;
 
@@ -157,6 +159,19 @@ streams_verdict_t streams_offer(streams_t *self, const char *agent, uint64_t epo
     }
     s_info(stream, info);
     return verdict;
+}
+
+bool streams_nack_due(streams_t *self, const char *agent, uint64_t epoch, uint64_t expected,
+                      int64_t now_us, int64_t interval_us)
+{
+    s_stream_t *stream = s_find(self, agent, epoch, false);
+    if (!stream)
+        return true;
+    if (stream->nacked == expected && now_us - stream->nacked_at < interval_us)
+        return false;
+    stream->nacked = expected;
+    stream->nacked_at = now_us;
+    return true;
 }
 
 void streams_commit(streams_t *self, streams_ack_fn *fn, void *arg)

@@ -47,6 +47,13 @@ bool streams_load(streams_t *self, const char *agent, uint64_t epoch, uint64_t s
 streams_verdict_t streams_offer(streams_t *self, const char *agent, uint64_t epoch,
                                 uint64_t seq, streams_info_t *info);
 
+/* After STREAMS_GAP: true when a nack for `expected` should go out now. A window of
+   records behind one lost message would otherwise draw one nack each, and each nack
+   restarts the agent's go-back-N; so a stream gets one nack per expected seq per
+   interval_us. Unknown streams (no entry) always get theirs. */
+bool streams_nack_due(streams_t *self, const char *agent, uint64_t epoch, uint64_t expected,
+                      int64_t now_us, int64_t interval_us);
+
 /* Called per touched stream by streams_commit. */
 typedef void(streams_ack_fn)(const streams_info_t *info, void *arg);
 /* The batch is durable: pending becomes disk for every touched stream, fn is called for

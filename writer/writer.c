@@ -18,6 +18,8 @@
 /* Bad-message log lines per second; the rest are counted, so a flood of garbage cannot
    flood the log. */
 #define S_DROP_LOG_PER_SEC 20
+/* One nack per stream and expected seq per this interval (see streams_nack_due). */
+#define S_NACK_INTERVAL_US 100000
 
 struct _writer_t {
     writer_opts_t opts;
@@ -294,7 +296,9 @@ static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
         self->n_gaps++;
         l3_debug("gap: agent %s epoch %" PRIu64 " seq %" PRIu64 ", expected %" PRIu64, id,
                  rec->epoch, rec->seq, info.pending + 1);
-        s_send_ack(self, L3_MSG_NACK, id, rec->epoch, info.pending + 1);
+        if (streams_nack_due(self->streams, id, rec->epoch, info.pending + 1,
+                             l3_time_mono_us(), S_NACK_INTERVAL_US))
+            s_send_ack(self, L3_MSG_NACK, id, rec->epoch, info.pending + 1);
         break;
     case STREAMS_FULL:
         self->batch.len = mark;

@@ -57,6 +57,13 @@ static void s_test_streams(void)
                   info.pending);
     }
     CHECK(streams_size(s) == 3);
+    /* Nacks: one per expected seq per interval; unknown streams always. */
+    CHECK(streams_nack_due(s, "a1", 7, 8, 1000, 100));
+    CHECK(!streams_nack_due(s, "a1", 7, 8, 1050, 100));
+    CHECK(streams_nack_due(s, "a1", 7, 8, 1100, 100));
+    CHECK(streams_nack_due(s, "a1", 7, 9, 1101, 100));
+    CHECK(streams_nack_due(s, "zz", 1, 1, 1101, 100));
+    CHECK(streams_nack_due(s, "zz", 1, 1, 1102, 100));
     uint64_t sum = 0;
     streams_commit(s, s_sum_ack, &sum);
     CHECK(sum == 7 + 1 + 2);
