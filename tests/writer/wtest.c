@@ -219,7 +219,8 @@ void wt_record(l3_record_t *r, l3_record_type_t type, const char *agent, uint64_
     r->epoch = epoch;
     r->seq = seq;
     l3_text_set(r->host, sizeof r->host, "lab1");
-    l3_text_set(r->user, sizeof r->user, "alice");
+    /* Markup characters and UTF-8 in a text attribute, in every test. */
+    l3_text_set(r->user, sizeof r->user, "al<&>\"'ice-\xc3\xa9");
     l3_text_set(r->sid, sizeof r->sid, "20261124T211144-42-beef");
     int64_t now = l3_time_now_us();
     switch (type) {
@@ -231,6 +232,12 @@ void wt_record(l3_record_t *r, l3_record_type_t type, const char *agent, uint64_
         r->rows = 24;
         l3_text_set(r->tty, sizeof r->tty, "/dev/pts/3");
         l3_text_set(r->shell, sizeof r->shell, "/bin/bash");
+        if (seq % 2 == 1) { /* every optional session attribute */
+            l3_text_set(r->ssh, sizeof r->ssh, "10.0.0.7 50022 22");
+            l3_text_set(r->parent, sizeof r->parent, "lab0/20261124T200000-1-abcd");
+            r->end_us = now + 5;
+            r->flags = L3_FLAG_NESTED;
+        }
         break;
     case L3_RECORD_COMMAND: {
         r->nr = seq;
@@ -246,11 +253,28 @@ void wt_record(l3_record_t *r, l3_record_type_t type, const char *agent, uint64_
         memcpy(out, line, (size_t)n);
         out[255] = '\n';
         l3_bytes_set(&r->output, out, sizeof out, L3_OUTPUT_MAX);
+        if (seq % 5 == 0) { /* capped output of a full-screen program */
+            r->flags = L3_FLAG_TRUNCATED | L3_FLAG_FULLSCREEN;
+            r->dropped = 123456;
+            r->output_head = 100;
+        }
+        if (seq % 7 == 0) { /* killed, no exit status */
+            r->has_exit = false;
+            r->signal = 9;
+            r->flags |= L3_FLAG_INTERRUPTED;
+        }
+        if (seq % 11 == 0)
+            r->exit_code = -1;
         break;
     }
     default:
         r->end_us = now;
         r->has_exit = true;
+        if (seq % 2 == 0) {
+            r->start_us = now - 1000;
+            r->signal = 15;
+            r->flags = L3_FLAG_ABNORMAL;
+        }
         break;
     }
 }
