@@ -402,6 +402,7 @@ static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint
         l3_error("parser: out of memory building command %llu", (unsigned long long) rec.nr);
     else if (self->on_record) {
         l3_parser_extra_t extra;
+        memcpy(rec.nested, self->nested, sizeof(rec.nested));
         memcpy(extra.edit_token, self->edit_token, sizeof(extra.edit_token));
         memcpy(extra.nested, self->nested, sizeof(extra.nested));
         self->on_record(self->arg, &rec, &extra);

@@ -69,7 +69,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
         fields += 9;
         break;
     case L3_RECORD_COMMAND:
-        fields += 13;
+        fields += 14;
         break;
     case L3_RECORD_END:
         fields += 4;
@@ -107,6 +107,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
             s_uint(&pk, "oh", r->output_head);
             s_bin(&pk, "tm", &r->timing);
             s_bin(&pk, "df", &r->diff);
+            s_str(&pk, "nest", r->nested);
         }
         s_int(&pk, "te", r->end_us);
         s_key(&pk, "x");
@@ -271,12 +272,12 @@ body:
 typedef enum {
     K_V, K_T, K_A, K_E, K_S, K_H, K_U, K_I, K_TS, K_TE, K_UID, K_PID, K_COLS, K_ROWS, K_TTY,
     K_SH, K_SSH, K_PAR, K_N, K_CWD, K_CMD, K_O, K_OD, K_OH, K_TM, K_DF, K_X, K_SIG, K_F,
-    K_COUNT
+    K_NEST, K_COUNT
 } s_key_t;
 
 static const char *s_key_names[K_COUNT] = {
     "v", "t", "a", "e", "s", "h", "u", "i", "ts", "te", "uid", "pid", "cols", "rows", "tty",
-    "sh", "ssh", "par", "n", "cwd", "cmd", "o", "od", "oh", "tm", "df", "x", "sig", "f"};
+    "sh", "ssh", "par", "n", "cwd", "cmd", "o", "od", "oh", "tm", "df", "x", "sig", "f", "nest"};
 
 #define BIT(k) (1ULL << (k))
 #define COMMON (BIT(K_V) | BIT(K_T) | BIT(K_A) | BIT(K_E) | BIT(K_S))
@@ -286,7 +287,8 @@ static const char *s_key_names[K_COUNT] = {
      | BIT(K_TTY) | BIT(K_SH) | BIT(K_SSH) | BIT(K_PAR))
 #define COMMAND_KEYS                                                                               \
     (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_TE) | BIT(K_CWD) | BIT(K_CMD) | BIT(K_O)       \
-     | BIT(K_OD) | BIT(K_OH) | BIT(K_TM) | BIT(K_DF) | BIT(K_X) | BIT(K_SIG) | BIT(K_F))
+     | BIT(K_OD) | BIT(K_OH) | BIT(K_TM) | BIT(K_DF) | BIT(K_X) | BIT(K_SIG) | BIT(K_F)         \
+     | BIT(K_NEST))
 #define END_KEYS (COMMON | WHERE | BIT(K_TE) | BIT(K_X) | BIT(K_SIG) | BIT(K_F))
 //  Required beyond COMMON: optional ones default to empty/zero.
 #define SESSION_REQUIRED (COMMON | WHERE | BIT(K_TS))
@@ -449,6 +451,7 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
         case K_SH: ok = s_text(r->shell, sizeof(r->shell), v); break;
         case K_SSH: ok = s_text(r->ssh, sizeof(r->ssh), v); break;
         case K_PAR: ok = s_text(r->parent, sizeof(r->parent), v); break;
+        case K_NEST: ok = s_text(r->nested, sizeof(r->nested), v); break;
         case K_TS: ok = s_time_in(v, &r->start_us); break;
         case K_TE: ok = s_time_in(v, &r->end_us); break;
         case K_UID: ok = s_uint_in(v, UINT32_MAX, &u); r->uid = (uint32_t) u; break;

@@ -174,7 +174,8 @@ bool l3_record_validate(const l3_record_t *rec, char *err, size_t errlen)
         if (!l3_text_valid(rec->tty, L3_NAME_MAX) || !l3_text_valid(rec->shell, L3_NAME_MAX)
             || !l3_text_valid(rec->ssh, L3_NAME_MAX) || !l3_text_valid(rec->parent, L3_NAME_MAX))
             FAIL("bad session text field");
-        if (rec->cwd.len || rec->cmdline.len || rec->output.len || rec->timing.len || rec->diff.len)
+        if (rec->cwd.len || rec->cmdline.len || rec->output.len || rec->timing.len || rec->diff.len
+            || rec->nested[0])
             FAIL("session with command fields");
         break;
     case L3_RECORD_COMMAND:
@@ -188,6 +189,8 @@ bool l3_record_validate(const l3_record_t *rec, char *err, size_t errlen)
             || rec->output.len > L3_OUTPUT_MAX || rec->timing.len > L3_TIMING_MAX
             || rec->diff.len > L3_DIFF_MAX)
             FAIL("command field over its cap");
+        if (!l3_text_valid(rec->nested, L3_NAME_MAX))
+            FAIL("bad nested session name");
         if (rec->output_head > rec->output.len)
             FAIL("output head longer than output");
         if (rec->dropped && !(rec->flags & L3_FLAG_TRUNCATED))
@@ -196,7 +199,8 @@ bool l3_record_validate(const l3_record_t *rec, char *err, size_t errlen)
     case L3_RECORD_END:
         if (rec->end_us == 0)
             FAIL("end without end time");
-        if (rec->cwd.len || rec->cmdline.len || rec->output.len || rec->timing.len || rec->diff.len)
+        if (rec->cwd.len || rec->cmdline.len || rec->output.len || rec->timing.len || rec->diff.len
+            || rec->nested[0])
             FAIL("end with command fields");
         break;
     default:

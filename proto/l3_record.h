@@ -80,6 +80,7 @@ typedef struct {
 
     /* command */
     uint64_t nr; /* number of the command in its session, from 1 */
+    char nested[L3_NAME_MAX + 1]; /* "host/sid" of the recorded session it ran (su -), or "" */
     l3_bytes_t cwd;
     l3_bytes_t cmdline;
     l3_bytes_t output;  /* capped: head and tail kept, `dropped` bytes between them gone */

@@ -177,6 +177,7 @@ bool l3_xmlrec_write(const l3_record_t *r, l3_buf_t *out)
     s_attr_text(out, "sid", r->sid, true);
     if (r->type == L3_RECORD_COMMAND)
         l3_buf_printf(out, " nr=\"%" PRIu64 "\"", r->nr);
+    s_attr_text(out, "nested", r->nested, false);
     if (r->start_us)
         s_attr_time(out, "start", r->start_us);
     if (r->end_us)
@@ -367,7 +368,8 @@ bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, 
     if (!s_get_text(root, "tty", rec->tty, sizeof(rec->tty), false)
         || !s_get_text(root, "shell", rec->shell, sizeof(rec->shell), false)
         || !s_get_text(root, "ssh", rec->ssh, sizeof(rec->ssh), false)
-        || !s_get_text(root, "parent", rec->parent, sizeof(rec->parent), false))
+        || !s_get_text(root, "parent", rec->parent, sizeof(rec->parent), false)
+        || !s_get_text(root, "nested", rec->nested, sizeof(rec->nested), false))
         FAIL("bad session attribute");
     if (!s_get_text(root, "exit", text, sizeof(text), false))
         FAIL("bad exit");

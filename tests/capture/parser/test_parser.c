@@ -266,6 +266,9 @@ static void s_run_case(const case_t *c)
                       r->exit_code);
         CHECK_MSG(r->signal == c->signal, "%s: signal %d", c->name, r->signal);
         CHECK_MSG(r->flags == c->flags, "%s: flags 0x%x", c->name, r->flags);
+        //  A nested session's command names the inner session; no other command does.
+        const char *want_nested = (c->flags & L3_FLAG_NESTED) ? "host/20260101T000000-1-abcd" : "";
+        CHECK_MSG(strcmp(r->nested, want_nested) == 0, "%s: nested '%s'", c->name, r->nested);
         CHECK_MSG(strcmp(sink.extra[c->check].edit_token, c->token) == 0, "%s: token '%s'",
                   c->name, sink.extra[c->check].edit_token);
     }
