@@ -20,7 +20,7 @@ void l3_msg_clear(l3_msg_t *msg)
 
 static int s_buf_write(void *data, const char *bytes, size_t len)
 {
-    return l3_buf_append((l3_buf_t *) data, bytes, len) ? 0 : -1;
+    return l3_buf_append((l3_buf_t *)data, bytes, len) ? 0 : -1;
 }
 
 static void s_key(msgpack_packer *pk, const char *key)
@@ -115,7 +115,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
             msgpack_pack_int32(&pk, r->exit_code);
         else
             msgpack_pack_nil(&pk);
-        s_uint(&pk, "sig", (uint64_t) r->signal);
+        s_uint(&pk, "sig", (uint64_t)r->signal);
         s_uint(&pk, "f", r->flags);
     }
     return !out->failed;
@@ -156,7 +156,7 @@ typedef struct {
 
 static bool s_take(s_cursor_t *c, size_t n, const uint8_t **out)
 {
-    if ((size_t) (c->end - c->p) < n)
+    if ((size_t)(c->end - c->p) < n)
         return false;
     *out = c->p;
     c->p += n;
@@ -194,7 +194,7 @@ static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
     }
     if (tag >= 0xe0) {
         v->type = V_INT;
-        v->i = (int8_t) tag;
+        v->i = (int8_t)tag;
         return true;
     }
     if (tag >= 0xa0 && tag <= 0xbf) {
@@ -215,7 +215,7 @@ static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
     case 0xcd:
     case 0xce:
     case 0xcf:
-        if (!s_be(c, (size_t) 1 << (tag - 0xcc), &n))
+        if (!s_be(c, (size_t)1 << (tag - 0xcc), &n))
             break;
         v->type = V_UINT;
         v->u = n;
@@ -224,14 +224,15 @@ static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
     case 0xd1:
     case 0xd2:
     case 0xd3: {
-        size_t width = (size_t) 1 << (tag - 0xd0);
+        size_t width = (size_t)1 << (tag - 0xd0);
         if (!s_be(c, width, &n))
             break;
-        int64_t x = width == 8 ? (int64_t) n
-                               : (int64_t) (n ^ (1ULL << (width * 8 - 1))) - (int64_t) (1ULL << (width * 8 - 1));
+        int64_t x = width == 8 ? (int64_t)n
+                               : (int64_t)(n ^ (1ULL << (width * 8 - 1))) -
+                                     (int64_t)(1ULL << (width * 8 - 1));
         if (x >= 0) {
             v->type = V_UINT;
-            v->u = (uint64_t) x;
+            v->u = (uint64_t)x;
         } else {
             v->type = V_INT;
             v->i = x;
@@ -241,7 +242,7 @@ static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
     case 0xd9:
     case 0xda:
     case 0xdb:
-        if (!s_be(c, (size_t) 1 << (tag - 0xd9), &n))
+        if (!s_be(c, (size_t)1 << (tag - 0xd9), &n))
             break;
         v->type = V_STR;
         v->len = n;
@@ -249,7 +250,7 @@ static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
     case 0xc4:
     case 0xc5:
     case 0xc6:
-        if (!s_be(c, (size_t) 1 << (tag - 0xc4), &n))
+        if (!s_be(c, (size_t)1 << (tag - 0xc4), &n))
             break;
         v->type = V_BIN;
         v->len = n;
@@ -268,38 +269,47 @@ body:
     return true;
 }
 
-//  The keys we know, in one table: name, which message kinds may carry it.
-typedef enum {
-    K_V, K_T, K_A, K_E, K_S, K_H, K_U, K_I, K_TS, K_TE, K_UID, K_PID, K_COLS, K_ROWS, K_TTY,
-    K_SH, K_SSH, K_PAR, K_N, K_CWD, K_CMD, K_O, K_OD, K_OH, K_TM, K_DF, K_X, K_SIG, K_F,
-    K_NEST, K_COUNT
-} s_key_t;
-
-static const char *s_key_names[K_COUNT] = {
-    "v", "t", "a", "e", "s", "h", "u", "i", "ts", "te", "uid", "pid", "cols", "rows", "tty",
-    "sh", "ssh", "par", "n", "cwd", "cmd", "o", "od", "oh", "tm", "df", "x", "sig", "f", "nest"};
+//  The keys we know, in one table: enum name and wire name. The lengths are computed at
+//  compile time so the lookup never calls strlen.
+#define S_KEYS(KEY)                                                                                \
+    KEY(V, "v")                                                                                    \
+    KEY(T, "t") KEY(A, "a") KEY(E, "e") KEY(S, "s") KEY(H, "h") KEY(U, "u") KEY(I, "i")            \
+        KEY(TS, "ts") KEY(TE, "te") KEY(UID, "uid") KEY(PID, "pid") KEY(COLS, "cols")              \
+            KEY(ROWS, "rows") KEY(TTY, "tty") KEY(SH, "sh") KEY(SSH, "ssh") KEY(PAR, "par")        \
+                KEY(N, "n") KEY(CWD, "cwd") KEY(CMD, "cmd") KEY(O, "o") KEY(OD, "od")              \
+                    KEY(OH, "oh") KEY(TM, "tm") KEY(DF, "df") KEY(X, "x") KEY(SIG, "sig")          \
+                        KEY(F, "f") KEY(NEST, "nest")
+#define S_KEY_ENUM(id, name) K_##id,
+#define S_KEY_NAME(id, name) name,
+#define S_KEY_LEN(id, name) sizeof(name) - 1,
+typedef enum { S_KEYS(S_KEY_ENUM) K_COUNT } s_key_t;
+static const char *s_key_names[K_COUNT] = {S_KEYS(S_KEY_NAME)};
+static const uint8_t s_key_lengths[K_COUNT] = {S_KEYS(S_KEY_LEN)};
 
 #define BIT(k) (1ULL << (k))
 #define COMMON (BIT(K_V) | BIT(K_T) | BIT(K_A) | BIT(K_E) | BIT(K_S))
 #define WHERE (BIT(K_H) | BIT(K_U) | BIT(K_I))
 #define SESSION_KEYS                                                                               \
-    (COMMON | WHERE | BIT(K_TS) | BIT(K_UID) | BIT(K_PID) | BIT(K_COLS) | BIT(K_ROWS)             \
-     | BIT(K_TTY) | BIT(K_SH) | BIT(K_SSH) | BIT(K_PAR))
+    (COMMON | WHERE | BIT(K_TS) | BIT(K_UID) | BIT(K_PID) | BIT(K_COLS) | BIT(K_ROWS) |            \
+     BIT(K_TTY) | BIT(K_SH) | BIT(K_SSH) | BIT(K_PAR))
 #define COMMAND_KEYS                                                                               \
-    (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_TE) | BIT(K_CWD) | BIT(K_CMD) | BIT(K_O)       \
-     | BIT(K_OD) | BIT(K_OH) | BIT(K_TM) | BIT(K_DF) | BIT(K_X) | BIT(K_SIG) | BIT(K_F)         \
-     | BIT(K_NEST))
+    (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_TE) | BIT(K_CWD) | BIT(K_CMD) | BIT(K_O) |      \
+     BIT(K_OD) | BIT(K_OH) | BIT(K_TM) | BIT(K_DF) | BIT(K_X) | BIT(K_SIG) | BIT(K_F) |            \
+     BIT(K_NEST))
 #define END_KEYS (COMMON | WHERE | BIT(K_TE) | BIT(K_X) | BIT(K_SIG) | BIT(K_F))
 //  Required beyond COMMON: optional ones default to empty/zero.
 #define SESSION_REQUIRED (COMMON | WHERE | BIT(K_TS))
 #define COMMAND_REQUIRED (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_CMD))
 #define END_REQUIRED (COMMON | WHERE | BIT(K_TE))
 
+//  Every field of every message passes through here (the writer's hottest path): compare
+//  the length and first byte before the bytes, and never strlen a key name.
 static s_key_t s_key_lookup(const uint8_t *p, size_t len)
 {
     for (int k = 0; k < K_COUNT; k++)
-        if (strlen(s_key_names[k]) == len && memcmp(s_key_names[k], p, len) == 0)
-            return (s_key_t) k;
+        if (s_key_lengths[k] == len && s_key_names[k][0] == (char)p[0] &&
+            memcmp(s_key_names[k], p, len) == 0)
+            return (s_key_t)k;
     return K_COUNT;
 }
 
@@ -328,9 +338,9 @@ static bool s_uint_in(const s_value_t *v, uint64_t max, uint64_t *out)
 
 static bool s_time_in(const s_value_t *v, int64_t *out)
 {
-    if (v->type != V_UINT || v->u > (uint64_t) INT64_MAX)
+    if (v->type != V_UINT || v->u > (uint64_t)INT64_MAX)
         return false;
-    *out = (int64_t) v->u;
+    *out = (int64_t)v->u;
     return true;
 }
 
@@ -338,7 +348,7 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
 {
     l3_msg_init(msg);
     l3_record_t *r = &msg->record;
-    s_cursor_t c = {data, (const uint8_t *) data + len};
+    s_cursor_t c = {data, (const uint8_t *)data + len};
     const char *why = NULL;
     uint64_t count = 0;
     const uint8_t *b;
@@ -354,7 +364,7 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
     } else
         FAIL("not a msgpack map");
     if (count > 64)
-        FAIL("map of %llu entries is too large", (unsigned long long) count);
+        FAIL("map of %llu entries is too large", (unsigned long long)count);
 
     //  Pass 1: read every entry; remember known values, skip unknown scalar ones.
     s_value_t values[K_COUNT];
@@ -376,14 +386,14 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
         values[k] = value;
     }
     if (c.p != c.end)
-        FAIL("%zu trailing bytes after the map", (size_t) (c.end - c.p));
+        FAIL("%zu trailing bytes after the map", (size_t)(c.end - c.p));
 
     //  Pass 2: version and type decide which keys are allowed and required.
     uint64_t u;
     if (!(seen & BIT(K_V)) || !s_uint_in(&values[K_V], UINT32_MAX, &u))
         FAIL("missing or bad version");
     if (u != L3_PROTO_VERSION)
-        FAIL("unsupported protocol version %llu", (unsigned long long) u);
+        FAIL("unsupported protocol version %llu", (unsigned long long)u);
     char type[16];
     if (!(seen & BIT(K_T)) || !s_text(type, sizeof(type), &values[K_T]))
         FAIL("missing or bad type");
@@ -443,43 +453,103 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
         bool ok = true;
         l3_bytes_t *bytes = NULL;
         size_t cap = 0;
-        switch ((s_key_t) k) {
-        case K_H: ok = s_text(r->host, sizeof(r->host), v); break;
-        case K_U: ok = s_text(r->user, sizeof(r->user), v); break;
-        case K_I: ok = s_text(r->sid, sizeof(r->sid), v); break;
-        case K_TTY: ok = s_text(r->tty, sizeof(r->tty), v); break;
-        case K_SH: ok = s_text(r->shell, sizeof(r->shell), v); break;
-        case K_SSH: ok = s_text(r->ssh, sizeof(r->ssh), v); break;
-        case K_PAR: ok = s_text(r->parent, sizeof(r->parent), v); break;
-        case K_NEST: ok = s_text(r->nested, sizeof(r->nested), v); break;
-        case K_TS: ok = s_time_in(v, &r->start_us); break;
-        case K_TE: ok = s_time_in(v, &r->end_us); break;
-        case K_UID: ok = s_uint_in(v, UINT32_MAX, &u); r->uid = (uint32_t) u; break;
-        case K_PID: ok = s_uint_in(v, UINT32_MAX, &u); r->pid = (uint32_t) u; break;
-        case K_COLS: ok = s_uint_in(v, UINT16_MAX, &u); r->cols = (uint16_t) u; break;
-        case K_ROWS: ok = s_uint_in(v, UINT16_MAX, &u); r->rows = (uint16_t) u; break;
-        case K_N: ok = s_uint_in(v, UINT64_MAX, &r->nr); break;
-        case K_OD: ok = s_uint_in(v, UINT64_MAX, &r->dropped); break;
-        case K_OH: ok = s_uint_in(v, L3_OUTPUT_MAX, &r->output_head); break;
-        case K_SIG: ok = s_uint_in(v, 128, &u); r->signal = (int32_t) u; break;
-        case K_F: ok = s_uint_in(v, L3_FLAG_ALL, &u); r->flags = (uint32_t) u; break;
+        switch ((s_key_t)k) {
+        case K_H:
+            ok = s_text(r->host, sizeof(r->host), v);
+            break;
+        case K_U:
+            ok = s_text(r->user, sizeof(r->user), v);
+            break;
+        case K_I:
+            ok = s_text(r->sid, sizeof(r->sid), v);
+            break;
+        case K_TTY:
+            ok = s_text(r->tty, sizeof(r->tty), v);
+            break;
+        case K_SH:
+            ok = s_text(r->shell, sizeof(r->shell), v);
+            break;
+        case K_SSH:
+            ok = s_text(r->ssh, sizeof(r->ssh), v);
+            break;
+        case K_PAR:
+            ok = s_text(r->parent, sizeof(r->parent), v);
+            break;
+        case K_NEST:
+            ok = s_text(r->nested, sizeof(r->nested), v);
+            break;
+        case K_TS:
+            ok = s_time_in(v, &r->start_us);
+            break;
+        case K_TE:
+            ok = s_time_in(v, &r->end_us);
+            break;
+        case K_UID:
+            ok = s_uint_in(v, UINT32_MAX, &u);
+            r->uid = (uint32_t)u;
+            break;
+        case K_PID:
+            ok = s_uint_in(v, UINT32_MAX, &u);
+            r->pid = (uint32_t)u;
+            break;
+        case K_COLS:
+            ok = s_uint_in(v, UINT16_MAX, &u);
+            r->cols = (uint16_t)u;
+            break;
+        case K_ROWS:
+            ok = s_uint_in(v, UINT16_MAX, &u);
+            r->rows = (uint16_t)u;
+            break;
+        case K_N:
+            ok = s_uint_in(v, UINT64_MAX, &r->nr);
+            break;
+        case K_OD:
+            ok = s_uint_in(v, UINT64_MAX, &r->dropped);
+            break;
+        case K_OH:
+            ok = s_uint_in(v, L3_OUTPUT_MAX, &r->output_head);
+            break;
+        case K_SIG:
+            ok = s_uint_in(v, 128, &u);
+            r->signal = (int32_t)u;
+            break;
+        case K_F:
+            ok = s_uint_in(v, L3_FLAG_ALL, &u);
+            r->flags = (uint32_t)u;
+            break;
         case K_X:
             if (v->type == V_NIL)
                 break;
             if (v->type == V_UINT && v->u <= INT32_MAX)
-                r->exit_code = (int32_t) v->u;
+                r->exit_code = (int32_t)v->u;
             else if (v->type == V_INT && v->i >= INT32_MIN)
-                r->exit_code = (int32_t) v->i;
+                r->exit_code = (int32_t)v->i;
             else
                 ok = false;
             r->has_exit = ok;
             break;
-        case K_CWD: bytes = &r->cwd; cap = L3_CWD_MAX; break;
-        case K_CMD: bytes = &r->cmdline; cap = L3_CMDLINE_MAX; break;
-        case K_O: bytes = &r->output; cap = L3_OUTPUT_MAX; break;
-        case K_TM: bytes = &r->timing; cap = L3_TIMING_MAX; break;
-        case K_DF: bytes = &r->diff; cap = L3_DIFF_MAX; break;
-        default: break;
+        case K_CWD:
+            bytes = &r->cwd;
+            cap = L3_CWD_MAX;
+            break;
+        case K_CMD:
+            bytes = &r->cmdline;
+            cap = L3_CMDLINE_MAX;
+            break;
+        case K_O:
+            bytes = &r->output;
+            cap = L3_OUTPUT_MAX;
+            break;
+        case K_TM:
+            bytes = &r->timing;
+            cap = L3_TIMING_MAX;
+            break;
+        case K_DF:
+            bytes = &r->diff;
+            cap = L3_DIFF_MAX;
+            break;
+        default:
+            break;
         }
         if (bytes) {
             if (v->type != V_BIN && v->type != V_STR)
