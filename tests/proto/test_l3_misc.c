@@ -6,6 +6,7 @@
 #include "l3_test.h"
 #include "l3_time.h"
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -70,6 +71,31 @@ static void s_config(void)
     l3_config_destroy(&defaults);
 }
 
+//  The shipped example config loads, and every section is where the programs look.
+static void s_shipped_config(void)
+{
+    const char *src = getenv("L3_SOURCE_DIR");
+    CHECK_MSG(src != NULL, "L3_SOURCE_DIR not set");
+    if (!src)
+        return;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/conf/lilalo.cfg", src);
+    l3_config_t *cfg = l3_config_load(path);
+    CHECK_MSG(cfg != NULL, "%s does not load", path);
+    if (!cfg)
+        return;
+    CHECK(!strcmp(l3_config_str(cfg, "writer/backend_datafile", ""), "/var/lib/lilalo/datafile.xml"));
+    CHECK(l3_config_int(cfg, "broker/backend_port", 0, 0, 65535) == 5670);
+    CHECK(!strcmp(l3_config_str(cfg, "broker/backend_address", ""), "127.0.0.1"));
+    CHECK(l3_config_int(cfg, "agent/window", 0, 0, 1000000) == 1000);
+    CHECK(!strcmp(l3_config_str(cfg, "agent/spool", ""), "/var/spool/lilalo"));
+    CHECK(l3_config_bool(cfg, "rec/integration", false));
+    CHECK(l3_config_int(cfg, "render/page_size", 0, 0, 10000) == 100);
+    CHECK(!strcmp(l3_config_str(cfg, "render/frontend_css", ""), "/static/lilalo.css"));
+    CHECK(l3_config_int(cfg, "cgi/timeout_ms", 0, 0, 100000) == 2000);
+    l3_config_destroy(&cfg);
+}
+
 static void s_pidfile(void)
 {
     char path[] = "/tmp/l3-test-pid-XXXXXX";
@@ -110,6 +136,7 @@ int main(void)
     s_time();
     s_buf();
     s_config();
+    s_shipped_config();
     s_pidfile();
     TEST_DONE();
 }
