@@ -2,8 +2,9 @@
 # bench/ingest.sh — end-to-end ingest benchmark: l3-loadgen agents -> l3-broker -> l3-writer.
 #
 # usage: bench/ingest.sh [BUILD_DIR]          (make bench-ingest runs it on ./build)
-# env:   AGENTS=3  RECORDS=100000 (per agent)  OUTPUT_BYTES=256  LATENCY_RATE=1000
-#        LATENCY_SECONDS=5  WINDOW=2000  BATCH_MS=5 (writer/batch_ms)  BATCH_RECORDS=2000
+# env:   AGENTS=3  RECORDS=200000 (per agent)  OUTPUT_BYTES=256  LATENCY_RATE=1000
+#        LATENCY_SECONDS=5  WINDOW=2000 (agent/window)
+#        BATCH_MS, BATCH_RECORDS (writer/batch_ms, writer/batch_records; default: the writer's)
 #
 # Starts the real l3-writer and l3-broker in a temp dir on random loopback ports
 # (plaintext, curve = 0), then:
@@ -25,7 +26,7 @@ for p in l3-writer l3-broker l3-loadgen l3-raw-pushpull; do
   [[ -x $BIN/$p ]] || { echo "ingest.sh: $BIN/$p missing (build first)" >&2; exit 2; }
 done
 AGENTS=${AGENTS:-3}
-RECORDS=${RECORDS:-100000}
+RECORDS=${RECORDS:-200000}
 OUTPUT_BYTES=${OUTPUT_BYTES:-256}
 LATENCY_RATE=${LATENCY_RATE:-1000}
 LATENCY_SECONDS=${LATENCY_SECONDS:-5}
@@ -61,9 +62,9 @@ writer
     backend_datafile = "$TMP/datafile.xml"
     bind = "tcp://127.0.0.1:$W"
     ack_bind = "tcp://127.0.0.1:$WA"
-    batch_ms = ${BATCH_MS:-5}
-    batch_records = ${BATCH_RECORDS:-2000}
-broker
+${BATCH_MS:+    batch_ms = $BATCH_MS
+}${BATCH_RECORDS:+    batch_records = $BATCH_RECORDS
+}broker
     curve = 0
     backend_address = "127.0.0.1"
     backend_port = $B
