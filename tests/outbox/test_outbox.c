@@ -583,6 +583,13 @@ int main(void)
     test_ack_and_iterate();
     test_full();
     test_bounded_memory();
+    /* Cases that failed early may have left their directory behind. */
+    const char *cases[] = {"reopen",  "torn", "corrupt1", "corrupt2",
+                           "pending", "ack",  "full",     "million"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[300];
+        s_fresh(dir, sizeof dir, cases[i]);
+    }
     rmdir(s_root);
     TEST_DONE();
 }
