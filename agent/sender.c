@@ -16,7 +16,9 @@
 
 #define S_ENDPOINTS_MAX 16
 #define S_ENDPOINT_LEN 256
-#define S_STALL_RETRY_MS 50   /* no broker connected: look again this often */
+#define S_STALL_RETRY_MS                                                                           \
+    500                       /* no broker ready: look again this often (a handshake               \
+                                 event on the monitor wakes the caller sooner) */
 #define S_ERROR_RETRY_MS 1000 /* after an outbox read error */
 #define S_ACK_BATCH 1000      /* messages read per handle call, to stay fair to the caller */
 #define S_PROBE_MS 200        /* after the ack socket (re)connects, see below */
@@ -138,8 +140,9 @@ static zsock_t *s_monitor(void *sock, const char *name, const void *owner)
 {
     char ep[96];
     snprintf(ep, sizeof ep, "inproc://l3-sender-%p-%s", owner, name);
-    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     if (zmq_socket_monitor(sock, ep, events) != 0)
         return NULL;
     zsock_t *pair = zsock_new(ZMQ_PAIR);
@@ -399,6 +402,10 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
                     self->stats.reconnects++;
                     s_rewind(self, "reconnect");
                 }
+            } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+                /* The pipe is ready now (IMMEDIATE): the sender_handle this wake-up leads
+                   to sends what was stalled. */
+                l3_debug("sender: %s handshake with %s done", which, where);
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 l3_warn("sender: %s disconnected from %s", which, where);
             } else {
