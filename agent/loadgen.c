@@ -378,8 +378,10 @@ int main(int argc, char **argv)
         if (timed && appended < o.records) {
             long next_ms = 0;
             if (o.rate > 0) {
+                /* Rounded up: poll's milliseconds must not turn "in 0.6 ms" into a spin. */
                 double due_us = (double)t0 + (double)appended * 1e6 / o.rate;
-                next_ms = due_us > (double)now ? (long)((due_us - (double)now) / 1000) : 0;
+                double left = due_us - (double)l3_time_mono_us();
+                next_ms = left > 0 ? (long)(left / 1000) + 1 : 0;
             }
             if (o.rate > 0 || outbox_pending(box) < 2 * window)
                 t = (t < 0 || next_ms < t) ? next_ms : t;
