@@ -8,7 +8,10 @@
     so resending is always safe, and the outbox holds the truth (LINGER 0: nothing is kept
     in libzmq when we stop). Before sending, the sender syncs the outbox, so nothing leaves
     the host that is not on its disk. ZMQ_IMMEDIATE=1: nothing is queued for a broker that
-    is not connected.
+    is not connected. When the ack socket (re)connects, one resend follows 200 ms later if
+    no ack came (our subscription may not have reached the writer in time for the first
+    acks). Handshake failures (a key the broker does not allow, CURVE on one side only)
+    are logged at most once a minute; libzmq keeps retrying.
 
     The sender is a library for a poll loop (the l3-agent daemon, l3-loadgen):
 
@@ -25,7 +28,11 @@
 
     sender_handle never blocks. Call it after appending records (they go out in the same
     call, after one outbox_sync for the group), whenever one of its poll items is
-    readable, and when sender_timeout_ms has passed.
+    readable, and when sender_timeout_ms has passed. A false return means the outbox
+    failed (write or fdatasync error): stop, and reopen the outbox to recover.
+
+    Memory: the sender holds no copy of records (it reads them back from the outbox by
+    offset); libzmq queues at most 2 x window messages.
 
     Config (section agent): brokers, acks (endpoint lists, space or comma separated;
     default from broker/backend_address, broker/backend_port, broker/ack_port), window,
