@@ -29,7 +29,7 @@
 
 #define S_SESSIONS_MAX 100000
 #define S_RECORDS_MAX 100000000ULL
-#define S_BATCH_MAX 512
+#define S_BATCH_MAX 2048
 
 typedef struct {
     const char *config_path;
