@@ -85,8 +85,12 @@ __l3_enc() {
 __l3_debug() {
     [[ $__l3_armed == 1 ]] || return "$1"
     __l3_armed=0
-    # The prompt was left without a command (Ctrl-C, empty line): PROMPT_COMMAND again.
-    [[ $BASH_COMMAND == __l3_precmd* ]] && return "$1"
+    # The prompt was left without a command (Ctrl-C, empty line, a comment, a subshell
+    # alone, a syntax error): PROMPT_COMMAND again. __l3_precmd looks at the history.
+    if [[ $BASH_COMMAND == __l3_precmd* ]]; then
+        __l3_idle=1
+        return "$1"
+    fi
     # A subshell inheriting the trap (set -T) is not the interactive shell.
     [[ $BASHPID == "$__l3_bashpid" ]] || return "$1"
     local line= hist= hc=$HISTCMD
@@ -147,6 +151,38 @@ __l3_edit_after() {
     __l3_edit_files=()
 }
 
+# A line entered the history but no DEBUG trap ran for it: a comment (`# a note`, the
+# user's note in the journal: status 0), a subshell alone (`(cd x && make)`: bash runs no
+# DEBUG trap in the parent for it, so C comes only now, after its output, and the record
+# has the line and status but not that output), or a syntax error (status 2). Emit C
+# and D together. Not seen: such a line dropped by ignoredups/ignorespace.
+__l3_lone() {
+    local hist= st=$1 ps=$1
+    builtin fc -ln -1 >|"$__l3_tmp" 2>/dev/null || return
+    IFS= read -rd '' hist <"$__l3_tmp"
+    hist=${hist#$'\t '}
+    while [[ $hist == *$'\n' ]]; do hist=${hist%$'\n'}; done
+    [[ -z $hist ]] && return
+    [[ ${hist#"${hist%%[! $'\t']*}"} == '#'* ]] && st=0 ps=0
+    ((${#hist} > 131072)) && hist=${hist:0:131072}
+    __l3_enc "$hist"
+    printf '\e]6973;%s;C;%s\a\e]133;C\a\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' \
+        "$__l3_nonce" "$__l3_out" "$__l3_nonce" "$st" "$ps" "$st" >&2
+}
+
+# EXIT trap: the shell ends inside a command line (`exit`, `exit 3`, `logout`): its D, so
+# the record has the status instead of being `interrupted`. Chains the EXIT trap set
+# before the hooks were installed (the login files' ~/.bash_logout, the user's own); an
+# EXIT trap the user sets later replaces ours, and `exit` is then recorded interrupted.
+__l3_exit() {
+    local st=$?
+    if ((__l3_running)) && [[ $BASHPID == "$__l3_bashpid" ]]; then
+        printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' "$__l3_nonce" "$st" "$st" "$st" >&2
+        __l3_running=0
+    fi
+    return "$st"
+}
+
 # First in PROMPT_COMMAND: the command ended; emit D with its status and pipe statuses.
 __l3_precmd() {
     local st=$? ps="${PIPESTATUS[*]}"
@@ -155,7 +191,10 @@ __l3_precmd() {
         __l3_enc "$ps"
         printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' "$__l3_nonce" "$st" "$__l3_out" "$st" >&2
         __l3_running=0
+    elif ((__l3_idle && HISTCMD > __l3_hc)); then
+        __l3_lone "$st"
     fi
+    __l3_idle=0
     __l3_armed=0
     __l3_hc=$HISTCMD
     __l3_status=$st
@@ -238,7 +277,7 @@ if [[ -n ${__l3_nonce-} && $- == *i* && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z $
     __l3_tmp=${L3_HOOK_TMP:-$L3_SPOOL/.$L3_SID.hook}
     unset L3_HOOK_TMP
     __l3_bashpid=$BASHPID
-    __l3_armed=0 __l3_running=0 __l3_status=0 __l3_hc=$HISTCMD __l3_edit_count=0 __l3_pwd=
+    __l3_armed=0 __l3_running=0 __l3_idle=0 __l3_status=0 __l3_hc=$HISTCMD __l3_edit_count=0 __l3_pwd=
     declare -a __l3_arm=() __l3_edit_files=() __l3_edit_tokens=()
     __l3_B=$'\e]6973;'$__l3_nonce$';B\a\e]133;B\a'
     # Multi-line commands keep their newlines in the history entry we read back.
@@ -247,5 +286,15 @@ if [[ -n ${__l3_nonce-} && $- == *i* && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z $
     builtin trap -p DEBUG >|"$__l3_tmp"
     IFS= read -rd '' __l3_trap_text <"$__l3_tmp"
     __l3_install_trap "$__l3_trap_text"
+    builtin trap -p EXIT >|"$__l3_tmp"
+    IFS= read -rd '' __l3_exit_trap <"$__l3_tmp"
+    if [[ -n $__l3_exit_trap ]]; then
+        __l3_trap_arg() { __l3_exit_trap=$2; }
+        eval "__l3_trap_arg ${__l3_exit_trap#trap}"
+        unset -f __l3_trap_arg
+        builtin trap '__l3_exit; '"$__l3_exit_trap" EXIT
+    else
+        builtin trap __l3_exit EXIT
+    fi
     __l3_order
 fi

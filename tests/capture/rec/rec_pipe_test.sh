@@ -34,7 +34,8 @@ printf 'false\nPROMPT_COMMAND+=("echo pcC >>~/pc.log")\ntrue\nexit\n' |
 [[ $(tr '\n' ' ' <"$T/home/pc.log") == 'pcA 0 pcB pcA 1 pcB pcA 0 pcB pcC pcA 0 pcB pcC ' ]] ||
     fail "array PROMPT_COMMAND: $(tr '\n' ' ' <"$T/home/pc.log")"
 INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(sed -n 's/^nonce=//p' "$INFO")
-[[ $(marks | grep -c '^D') == 3 ]] || fail "array PROMPT_COMMAND: D marks $(marks)"
+# false, PROMPT_COMMAND+=, true, and exit (its D comes from the hook's EXIT trap).
+[[ $(marks | grep -c '^D') == 4 ]] || fail "array PROMPT_COMMAND: D marks $(marks)"
 ok "array PROMPT_COMMAND kept working"
 rm -rf "$SPOOL" "$T/home/.bashrc"
 
