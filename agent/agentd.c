@@ -432,8 +432,8 @@ static void s_scan_dir(l3_agentd_t *self, const char *dir, int depth)
                 s_open(self, path);
         } else if (depth == 0 && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)) {
             struct stat st;
-            //  Our own directories may sit in the spool tree (the outbox's default is
-            //  /var/spool/lilalo/outbox): they are no user's spool.
+            //  Our own directories may sit in the spool tree (a config can put the outbox
+            //  or the state there): they are no user's spool.
             if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && strcmp(path, self->state_dir)
                 && strcmp(path, outbox_dir(self->box)))
                 s_scan_dir(self, path, depth + 1);
@@ -645,8 +645,8 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
         snprintf(def_spool, sizeof(def_spool), "%s/.local/share/lilalo/spool", home);
     }
     const char *state = l3_config_str(config, "agent/state", def_state);
-    //  agent/outbox belongs to the outbox (conf/lilalo.cfg.d/outbox.cfg, its default
-    //  /var/spool/lilalo/outbox); only a per-user agent gets a default in its home here.
+    //  agent/outbox belongs to the outbox (agent/outbox.c, its default
+    //  /var/lib/lilalo/outbox); only a per-user agent gets a default in its home here.
     const char *obox = l3_config_str(config, "agent/outbox", geteuid() != 0 ? def_outbox : NULL);
     snprintf(self->state_dir, sizeof(self->state_dir), "%s", state);
     if (!s_mkdirs(self->state_dir)) {

@@ -9,7 +9,7 @@
     resume point are exactly those still unsent in the outbox, which are skipped by
     (sid, type, nr).
 
-    Config (section agent; conf/lilalo.cfg.d/agent.cfg): spool, state, outbox, host,
+    Config (section agent of conf/lilalo.cfg): spool, state, outbox, host,
     output_cap, scan_ms, send, backend_pidfile, plus the sender's keys. */
 #ifndef L3_AGENT_AGENTD_H
 #define L3_AGENT_AGENTD_H

@@ -1021,7 +1021,7 @@ outbox_t *outbox_open_config(l3_config_t *config, const char *agent_id)
 {
     outbox_opts_t opts;
     outbox_opts_from_config(&opts, config);
-    return outbox_open(l3_config_str(config, "agent/outbox", "/var/spool/lilalo/outbox"), agent_id,
+    return outbox_open(l3_config_str(config, "agent/outbox", "/var/lib/lilalo/outbox"), agent_id,
                        &opts);
 }
 

@@ -74,7 +74,7 @@ void outbox_opts_default(outbox_opts_t *opts);
    agent/outbox_sync = append|group). */
 void outbox_opts_from_config(outbox_opts_t *opts, l3_config_t *config);
 
-/* outbox_open on the config's agent/outbox directory (default /var/spool/lilalo/outbox)
+/* outbox_open on the config's agent/outbox directory (default /var/lib/lilalo/outbox)
    with outbox_opts_from_config. */
 outbox_t *outbox_open_config(l3_config_t *config, const char *agent_id);
 /* Open (creating when absent) the outbox in dir for agent_id, recover it as described

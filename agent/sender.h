@@ -36,7 +36,7 @@
 
     Config (section agent): brokers, acks (endpoint lists, space or comma separated;
     default from broker/backend_address, broker/backend_port, broker/ack_port), window,
-    ack_timeout_ms, curve, cert, broker_cert. See conf/lilalo.cfg.d/outbox.cfg. */
+    ack_timeout_ms, curve, cert, broker_cert. See conf/lilalo.cfg (section agent). */
 #ifndef L3_SENDER_H
 #define L3_SENDER_H
 
