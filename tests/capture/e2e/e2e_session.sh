@@ -292,11 +292,21 @@ c 'test -d /tmp && echo yes' 0 - '' '=yes\r\n'
 c 'date +%Y >/dev/null' 0 - '' '='
 c 'head -c 3 /dev/zero | od -An -c' 0 - '' '~\\0'
 c 'umask' 0 - '' '~022'
+# A comment line is the user's note: bash runs nothing for it; the hook still records it.
+# zsh runs no preexec for it: no record there (a known gap of the zsh hook).
+if [[ $SH == bash ]]; then
+    c '# a note for the journal' 0 - '' '*'
+else
+    b=$(count B)
+    type_keys '# a note for the journal'; keys Enter
+    wait_prompt "$b"
+fi
 c 'echo done-all' 0 - '' '=done-all\r\n'
 type_keys 'exit'; keys Enter
 wait_for '[ -s $T/rc ]'
 [[ $(cat "$T/rc") == 0 ]] || fail "exit status $(cat "$T/rc")"
-expect 'exit' '*' - '*' '*'
+# bash: D from the hook's EXIT trap; zsh: no hook runs after `exit`, so interrupted.
+if [[ $SH == bash ]]; then expect 'exit' 0 - '' '*'; else expect 'exit' - - 'interrupted' '*'; fi
 NCMD=$(grep -c '^cmd' "$EXPECT")
 echo "end	0" >>"$EXPECT"
 echo "ok: $NCMD commands typed in $SECONDS s"
