@@ -40,11 +40,11 @@ bench-ingest: build
 
 bench-rec: build
 	@scripts/install-deps --bench
-	@bench/rec.sh $(BUILD)
+	@bench/rec.sh $(BUILD)/bin
 
 bench-render: build
 	@scripts/install-deps --bench
-	@bench/render.sh $(BUILD)
+	@bench/render.sh $(BUILD)/bin
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
