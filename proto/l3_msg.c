@@ -72,7 +72,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
         fields += 14;
         break;
     case L3_RECORD_END:
-        fields += 4;
+        fields += 5;
         break;
     default:
         return false;
@@ -109,6 +109,8 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
             s_bin(&pk, "df", &r->diff);
             s_str(&pk, "nest", r->nested);
         }
+        if (r->type == L3_RECORD_END)
+            s_int(&pk, "ts", r->start_us); // the session's start, so an end stands alone
         s_int(&pk, "te", r->end_us);
         s_key(&pk, "x");
         if (r->has_exit)
@@ -296,7 +298,7 @@ static const uint8_t s_key_lengths[K_COUNT] = {S_KEYS(S_KEY_LEN)};
     (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_TE) | BIT(K_CWD) | BIT(K_CMD) | BIT(K_O) |      \
      BIT(K_OD) | BIT(K_OH) | BIT(K_TM) | BIT(K_DF) | BIT(K_X) | BIT(K_SIG) | BIT(K_F) |            \
      BIT(K_NEST))
-#define END_KEYS (COMMON | WHERE | BIT(K_TE) | BIT(K_X) | BIT(K_SIG) | BIT(K_F))
+#define END_KEYS (COMMON | WHERE | BIT(K_TS) | BIT(K_TE) | BIT(K_X) | BIT(K_SIG) | BIT(K_F))
 //  Required beyond COMMON: optional ones default to empty/zero.
 #define SESSION_REQUIRED (COMMON | WHERE | BIT(K_TS))
 #define COMMAND_REQUIRED (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_CMD))

@@ -3,7 +3,7 @@
     Keys are short strings; "v" (protocol version) and "t" (type) are always present.
       session: v t a e s h u i ts uid pid cols rows tty sh ssh par
       command: v t a e s h u i n ts te cwd cmd o od oh tm df x sig f nest
-      end:     v t a e s h u i te x sig f
+      end:     v t a e s h u i ts te x sig f
       ack:     v t a e s      cumulative: every seq <= s of stream (a, e) is on disk
       nack:    v t a e s      the writer expects seq s next of stream (a, e); resend from it
     Strings are msgpack str, byte fields are bin (str accepted), numbers are ints; "x" may
