@@ -2,6 +2,7 @@
     file format and the recovery policy. */
 #include "outbox.h"
 
+#include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_msg.h"
 #include "l3_time.h"
@@ -168,22 +169,6 @@ static uint32_t s_get32(const uint8_t *p)
 static uint64_t s_get64(const uint8_t *p)
 {
     return (uint64_t)s_get32(p) | (uint64_t)s_get32(p + 4) << 32;
-}
-
-static bool s_write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
 }
 
 static void s_segment_name(uint64_t epoch, uint64_t first, char *buf, size_t size)
@@ -375,7 +360,7 @@ static bool s_meta_write(outbox_t *self, bool durable)
     s_put64(m + 24, self->acked);
     s_put32(m + 32, outbox_crc32c(0, m, 32));
     int fd = openat(self->dirfd, "meta.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && s_write_all(fd, m, sizeof m) && fdatasync(fd) == 0;
+    bool ok = fd >= 0 && l3_write_all(fd, m, sizeof m) && fdatasync(fd) == 0;
     if (fd >= 0)
         close(fd);
     ok = ok && renameat(self->dirfd, "meta.tmp", self->dirfd, "meta") == 0;
@@ -464,7 +449,7 @@ static bool s_flush(outbox_t *self)
 {
     if (self->wlen == 0)
         return true;
-    if (self->failed || self->fd < 0 || !s_write_all(self->fd, self->wbuf, self->wlen)) {
+    if (self->failed || self->fd < 0 || !l3_write_all(self->fd, self->wbuf, self->wlen)) {
         if (!self->failed)
             l3_error("outbox %s: write failed: %s", self->dir, strerror(errno));
         self->failed = true;
@@ -490,7 +475,7 @@ static bool s_segment_create(outbox_t *self, uint64_t first)
     s_put64(h + 16, first);
     s_put32(h + 24, 0);
     s_put32(h + 28, outbox_crc32c(0, h, 28));
-    if (!s_write_all(fd, h, sizeof h) || fdatasync(fd) != 0 || !s_fsync_dir(self) ||
+    if (!l3_write_all(fd, h, sizeof h) || fdatasync(fd) != 0 || !s_fsync_dir(self) ||
         !s_segs_push(self, first, first, OUTBOX_HEADER_SIZE)) {
         l3_error("outbox %s: cannot initialise %s: %s", self->dir, name, strerror(errno));
         close(fd);
@@ -551,7 +536,7 @@ static bool s_quarantine(outbox_t *self, uint64_t first, uint64_t off)
             goto cleanup;
         if (n == 0)
             break;
-        if (!s_write_all(out, buf, (size_t)n))
+        if (!l3_write_all(out, buf, (size_t)n))
             goto cleanup;
     }
     if (fdatasync(out) != 0 || ftruncate(in, (off_t)off) != 0 || fdatasync(in) != 0)
@@ -713,7 +698,7 @@ static bool s_append_encoded(outbox_t *self, const uint8_t *payload, size_t len)
     }
     if (total > S_WBUF_SIZE) {
         /* Too big for the buffer: straight to the file. */
-        if (!s_write_all(self->fd, h, sizeof h) || !s_write_all(self->fd, payload, len)) {
+        if (!l3_write_all(self->fd, h, sizeof h) || !l3_write_all(self->fd, payload, len)) {
             l3_error("outbox %s: write failed: %s", self->dir, strerror(errno));
             self->failed = true;
             return false;

@@ -12,6 +12,7 @@
     screen server, or sshd, is not a descendant of the recorder, so shells in them are
     not nested: their output does not pass through the outer recorder either. */
 #include "l3_config.h"
+#include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_time.h"
 #include "rec_session.h"
@@ -84,23 +85,6 @@ static bool s_random_hex(char *out, size_t nbytes)
     return true;
 }
 
-/* mkdir -p with mode 0700 for the directories we create. */
-static bool s_mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return false;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-                return false;
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0700) == 0 || errno == EEXIST;
-}
-
 /* Pick and check the spool directory (docs/capture.md "Spool"). */
 static bool s_spool_dir(l3_config_t *cfg, const char *opt, const struct passwd *pw, char *out,
                         size_t size)
@@ -113,7 +97,7 @@ static bool s_spool_dir(l3_config_t *cfg, const char *opt, const struct passwd *
         snprintf(out, size, "/var/spool/lilalo/%s", pw->pw_name);
     else
         snprintf(out, size, "%s/.local/share/lilalo/spool", pw->pw_dir);
-    if (!s_mkdirs(out)) {
+    if (!l3_mkdirs(out, 0700)) {
         l3_error("cannot create spool directory %s: %s", out, strerror(errno));
         return false;
     }

@@ -1,6 +1,7 @@
 /*  rec_session — the pty and the copy loop; see rec_session.h. */
 #include "rec_session.h"
 
+#include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_time.h"
 #include "rec_filter.h"
@@ -110,27 +111,6 @@ int rec_session_spawn(const rec_session_opts_t *opts, pid_t *child, char *pty_na
     return master;
 }
 
-/* Write all of data to a possibly non-blocking fd, waiting with poll on EAGAIN. */
-static bool s_write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                poll(&p, 1, 1000);
-                continue;
-            }
-            return false;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 static void s_set_raw(void)
 {
     struct termios raw;
@@ -180,7 +160,7 @@ static int s_drain_master(s_loop_t *L)
     if (L->opts->spool)
         rec_spool_write(L->opts->spool, L->rbuf, (size_t)n, l3_time_mono_us());
     size_t out = rec_filter_run(&L->filter, L->rbuf, (size_t)n, L->fbuf);
-    if (L->stdout_ok && out > 0 && !s_write_all(STDOUT_FILENO, L->fbuf, out))
+    if (L->stdout_ok && out > 0 && !l3_write_all(STDOUT_FILENO, L->fbuf, out))
         L->stdout_ok = false; /* terminal gone: keep recording until the child ends */
     return 1;
 }
@@ -226,7 +206,7 @@ static void s_nest_mark(const char *verb, const char *id)
     char mark[256];
     int n = snprintf(mark, sizeof mark, "\033]6973;nest;%s;%s\a", verb, id);
     if (n > 0 && (size_t)n < sizeof mark)
-        s_write_all(STDOUT_FILENO, (const uint8_t *)mark, (size_t)n);
+        l3_write_all(STDOUT_FILENO, (const uint8_t *)mark, (size_t)n);
 }
 
 bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
@@ -368,7 +348,7 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
         uint8_t tail[REC_FILTER_HOLD];
         size_t t = rec_filter_flush(&L.filter, tail);
         if (t > 0 && L.stdout_ok)
-            s_write_all(STDOUT_FILENO, tail, t);
+            l3_write_all(STDOUT_FILENO, tail, t);
     }
     if (opts->spool)
         rec_spool_flush(opts->spool);

@@ -1,6 +1,7 @@
 /*  rec_spool — buffered writer of a session's spool files; see rec_spool.h. */
 #include "rec_spool.h"
 
+#include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_time.h"
 
@@ -34,23 +35,6 @@ static int s_create(const char *dir, const char *sid, const char *ext, char *pat
     return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
 }
 
-/* write(2) until done; the spool is a regular file so EAGAIN does not happen. */
-static bool s_write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info,
                            const char *header)
 {
@@ -78,7 +62,7 @@ rec_spool_t *rec_spool_new(const char *dir, const char *sid, const char *info,
         l3_error("out of memory");
         goto failed;
     }
-    if (!s_write_all(self->info_fd, info, strlen(info))) {
+    if (!l3_write_all(self->info_fd, info, strlen(info))) {
         l3_error("cannot write %s: %s", path[2], strerror(errno));
         goto failed;
     }
@@ -129,9 +113,9 @@ bool rec_spool_flush(rec_spool_t *self)
         return false;
     }
     /* Script first: a reader that sees a timing line finds its bytes already there. */
-    if (self->script_len > 0 && !s_write_all(self->script_fd, self->script_buf, self->script_len))
+    if (self->script_len > 0 && !l3_write_all(self->script_fd, self->script_buf, self->script_len))
         goto failed;
-    if (self->timing_len > 0 && !s_write_all(self->timing_fd, self->timing_buf, self->timing_len))
+    if (self->timing_len > 0 && !l3_write_all(self->timing_fd, self->timing_buf, self->timing_len))
         goto failed;
     self->script_len = self->timing_len = 0;
     return true;
@@ -164,7 +148,7 @@ bool rec_spool_write(rec_spool_t *self, const uint8_t *data, size_t len, int64_t
         return false; /* cannot happen: 64 bytes were free */
     self->timing_len += (size_t)n;
     if (len > REC_SPOOL_BUF) {
-        if (!rec_spool_flush(self) || !s_write_all(self->script_fd, data, len)) {
+        if (!rec_spool_flush(self) || !l3_write_all(self->script_fd, data, len)) {
             self->failed = true;
             return false;
         }
@@ -184,7 +168,7 @@ bool rec_spool_finish(rec_spool_t *self, int64_t end_us, int exit_code, int sign
     rec_spool_info_add(buf, sizeof buf, "end", when);
     snprintf(num, sizeof num, "%d", signal_no > 0 ? signal_no : exit_code);
     rec_spool_info_add(buf, sizeof buf, signal_no > 0 ? "signal" : "exit", num);
-    return s_write_all(self->info_fd, buf, strlen(buf));
+    return l3_write_all(self->info_fd, buf, strlen(buf));
 }
 
 bool rec_spool_info_add(char *buf, size_t size, const char *key, const char *value)

@@ -1,0 +1,18 @@
+/*  l3_fs — the few file-system chores every component does the same way. */
+#ifndef L3_FS_H
+#define L3_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* write(2) until all of data is written: retries EINTR and short writes, and on a
+   non-blocking fd waits for POLLOUT (up to 1 s per try) on EAGAIN. false on any other
+   error, errno set. */
+bool l3_write_all(int fd, const void *data, size_t len);
+/* mkdir -p: create path and its missing parents with mode; true when it exists after. */
+bool l3_mkdirs(const char *path, mode_t mode);
+/* fsync the directory dir, so a rename or create inside it is durable. */
+bool l3_fsync_dir(const char *dir);
+
+#endif
