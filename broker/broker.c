@@ -1,8 +1,9 @@
 /*  broker — the l3-broker loop. See broker.h for the sockets and the policies.
 
     The hot path works on raw zmq_msg_t: a record is received, decoded once to validate it
-    (l3_msg_decode, the one validator every component uses), and the original bytes are
-    forwarded unchanged behind the identity frame, so the broker never re-encodes. */
+    (l3_msg_decode_view: the one validator every component uses, without copying the byte
+    fields), and the original bytes are forwarded unchanged behind the identity frame, so
+    the broker never re-encodes. */
 #include "broker.h"
 #include "keyring.h"
 #include "l3_curve.h"
@@ -509,11 +510,13 @@ static void s_handle_frontend(broker_t *self)
             zmq_msg_close(&msg);
             continue;
         }
+        /* Validation only, so a view: the same checks as l3_msg_decode without copying
+           the byte fields (decoded owns nothing and is not cleared). */
         l3_msg_t decoded;
-        l3_msg_init(&decoded);
         char err[160] = "";
         const char *why = NULL;
-        if (!l3_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &decoded, err, sizeof err))
+        if (!l3_msg_decode_view(zmq_msg_data(&msg), zmq_msg_size(&msg), &decoded, err,
+                                sizeof err))
             why = err[0] ? err : "undecodable";
         else if (decoded.kind != L3_MSG_RECORD)
             why = "not a record (acks flow from the writer, not to it)";
@@ -522,7 +525,6 @@ static void s_handle_frontend(broker_t *self)
         if (!why && self->curve && strcmp(decoded.record.agent, id) != 0)
             l3_debug("record claims agent %s, authenticated as %s; using the latter",
                      decoded.record.agent, id);
-        l3_msg_clear(&decoded);
         if (why) {
             s_reject(self, &msg, id, why);
             zmq_msg_close(&msg);

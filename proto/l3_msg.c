@@ -304,15 +304,66 @@ static const uint8_t s_key_lengths[K_COUNT] = {S_KEYS(S_KEY_LEN)};
 #define COMMAND_REQUIRED (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_CMD))
 #define END_REQUIRED (COMMON | WHERE | BIT(K_TE))
 
-//  Every field of every message passes through here (the writer's hottest path): compare
-//  the length and first byte before the bytes, and never strlen a key name.
+//  Every field of every message passes through here (the writer's and the broker's
+//  hottest path): pick the one candidate by length and a distinguishing byte, then
+//  confirm it against the table, so a key that is not ours never matches.
 static s_key_t s_key_lookup(const uint8_t *p, size_t len)
 {
-    for (int k = 0; k < K_COUNT; k++)
-        if (s_key_lengths[k] == len && s_key_names[k][0] == (char)p[0] &&
-            memcmp(s_key_names[k], p, len) == 0)
-            return (s_key_t)k;
-    return K_COUNT;
+    s_key_t k = K_COUNT;
+    switch (len) {
+    case 1:
+        switch (p[0]) {
+        case 'v': k = K_V; break;
+        case 't': k = K_T; break;
+        case 'a': k = K_A; break;
+        case 'e': k = K_E; break;
+        case 's': k = K_S; break;
+        case 'h': k = K_H; break;
+        case 'u': k = K_U; break;
+        case 'i': k = K_I; break;
+        case 'n': k = K_N; break;
+        case 'o': k = K_O; break;
+        case 'x': k = K_X; break;
+        case 'f': k = K_F; break;
+        default: break;
+        }
+        break;
+    case 2:
+        switch (p[0]) {
+        case 't': k = p[1] == 's' ? K_TS : p[1] == 'e' ? K_TE : K_TM; break;
+        case 's': k = K_SH; break;
+        case 'o': k = p[1] == 'd' ? K_OD : K_OH; break;
+        case 'd': k = K_DF; break;
+        default: break;
+        }
+        break;
+    case 3:
+        switch (p[0]) {
+        case 'u': k = K_UID; break;
+        case 'p': k = p[1] == 'i' ? K_PID : K_PAR; break;
+        case 't': k = K_TTY; break;
+        case 's': k = p[1] == 's' ? K_SSH : K_SIG; break;
+        case 'c': k = p[1] == 'w' ? K_CWD : K_CMD; break;
+        default: break;
+        }
+        break;
+    case 4:
+        switch (p[0]) {
+        case 'c': k = K_COLS; break;
+        case 'r': k = K_ROWS; break;
+        case 'n': k = K_NEST; break;
+        default: break;
+        }
+        break;
+    default:
+        break;
+    }
+    if (k == K_COUNT || s_key_lengths[k] != len)
+        return K_COUNT;
+    for (size_t i = 0; i < len; i++)
+        if (s_key_names[k][i] != (char)p[i])
+            return K_COUNT;
+    return k;
 }
 
 #define FAIL(...)                                                                                  \
@@ -346,7 +397,10 @@ static bool s_time_in(const s_value_t *v, int64_t *out)
     return true;
 }
 
-bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_t errlen)
+//  The decoder behind l3_msg_decode and l3_msg_decode_view: with view, byte fields point
+//  into data instead of being copied, and a failure must not free them.
+static bool s_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_t errlen,
+                     bool view)
 {
     l3_msg_init(msg);
     l3_record_t *r = &msg->record;
@@ -558,7 +612,10 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
                 FAIL("field \"%s\" is not bytes", s_key_names[k]);
             if (v->len > cap)
                 FAIL("field \"%s\" of %zu bytes over its cap of %zu", s_key_names[k], v->len, cap);
-            if (!l3_bytes_set(bytes, v->ptr, v->len, cap))
+            if (view) {
+                bytes->data = v->len ? (uint8_t *)v->ptr : NULL;
+                bytes->len = v->len;
+            } else if (!l3_bytes_set(bytes, v->ptr, v->len, cap))
                 FAIL("out of memory");
         } else if (!ok)
             FAIL("field \"%s\" has a bad type or value", s_key_names[k]);
@@ -568,6 +625,19 @@ bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_
         FAIL("invalid %s: %s", type, reason);
     return true;
 fail:
-    l3_msg_clear(msg);
+    if (view)
+        l3_msg_init(msg); // nothing owned: the byte fields point into data
+    else
+        l3_msg_clear(msg);
     return false;
+}
+
+bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_t errlen)
+{
+    return s_decode(data, len, msg, err, errlen, false);
+}
+
+bool l3_msg_decode_view(const void *data, size_t len, l3_msg_t *msg, char *err, size_t errlen)
+{
+    return s_decode(data, len, msg, err, errlen, true);
 }

@@ -50,4 +50,13 @@ bool l3_msg_encode_ack(l3_msg_kind_t kind, const char *agent, uint64_t epoch, ui
    past len, never allocates more than the caps allow. */
 bool l3_msg_decode(const void *data, size_t len, l3_msg_t *msg, char *err, size_t errlen);
 
+/* The same decoding with exactly the same checks, but the record's byte fields (cwd,
+   cmdline, output, timing, diff) are views into data instead of copies: no allocation.
+   They are valid while data is and must not be written. Such a msg owns nothing: never
+   hand it to l3_msg_clear or l3_record_clear (which would free data's bytes); just decode
+   into it again, or l3_msg_init it. For the hot paths that only read a message: the
+   broker's validation and the writer's encoding to XML. */
+bool l3_msg_decode_view(const void *data, size_t len, l3_msg_t *msg, char *err,
+                        size_t errlen);
+
 #endif

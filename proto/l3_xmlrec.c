@@ -46,7 +46,10 @@ static size_t s_xml_char(const uint8_t *p, size_t n)
 
 //  Bytes that go through unchanged: printable ASCII but the three markup characters,
 //  and tab. Table-driven so the common run of plain text is one tight loop.
-static const uint8_t s_plain[128] = {
+//  Bytes that go through unchanged: printable ASCII but the three markup characters,
+//  and tab. Table-driven over all 256 values so the common run of plain text is one
+//  tight loop with no range check.
+static const uint8_t s_plain[256] = {
     ['\t'] = 1,
     [' '] = 1, ['!'] = 1, ['"'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['\''] = 1, ['('] = 1,
     [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1,
@@ -62,67 +65,137 @@ static const uint8_t s_plain[128] = {
     ['{'] = 1, ['|'] = 1, ['}'] = 1, ['~'] = 1, [0x7f] = 1,
 };
 
+//  The encoder works through the input in chunks, writing each chunk's output into a
+//  stack buffer with a bare cursor and appending that in one l3_buf_append: no per-piece
+//  bounds checks, and the buffer's limit still fails exactly when the real output does
+//  not fit. One input byte gives at most 9 output bytes ("<x>1b</x>"), a UTF-8 sequence
+//  that starts in a chunk may run 3 bytes past its end.
+#define S_CHUNK 1024
+#define S_CHUNK_OUT (9 * (S_CHUNK + 4) + 8)
+
 bool l3_xml_encode_bytes(const void *data, size_t len, l3_buf_t *out)
 {
     static const char hex[] = "0123456789abcdef";
     const uint8_t *p = data;
     size_t i = 0;
     bool in_x = false; // inside an open <x> element
+    char chunk[S_CHUNK_OUT];
     //  Worst case 5 bytes of output per input byte (&amp;); reserve once for the common case.
     l3_buf_reserve(out, len + len / 8 + 16);
     while (i < len) {
-        size_t run = i;
-        while (run < len && p[run] < 0x80 && s_plain[p[run]])
-            run++;
-        if (run > i) {
-            if (in_x) {
-                l3_buf_append(out, "</x>", 4);
-                in_x = false;
+        size_t stop = len - i > S_CHUNK ? i + S_CHUNK : len;
+        char *w = chunk;
+        while (i < stop) {
+            size_t run = i;
+            while (run < stop && s_plain[p[run]])
+                run++;
+            if (run > i) {
+                if (in_x) {
+                    memcpy(w, "</x>", 4);
+                    w += 4;
+                    in_x = false;
+                }
+                memcpy(w, p + i, run - i);
+                w += run - i;
+                i = run;
+                continue;
             }
-            l3_buf_append(out, p + i, run - i);
-            i = run;
-            continue;
-        }
-        uint8_t c = p[i];
-        const char *entity = NULL;
-        size_t seq = 0;
-        switch (c) {
-        case '&': entity = "&amp;"; break;
-        case '<': entity = "&lt;"; break;
-        case '>': entity = "&gt;"; break;
-        case '\n': entity = "&#10;"; break;
-        case '\r': entity = "&#13;"; break;
-        default:
-            if (c >= 0x80)
-                seq = s_xml_char(p + i, len - i);
-            break;
-        }
-        if (entity || seq) {
-            if (in_x) {
-                l3_buf_append(out, "</x>", 4);
-                in_x = false;
+            uint8_t c = p[i];
+            const char *entity = NULL;
+            size_t elen = 0, seq = 0;
+            switch (c) {
+            case '&': entity = "&amp;"; elen = 5; break;
+            case '<': entity = "&lt;"; elen = 4; break;
+            case '>': entity = "&gt;"; elen = 4; break;
+            case '\n': entity = "&#10;"; elen = 5; break;
+            case '\r': entity = "&#13;"; elen = 5; break;
+            default:
+                if (c >= 0x80)
+                    seq = s_xml_char(p + i, len - i);
+                break;
             }
-            if (entity) {
-                l3_buf_append_str(out, entity);
-                i++;
-            } else {
-                l3_buf_append(out, p + i, seq);
-                i += seq;
+            if (entity || seq) {
+                if (in_x) {
+                    memcpy(w, "</x>", 4);
+                    w += 4;
+                    in_x = false;
+                }
+                if (entity) {
+                    memcpy(w, entity, elen);
+                    w += elen;
+                    i++;
+                } else {
+                    memcpy(w, p + i, seq);
+                    w += seq;
+                    i += seq;
+                }
+                continue;
             }
-            continue;
+            //  A byte XML cannot carry: hex inside <x>, consecutive ones sharing one element.
+            if (!in_x) {
+                memcpy(w, "<x>", 3);
+                w += 3;
+                in_x = true;
+            }
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+            i++;
         }
-        //  A byte XML cannot carry: hex inside <x>, consecutive ones sharing one element.
-        if (!in_x) {
-            l3_buf_append(out, "<x>", 3);
-            in_x = true;
+        if (in_x && i >= len) {
+            memcpy(w, "</x>", 4);
+            w += 4;
+            in_x = false;
         }
-        char pair[2] = {hex[c >> 4], hex[c & 15]};
-        l3_buf_append(out, pair, 2);
-        i++;
+        if (!l3_buf_append(out, chunk, (size_t)(w - chunk)))
+            return false;
     }
-    if (in_x)
-        l3_buf_append(out, "</x>", 4);
     return !out->failed;
+}
+
+//  Cursor writers for the start tag, which is built in a stack buffer sized for its worst
+//  case (every text field at its cap, every byte escaped) and appended once.
+static char *s_put(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+#define S_PUT(w, lit) s_put((w), (lit), sizeof(lit) - 1)
+
+static char *s_put_u64(char *w, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *w++ = tmp[--n];
+    return w;
+}
+
+static char *s_put_i64(char *w, int64_t v)
+{
+    if (v < 0) {
+        *w++ = '-';
+        return s_put_u64(w, (uint64_t)0 - (uint64_t)v);
+    }
+    return s_put_u64(w, (uint64_t)v);
+}
+
+//  s with & < > " escaped: at most 6 bytes per byte.
+static char *s_put_escaped(char *w, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case '&': w = S_PUT(w, "&amp;"); break;
+        case '<': w = S_PUT(w, "&lt;"); break;
+        case '>': w = S_PUT(w, "&gt;"); break;
+        case '"': w = S_PUT(w, "&quot;"); break;
+        default: *w++ = *p; break;
+        }
+    }
+    return w;
 }
 
 bool l3_xml_escape_attr(const char *s, l3_buf_t *out)
@@ -139,81 +212,157 @@ bool l3_xml_escape_attr(const char *s, l3_buf_t *out)
     return !out->failed;
 }
 
-static void s_attr_text(l3_buf_t *out, const char *name, const char *value, bool always)
+//  ` name="value"` with the value escaped; name is a literal.
+#define S_ATTR_TEXT(w, name, value, always)                                                        \
+    do {                                                                                           \
+        if ((always) || (value)[0]) {                                                              \
+            w = S_PUT(w, " " name "=\"");                                                          \
+            w = s_put_escaped(w, (value));                                                         \
+            *w++ = '"';                                                                            \
+        }                                                                                          \
+    } while (0)
+
+//  The record's times come in runs within the same second, so the date and time of day
+//  ("2026-11-24T21:11:44.") are formatted once per second (gmtime_r takes a lock and
+//  snprintf is slow) and only the microseconds per record. Output is exactly
+//  l3_time_format's; times outside 0..9999-12-31 go through it.
+static char *s_put_time(char *w, int64_t us)
 {
-    if (!always && !value[0])
-        return;
-    l3_buf_printf(out, " %s=\"", name);
-    l3_xml_escape_attr(value, out);
-    l3_buf_append_byte(out, '"');
+    static _Thread_local int64_t cached_sec = -1;
+    static _Thread_local char cached[24];
+    const int64_t max_us = 253402300799LL * 1000000 + 999999;
+    if (us < 0 || us > max_us) {
+        char text[40];
+        l3_time_format(us, text, sizeof(text));
+        return s_put(w, text, strlen(text));
+    }
+    int64_t sec = us / 1000000;
+    uint32_t frac = (uint32_t)(us % 1000000);
+    if (sec != cached_sec) {
+        char text[40];
+        l3_time_format(sec * 1000000, text, sizeof(text));
+        //  "YYYY-MM-DDTHH:MM:SS." is the first 20 bytes for every year 0..9999.
+        memcpy(cached, text, 20);
+        cached_sec = sec;
+    }
+    w = s_put(w, cached, 20);
+    for (int k = 5; k >= 0; k--) {
+        w[k] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    w += 6;
+    *w++ = 'Z';
+    return w;
 }
 
-static void s_attr_time(l3_buf_t *out, const char *name, int64_t us)
-{
-    char text[40];
-    l3_time_format(us, text, sizeof(text));
-    l3_buf_printf(out, " %s=\"%s\"", name, text);
-}
-
-static void s_field(l3_buf_t *out, const char *name, const l3_bytes_t *value, bool always)
+static void s_field(l3_buf_t *out, const char *open, size_t olen, const char *close,
+                    size_t clen, const l3_bytes_t *value, bool always)
 {
     if (!always && value->len == 0)
         return;
-    l3_buf_printf(out, "<%s>", name);
+    l3_buf_append(out, open, olen);
     l3_xml_encode_bytes(value->data, value->len, out);
-    l3_buf_printf(out, "</%s>", name);
+    l3_buf_append(out, close, clen);
 }
+#define S_FIELD(out, name, value, always)                                                          \
+    s_field((out), "<" name ">", sizeof(name) + 1, "</" name ">", sizeof(name) + 2, (value),     \
+            (always))
+
+//  Worst case of the start tag: seven text attributes of L3_NAME_MAX bytes and the sid
+//  escaped (6 bytes per byte), the agent, names, numbers and times.
+#define S_TAG_MAX (6 * (7 * L3_NAME_MAX + L3_ID_MAX) + L3_ID_MAX + 1024)
 
 bool l3_xmlrec_write(const l3_record_t *r, l3_buf_t *out)
 {
     const char *type = l3_record_type_name(r->type);
     if (r->type == L3_RECORD_NONE)
         return false;
+    char tag[S_TAG_MAX];
+    char *w = tag;
     //  Stream identity first: the writer's start-up scan reads only these.
-    l3_buf_printf(out, "<%s agent=\"%s\" epoch=\"%" PRIu64 "\" seq=\"%" PRIu64 "\"", type, r->agent,
-                  r->epoch, r->seq);
-    s_attr_text(out, "host", r->host, true);
-    s_attr_text(out, "user", r->user, true);
-    s_attr_text(out, "sid", r->sid, true);
-    if (r->type == L3_RECORD_COMMAND)
-        l3_buf_printf(out, " nr=\"%" PRIu64 "\"", r->nr);
-    s_attr_text(out, "nested", r->nested, false);
-    if (r->start_us)
-        s_attr_time(out, "start", r->start_us);
-    if (r->end_us)
-        s_attr_time(out, "end", r->end_us);
-    if (r->type == L3_RECORD_SESSION) {
-        l3_buf_printf(out, " uid=\"%" PRIu32 "\" pid=\"%" PRIu32 "\"", r->uid, r->pid);
-        if (r->cols || r->rows)
-            l3_buf_printf(out, " cols=\"%u\" rows=\"%u\"", r->cols, r->rows);
-        s_attr_text(out, "tty", r->tty, false);
-        s_attr_text(out, "shell", r->shell, false);
-        s_attr_text(out, "ssh", r->ssh, false);
-        s_attr_text(out, "parent", r->parent, false);
+    *w++ = '<';
+    w = s_put(w, type, strlen(type));
+    w = S_PUT(w, " agent=\"");
+    w = s_put(w, r->agent, strnlen(r->agent, L3_ID_MAX));
+    w = S_PUT(w, "\" epoch=\"");
+    w = s_put_u64(w, r->epoch);
+    w = S_PUT(w, "\" seq=\"");
+    w = s_put_u64(w, r->seq);
+    *w++ = '"';
+    S_ATTR_TEXT(w, "host", r->host, true);
+    S_ATTR_TEXT(w, "user", r->user, true);
+    S_ATTR_TEXT(w, "sid", r->sid, true);
+    if (r->type == L3_RECORD_COMMAND) {
+        w = S_PUT(w, " nr=\"");
+        w = s_put_u64(w, r->nr);
+        *w++ = '"';
     }
-    if (r->has_exit)
-        l3_buf_printf(out, " exit=\"%" PRId32 "\"", r->exit_code);
-    if (r->signal)
-        l3_buf_printf(out, " signal=\"%" PRId32 "\"", r->signal);
+    S_ATTR_TEXT(w, "nested", r->nested, false);
+    if (r->start_us) {
+        w = S_PUT(w, " start=\"");
+        w = s_put_time(w, r->start_us);
+        *w++ = '"';
+    }
+    if (r->end_us) {
+        w = S_PUT(w, " end=\"");
+        w = s_put_time(w, r->end_us);
+        *w++ = '"';
+    }
+    if (r->type == L3_RECORD_SESSION) {
+        w = S_PUT(w, " uid=\"");
+        w = s_put_u64(w, r->uid);
+        w = S_PUT(w, "\" pid=\"");
+        w = s_put_u64(w, r->pid);
+        *w++ = '"';
+        if (r->cols || r->rows) {
+            w = S_PUT(w, " cols=\"");
+            w = s_put_u64(w, r->cols);
+            w = S_PUT(w, "\" rows=\"");
+            w = s_put_u64(w, r->rows);
+            *w++ = '"';
+        }
+        S_ATTR_TEXT(w, "tty", r->tty, false);
+        S_ATTR_TEXT(w, "shell", r->shell, false);
+        S_ATTR_TEXT(w, "ssh", r->ssh, false);
+        S_ATTR_TEXT(w, "parent", r->parent, false);
+    }
+    if (r->has_exit) {
+        w = S_PUT(w, " exit=\"");
+        w = s_put_i64(w, r->exit_code);
+        *w++ = '"';
+    }
+    if (r->signal) {
+        w = S_PUT(w, " signal=\"");
+        w = s_put_i64(w, r->signal);
+        *w++ = '"';
+    }
     if (r->flags) {
         char flags[128];
         l3_record_flags_format(r->flags, flags, sizeof(flags));
-        l3_buf_printf(out, " flags=\"%s\"", flags);
+        w = S_PUT(w, " flags=\"");
+        w = s_put(w, flags, strlen(flags));
+        *w++ = '"';
     }
     if (r->type != L3_RECORD_COMMAND) {
-        l3_buf_append_str(out, "/>\n");
+        w = S_PUT(w, "/>\n");
+        l3_buf_append(out, tag, (size_t)(w - tag));
         return !out->failed;
     }
-    if (r->dropped)
-        l3_buf_printf(out, " dropped=\"%" PRIu64 "\" head=\"%" PRIu64 "\"", r->dropped,
-                      r->output_head);
-    l3_buf_append_byte(out, '>');
-    s_field(out, "cwd", &r->cwd, false);
-    s_field(out, "line", &r->cmdline, true);
-    s_field(out, "out", &r->output, false);
-    s_field(out, "timing", &r->timing, false);
-    s_field(out, "diff", &r->diff, false);
-    l3_buf_append_str(out, "</command>\n");
+    if (r->dropped) {
+        w = S_PUT(w, " dropped=\"");
+        w = s_put_u64(w, r->dropped);
+        w = S_PUT(w, "\" head=\"");
+        w = s_put_u64(w, r->output_head);
+        *w++ = '"';
+    }
+    *w++ = '>';
+    l3_buf_append(out, tag, (size_t)(w - tag));
+    S_FIELD(out, "cwd", &r->cwd, false);
+    S_FIELD(out, "line", &r->cmdline, true);
+    S_FIELD(out, "out", &r->output, false);
+    S_FIELD(out, "timing", &r->timing, false);
+    S_FIELD(out, "diff", &r->diff, false);
+    l3_buf_append(out, "</command>\n", 11);
     return !out->failed;
 }
 

@@ -40,7 +40,8 @@ struct _writer_t {
     int64_t heartbeat_at;
 
     l3_buf_t ackbuf;        /* scratch for ack encoding */
-    l3_msg_t msg;           /* scratch for decoding */
+    l3_msg_t msg;           /* scratch for decoding: a view into the received frame, owns
+                               nothing (l3_msg_decode_view), so it is never cleared */
 
     /* rate limit of drop log lines */
     int64_t drop_window;
@@ -228,7 +229,6 @@ void writer_destroy(writer_t **self_p)
     streams_destroy(&self->streams);
     l3_buf_free(&self->batch);
     l3_buf_free(&self->ackbuf);
-    l3_msg_clear(&self->msg);
     free(self);
     *self_p = NULL;
 }
@@ -252,14 +252,16 @@ static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
         return;
     }
     char why[256];
+    /* The record's byte fields point into body, which outlives this function's use of
+       them: they are encoded into the batch below, never kept. */
     l3_msg_t *msg = &self->msg;
-    if (!l3_msg_decode(zmq_msg_data(body), zmq_msg_size(body), msg, why, sizeof why)) {
+    if (!l3_msg_decode_view(zmq_msg_data(body), zmq_msg_size(body), msg, why, sizeof why)) {
         s_drop(self, "message from agent %s (%zu bytes): %s", id, zmq_msg_size(body), why);
         return;
     }
     if (msg->kind != L3_MSG_RECORD) {
         s_drop(self, "message from agent %s is not a record", id);
-        goto cleanup;
+        return;
     }
     l3_record_t *rec = &msg->record;
     /* The broker's id frame is the authenticated identity; the record's own claim is not. */
@@ -273,7 +275,7 @@ static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
         self->batch.failed = false;
         s_drop(self, "record %" PRIu64 "/%" PRIu64 " of agent %s cannot be encoded", rec->epoch,
                rec->seq, id);
-        goto cleanup;
+        return;
     }
     streams_info_t info;
     switch (streams_offer(self->streams, id, rec->epoch, rec->seq, &info)) {
@@ -306,8 +308,6 @@ static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
                rec->epoch);
         break;
     }
-cleanup:
-    l3_msg_clear(msg);
 }
 
 /* Read what is waiting on PULL, up to the batch limits. */
