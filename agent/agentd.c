@@ -71,6 +71,7 @@ struct l3_agentd_t {
     zhash_t *done;
     zhash_t *seen;
     zhash_t *warned; /* paths we already logged a failure for */
+    zhash_t *stale;  /* path → .info mtime of sessions whose .info is invalid for good */
     zhash_t *inodes; /* "dev:ino" of every session file followed or done: one file seen
                         through two spool paths (a symlink, overlapping entries) is one session */
     int64_t next_scan;
@@ -304,6 +305,27 @@ static void s_poll(l3_agentd_t *self, sess_t *s)
     }
 }
 
+/* The modification time of the .info of a .script path, as text; false if it has none. */
+static bool s_info_mtime(const char *script, char *buf, size_t size)
+{
+    char info[PATH_MAX];
+    size_t n = strlen(script);
+    struct stat st;
+    if (n < 7 || snprintf(info, sizeof(info), "%.*s.info", (int) (n - 7), script) >= (int) sizeof(info)
+        || lstat(info, &st) != 0)
+        return false;
+    snprintf(buf, size, "%lld.%09ld", (long long) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
+    return true;
+}
+
+/* A session skipped for its invalid .info whose .info has not changed since. */
+static bool s_info_stale(l3_agentd_t *self, const char *path)
+{
+    const char *was = zhash_lookup(self->stale, path);
+    char now[64];
+    return was && s_info_mtime(path, now, sizeof(now)) && !strcmp(was, now);
+}
+
 /* Open the session of a .script path (resuming from its checkpoint). */
 static sess_t *s_open(l3_agentd_t *self, const char *path)
 {
@@ -339,12 +361,25 @@ static sess_t *s_open(l3_agentd_t *self, const char *path)
                             .arg = self};
     l3_spool_session_t *sp = l3_spool_session_new(path, &opts);
     if (!sp) {
-        //  Usually the .info is not written yet; said once, retried at every scan.
+        int err = errno;
+        char mtime[64];
+        if (err == EAGAIN)
+            return NULL; /* .info is being written: no warning, retried at every scan */
+        if (err == ENODATA && s_info_mtime(path, mtime, sizeof(mtime))) {
+            //  It will not become valid by itself (warned): retried once .info changes.
+            char *copy = strdup(mtime);
+            if (copy) {
+                zhash_update(self->stale, path, copy);
+                zhash_freefn(self->stale, path, free);
+            }
+        }
+        //  Usually the .info is not there yet; said once, retried at every tenth scan.
         if (!zhash_lookup(self->warned, path))
             zhash_insert(self->warned, path, "1");
         return NULL;
     }
     zhash_delete(self->warned, path);
+    zhash_delete(self->stale, path);
     if (!other) {
         char *copy = strdup(path);
         if (copy && zhash_insert(self->inodes, ino, copy) == 0)
@@ -428,7 +463,8 @@ static void s_scan_dir(l3_agentd_t *self, const char *dir, int depth)
             //  A session that failed to open is retried when one of its files changes
             //  (inotify clears `warned`) or at every tenth scan, not at every scan.
             if (!zhash_lookup(self->done, path) && !zhash_lookup(self->sessions, path)
-                && (!zhash_lookup(self->warned, path) || self->scans % 10 == 0))
+                && (!zhash_lookup(self->warned, path) || self->scans % 10 == 0)
+                && !s_info_stale(self, path))
                 s_open(self, path);
         } else if (depth == 0 && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)) {
             struct stat st;
@@ -621,6 +657,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     self->done = zhash_new();
     self->seen = zhash_new();
     self->warned = zhash_new();
+    self->stale = zhash_new();
     self->inodes = zhash_new();
     const char *host = l3_config_str(config, "agent/host", NULL);
     if (host)
@@ -712,6 +749,7 @@ void l3_agentd_destroy(l3_agentd_t **self_p)
     zhash_destroy(&self->done);
     zhash_destroy(&self->seen);
     zhash_destroy(&self->warned);
+    zhash_destroy(&self->stale);
     zhash_destroy(&self->inodes);
     free(self);
     *self_p = NULL;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@
 #define SAVE_VERSION 1
 /* A timing delay longer than this is corrupt (a year). */
 #define DELAY_MAX_US (366LL * 86400 * 1000000)
+/* l3-rec writes .info within milliseconds of creating it; one still without a start line
+   this long after its last change is not going to get one. */
+#define INFO_GRACE_US (5LL * 1000000)
 
 struct l3_spool_session_t {
     l3_spool_opts_t opts;
@@ -581,8 +585,26 @@ l3_spool_session_t *l3_spool_session_new(const char *script_path, const l3_spool
         goto fail;
     }
     if (self->start_us <= 0) {
-        l3_error("spool: %s: .info has no valid start time", self->sid);
-        goto fail;
+        //  l3-rec creates .info empty and writes it just after: a reader can come in
+        //  between. Not ready yet while the recorder lives and the file is young (EAGAIN:
+        //  the caller retries, quietly); otherwise it never will be (ENODATA, warned).
+        struct stat ist;
+        bool alive = self->pid <= 0 || kill(self->pid, 0) == 0 || errno != ESRCH;
+        int64_t age = lstat(self->info_path, &ist) == 0
+                          ? l3_time_now_us() - ((int64_t) ist.st_mtim.tv_sec * 1000000
+                                                + ist.st_mtim.tv_nsec / 1000)
+                          : INFO_GRACE_US;
+        if (alive && age < INFO_GRACE_US) {
+            l3_debug("spool: %s: .info has no start time yet; retried", self->sid);
+            free(self);
+            errno = EAGAIN;
+            return NULL;
+        }
+        l3_warn("spool: %s: .info has no valid start time (%s); session skipped until .info "
+                "changes", self->sid, alive ? "written over 5 s ago" : "its recorder is gone");
+        free(self);
+        errno = ENODATA;
+        return NULL;
     }
     self->line_time = self->start_us;
     self->base = -1;

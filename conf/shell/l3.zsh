@@ -6,12 +6,22 @@
 # line as the shell read it (after history expansion, newlines kept), precmd sees $? and
 # $pipestatus first because our function is put first in precmd_functions. Marks go to
 # stderr like the prompt's bytes; no fd stays open. Only active under l3-rec.
+#
+# PROMPT_SP: zsh prints its partial-line marker (PROMPT_EOL_MARK, a row of spaces, CR SP
+# CR) before any hook runs, so it would end every command's output, before D. We turn the
+# option off and print the same bytes ourselves just after D: the terminal shows the same.
+# A `setopt prompt_sp` later is noticed (from then on ours again); `unsetopt prompt_sp`
+# after startup is not (set __l3_sp=0 instead). Not reproduced: a user function named
+# `precmd` (zsh runs it before precmd_functions) prints before the marker instead of
+# after it, and with IGNORE_EOF the marker also follows zsh's "use 'exit'" message.
 
 [[ -n ${__l3_nonce-} && -o interactive && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]] || return 0
-typeset -g __l3_installed=1 __l3_running=0 __l3_edit_count=0 __l3_pwd= __l3_out= __l3_A=
+typeset -g __l3_installed=1 __l3_running=0 __l3_edit_count=0 __l3_pwd= __l3_out= __l3_A= __l3_hc=
+typeset -gi __l3_sp=0
 typeset -ga __l3_edit_files __l3_edit_tokens
 typeset -g __l3_B=$'\e]6973;'$__l3_nonce$';B\a\e]133;B\a'
 zmodload -F zsh/stat b:zstat 2>/dev/null
+zmodload zsh/terminfo zsh/parameter 2>/dev/null
 
 # Percent-encode $1 into __l3_out: bytes outside 0x21..0x7E, '%' and ';' become %HH.
 __l3_enc() {
@@ -63,8 +73,33 @@ __l3_preexec() {
     done
 }
 
+# zsh's PROMPT_SP marker, as utils.c preprompt() prints it: PROMPT_EOL_MARK (default
+# %B%S%#%s%b) prompt-expanded with PROMPT_PERCENT on and the user's PROMPT_SUBST and
+# PROMPT_BANG ($1, $2), then COLUMNS - width - (no xenl) spaces, CR, width spaces, CR.
+__l3_prompt_sp() {
+    emulate -L zsh
+    setopt extendedglob
+    [[ $1 == on ]] && setopt promptsubst
+    [[ $2 == on ]] && setopt promptbang
+    local mark=${PROMPT_EOL_MARK-%B%S%#%s%b} str vis
+    str=${(%%)mark}
+    # The width zsh counts: the expansion without the zero-width parts (attributes,
+    # colours, %{...%}).
+    vis=${(%%)${(S)mark//(%\{*%\}|%[BSUbsufk]|%[0-9]#[FK](\{[^\}]#\}|))/}}
+    vis=${vis##*$'\n'}
+    local -i w=${(m)#vis} n
+    n=$(( COLUMNS - w - (${terminfo[xenl]:-yes} == yes ? 0 : 1) ))
+    (( n < 0 )) && n=$(( -n ))   # fprintf's "%*s" with a negative width: left-justified
+    print -rn -- "$str${(l:n:):-}"$'\r'"${(l:w:):-}"$'\r' >&2
+}
+
 __l3_precmd() {
-    local st=$? ps="${pipestatus[*]}"
+    local st=$? ps="${pipestatus[*]}" subst=${options[promptsubst]} bang=${options[promptbang]}
+    # The user set PROMPT_SP again: zsh printed the marker already; ours from now on.
+    if [[ -o promptsp ]]; then
+        __l3_sp=1
+        unsetopt promptsp
+    fi
     emulate -L zsh
     if (( __l3_running )); then
         local i
@@ -78,7 +113,11 @@ __l3_precmd() {
         __l3_enc "$ps"
         print -rn -- $'\e]6973;'"$__l3_nonce;D;$st;$__l3_out"$'\a\e]133;D;'"$st"$'\a' >&2
         __l3_running=0
+    elif [[ -n $__l3_hc ]] && (( HISTCMD > __l3_hc )); then
+        __l3_lone $st
     fi
+    __l3_hc=$HISTCMD
+    (( __l3_sp )) && [[ -o promptcr ]] && __l3_prompt_sp $subst $bang
     if [[ $PWD != $__l3_pwd ]]; then
         __l3_pwd=$PWD
         __l3_enc "$PWD"
@@ -90,6 +129,38 @@ __l3_precmd() {
     return $st
 }
 
+# A line entered the history but ran no preexec: a comment (`# a note` with
+# interactive_comments: the user's note in the journal, status 0) or a syntax error.
+# Emit C and D together. Not seen: such a line dropped by hist_ignore_dups/space.
+__l3_lone() {
+    setopt localoptions extendedglob
+    # In precmd HISTCMD is already the number of the next line.
+    local st=$1 line=${history[$(( HISTCMD - 1 ))]-}
+    [[ -n $line ]] || return 0
+    [[ ${line##[[:space:]]#} == '#'* ]] && st=0
+    (( $#line > 131072 )) && line=$line[1,131072]
+    __l3_enc "$line"
+    print -rn -- $'\e]6973;'"$__l3_nonce;C;$__l3_out"$'\a\e]133;C\a\e]6973;'"$__l3_nonce;D;$st;$st"$'\a\e]133;D;'"$st"$'\a' >&2
+}
+
+# zshexit: the shell ends inside a command line (`exit`, `exit 3`, `logout`): its D with
+# the exit status ($? is it here), so the record is not `interrupted`. Not in subshells.
+__l3_zshexit() {
+    local st=$?
+    emulate -L zsh
+    if (( __l3_running && ZSH_SUBSHELL == 0 )); then
+        print -rn -- $'\e]6973;'"$__l3_nonce;D;$st;$st"$'\a\e]133;D;'"$st"$'\a' >&2
+        __l3_running=0
+    fi
+    return $st
+}
+
 # Ours first, so $? and $pipestatus are still the command's; the user's keep their order.
 precmd_functions=(__l3_precmd ${precmd_functions:#__l3_precmd})
 preexec_functions=(__l3_preexec ${preexec_functions:#__l3_preexec})
+zshexit_functions=(__l3_zshexit ${zshexit_functions:#__l3_zshexit})
+# The PROMPT_SP marker is ours from now on (see the top of this file).
+if [[ -o promptsp ]]; then
+    __l3_sp=1
+    unsetopt promptsp
+fi

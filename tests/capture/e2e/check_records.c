@@ -8,7 +8,6 @@
     separated by TAB; text fields take the escapes \n \t \r \e \a \\ and \xHH:
       cmd  LINE  EXIT  SIGNAL  FLAGS  CWD  CHECK...   the next command record (nr 1, 2, ...)
       end  EXIT                                       the end record's exit status
-      option zsh_prompt_sp                            see s_strip_prompt_sp
     EXIT and SIGNAL are numbers, '-' for absent or '*' for any; FLAGS is the exact
     space-separated flag list ('' for none, '*' for any); CWD exact or '*'. Each CHECK
     is one of  * (nothing), =TEXT (output exactly), ~TEXT (output holds TEXT), !TEXT (does not),
@@ -204,31 +203,6 @@ static void s_check_num(const char *what, uint64_t nr, const char *want, bool ha
              has ? got : 0, want);
 }
 
-/* zsh prints its PROMPT_SP partial-line marker ("%" or "#" in reverse video, a line of
-   spaces, CR SP CR) before it runs precmd, so it lands between C and D, at the end of
-   every command's output: a known defect of the zsh capture. With `option
-   zsh_prompt_sp` in the table the checks look at the output without it. */
-static bool s_zsh_prompt_sp;
-
-static size_t s_strip_prompt_sp(const uint8_t *d, size_t len)
-{
-    static const char head[] = "\x1b[1m\x1b[7m";
-    static const char mid[] = "\x1b[27m\x1b[1m\x1b[0m";
-    const size_t hl = sizeof(head) - 1, ml = sizeof(mid) - 1;
-    for (size_t at = len; at-- > 0;) {
-        if (len - at < hl + 1 + ml + 3 || memcmp(d + at, head, hl))
-            continue;
-        size_t p = at + hl;
-        if ((d[p] != '%' && d[p] != '#') || memcmp(d + p + 1, mid, ml))
-            return len;
-        p += 1 + ml;
-        while (p < len && d[p] == ' ')
-            p++;
-        return len - p == 3 && !memcmp(d + p, "\r \r", 3) ? at : len;
-    }
-    return len;
-}
-
 static void s_check_command(const l3_record_t *r, char **f, int nf)
 {
     uint64_t nr = r->nr;
@@ -253,10 +227,7 @@ static void s_check_command(const l3_record_t *r, char **f, int nf)
             FAIL("command %" PRIu64 ": cwd [%s], expected [%s]", nr,
                  s_show(r->cwd.data, r->cwd.len), f[5]);
     }
-    l3_bytes_t view = r->output;
-    const l3_bytes_t *o = &view;
-    if (s_zsh_prompt_sp)
-        view.len = s_strip_prompt_sp(view.data, view.len);
+    const l3_bytes_t *o = &r->output;
     for (int i = 6; i < nf; i++) {
         char *c = f[i];
         bool bad = false;
@@ -318,10 +289,6 @@ static int s_expect(const char *expect_path, const char *xml_path)
             *t = 0;
             p = t + 1;
         }
-        if (!strcmp(fields[0], "option") && nf >= 2) {
-            s_zsh_prompt_sp = s_zsh_prompt_sp || !strcmp(fields[1], "zsh_prompt_sp");
-            continue;
-        }
         if (!strcmp(fields[0], "end") && nf >= 2) {
             for (size_t i = 0; i < recs.n; i++)
                 if (recs.v[i].type == L3_RECORD_END) {
@@ -368,14 +335,13 @@ static bool s_same_bytes(const l3_bytes_t *a, const l3_bytes_t *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
-/* Everything but the stream identity (agent, epoch, seq), the host (--once takes it
-   from the .info, the daemon from its config) and an end record's start. */
+/* Everything but the stream identity (agent, epoch, seq) and the host (--once takes it
+   from the .info, the daemon from its config). */
 static const char *s_differs(const l3_record_t *a, const l3_record_t *b)
 {
     if (strcmp(a->user, b->user))
         return "user";
-    //  An end record's start is not on the wire (docs/protocol.md: end has no "ts").
-    if (a->start_us != b->start_us && a->type != L3_RECORD_END)
+    if (a->start_us != b->start_us)
         return "start";
     if (a->end_us != b->end_us)
         return "end";

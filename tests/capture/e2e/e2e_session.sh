@@ -14,9 +14,6 @@ AGENT=$L3_BIN_DIR/l3-agent
 H=$T/home
 EXPECT=$T/expect
 : >"$EXPECT"
-# zsh's PROMPT_SP marker comes before precmd, so inside every command's output (a known
-# defect; check_records looks past it).
-[[ $SH == zsh ]] && printf 'option\tzsh_prompt_sp\n' >"$EXPECT"
 
 # Cheap mark counting (the spool grows to 50 MB; marks.pl would re-decode all of it).
 count() { grep -aoF -- "$NONCE;$1" "$SCRIPT" | wc -l; }
@@ -86,6 +83,25 @@ agent
     batch_ms = 5
 EOF
     agent_start
+
+    # A second daemon (debug log, own spool) meets a .info that l3-rec has created but
+    # not yet written (empty, fresh): no warning, retried at every scan. One left empty
+    # for 20 s is invalid for good: one warning, not one per retry.
+    mkdir -m 700 -p "$T/spool2"
+    fresh=20260101T000000-11-abcd stale=20260101T000000-12-abcd
+    for s in $fresh $stale; do : >"$T/spool2/$s.script"; : >"$T/spool2/$s.timing"; : >"$T/spool2/$s.info"; done
+    touch -d '-20 seconds' "$T/spool2/$stale.info"
+    sed "s#$SPOOL#$T/spool2#; s#$T/state#$T/state2#; s#$T/outbox#$T/outbox2#" "$T/agent.cfg" >"$T/agent2.cfg"
+    "$AGENT" -v -c "$T/agent2.cfg" 2>"$T/agent2.log" &
+    agent2_pid=$!
+    retries() { grep -c "$fresh: .info has no start time yet" "$T/agent2.log"; }
+    wait_for '[ $(retries) -ge 25 ]'   # 25 scans of 100 ms: the old code retried 2 times more
+    kill "$agent2_pid"; wait "$agent2_pid"
+    grep -E ' (error|warning|warn):' "$T/agent2.log" | grep -v "$stale: .info has no valid start time" &&
+        fail "the daemon warned about a .info being written"
+    n=$(grep -c "$stale: .info has no valid start time" "$T/agent2.log")
+    [[ $n == 1 ]] || { cat "$T/agent2.log" >&2; fail "$n warnings for a .info without start, expected one"; }
+    ok "a .info being written: retried quietly; one invalid for good: warned once"
 fi
 
 # --- the user's files ----------------------------------------------------------------------
@@ -292,21 +308,15 @@ c 'test -d /tmp && echo yes' 0 - '' '=yes\r\n'
 c 'date +%Y >/dev/null' 0 - '' '='
 c 'head -c 3 /dev/zero | od -An -c' 0 - '' '~\\0'
 c 'umask' 0 - '' '~022'
-# A comment line is the user's note: bash runs nothing for it; the hook still records it.
-# zsh runs no preexec for it: no record there (a known gap of the zsh hook).
-if [[ $SH == bash ]]; then
-    c '# a note for the journal' 0 - '' '*'
-else
-    b=$(count B)
-    type_keys '# a note for the journal'; keys Enter
-    wait_prompt "$b"
-fi
+# A comment line is the user's note: bash runs no DEBUG trap and zsh no preexec for it;
+# the hooks see the history advance and record it (C and D together, no output).
+c '# a note for the journal' 0 - '' '='
 c 'echo done-all' 0 - '' '=done-all\r\n'
 type_keys 'exit'; keys Enter
 wait_for '[ -s $T/rc ]'
 [[ $(cat "$T/rc") == 0 ]] || fail "exit status $(cat "$T/rc")"
-# bash: D from the hook's EXIT trap; zsh: no hook runs after `exit`, so interrupted.
-if [[ $SH == bash ]]; then expect 'exit' 0 - '' '*'; else expect 'exit' - - 'interrupted' '*'; fi
+# D from the hook's EXIT trap (bash) or zshexit hook (zsh), with the exit status.
+expect 'exit' 0 - '' '*'
 NCMD=$(grep -c '^cmd' "$EXPECT")
 echo "end	0" >>"$EXPECT"
 echo "ok: $NCMD commands typed in $SECONDS s"
@@ -323,6 +333,39 @@ printf 'cmd\texit\t*\t-\t*\t%s\n' "$(esc "$H")" >>"$T/expect.inner"
 "$AGENT" --once "$INNER" -o "$T/inner.xml" || fail "l3-agent --once failed (inner)"
 "$CHECK" expect "$T/expect.inner" "$T/inner.xml" || fail "records of the inner session differ"
 ok "inner session: its commands once, under it"
+
+if [[ $SH == zsh ]]; then
+    # The hook prints zsh's PROMPT_SP marker itself, just after D (zsh would print it
+    # before any hook, inside the output): the bytes must be exactly the ones plain zsh
+    # prints on this terminal, at 80 and (after the resize) 120 columns.
+    for cols in 80 120; do
+        echo exit | env -i TERM=xterm-256color HOME=$T/refhome PATH=/usr/bin:/bin LANG=C.UTF-8 \
+            script -qe -c "stty cols $cols rows 24; exec zsh -f -i" "$T/ref$cols.ts" >/dev/null ||
+            fail "plain zsh in script(1) failed"
+    done
+    perl -0777 -e '
+        my ($nonce, $script, @refs) = @ARGV;
+        my @m;
+        for my $f (@refs) {    # the first line holding CR spaces CR: the marker
+            open(my $fh, "<", $f) or die; local $/; my $t = <$fh>;
+            for (split /\n/, $t) { if (/^(.*?\r +\r)/s) { push @m, $1; last } }
+        }
+        @m == 2 or die "no PROMPT_SP marker from plain zsh\n";
+        open(my $fh, "<", $script) or die; local $/; my $s = <$fh>;
+        my ($n, $bad) = (0, 0);
+        while ($s =~ /\e\]6973;$nonce;D;[^\a]*\a\e\]133;D;[^\a]*\a/g) {
+            my $at = pos($s);
+            $n++;
+            next if $at == length($s) || grep { substr($s, $at, length($_)) eq $_ } @m;
+            (my $got = substr($s, $at, 40)) =~ s/([\x00-\x1f])/sprintf("\\x%02x", ord $1)/ge;
+            print STDERR "D mark $n not followed by the PROMPT_SP marker: [$got]\n";
+            $bad++;
+        }
+        $n >= 60 or die "only $n D marks\n";
+        exit($bad ? 1 : 0);
+    ' "$NONCE" "$SCRIPT" "$T/ref80.ts" "$T/ref120.ts" || fail "PROMPT_SP marker differs from plain zsh's"
+    ok "every D followed by the PROMPT_SP marker plain zsh prints"
+fi
 
 if [[ $SH == bash ]]; then
     # The daemon: both sessions finished (done bit in their resume points), then stop it.
