@@ -192,11 +192,37 @@ typedef struct {
     size_t noise_len;
     uint64_t made;
     int pid;
+    /* The command record, reused: its constant fields are set once, and its byte fields
+       point into cmd and noise instead of owning copies (the generator is measured along
+       with the pipeline, so it must not spend a malloc and a printf per record). Never
+       passed to l3_record_clear. */
+    l3_record_t cmd_rec;
+    char cmd[64];
 } s_gen_t;
 
-static void s_gen_sid(s_gen_t *g, uint64_t k, char *sid, size_t size)
+/* Decimal digits of v at w; returns the end. */
+static char *s_put_u64(char *w, uint64_t v)
 {
-    snprintf(sid, size, "loadgen-%d-%" PRIu64, g->pid, k);
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *w++ = tmp[--n];
+    return w;
+}
+
+/* "loadgen-<pid>-<k>" (at most 8 + 10 + 1 + 20 bytes, within L3_ID_MAX). */
+static void s_gen_sid(s_gen_t *g, uint64_t k, char *sid)
+{
+    char *w = sid;
+    memcpy(w, "loadgen-", 8);
+    w = s_put_u64(w + 8, (uint64_t)g->pid);
+    *w++ = '-';
+    w = s_put_u64(w, k);
+    *w = 0;
 }
 
 static void s_gen_session(s_gen_t *g, uint64_t k, l3_record_t *rec)
@@ -205,7 +231,7 @@ static void s_gen_session(s_gen_t *g, uint64_t k, l3_record_t *rec)
     rec->type = L3_RECORD_SESSION;
     l3_text_set(rec->host, sizeof rec->host, g->host);
     l3_text_set(rec->user, sizeof rec->user, "loadgen");
-    s_gen_sid(g, k, rec->sid, sizeof rec->sid);
+    s_gen_sid(g, k, rec->sid);
     rec->start_us = l3_time_now_us();
     rec->uid = 1000;
     rec->pid = (uint32_t)getpid();
@@ -215,26 +241,36 @@ static void s_gen_session(s_gen_t *g, uint64_t k, l3_record_t *rec)
     l3_text_set(rec->shell, sizeof rec->shell, "/bin/bash");
 }
 
-static void s_gen_command(s_gen_t *g, l3_record_t *rec)
+static void s_gen_init_command(s_gen_t *g)
 {
-    uint64_t k = g->made % g->o->sessions;
+    l3_record_t *rec = &g->cmd_rec;
     l3_record_init(rec);
     rec->type = L3_RECORD_COMMAND;
     l3_text_set(rec->host, sizeof rec->host, g->host);
     l3_text_set(rec->user, sizeof rec->user, "loadgen");
-    s_gen_sid(g, k, rec->sid, sizeof rec->sid);
+    rec->has_exit = true;
+    rec->exit_code = 0;
+    rec->cwd.data = (uint8_t *)"/tmp";
+    rec->cwd.len = 4;
+    memcpy(g->cmd, "echo loadgen ", 13);
+    rec->cmdline.data = (uint8_t *)g->cmd;
+    rec->output.len = g->o->output_bytes;
+}
+
+/* The next command record: g->cmd_rec, valid until the next call. */
+static l3_record_t *s_gen_command(s_gen_t *g)
+{
+    uint64_t k = g->made % g->o->sessions;
+    l3_record_t *rec = &g->cmd_rec;
+    s_gen_sid(g, k, rec->sid);
     rec->nr = ++g->nr[k];
     rec->end_us = l3_time_now_us();
     rec->start_us = rec->end_us - 1500;
-    rec->has_exit = true;
-    rec->exit_code = 0;
-    char cmd[64];
-    int n = snprintf(cmd, sizeof cmd, "echo loadgen %" PRIu64, g->made);
-    l3_bytes_set(&rec->cmdline, cmd, (size_t)n, L3_CMDLINE_MAX);
-    l3_bytes_set(&rec->cwd, "/tmp", 4, L3_CWD_MAX);
+    rec->cmdline.len = (size_t)(s_put_u64(g->cmd + 13, g->made) - g->cmd);
     size_t off = (size_t)(g->made * 7919) % (g->noise_len - g->o->output_bytes + 1);
-    l3_bytes_set(&rec->output, g->noise + off, g->o->output_bytes, L3_OUTPUT_MAX);
+    rec->output.data = g->noise + off;
     g->made++;
+    return rec;
 }
 
 int main(int argc, char **argv)
@@ -305,6 +341,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < gen.noise_len; i++) /* terminal-looking bytes, some escapes */
         gen.noise[i] = (uint8_t)(i % 97 == 0 ? 0x1b : i % 61 == 0 ? '\n' : 32 + (i * 31) % 95);
+    s_gen_init_command(&gen);
 
     int64_t deadline = l3_time_mono_us() + (int64_t)(o.timeout_s * 1e6);
     /* Warm-up: the session records, acknowledged before the clock starts. */
@@ -342,11 +379,8 @@ int main(int argc, char **argv)
                 due = appended + S_BATCH_MAX;
             }
             while (appended < due && (o.rate > 0 || outbox_pending(box) < 2 * window)) {
-                l3_record_t rec;
-                s_gen_command(&gen, &rec);
                 uint64_t seq = 0;
-                bool ok = outbox_append(box, &rec, &seq);
-                l3_record_clear(&rec);
+                bool ok = outbox_append(box, s_gen_command(&gen), &seq);
                 if (!ok)
                     goto cleanup;
                 stamp[seq - first] = l3_time_mono_us();

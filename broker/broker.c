@@ -475,7 +475,9 @@ static bool s_identity(broker_t *self, zmq_msg_t *msg, const l3_msg_t *decoded, 
         *why = "invalid agent id";
         return false;
     }
-    snprintf(id, L3_ID_MAX + 1, "%s", decoded->record.agent);
+    /* Valid ids are at most L3_ID_MAX bytes (checked just above); no snprintf per record. */
+    size_t len = strlen(decoded->record.agent);
+    memcpy(id, decoded->record.agent, len + 1);
     return true;
 }
 

@@ -58,7 +58,9 @@ static void s_int(msgpack_packer *pk, const char *key, int64_t value)
     msgpack_pack_int64(pk, value);
 }
 
-bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
+//  With msgpack-c's packer: for a buffer whose limit is too close for the direct encoder's
+//  upper bound, so such a buffer fails only when the real encoding does not fit.
+static bool s_encode_record_packer(const l3_record_t *rec, l3_buf_t *out)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, s_buf_write);
@@ -123,6 +125,177 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
     return !out->failed;
 }
 
+//  The record encoder writes msgpack itself, with a bare cursor into one reservation:
+//  msgpack-c's packer calls its writer for every header and body, and each of those was an
+//  l3_buf_append, which made encoding the largest cost of an agent's append. The bytes are
+//  exactly what the packer writes (smallest encoding of every number and header).
+static uint8_t *s_put_be(uint8_t *w, uint8_t tag, uint64_t v, int width)
+{
+    *w++ = tag;
+    for (int k = width - 1; k >= 0; k--)
+        *w++ = (uint8_t)(v >> (8 * k));
+    return w;
+}
+
+static uint8_t *s_put_uint(uint8_t *w, uint64_t v)
+{
+    if (v < 128) {
+        *w++ = (uint8_t)v;
+        return w;
+    }
+    if (v < 256)
+        return s_put_be(w, 0xcc, v, 1);
+    if (v < 65536)
+        return s_put_be(w, 0xcd, v, 2);
+    if (v < (1ULL << 32))
+        return s_put_be(w, 0xce, v, 4);
+    return s_put_be(w, 0xcf, v, 8);
+}
+
+static uint8_t *s_put_int(uint8_t *w, int64_t v)
+{
+    if (v >= -32)
+        return v < 128 ? (*w++ = (uint8_t)v, w) : s_put_uint(w, (uint64_t)v);
+    if (v >= -128)
+        return s_put_be(w, 0xd0, (uint64_t)v, 1);
+    if (v >= -32768)
+        return s_put_be(w, 0xd1, (uint64_t)v, 2);
+    if (v >= -(1LL << 31))
+        return s_put_be(w, 0xd2, (uint64_t)v, 4);
+    return s_put_be(w, 0xd3, (uint64_t)v, 8);
+}
+
+static uint8_t *s_put_str_header(uint8_t *w, size_t len)
+{
+    if (len < 32) {
+        *w++ = (uint8_t)(0xa0 | len);
+        return w;
+    }
+    if (len < 256)
+        return s_put_be(w, 0xd9, len, 1);
+    if (len < 65536)
+        return s_put_be(w, 0xda, len, 2);
+    return s_put_be(w, 0xdb, len, 4);
+}
+
+static uint8_t *s_put_bytes(uint8_t *w, const void *data, size_t len)
+{
+    if (len)
+        memcpy(w, data, len);
+    return w + len;
+}
+
+//  A key (our keys are fixstr) and a string value.
+#define S_KEY(w, lit) s_put_bytes(s_put_str_header((w), sizeof(lit) - 1), (lit), sizeof(lit) - 1)
+
+static uint8_t *s_put_str(uint8_t *w, const char *value)
+{
+    size_t len = strlen(value);
+    return s_put_bytes(s_put_str_header(w, len), value, len);
+}
+
+static uint8_t *s_put_bin(uint8_t *w, const l3_bytes_t *value)
+{
+    size_t len = value->len;
+    if (len < 256)
+        w = s_put_be(w, 0xc4, len, 1);
+    else if (len < 65536)
+        w = s_put_be(w, 0xc5, len, 2);
+    else
+        w = s_put_be(w, 0xc6, len, 4);
+    return s_put_bytes(w, value->data, len);
+}
+
+bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
+{
+    const l3_record_t *r = rec;
+    size_t fields = 8; // v t a e s h u i
+    switch (r->type) {
+    case L3_RECORD_SESSION:
+        fields += 9;
+        break;
+    case L3_RECORD_COMMAND:
+        fields += 14;
+        break;
+    case L3_RECORD_END:
+        fields += 5;
+        break;
+    default:
+        return false;
+    }
+    //  An upper bound of the encoding: every header, key and number at its widest, and
+    //  the strings and byte fields themselves. Text fields are NUL-terminated in fixed
+    //  arrays, so strnlen within their size is their length.
+    size_t need = 3 + 40 * 16 + strnlen(r->agent, sizeof r->agent) +
+                  strnlen(r->host, sizeof r->host) + strnlen(r->user, sizeof r->user) +
+                  strnlen(r->sid, sizeof r->sid);
+    if (r->type == L3_RECORD_SESSION)
+        need += strnlen(r->tty, sizeof r->tty) + strnlen(r->shell, sizeof r->shell) +
+                strnlen(r->ssh, sizeof r->ssh) + strnlen(r->parent, sizeof r->parent);
+    else if (r->type == L3_RECORD_COMMAND)
+        need += strnlen(r->nested, sizeof r->nested) + r->cwd.len + r->cmdline.len +
+                r->output.len + r->timing.len + r->diff.len;
+    if (out->failed)
+        return false;
+    if (need > out->limit || out->len > out->limit - need)
+        return s_encode_record_packer(rec, out);
+    if (!l3_buf_reserve(out, need))
+        return false;
+    uint8_t *w = out->data + out->len;
+    *w++ = 0xde; // map16: every record has 16 or more fields
+    *w++ = (uint8_t)(fields >> 8);
+    *w++ = (uint8_t)fields;
+    if (fields < 16) {
+        //  Not reached with today's field counts; keep the packer's fixmap choice anyway.
+        w -= 3;
+        *w++ = (uint8_t)(0x80 | fields);
+    }
+    w = s_put_uint(S_KEY(w, "v"), L3_PROTO_VERSION);
+    w = s_put_str(S_KEY(w, "t"), l3_record_type_name(r->type));
+    w = s_put_str(S_KEY(w, "a"), r->agent);
+    w = s_put_uint(S_KEY(w, "e"), r->epoch);
+    w = s_put_uint(S_KEY(w, "s"), r->seq);
+    w = s_put_str(S_KEY(w, "h"), r->host);
+    w = s_put_str(S_KEY(w, "u"), r->user);
+    w = s_put_str(S_KEY(w, "i"), r->sid);
+    if (r->type == L3_RECORD_SESSION) {
+        w = s_put_int(S_KEY(w, "ts"), r->start_us);
+        w = s_put_uint(S_KEY(w, "uid"), r->uid);
+        w = s_put_uint(S_KEY(w, "pid"), r->pid);
+        w = s_put_uint(S_KEY(w, "cols"), r->cols);
+        w = s_put_uint(S_KEY(w, "rows"), r->rows);
+        w = s_put_str(S_KEY(w, "tty"), r->tty);
+        w = s_put_str(S_KEY(w, "sh"), r->shell);
+        w = s_put_str(S_KEY(w, "ssh"), r->ssh);
+        w = s_put_str(S_KEY(w, "par"), r->parent);
+    } else {
+        if (r->type == L3_RECORD_COMMAND) {
+            w = s_put_uint(S_KEY(w, "n"), r->nr);
+            w = s_put_int(S_KEY(w, "ts"), r->start_us);
+            w = s_put_bin(S_KEY(w, "cwd"), &r->cwd);
+            w = s_put_bin(S_KEY(w, "cmd"), &r->cmdline);
+            w = s_put_bin(S_KEY(w, "o"), &r->output);
+            w = s_put_uint(S_KEY(w, "od"), r->dropped);
+            w = s_put_uint(S_KEY(w, "oh"), r->output_head);
+            w = s_put_bin(S_KEY(w, "tm"), &r->timing);
+            w = s_put_bin(S_KEY(w, "df"), &r->diff);
+            w = s_put_str(S_KEY(w, "nest"), r->nested);
+        }
+        if (r->type == L3_RECORD_END)
+            w = s_put_int(S_KEY(w, "ts"), r->start_us); // the session's start, so an end stands alone
+        w = s_put_int(S_KEY(w, "te"), r->end_us);
+        w = S_KEY(w, "x");
+        if (r->has_exit)
+            w = s_put_int(w, r->exit_code);
+        else
+            *w++ = 0xc0;
+        w = s_put_uint(S_KEY(w, "sig"), (uint64_t)r->signal);
+        w = s_put_uint(S_KEY(w, "f"), r->flags);
+    }
+    out->len = (size_t)(w - out->data);
+    return true;
+}
+
 bool l3_msg_encode_ack(l3_msg_kind_t kind, const char *agent, uint64_t epoch, uint64_t seq,
                        l3_buf_t *out)
 {
@@ -178,8 +351,9 @@ static bool s_be(s_cursor_t *c, size_t n, uint64_t *v)
 }
 
 //  Read one scalar value; false on truncation or a type we do not accept (nesting,
-//  floats, ext).
-static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
+//  floats, ext). Inlined: it runs twice per map entry.
+static inline __attribute__((always_inline)) bool s_read_value(s_cursor_t *c, s_value_t *v,
+                                                               const char **why)
 {
     const uint8_t *b;
     uint64_t n;
@@ -188,7 +362,7 @@ static bool s_read_value(s_cursor_t *c, s_value_t *v, const char **why)
         return false;
     }
     uint8_t tag = *b;
-    memset(v, 0, sizeof(*v));
+    *v = (s_value_t){V_NIL, 0, 0, NULL, 0};
     if (tag <= 0x7f) {
         v->type = V_UINT;
         v->u = tag;
@@ -427,10 +601,19 @@ static bool s_decode(const void *data, size_t len, l3_msg_t *msg, char *err, siz
     uint64_t seen = 0;
     for (uint64_t e = 0; e < count; e++) {
         s_value_t key, value;
-        if (!s_read_value(&c, &key, &why))
-            FAIL("bad key: %s", why);
-        if (key.type != V_STR || key.len == 0 || key.len > 16)
-            FAIL("map key is not a short string");
+        //  Our keys are fixstr of 1..16 bytes: take those without the general reader.
+        if (c.p < c.end && *c.p >= 0xa1 && *c.p <= 0xb0 &&
+            (size_t)(c.end - c.p) > (size_t)(*c.p & 0x1f)) {
+            key.type = V_STR;
+            key.len = *c.p & 0x1f;
+            key.ptr = c.p + 1;
+            c.p += 1 + key.len;
+        } else {
+            if (!s_read_value(&c, &key, &why))
+                FAIL("bad key: %s", why);
+            if (key.type != V_STR || key.len == 0 || key.len > 16)
+                FAIL("map key is not a short string");
+        }
         if (!s_read_value(&c, &value, &why))
             FAIL("bad value: %s", why);
         s_key_t k = s_key_lookup(key.ptr, key.len);
