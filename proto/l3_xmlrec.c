@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 //  --------------------------------------------------------------------------
 //  Writing
@@ -71,7 +74,38 @@ static const uint8_t s_plain[256] = {
 //  not fit. One input byte gives at most 9 output bytes ("<x>1b</x>"), a UTF-8 sequence
 //  that starts in a chunk may run 3 bytes past its end.
 #define S_CHUNK 1024
-#define S_CHUNK_OUT (9 * (S_CHUNK + 4) + 8)
+#define S_CHUNK_OUT (9 * (S_CHUNK + 16) + 32)
+
+//  Length of the run of plain bytes at p (at most n), 16 bytes at a time where SSE2 is
+//  there: a byte is plain when it is 0x20..0x7f but & < >, or a tab (signed compare: bytes
+//  0x80 and up are negative, so "below 0x20" catches them too). The run is copied to w
+//  as it goes (whole blocks; w needs 16 bytes of slack past the run).
+static inline size_t s_plain_run(const uint8_t *p, size_t n, char *w)
+{
+    size_t run = 0;
+#ifdef __SSE2__
+    const __m128i space = _mm_set1_epi8(0x20), amp = _mm_set1_epi8('&'),
+                  lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), tab = _mm_set1_epi8('\t');
+    while (run + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + run));
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, space),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, amp),
+                                                _mm_or_si128(_mm_cmpeq_epi8(x, lt),
+                                                             _mm_cmpeq_epi8(x, gt))));
+        bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, tab), bad);
+        _mm_storeu_si128((__m128i *)(w + run), x);
+        unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+        if (mask)
+            return run + (size_t)__builtin_ctz(mask);
+        run += 16;
+    }
+#endif
+    while (run < n && s_plain[p[run]]) {
+        w[run] = (char)p[run];
+        run++;
+    }
+    return run;
+}
 
 bool l3_xml_encode_bytes(const void *data, size_t len, l3_buf_t *out)
 {
@@ -86,18 +120,15 @@ bool l3_xml_encode_bytes(const void *data, size_t len, l3_buf_t *out)
         size_t stop = len - i > S_CHUNK ? i + S_CHUNK : len;
         char *w = chunk;
         while (i < stop) {
-            size_t run = i;
-            while (run < stop && s_plain[p[run]])
-                run++;
-            if (run > i) {
+            if (s_plain[p[i]]) {
                 if (in_x) {
                     memcpy(w, "</x>", 4);
                     w += 4;
                     in_x = false;
                 }
-                memcpy(w, p + i, run - i);
-                w += run - i;
-                i = run;
+                size_t run = s_plain_run(p + i, stop - i, w);
+                w += run;
+                i += run;
                 continue;
             }
             uint8_t c = p[i];
