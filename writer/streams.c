@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Streams remembered for the lookup fast path (see streams_t.recent). */
+#define S_RECENT 8
+
 typedef struct {
     char agent[L3_ID_MAX + 1];
     uint64_t epoch;
@@ -23,7 +26,11 @@ struct _streams_t {
     s_stream_t **touched; /* streams with records in the uncommitted batch */
     size_t touched_len, touched_cap;
     size_t max_streams;
-    s_stream_t *last; /* stream of the previous lookup: records come in runs */
+    /* Streams of the latest lookups, most recent first. A broker interleaves the agents it
+       serves record by record, so one remembered stream misses all the time under load;
+       a few cover the common case without formatting and hashing a key per record.
+       Streams are never freed while the table lives, so the pointers stay valid. */
+    s_stream_t *recent[S_RECENT];
 };
 
 static void s_stream_free(void **item)
@@ -38,17 +45,33 @@ static void s_key(char *key, size_t size, const char *agent, uint64_t epoch)
     snprintf(key, size, "%s/%" PRIx64, agent, epoch);
 }
 
+/* Put a stream at the front of the recent list, dropping the oldest. */
+static void s_remember(streams_t *self, s_stream_t *stream)
+{
+    memmove(&self->recent[1], &self->recent[0], (S_RECENT - 1) * sizeof stream);
+    self->recent[0] = stream;
+}
+
 static s_stream_t *s_find(streams_t *self, const char *agent, uint64_t epoch, bool create)
 {
-    /* A batch, and so a run of datafile lines, is mostly one stream: skip the key
-       formatting and hashing for a repeat. */
-    if (self->last && self->last->epoch == epoch && strcmp(self->last->agent, agent) == 0)
-        return self->last;
+    /* A batch, and so a run of datafile lines, is mostly a few streams: skip the key
+       formatting and hashing for one seen lately (epochs are random, so comparing them
+       first rules out almost every other stream without a strcmp). */
+    for (int i = 0; i < S_RECENT && self->recent[i]; i++) {
+        s_stream_t *hit = self->recent[i];
+        if (hit->epoch == epoch && strcmp(hit->agent, agent) == 0) {
+            if (i > 0) {
+                memmove(&self->recent[1], &self->recent[0], (size_t)i * sizeof hit);
+                self->recent[0] = hit;
+            }
+            return hit;
+        }
+    }
     char key[L3_ID_MAX + 24];
     s_key(key, sizeof key, agent, epoch);
     s_stream_t *stream = zhashx_lookup(self->table, key);
     if (stream)
-        self->last = stream;
+        s_remember(self, stream);
     if (stream || !create)
         return stream;
     if (self->max_streams && zhashx_size(self->table) >= self->max_streams)
@@ -62,7 +85,7 @@ static s_stream_t *s_find(streams_t *self, const char *agent, uint64_t epoch, bo
         free(stream);
         return NULL;
     }
-    self->last = stream;
+    s_remember(self, stream);
     return stream;
 }
 
