@@ -66,7 +66,11 @@ agent_kill9() {
     echo "ok: l3-agent killed with -9 (after $(stat -c %s "$SCRIPT") spool bytes)"
     agent_start
 }
-stop_agent() { [[ -n $agent_pid ]] && kill -9 "$agent_pid" 2>/dev/null; }
+agent2_pid=
+stop_agent() {
+    [[ -n $agent_pid ]] && kill -9 "$agent_pid" 2>/dev/null
+    [[ -n $agent2_pid ]] && kill -9 "$agent2_pid" 2>/dev/null
+}
 trap 'stop_agent; cleanup' EXIT
 mkdir -m 700 -p "$SPOOL"
 if [[ $SH == bash ]]; then
@@ -97,6 +101,7 @@ EOF
     retries() { grep -c "$fresh: .info has no start time yet" "$T/agent2.log"; }
     wait_for '[ $(retries) -ge 25 ]'   # 25 scans of 100 ms: the old code retried 2 times more
     kill "$agent2_pid"; wait "$agent2_pid"
+    agent2_pid=
     grep -E ' (error|warning|warn):' "$T/agent2.log" | grep -v "$stale: .info has no valid start time" &&
         fail "the daemon warned about a .info being written"
     n=$(grep -c "$stale: .info has no valid start time" "$T/agent2.log")
