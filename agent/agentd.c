@@ -12,6 +12,7 @@
     to the outbox; sync it once; write the resume points; then let the sender send. */
 #include "agentd.h"
 #include "l3_daemon.h"
+#include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_msg.h"
 #include "l3_time.h"
@@ -83,22 +84,6 @@ struct l3_agentd_t {
 };
 
 /* ------------------------------------------------------------------------------------ */
-
-static bool s_mkdirs(const char *path)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int) sizeof(tmp))
-        return false;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-                return false;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0700) == 0 || errno == EEXIST;
-}
 
 static void s_key(char *buf, size_t size, const l3_record_t *rec)
 {
@@ -686,7 +671,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     //  /var/lib/lilalo/outbox); only a per-user agent gets a default in its home here.
     const char *obox = l3_config_str(config, "agent/outbox", geteuid() != 0 ? def_outbox : NULL);
     snprintf(self->state_dir, sizeof(self->state_dir), "%s", state);
-    if (!s_mkdirs(self->state_dir)) {
+    if (!l3_mkdirs(self->state_dir, 0700)) {
         l3_error("cannot create state directory %s: %s", self->state_dir, strerror(errno));
         goto fail;
     }
@@ -715,7 +700,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
         goto fail;
     outbox_opts_t oopts;
     outbox_opts_from_config(&oopts, config);
-    if (obox ? !s_mkdirs(obox) || !(self->box = outbox_open(obox, id, &oopts))
+    if (obox ? !l3_mkdirs(obox, 0700) || !(self->box = outbox_open(obox, id, &oopts))
              : !(self->box = outbox_open_config(config, id)))
         goto fail;
     if (!s_seen_load(self))
