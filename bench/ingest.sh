@@ -41,11 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback TCP port: bind port 0 and let the kernel choose.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-    || shuf -i 20000-60000 -n 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/ports.sh"
 # Wait until something listens on 127.0.0.1:$1 (or give up after 30 s).
 wait_port() {
   for _ in $(seq 1 600); do

@@ -32,7 +32,7 @@ done
 mkdir -p "$work"
 data=$work/data.xml
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/ports.sh"
 now() { python3 -c 'import time; print(time.monotonic())'; }
 render_pid=""; httpd_pid=""
 cleanup() {

@@ -1,5 +1,6 @@
 /*  broker_testlib — helpers of the broker tests. See broker_testlib.h. */
 #include "broker_testlib.h"
+#include "l3_port.h"
 #include "l3_curve.h"
 
 #include <errno.h>
@@ -41,18 +42,7 @@ void bt_rmtree(const char *dir)
 
 int bt_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
+    return l3_test_free_port();
 }
 
 void bt_bin(const char *name, char *out, size_t size)

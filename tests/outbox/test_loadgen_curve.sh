@@ -13,10 +13,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -n 20 "$TMP"/*.log >&2 || true; exit 1; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-    || shuf -i 20000-60000 -n 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
 until_true() {
   local deadline=$(( $(date +%s) + $1 )); shift
   until "$@"; do

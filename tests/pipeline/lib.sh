@@ -30,11 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A TCP port nobody listens on now (the kernel picks; racy only in theory).
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-    || shuf -i 20000-60000 -n 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
 
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 50 ms until it succeeds.
 wait_for() {

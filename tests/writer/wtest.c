@@ -1,5 +1,6 @@
 /*  wtest — harness for the l3-writer integration tests. See wtest.h. */
 #include "wtest.h"
+#include "l3_port.h"
 #include "l3_msg.h"
 #include "l3_time.h"
 #include "l3_xmlrec.h"
@@ -19,27 +20,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-/* A free TCP port on 127.0.0.1, chosen at random (tests run in parallel, and a
-   "next free port" choice makes two of them pick the same one), checked by binding it. */
-static int s_free_port(void)
-{
-    for (int attempt = 0; attempt < 200; attempt++) {
-        uint16_t r;
-        if (getrandom(&r, sizeof r, 0) != sizeof r)
-            return -1;
-        int port = 20000 + r % 30000;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-        close(fd);
-        if (ok)
-            return port;
-    }
-    return -1;
-}
 
 bool wt_setup(wt_t *t, const char *name, const char *extra_cfg)
 {
@@ -57,7 +37,7 @@ bool wt_setup(wt_t *t, const char *name, const char *extra_cfg)
     snprintf(t->config, sizeof t->config, "%s/lilalo.cfg", t->dir);
     snprintf(t->log, sizeof t->log, "%s/writer.log", t->dir);
     snprintf(t->pidfile, sizeof t->pidfile, "%s/l3-writer.pid", t->dir);
-    int p1 = s_free_port(), p2 = s_free_port();
+    int p1 = l3_test_free_port(), p2 = l3_test_free_port();
     if (p1 < 0 || p2 < 0 || p1 == p2) {
         fprintf(stderr, "no free port\n");
         return false;

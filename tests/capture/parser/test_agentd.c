@@ -8,6 +8,7 @@
     script bytes first, then the timing line covering them, .info with the nonce and, at
     the end, end=/exit= lines. The real agent binary runs with send on, pointed at a port
     where no broker listens, so the records stay in its outbox for us to read. */
+#include "l3_port.h"
 #include "l3_msg.h"
 #include "l3_time.h"
 #include "outbox.h"
@@ -163,16 +164,6 @@ static pid_t s_agent_start(void)
     return pid;
 }
 
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    bind(fd, (struct sockaddr *) &a, sizeof(a));
-    getsockname(fd, (struct sockaddr *) &a, &al);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Is the session's resume point written with its end record emitted? */
 static bool s_done_uid(const sess_t *s, uid_t uid)
@@ -414,7 +405,7 @@ int main(void)
     mkdir(path, 0700);
     snprintf(s_cfg, sizeof(s_cfg), "%s/agent.cfg", s_dir);
     FILE *f = fopen(s_cfg, "w");
-    int port = s_free_port();
+    int port = l3_test_free_port();
     fprintf(f,
             "agent\n    spool = \"%s/spool, %s/spool-link\"\n    state = %s/state\n    outbox = %s/outbox\n"
             "    host = testhost\n    id = test-agent\n    curve = 0\n    scan_ms = 150\n"
