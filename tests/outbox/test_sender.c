@@ -352,7 +352,10 @@ int main(void)
         }
         appended = TOTAL + BACKLOG;
         s_cap = TOTAL + BACKLOG;
-        CHECK(sender_in_flight(s) == 0 && sender_pending(s) == BACKLOG);
+        /* Nothing acked while the broker is down. (Some records may count as in flight:
+           libzmq notices the peer has gone asynchronously, so under load the first
+           sends can still be queued to the dying connection; they are resent.) */
+        CHECK(sender_pending(s) == BACKLOG);
         CHECK(fake_up(&fake));
         int64_t t0 = l3_time_mono_us();
         CHECK(s_run(s, &fake, box, 40000, s_all_acked, NULL, &appended));
