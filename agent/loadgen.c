@@ -200,28 +200,15 @@ typedef struct {
     char cmd[64];
 } s_gen_t;
 
-/* Decimal digits of v at w; returns the end. */
-static char *s_put_u64(char *w, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *w++ = tmp[--n];
-    return w;
-}
 
 /* "loadgen-<pid>-<k>" (at most 8 + 10 + 1 + 20 bytes, within L3_ID_MAX). */
 static void s_gen_sid(s_gen_t *g, uint64_t k, char *sid)
 {
     char *w = sid;
     memcpy(w, "loadgen-", 8);
-    w = s_put_u64(w + 8, (uint64_t)g->pid);
+    w = l3_put_u64(w + 8, (uint64_t)g->pid);
     *w++ = '-';
-    w = s_put_u64(w, k);
+    w = l3_put_u64(w, k);
     *w = 0;
 }
 
@@ -266,7 +253,7 @@ static l3_record_t *s_gen_command(s_gen_t *g)
     rec->nr = ++g->nr[k];
     rec->end_us = l3_time_now_us();
     rec->start_us = rec->end_us - 1500;
-    rec->cmdline.len = (size_t)(s_put_u64(g->cmd + 13, g->made) - g->cmd);
+    rec->cmdline.len = (size_t)(l3_put_u64(g->cmd + 13, g->made) - g->cmd);
     size_t off = (size_t)(g->made * 7919) % (g->noise_len - g->o->output_bytes + 1);
     rec->output.data = g->noise + off;
     g->made++;

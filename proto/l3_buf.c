@@ -106,3 +106,16 @@ uint8_t *l3_buf_steal(l3_buf_t *buf, size_t *len)
     buf->limit = limit;
     return data;
 }
+
+char *l3_put_u64(char *w, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *w++ = tmp[--n];
+    return w;
+}

@@ -192,26 +192,14 @@ static char *s_put(char *w, const char *s, size_t n)
 }
 #define S_PUT(w, lit) s_put((w), (lit), sizeof(lit) - 1)
 
-static char *s_put_u64(char *w, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *w++ = tmp[--n];
-    return w;
-}
 
 static char *s_put_i64(char *w, int64_t v)
 {
     if (v < 0) {
         *w++ = '-';
-        return s_put_u64(w, (uint64_t)0 - (uint64_t)v);
+        return l3_put_u64(w, (uint64_t)0 - (uint64_t)v);
     }
-    return s_put_u64(w, (uint64_t)v);
+    return l3_put_u64(w, (uint64_t)v);
 }
 
 //  s with & < > " escaped: at most 6 bytes per byte.
@@ -316,16 +304,16 @@ bool l3_xmlrec_write(const l3_record_t *r, l3_buf_t *out)
     w = S_PUT(w, " agent=\"");
     w = s_put(w, r->agent, strnlen(r->agent, L3_ID_MAX));
     w = S_PUT(w, "\" epoch=\"");
-    w = s_put_u64(w, r->epoch);
+    w = l3_put_u64(w, r->epoch);
     w = S_PUT(w, "\" seq=\"");
-    w = s_put_u64(w, r->seq);
+    w = l3_put_u64(w, r->seq);
     *w++ = '"';
     S_ATTR_TEXT(w, "host", r->host, true);
     S_ATTR_TEXT(w, "user", r->user, true);
     S_ATTR_TEXT(w, "sid", r->sid, true);
     if (r->type == L3_RECORD_COMMAND) {
         w = S_PUT(w, " nr=\"");
-        w = s_put_u64(w, r->nr);
+        w = l3_put_u64(w, r->nr);
         *w++ = '"';
     }
     S_ATTR_TEXT(w, "nested", r->nested, false);
@@ -341,15 +329,15 @@ bool l3_xmlrec_write(const l3_record_t *r, l3_buf_t *out)
     }
     if (r->type == L3_RECORD_SESSION) {
         w = S_PUT(w, " uid=\"");
-        w = s_put_u64(w, r->uid);
+        w = l3_put_u64(w, r->uid);
         w = S_PUT(w, "\" pid=\"");
-        w = s_put_u64(w, r->pid);
+        w = l3_put_u64(w, r->pid);
         *w++ = '"';
         if (r->cols || r->rows) {
             w = S_PUT(w, " cols=\"");
-            w = s_put_u64(w, r->cols);
+            w = l3_put_u64(w, r->cols);
             w = S_PUT(w, "\" rows=\"");
-            w = s_put_u64(w, r->rows);
+            w = l3_put_u64(w, r->rows);
             *w++ = '"';
         }
         S_ATTR_TEXT(w, "tty", r->tty, false);
@@ -381,9 +369,9 @@ bool l3_xmlrec_write(const l3_record_t *r, l3_buf_t *out)
     }
     if (r->dropped) {
         w = S_PUT(w, " dropped=\"");
-        w = s_put_u64(w, r->dropped);
+        w = l3_put_u64(w, r->dropped);
         w = S_PUT(w, "\" head=\"");
-        w = s_put_u64(w, r->output_head);
+        w = l3_put_u64(w, r->output_head);
         *w++ = '"';
     }
     *w++ = '>';
