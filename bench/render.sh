@@ -32,7 +32,7 @@ done
 mkdir -p "$work"
 data=$work/data.xml
 
-. "$(dirname "${BASH_SOURCE[0]}")/../tests/ports.sh"
+. "$root/tests/ports.sh"
 now() { python3 -c 'import time; print(time.monotonic())'; }
 render_pid=""; httpd_pid=""
 cleanup() {

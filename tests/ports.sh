@@ -1,16 +1,18 @@
 # free_port: print a free TCP port on 127.0.0.1 for a daemon a test or benchmark starts.
 # Random below the kernel's ephemeral range (see tests/l3_port.h for why), checked by
-# binding it. Source this file.
+# binding it. Source this file (POSIX sh or bash).
 free_port() {
-  local port attempt
-  for attempt in $(seq 1 500); do
-    port=$((20000 + RANDOM % 12000))
-    if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1])))' \
-      "$port" 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "free_port: no free port found" >&2
-  return 1
+  python3 -c '
+import random, socket, sys
+for _ in range(500):
+    port = 20000 + random.randrange(12000)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        sys.exit(0)
+sys.exit("free_port: no free port found")
+'
 }
