@@ -1,5 +1,6 @@
 /*  tap_format — text and JSON lines for l3-tap. See tap_format.h. */
 #include "tap_format.h"
+#include "l3_utf8.h"
 #include "l3_time.h"
 
 #include <inttypes.h>
@@ -58,36 +59,6 @@ uint32_t tap_type_of(const l3_msg_t *msg)
     }
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when the bytes there are not one:
-   overlong forms, surrogates and code points past U+10FFFF are invalid. */
-static size_t s_utf8_len(const uint8_t *p, size_t avail, uint32_t *cp)
-{
-    uint8_t c = p[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        n = 2, v = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3, v = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else
-        return 0;
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
 
 bool tap_json_string(l3_buf_t *out, const void *data, size_t len)
 {
@@ -96,7 +67,7 @@ bool tap_json_string(l3_buf_t *out, const void *data, size_t len)
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = s_utf8_len(p + i, len - i, &cp);
+        size_t n = l3_utf8_decode(p + i, len - i, &cp);
         if (n == 0) {
             l3_buf_printf(out, "\\udc%02x", p[i]);
             i++;
@@ -136,7 +107,7 @@ bool tap_text_escape(l3_buf_t *out, const void *data, size_t len, size_t max)
             break;
         }
         uint32_t cp;
-        size_t n = s_utf8_len(p + i, len - i, &cp);
+        size_t n = l3_utf8_decode(p + i, len - i, &cp);
         if (n == 1) {
             uint8_t c = p[i];
             switch (c) {

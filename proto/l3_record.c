@@ -1,5 +1,6 @@
 /*  l3_record — the shared record model: ownership, validation, names. See l3_record.h. */
 #include "l3_record.h"
+#include "l3_utf8.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,43 +83,6 @@ bool l3_id_valid(const char *s)
     return len > 0;
 }
 
-//  Length of the valid UTF-8 sequence at p (at most n bytes available), or 0 if invalid.
-//  Rejects overlongs, surrogates and code points above U+10FFFF.
-static size_t s_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    unsigned char c = p[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 bool l3_text_valid(const char *s, size_t max)
 {
@@ -129,7 +93,7 @@ bool l3_text_valid(const char *s, size_t max)
     size_t i = 0;
     while (i < n) {
         uint32_t cp;
-        size_t len = s_utf8_seq(p + i, n - i, &cp);
+        size_t len = l3_utf8_decode(p + i, n - i, &cp);
         if (len == 0 || cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0xFFFE || cp == 0xFFFF)
             return false;
         i += len;

@@ -1,5 +1,6 @@
 /*  l3_xmlrec — a record as one line of the XML datafile, and back. See l3_xmlrec.h. */
 #include "l3_xmlrec.h"
+#include "l3_utf8.h"
 #include "l3_time.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -15,36 +16,13 @@
 //  --------------------------------------------------------------------------
 //  Writing
 
-//  Length of a UTF-8 sequence at p that XML 1.0 can carry as text, or 0.
+//  Length of a UTF-8 sequence at p that XML 1.0 can carry as text, or 0: valid UTF-8
+//  but the two noncharacters XML 1.0 excludes.
 static size_t s_xml_char(const uint8_t *p, size_t n)
 {
-    uint8_t c = p[0];
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || v == 0xFFFE || v == 0xFFFF)
-        return 0;
-    return len;
+    uint32_t cp;
+    size_t len = l3_utf8_decode(p, n, &cp);
+    return len && cp != 0xFFFE && cp != 0xFFFF ? len : 0;
 }
 
 //  Bytes that go through unchanged: printable ASCII but the three markup characters,

@@ -1,5 +1,6 @@
 /*  l3_ansi — terminal output bytes to safe HTML or plain text. See l3_ansi.h. */
 #include "l3_ansi.h"
+#include "l3_utf8.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -287,37 +288,6 @@ static void s_sgr(conv_t *c, const char *p, size_t n)
         s_span_open(c);
 }
 
-/* Length of a valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t s_utf8_len(const uint8_t *p, size_t n, uint32_t *cp)
-{
-    uint8_t b = p[0];
-    size_t len;
-    uint32_t v;
-    if (b < 0x80) {
-        *cp = b;
-        return 1;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-        len = 2, v = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-        len = 3, v = b & 0x0f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        len = 4, v = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10ffff)) ||
-        (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 static bool s_convert(const void *data, size_t len, const l3_ansi_range_t *ranges,
                       size_t nranges, l3_buf_t *out, bool html)
@@ -403,7 +373,7 @@ static bool s_convert(const void *data, size_t len, const l3_ansi_range_t *range
             continue;
         }
         uint32_t cp;
-        size_t n = s_utf8_len(p + i, len - i, &cp);
+        size_t n = l3_utf8_decode(p + i, len - i, &cp);
         if (n == 0) {
             s_emit(&c, i, "\xef\xbf\xbd", 3);
             i++;
@@ -468,7 +438,7 @@ bool l3_html_escape(const void *data, size_t len, l3_buf_t *out)
             continue;
         }
         uint32_t cp;
-        size_t n = s_utf8_len(p + i, len - i, &cp);
+        size_t n = l3_utf8_decode(p + i, len - i, &cp);
         if (n == 0) {
             l3_buf_append(out, "\xef\xbf\xbd", 3);
             i++;
