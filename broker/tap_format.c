@@ -60,6 +60,25 @@ uint32_t tap_type_of(const l3_msg_t *msg)
 }
 
 
+/* One ASCII byte, escaped the same way in JSON and in the text lines: quote, backslash
+   and the usual whitespace by name, other controls as JSON's \\u00XX or the text form's
+   \\xXX. */
+static void s_escape_ascii(l3_buf_t *out, uint8_t c, bool json)
+{
+    switch (c) {
+    case '"': l3_buf_append_str(out, "\\\""); break;
+    case '\\': l3_buf_append_str(out, "\\\\"); break;
+    case '\n': l3_buf_append_str(out, "\\n"); break;
+    case '\r': l3_buf_append_str(out, "\\r"); break;
+    case '\t': l3_buf_append_str(out, "\\t"); break;
+    default:
+        if (c < 0x20 || c == 0x7f)
+            l3_buf_printf(out, json ? "\\u%04x" : "\\x%02x", c);
+        else
+            l3_buf_append_byte(out, c);
+    }
+}
+
 bool tap_json_string(l3_buf_t *out, const void *data, size_t len)
 {
     const uint8_t *p = data;
@@ -74,19 +93,7 @@ bool tap_json_string(l3_buf_t *out, const void *data, size_t len)
             continue;
         }
         if (n == 1) {
-            uint8_t c = p[i];
-            switch (c) {
-            case '"': l3_buf_append_str(out, "\\\""); break;
-            case '\\': l3_buf_append_str(out, "\\\\"); break;
-            case '\n': l3_buf_append_str(out, "\\n"); break;
-            case '\r': l3_buf_append_str(out, "\\r"); break;
-            case '\t': l3_buf_append_str(out, "\\t"); break;
-            default:
-                if (c < 0x20 || c == 0x7f)
-                    l3_buf_printf(out, "\\u%04x", c);
-                else
-                    l3_buf_append_byte(out, c);
-            }
+            s_escape_ascii(out, p[i], true);
         } else if (cp >= 0x80 && cp <= 0x9f)
             l3_buf_printf(out, "\\u%04x", cp); /* C1 controls: visible, never raw */
         else
@@ -109,19 +116,7 @@ bool tap_text_escape(l3_buf_t *out, const void *data, size_t len, size_t max)
         uint32_t cp;
         size_t n = l3_utf8_decode(p + i, len - i, &cp);
         if (n == 1) {
-            uint8_t c = p[i];
-            switch (c) {
-            case '"': l3_buf_append_str(out, "\\\""); break;
-            case '\\': l3_buf_append_str(out, "\\\\"); break;
-            case '\n': l3_buf_append_str(out, "\\n"); break;
-            case '\r': l3_buf_append_str(out, "\\r"); break;
-            case '\t': l3_buf_append_str(out, "\\t"); break;
-            default:
-                if (c < 0x20 || c == 0x7f)
-                    l3_buf_printf(out, "\\x%02x", c);
-                else
-                    l3_buf_append_byte(out, c);
-            }
+            s_escape_ascii(out, p[i], false);
             i++;
         } else if (n == 0 || (cp >= 0x80 && cp <= 0x9f)) {
             size_t bad = n ? n : 1; /* invalid byte, or a C1 control's two bytes */
