@@ -1,7 +1,7 @@
-/*  Fuzz target: render's ANSI -> HTML converter (render/l3_ansi.c).
+/*  Fuzz target: render's ANSI -> HTML converter (render/ansi.c).
     Whatever the bytes, the HTML has no tag but balanced <span ...>/<mark> pairs, no
     attribute text from the input, and the text and escape outputs never carry '<'. */
-#include "l3_ansi.h"
+#include "ansi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,27 +43,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     l3_buf_t out;
     l3_buf_init(&out, 16u << 20);
     /* highlight ranges from the first byte, so marks cross every kind of sequence */
-    l3_ansi_range_t r[3];
+    ansi_range_t r[3];
     size_t nr = 0;
     if (size > 4) {
         size_t a = data[0] % size, b = a + data[1] % 16;
-        r[nr++] = (l3_ansi_range_t){a, b};
+        r[nr++] = (ansi_range_t){a, b};
         if (b + 1 < size)
-            r[nr++] = (l3_ansi_range_t){b + 1, b + 1 + data[2] % 8};
+            r[nr++] = (ansi_range_t){b + 1, b + 1 + data[2] % 8};
     }
-    l3_ansi_to_html(data, size, r, nr, &out);
+    ansi_to_html(data, size, r, nr, &out);
     s_check_html((const char *)out.data, out.len);
     l3_buf_reset(&out);
-    l3_html_escape(data, size, &out);
+    ansi_html_escape(data, size, &out);
     if (out.len && memchr(out.data, '<', out.len))
         abort();
     l3_buf_reset(&out);
-    l3_ansi_to_text(data, size, &out);
+    ansi_to_text(data, size, &out);
     if (out.len && memchr(out.data, 0x1b, out.len))
         abort();
-    l3_ansi_range_t f[8];
+    ansi_range_t f[8];
     if (size > 2)
-        l3_ansi_find(data + 1, size - 1, "ab", f, 8);
+        ansi_find(data + 1, size - 1, "ab", f, 8);
     l3_buf_free(&out);
     return 0;
 }

@@ -1,7 +1,7 @@
-/*  Fuzz target: l3-cgi's request validation (render/l3_req.c): method, PATH_INFO and
+/*  Fuzz target: l3-cgi's request validation (render/req.c): method, PATH_INFO and
     QUERY_STRING separated by NUL bytes in the input. An accepted request never has a
     path with "..", "//" or odd bytes, and every parameter decodes within its cap. */
-#include "l3_req.h"
+#include "req.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,9 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             start = i + 1;
         }
     }
-    l3_req_t req;
+    req_t req;
     char err[128];
-    int st = l3_req_set(&req, parts[0], parts[1], parts[2], parts[3], parts[4], err, sizeof err);
+    int st = req_set(&req, parts[0], parts[1], parts[2], parts[3], parts[4], err, sizeof err);
     if (st == 0) {
         if (strstr(req.path, "..") || strstr(req.path, "//") || req.path[0] != '/')
             abort();
@@ -34,16 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         static const char *keys[] = {"q", "host", "user", "page", "session", "from", "x"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            char v[L3_REQ_VALUE_MAX + 1];
-            if (l3_req_param(req.query, keys[k], v, sizeof v) && strlen(v) > L3_REQ_VALUE_MAX)
+            char v[REQ_VALUE_MAX + 1];
+            if (req_param(req.query, keys[k], v, sizeof v) && strlen(v) > REQ_VALUE_MAX)
                 abort();
         }
     } else if (st != 400 && st != 405 && st != 414) {
         abort();
     }
     char dec[64], enc[200];
-    l3_pct_decode(parts[2], strlen(parts[2]), true, dec, sizeof dec);
-    l3_pct_encode(parts[1], enc, sizeof enc);
+    req_pct_decode(parts[2], strlen(parts[2]), true, dec, sizeof dec);
+    req_pct_encode(parts[1], enc, sizeof enc);
     free(buf);
     return 0;
 }

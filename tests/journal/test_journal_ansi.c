@@ -1,7 +1,7 @@
 /*  Table-driven tests of the ANSI -> HTML converter and request validation: what a
     terminal's bytes and a web request may contain, and what the journal must make of them. */
-#include "l3_ansi.h"
-#include "l3_req.h"
+#include "ansi.h"
+#include "req.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static char *s_html(const char *in, size_t len)
 {
     l3_buf_t b;
     l3_buf_init(&b, 1 << 20);
-    l3_ansi_to_html(in, len, NULL, 0, &b);
+    ansi_to_html(in, len, NULL, 0, &b);
     l3_buf_append_byte(&b, 0);
     return (char *)l3_buf_steal(&b, NULL);
 }
@@ -88,18 +88,18 @@ static void test_ansi(void)
     l3_buf_t b;
     l3_buf_init(&b, 1 << 20);
     const char *text = "find the needle, needle!";
-    l3_ansi_range_t r[4];
-    size_t n = l3_ansi_find(text, strlen(text), "needle", r, 4);
+    ansi_range_t r[4];
+    size_t n = ansi_find(text, strlen(text), "needle", r, 4);
     CHECK(n == 2, "two matches, got %zu", n);
-    l3_ansi_to_html(text, strlen(text), r, n, &b);
+    ansi_to_html(text, strlen(text), r, n, &b);
     l3_buf_append_byte(&b, 0);
     CHECK(!strcmp((char *)b.data, "find the <mark>needle</mark>, <mark>needle</mark>!"), "marks: %s",
           (char *)b.data);
     l3_buf_reset(&b);
     const char *col = "\x1b[31mne\x1b[32medle\x1b[0m";
-    n = l3_ansi_find("needle", 6, "needle", r, 4);
-    l3_ansi_range_t r2 = {5, 20};
-    l3_ansi_to_html(col, strlen(col), &r2, 1, &b);
+    n = ansi_find("needle", 6, "needle", r, 4);
+    ansi_range_t r2 = {5, 20};
+    ansi_to_html(col, strlen(col), &r2, 1, &b);
     l3_buf_append_byte(&b, 0);
     CHECK(s_balanced((char *)b.data), "mark across colours balanced: %s", (char *)b.data);
     l3_buf_free(&b);
@@ -118,7 +118,7 @@ static void test_ansi(void)
     /* text mode */
     l3_buf_init(&b, 1 << 20);
     const char *tx = "\x1b[1mbold\x1b[0m <x>\r\n";
-    l3_ansi_to_text(tx, strlen(tx), &b);
+    ansi_to_text(tx, strlen(tx), &b);
     l3_buf_append_byte(&b, 0);
     CHECK(!strcmp((char *)b.data, "bold <x>\n"), "text: %s", (char *)b.data);
     l3_buf_free(&b);
@@ -154,31 +154,31 @@ static void test_req(void)
         {"GET", "/journal", "q=%D0%B6", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        l3_req_t req;
+        req_t req;
         char err[128] = "";
-        int st = l3_req_set(&req, cases[i].method, cases[i].path, cases[i].query, "", "", err,
+        int st = req_set(&req, cases[i].method, cases[i].path, cases[i].query, "", "", err,
                             sizeof err);
         CHECK(st == cases[i].status, "req case %zu: status %d want %d (%s)", i, st,
               cases[i].status, err);
     }
     /* caps */
-    char *big = malloc(L3_REQ_QUERY_MAX + 10);
-    memset(big, 'a', L3_REQ_QUERY_MAX + 9);
-    big[L3_REQ_QUERY_MAX + 9] = 0;
-    l3_req_t req;
+    char *big = malloc(REQ_QUERY_MAX + 10);
+    memset(big, 'a', REQ_QUERY_MAX + 9);
+    big[REQ_QUERY_MAX + 9] = 0;
+    req_t req;
     char err[128];
-    CHECK(l3_req_set(&req, "GET", "/", big, "", "", err, sizeof err) == 414, "huge query 414");
+    CHECK(req_set(&req, "GET", "/", big, "", "", err, sizeof err) == 414, "huge query 414");
     big[0] = '/';
-    big[L3_REQ_PATH_MAX + 1] = 0;
-    CHECK(l3_req_set(&req, "GET", big, "", "", "", err, sizeof err) == 414, "huge path 414");
+    big[REQ_PATH_MAX + 1] = 0;
+    CHECK(req_set(&req, "GET", big, "", "", "", err, sizeof err) == 414, "huge path 414");
     free(big);
     /* params */
     char v[64];
-    CHECK(l3_req_param("a=1&q=x+y%21&b", "q", v, sizeof v) && !strcmp(v, "x y!"), "param q");
-    CHECK(l3_req_param("a=1&q=x&b", "b", v, sizeof v) && !strcmp(v, ""), "param b empty");
-    CHECK(!l3_req_param("a=1&qq=2", "q", v, sizeof v), "param absent");
+    CHECK(req_param("a=1&q=x+y%21&b", "q", v, sizeof v) && !strcmp(v, "x y!"), "param q");
+    CHECK(req_param("a=1&q=x&b", "b", v, sizeof v) && !strcmp(v, ""), "param b empty");
+    CHECK(!req_param("a=1&qq=2", "q", v, sizeof v), "param absent");
     char enc[64];
-    l3_pct_encode("a b/&<", enc, sizeof enc);
+    req_pct_encode("a b/&<", enc, sizeof enc);
     CHECK(!strcmp(enc, "a%20b%2F%26%3C"), "encode: %s", enc);
 }
 

@@ -1,8 +1,8 @@
-/*  l3_index and l3_search against datafiles written with l3_xmlrec_write (the writer's
+/*  index and search against datafiles written with l3_xmlrec_write (the writer's
     format): scan, growth with partial lines and the footer, the derived index file reused,
     cut, and rejected when stale, and search newest first. */
-#include "l3_index.h"
-#include "l3_search.h"
+#include "index.h"
+#include "search.h"
 #include "l3_xmlrec.h"
 
 #include <fcntl.h>
@@ -98,23 +98,23 @@ int main(void)
     }
     s_append(path, b.data, b.len);
 
-    l3_index_t *ix = l3_index_new(path, idx);
+    index_t *ix = index_new(path, idx);
     CHECK(ix != NULL, "index opens");
-    CHECK(l3_index_load(ix) == 0, "no index file yet");
+    CHECK(index_load(ix) == 0, "no index file yet");
     bool more;
-    int64_t added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    int64_t added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
     CHECK(added == 101, "101 records indexed, got %lld", (long long)added);
     uint32_t nc, ns;
-    const l3_icmd_t *cmds = l3_index_cmds(ix, &nc);
-    const l3_isess_t *ss = l3_index_sessions(ix, &ns);
+    const index_cmd_t *cmds = index_cmds(ix, &nc);
+    const index_sess_t *ss = index_sessions(ix, &ns);
     CHECK(nc == 100 && ns == 1, "100 commands in 1 session: %u %u", nc, ns);
-    CHECK(!strcmp(l3_index_str(ix, ss[0].host), "h&1"), "host unescaped: %s",
-          l3_index_str(ix, ss[0].host));
+    CHECK(!strcmp(index_str(ix, ss[0].host), "h&1"), "host unescaped: %s",
+          index_str(ix, ss[0].host));
     CHECK(ss[0].cols == 80 && !ss[0].ended, "session fields");
     CHECK(cmds[6].exit_code == 1 && cmds[0].exit_code == 0, "exit codes");
-    CHECK(!strcmp(l3_index_str(ix, cmds[49].word), "grep"), "first word");
+    CHECK(!strcmp(index_str(ix, cmds[49].word), "grep"), "first word");
     l3_record_t r;
-    CHECK(l3_index_load_cmd(ix, 49, &r) && r.cmdline.len == 13 &&
+    CHECK(index_load_cmd(ix, 49, &r) && r.cmdline.len == 13 &&
               !memcmp(r.cmdline.data, "grep needle50", 13),
           "full parse by offset");
     l3_record_clear(&r);
@@ -127,13 +127,13 @@ int main(void)
     } acc = {found, 0};
     (void)acc;
     uint32_t resume;
-    size_t n = l3_search(ix, "needle", UINT32_MAX, 3, 0, s_want, NULL, &more, &resume);
+    size_t n = search_commands(ix, "needle", UINT32_MAX, 3, 0, s_want, NULL, &more, &resume);
     CHECK(n == 3 && more, "search 3 newest with more: %zu %d", n, more);
-    n = l3_search(ix, "needle", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, "needle", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 10, "10 commands mention needle: %zu", n);
-    n = l3_search(ix, "<5>", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, "<5>", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 1, "markup in the needle is matched as text: %zu", n);
-    n = l3_search(ix, "h&1", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, "h&1", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "attributes are not searched: %zu", n);
 
     /* growth: a partial line is not indexed until complete; the footer is not passed */
@@ -141,61 +141,61 @@ int main(void)
     s_record(&b, L3_RECORD_COMMAND, "s1", 101, "echo tail", "tail", 0);
     size_t half = b.len / 2;
     s_append(path, b.data, half);
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
     CHECK(added == 0, "partial line waits: %lld", (long long)added);
     s_append(path, b.data + half, b.len - half);
     s_append(path, L3_XML_FOOTER, strlen(L3_XML_FOOTER));
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
     CHECK(added == 1, "completed line indexed: %lld", (long long)added);
     struct stat st;
     stat(path, &st);
-    CHECK(l3_index_pos(ix) == (uint64_t)st.st_size - strlen(L3_XML_FOOTER), "stops at footer");
+    CHECK(index_pos(ix) == (uint64_t)st.st_size - strlen(L3_XML_FOOTER), "stops at footer");
     /* the writer overwrites the footer with the next records */
     l3_buf_reset(&b);
     s_record(&b, L3_RECORD_END, "s1", 0, NULL, NULL, 0);
     l3_buf_append_str(&b, L3_XML_FOOTER);
     int fd = open(path, O_WRONLY);
-    pwrite(fd, b.data, b.len, (off_t)l3_index_pos(ix));
+    pwrite(fd, b.data, b.len, (off_t)index_pos(ix));
     close(fd);
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
-    ss = l3_index_sessions(ix, &ns);
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    ss = index_sessions(ix, &ns);
     CHECK(added == 1 && ss[0].ended, "end record after the footer rewrite");
     /* a commit limit holds the scan back */
-    uint64_t pos = l3_index_pos(ix);
-    l3_index_destroy(&ix);
+    uint64_t pos = index_pos(ix);
+    index_destroy(&ix);
 
     /* reuse: the index file gives the same index without a scan */
-    ix = l3_index_new(path, idx);
-    uint64_t loaded = l3_index_load(ix);
+    ix = index_new(path, idx);
+    uint64_t loaded = index_load(ix);
     CHECK(loaded == 103, "all records from the index file: %llu", (unsigned long long)loaded);
-    CHECK(l3_index_pos(ix) == pos, "same position");
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(index_pos(ix) == pos, "same position");
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
     CHECK(added == 0, "nothing left to scan: %lld", (long long)added);
-    cmds = l3_index_cmds(ix, &nc);
-    CHECK(nc == 101 && cmds[6].exit_code == 1 && !strcmp(l3_index_str(ix, cmds[49].word), "grep"),
+    cmds = index_cmds(ix, &nc);
+    CHECK(nc == 101 && cmds[6].exit_code == 1 && !strcmp(index_str(ix, cmds[49].word), "grep"),
           "same content after reload");
-    l3_index_destroy(&ix);
+    index_destroy(&ix);
 
     /* a torn index file: the good prefix is used, the rest scanned */
     stat(idx, &st);
     truncate(idx, st.st_size - 10);
-    ix = l3_index_new(path, idx);
-    loaded = l3_index_load(ix);
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    ix = index_new(path, idx);
+    loaded = index_load(ix);
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
     CHECK(loaded == 102 && added == 1, "torn index: %llu + %lld", (unsigned long long)loaded,
           (long long)added);
-    l3_index_destroy(&ix);
+    index_destroy(&ix);
 
     /* stale: the datafile's last record changed under the index -> rebuilt */
     fd = open(path, O_WRONLY);
     pwrite(fd, "<end agent=\"X", 13, (off_t)(pos - b.len + strlen(L3_XML_FOOTER)));
     close(fd);
-    ix = l3_index_new(path, idx);
-    loaded = l3_index_load(ix);
+    ix = index_new(path, idx);
+    loaded = index_load(ix);
     CHECK(loaded == 0, "stale index rejected: %llu", (unsigned long long)loaded);
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
     CHECK(added == 103, "rebuilt: %lld", (long long)added);
-    l3_index_destroy(&ix);
+    index_destroy(&ix);
 
     /* a replaced datafile (different head) -> rebuilt */
     unlink(path);
@@ -203,13 +203,13 @@ int main(void)
     l3_buf_append_str(&b, L3_XML_HEADER);
     s_record(&b, L3_RECORD_SESSION, "other", 0, NULL, NULL, 0);
     s_append(path, b.data, b.len);
-    ix = l3_index_new(path, idx);
-    loaded = l3_index_load(ix);
-    added = l3_index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
-    ss = l3_index_sessions(ix, &ns);
-    CHECK(loaded == 0 && added == 1 && ns == 1 && !strcmp(l3_index_str(ix, ss[0].sid), "other"),
+    ix = index_new(path, idx);
+    loaded = index_load(ix);
+    added = index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    ss = index_sessions(ix, &ns);
+    CHECK(loaded == 0 && added == 1 && ns == 1 && !strcmp(index_str(ix, ss[0].sid), "other"),
           "replaced datafile re-indexed");
-    l3_index_destroy(&ix);
+    index_destroy(&ix);
 
     l3_buf_free(&b);
     unlink(path);

@@ -1,5 +1,5 @@
-/*  l3_search — full-text search over the datafile. See l3_search.h. */
-#include "l3_search.h"
+/*  search — full-text search over the datafile. See search.h. */
+#include "search.h"
 #include "l3_log.h"
 #include "l3_time.h"
 #include "l3_xmlrec.h"
@@ -14,7 +14,7 @@
 
 /* One half of a window: the commands [lo, hi) of the mapped bytes, hits out. */
 typedef struct {
-    const l3_icmd_t *cmds;
+    const index_cmd_t *cmds;
     const uint8_t *base; /* mapping of the window, byte wstart */
     uint64_t wstart;
     uint32_t lo, hi;
@@ -28,7 +28,7 @@ typedef struct {
 static void *s_scan_part(void *arg)
 {
     part_t *p = arg;
-    const l3_icmd_t *cmds = p->cmds;
+    const index_cmd_t *cmds = p->cmds;
     p->nhits = 0;
     if (p->lo >= p->hi)
         return NULL;
@@ -42,7 +42,7 @@ static void *s_scan_part(void *arg)
         uint64_t hoff = p->wstart + (uint64_t)(h - p->base);
         while (ord + 1 < p->hi && cmds[ord + 1].off <= hoff)
             ord++;
-        const l3_icmd_t *c = &cmds[ord];
+        const index_cmd_t *c = &cmds[ord];
         if (hoff >= c->off && hoff < c->off + c->len) {
             const uint8_t *line = p->base + (c->off - p->wstart);
             const uint8_t *tag_end = memchr(line, '>', c->len);
@@ -56,13 +56,13 @@ static void *s_scan_part(void *arg)
     return NULL;
 }
 
-size_t l3_search(l3_index_t *index, const char *needle, uint32_t before, size_t want,
-                 int64_t budget_us, l3_search_accept_fn *accept, void *arg, bool *more,
+size_t search_commands(index_t *index, const char *needle, uint32_t before, size_t want,
+                 int64_t budget_us, search_accept_fn *accept, void *arg, bool *more,
                  uint32_t *resume)
 {
     size_t accepted = 0;
     uint32_t ncmds;
-    const l3_icmd_t *cmds = l3_index_cmds(index, &ncmds);
+    const index_cmd_t *cmds = index_cmds(index, &ncmds);
     uint32_t *hits = NULL;
     l3_buf_t enc;
     l3_buf_init(&enc, 4096);
@@ -91,7 +91,7 @@ size_t l3_search(l3_index_t *index, const char *needle, uint32_t before, size_t 
         uint64_t mstart = wstart & ~(uint64_t)(pagesz - 1);
         size_t mlen = (size_t)(wend - mstart);
         uint8_t *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE,
-                            l3_index_fd(index), (off_t)mstart);
+                            index_fd(index), (off_t)mstart);
         if (map == MAP_FAILED) {
             l3_warn("search: cannot map the datafile window at %llu", (unsigned long long)mstart);
             break;

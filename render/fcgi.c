@@ -1,5 +1,5 @@
-/*  l3_fcgi — a FastCGI responder loop. See l3_fcgi.h. */
-#include "l3_fcgi.h"
+/*  fcgi — a FastCGI responder loop. See fcgi.h. */
+#include "fcgi.h"
 #include "l3_log.h"
 
 #include <errno.h>
@@ -24,8 +24,8 @@
 #define FCGI_KEEP_CONN 1
 #define IO_TIMEOUT_MS 30000 /* a web server that stops mid-record is dropped */
 
-struct l3_fcgi_params_t {
-    uint8_t data[L3_FCGI_PARAMS_MAX]; /* raw name-value pairs as received */
+struct fcgi_params_t {
+    uint8_t data[FCGI_PARAMS_MAX]; /* raw name-value pairs as received */
     size_t len;
     char **pairs; /* decoded "name\0value\0" pointers: name, value, name, value... */
     size_t npairs;
@@ -60,7 +60,7 @@ static bool s_record(int fd, uint8_t type, uint16_t id, const void *data, size_t
     return s_io(fd, h, 8, true) && (len == 0 || s_io(fd, (void *)data, len, true));
 }
 
-const char *l3_fcgi_param(const l3_fcgi_params_t *params, const char *name)
+const char *fcgi_param(const fcgi_params_t *params, const char *name)
 {
     for (size_t i = 0; i + 1 < params->npairs * 2; i += 2)
         if (!strcmp(params->pairs[i], name))
@@ -69,7 +69,7 @@ const char *l3_fcgi_param(const l3_fcgi_params_t *params, const char *name)
 }
 
 /* Decode the name-value pairs; false on a malformed stream. */
-static bool s_decode(l3_fcgi_params_t *p)
+static bool s_decode(fcgi_params_t *p)
 {
     size_t i = 0, n = 0;
     /* worst case: every pair 2 bytes long */
@@ -114,8 +114,8 @@ static bool s_decode(l3_fcgi_params_t *p)
 }
 
 /* Serve requests on one connection; false when it must be closed. */
-static bool s_connection(int fd, l3_fcgi_handler_fn *handler, void *arg,
-                         l3_fcgi_params_t *params, l3_buf_t *out)
+static bool s_connection(int fd, fcgi_handler_fn *handler, void *arg,
+                         fcgi_params_t *params, l3_buf_t *out)
 {
     uint16_t id = 0;
     bool keep = false, begun = false, params_done = false;
@@ -160,7 +160,7 @@ static bool s_connection(int fd, l3_fcgi_handler_fn *handler, void *arg,
                 params_done = true;
                 continue;
             }
-            if (params->len + clen > L3_FCGI_PARAMS_MAX)
+            if (params->len + clen > FCGI_PARAMS_MAX)
                 return false; /* more CGI environment than any request needs */
             memcpy(params->data + params->len, content, clen);
             params->len += clen;
@@ -210,7 +210,7 @@ static bool s_connection(int fd, l3_fcgi_handler_fn *handler, void *arg,
     }
 }
 
-bool l3_fcgi_is_listener(int fd)
+bool fcgi_is_listener(int fd)
 {
     int type = 0, listening = 0;
     socklen_t l = sizeof type;
@@ -220,9 +220,9 @@ bool l3_fcgi_is_listener(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 && listening;
 }
 
-int l3_fcgi_serve(int listen_fd, l3_fcgi_handler_fn *handler, void *arg)
+int fcgi_serve(int listen_fd, fcgi_handler_fn *handler, void *arg)
 {
-    l3_fcgi_params_t *params = calloc(1, sizeof *params);
+    fcgi_params_t *params = calloc(1, sizeof *params);
     l3_buf_t out;
     l3_buf_init(&out, 0);
     int rc = 0;

@@ -1,7 +1,7 @@
 /*  l3-cgi — the CGI/1.1 program between any web server and l3-render.
 
     Reads REQUEST_METHOD, PATH_INFO, QUERY_STRING, REMOTE_USER and HTTP_ACCEPT_LANGUAGE,
-    validates and caps them (l3_req.h: 400/405/414 answered here, render never sees
+    validates and caps them (req.h: 400/405/414 answered here, render never sees
     them), asks render over REQ with one deadline for connect + send + reply, and prints
     the response with its status line turned into a CGI "Status:" header. When render
     does not answer in time: 504 (well under 3 s by default). Logs go to stderr only;
@@ -11,14 +11,14 @@
     $L3_CONFIG (default /etc/lilalo/lilalo.cfg when it exists), else tcp://127.0.0.1:5690.
 
     It is exec'd once per request, so it links nothing heavy: the exchange with render is
-    l3_zmtp (ZMTP 3.0 by hand, not libzmq) and the two config keys it needs are read by
+    zmtp (ZMTP 3.0 by hand, not libzmq) and the two config keys it needs are read by
     a small ZPL reader here, not zconfig. That keeps a request's process cost near a
     plain fork/exec. */
-#include "l3_fcgi.h"
+#include "fcgi.h"
 #include "l3_log.h"
-#include "l3_req.h"
+#include "req.h"
 #include "l3_time.h"
-#include "l3_zmtp.h"
+#include "zmtp.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -128,7 +128,7 @@ static const char *s_from_env(const void *src, const char *name)
 
 static const char *s_from_params(const void *src, const char *name)
 {
-    return l3_fcgi_param(src, name);
+    return fcgi_param(src, name);
 }
 
 /* One request, from CGI variables to the complete CGI response in out. */
@@ -136,9 +136,9 @@ static void s_answer(cgi_t *self, lookup_fn *get, const void *src, l3_buf_t *out
 {
     const char *method = get(src, "REQUEST_METHOD");
     bool head = method && !strcmp(method, "HEAD");
-    l3_req_t req;
+    req_t req;
     char err[128];
-    int status = l3_req_set(&req, method, get(src, "PATH_INFO"), get(src, "QUERY_STRING"),
+    int status = req_set(&req, method, get(src, "PATH_INFO"), get(src, "QUERY_STRING"),
                             get(src, "REMOTE_USER"), get(src, "HTTP_ACCEPT_LANGUAGE"), err,
                             sizeof err);
     if (status != 0) {
@@ -146,7 +146,7 @@ static void s_answer(cgi_t *self, lookup_fn *get, const void *src, l3_buf_t *out
         s_error(out, status, s_reason(status), err, head);
         return;
     }
-    const char *frames[6] = {L3_REQ_MAGIC, req.method, req.path, req.query, req.user, req.lang};
+    const char *frames[6] = {REQ_MAGIC, req.method, req.path, req.query, req.user, req.lang};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(frames[i]);
@@ -154,13 +154,13 @@ static void s_answer(cgi_t *self, lookup_fn *get, const void *src, l3_buf_t *out
     l3_buf_init(&reply, RESPONSE_MAX);
     int64_t deadline = l3_time_mono_us() + (int64_t)self->timeout_ms * 1000;
     char why[128] = "";
-    int rc = l3_zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
+    int rc = zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
                               sizeof why);
     /* Refused or reset: render may be restarting. Wait for it until the deadline, as
        libzmq's reconnect would, so a restart is a slow page, not an error. */
     while (rc == -1 && l3_time_mono_us() + 100000 < deadline) {
         usleep(100000);
-        rc = l3_zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
+        rc = zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
                               sizeof why);
     }
     if (rc != 0) {
@@ -178,7 +178,7 @@ static void s_answer(cgi_t *self, lookup_fn *get, const void *src, l3_buf_t *out
     l3_buf_free(&reply);
 }
 
-static void s_fcgi_handler(const l3_fcgi_params_t *params, l3_buf_t *out, void *arg)
+static void s_fcgi_handler(const fcgi_params_t *params, l3_buf_t *out, void *arg)
 {
     s_answer(arg, s_from_params, params, out);
 }
@@ -213,8 +213,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (l3_fcgi_is_listener(STDIN_FILENO))
-        return l3_fcgi_serve(STDIN_FILENO, s_fcgi_handler, &self) == 0 ? 0 : 1;
+    if (fcgi_is_listener(STDIN_FILENO))
+        return fcgi_serve(STDIN_FILENO, s_fcgi_handler, &self) == 0 ? 0 : 1;
     l3_buf_t out;
     l3_buf_init(&out, RESPONSE_MAX + 4096);
     s_answer(&self, s_from_env, NULL, &out);

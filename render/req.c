@@ -1,5 +1,5 @@
-/*  l3_req — journal request validation. See l3_req.h. */
-#include "l3_req.h"
+/*  req — journal request validation. See req.h. */
+#include "req.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@ static int s_hex(char c)
     return -1;
 }
 
-bool l3_pct_decode(const char *in, size_t len, bool plus, char *out, size_t size)
+bool req_pct_decode(const char *in, size_t len, bool plus, char *out, size_t size)
 {
     size_t o = 0;
     if (size == 0)
@@ -83,7 +83,7 @@ static int s_fail(char *err, size_t errlen, int status, const char *why)
     return status;
 }
 
-int l3_req_set(l3_req_t *req, const char *method, const char *path, const char *query,
+int req_set(req_t *req, const char *method, const char *path, const char *query,
                const char *user, const char *lang, char *err, size_t errlen)
 {
     memset(req, 0, sizeof *req);
@@ -97,7 +97,7 @@ int l3_req_set(l3_req_t *req, const char *method, const char *path, const char *
     strcpy(req->method, method);
 
     size_t plen = strlen(path);
-    if (plen > L3_REQ_PATH_MAX)
+    if (plen > REQ_PATH_MAX)
         return s_fail(err, errlen, 414, "path too long");
     if (path[0] != '/')
         return s_fail(err, errlen, 400, "path must start with /");
@@ -113,20 +113,20 @@ int l3_req_set(l3_req_t *req, const char *method, const char *path, const char *
     memcpy(req->path, path, plen + 1);
 
     size_t qlen = strlen(query);
-    if (qlen > L3_REQ_QUERY_MAX)
+    if (qlen > REQ_QUERY_MAX)
         return s_fail(err, errlen, 414, "query string too long");
     /* Every key and value must decode to text. */
     const char *p = query;
     while (*p) {
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        char part[L3_REQ_QUERY_MAX + 1];
+        char part[REQ_QUERY_MAX + 1];
         const char *eq = memchr(p, '=', n);
         size_t klen = eq ? (size_t)(eq - p) : n;
-        if (!l3_pct_decode(p, klen, true, part, sizeof part) || !s_text_ok(part))
+        if (!req_pct_decode(p, klen, true, part, sizeof part) || !s_text_ok(part))
             return s_fail(err, errlen, 400, "bad encoding in query");
-        if (eq && (!l3_pct_decode(eq + 1, n - klen - 1, true, part, sizeof part) ||
-                   !s_text_ok(part) || strlen(part) > L3_REQ_VALUE_MAX))
+        if (eq && (!req_pct_decode(eq + 1, n - klen - 1, true, part, sizeof part) ||
+                   !s_text_ok(part) || strlen(part) > REQ_VALUE_MAX))
             return s_fail(err, errlen, 400, "bad encoding in query");
         p += n;
         if (*p == '&')
@@ -134,18 +134,18 @@ int l3_req_set(l3_req_t *req, const char *method, const char *path, const char *
     }
     memcpy(req->query, query, qlen + 1);
 
-    if (strlen(user) > L3_REQ_USER_MAX || !s_text_ok(user))
+    if (strlen(user) > REQ_USER_MAX || !s_text_ok(user))
         return s_fail(err, errlen, 400, "bad remote user");
     strcpy(req->user, user);
     /* Accept-Language only steers the language: a cut or odd header is not an error. */
     size_t i = 0;
-    for (; lang[i] && i < L3_REQ_LANG_MAX; i++)
+    for (; lang[i] && i < REQ_LANG_MAX; i++)
         req->lang[i] = (lang[i] >= 0x20 && lang[i] < 0x7f) ? lang[i] : ' ';
     req->lang[i] = 0;
     return 0;
 }
 
-bool l3_req_param(const char *query, const char *key, char *out, size_t size)
+bool req_param(const char *query, const char *key, char *out, size_t size)
 {
     size_t klen = strlen(key);
     const char *p = query;
@@ -153,7 +153,7 @@ bool l3_req_param(const char *query, const char *key, char *out, size_t size)
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
         if (n > klen && p[klen] == '=' && memcmp(p, key, klen) == 0)
-            return l3_pct_decode(p + klen + 1, n - klen - 1, true, out, size);
+            return req_pct_decode(p + klen + 1, n - klen - 1, true, out, size);
         if (n == klen && memcmp(p, key, klen) == 0) {
             if (size)
                 out[0] = 0;
@@ -164,7 +164,7 @@ bool l3_req_param(const char *query, const char *key, char *out, size_t size)
     return false;
 }
 
-void l3_pct_encode(const char *s, char *out, size_t size)
+void req_pct_encode(const char *s, char *out, size_t size)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;

@@ -1,5 +1,5 @@
-/*  l3_ansi — terminal output bytes to safe HTML or plain text. See l3_ansi.h. */
-#include "l3_ansi.h"
+/*  ansi — terminal output bytes to safe HTML or plain text. See ansi.h. */
+#include "ansi.h"
 #include "l3_utf8.h"
 
 #include <ctype.h>
@@ -22,7 +22,7 @@ typedef struct {
     bool span_open;
     bool mark_open;
     bool cr_pending;     /* a CR not (yet) followed by LF */
-    const l3_ansi_range_t *ranges;
+    const ansi_range_t *ranges;
     size_t nranges, r;
 } conv_t;
 
@@ -289,7 +289,7 @@ static void s_sgr(conv_t *c, const char *p, size_t n)
 }
 
 
-static bool s_convert(const void *data, size_t len, const l3_ansi_range_t *ranges,
+static bool s_convert(const void *data, size_t len, const ansi_range_t *ranges,
                       size_t nranges, l3_buf_t *out, bool html)
 {
     const uint8_t *p = data;
@@ -392,18 +392,18 @@ static bool s_convert(const void *data, size_t len, const l3_ansi_range_t *range
     return !out->failed;
 }
 
-bool l3_ansi_to_html(const void *data, size_t len, const l3_ansi_range_t *ranges,
+bool ansi_to_html(const void *data, size_t len, const ansi_range_t *ranges,
                      size_t nranges, l3_buf_t *out)
 {
     return s_convert(data, len, ranges, nranges, out, true);
 }
 
-bool l3_ansi_to_text(const void *data, size_t len, l3_buf_t *out)
+bool ansi_to_text(const void *data, size_t len, l3_buf_t *out)
 {
     return s_convert(data, len, NULL, 0, out, false);
 }
 
-bool l3_html_escape(const void *data, size_t len, l3_buf_t *out)
+bool ansi_html_escape(const void *data, size_t len, l3_buf_t *out)
 {
     const uint8_t *p = data;
     size_t i = 0;
@@ -451,7 +451,7 @@ bool l3_html_escape(const void *data, size_t len, l3_buf_t *out)
     return !out->failed;
 }
 
-size_t l3_ansi_find(const void *data, size_t len, const char *needle, l3_ansi_range_t *ranges,
+size_t ansi_find(const void *data, size_t len, const char *needle, ansi_range_t *ranges,
                     size_t max)
 {
     const uint8_t *p = data;

@@ -1,4 +1,4 @@
-/*  l3_zmtp — a minimal ZMTP 3.0 REQ client (NULL mechanism) for l3-cgi.
+/*  zmtp — a minimal ZMTP 3.0 REQ client (NULL mechanism) for l3-cgi.
 
     Why not libzmq: l3-cgi is exec'd by the web server for every request, and loading
     libzmq (with libstdc++, libsodium, libpgm, libnorm, krb5: ~28 shared objects) costs
@@ -9,8 +9,8 @@
     every length is capped; anything unexpected from the peer is an error, never a crash.
     Endpoints: tcp://HOST:PORT (numeric or a resolvable name) and ipc://PATH (ipc://@NAME
     for the abstract namespace), as libzmq spells them. */
-#ifndef L3_ZMTP_H
-#define L3_ZMTP_H
+#ifndef ZMTP_H
+#define ZMTP_H
 
 #include "l3_buf.h"
 #include <stdbool.h>
@@ -21,14 +21,14 @@
    concatenated, at most reply->limit bytes) before deadline_us (l3_time_mono_us clock).
    Returns 0 on success, -1 on a connection or protocol error (reason in err), -2 on
    timeout. */
-int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
+int zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
                     size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
                     size_t errlen);
 
 /* The same over a kept connection: *fd is -1 (connect first) or a connection a previous
    call left open; on return it is open for the next request, or -1 after an error. A
    stale kept connection is replaced once, transparently. */
-int l3_zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
+int zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
                      const size_t *lens, size_t nframes, l3_buf_t *reply, int64_t deadline_us,
                      char *err, size_t errlen);
 

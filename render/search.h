@@ -1,4 +1,4 @@
-/*  l3_search — full-text search over the datafile, newest first.
+/*  search — full-text search over the datafile, newest first.
 
     The needle is XML-encoded exactly as the writer encodes byte fields (l3_xml_encode_bytes),
     so a plain memmem over the raw record lines finds it without parsing anything; a hit
@@ -9,22 +9,22 @@
     while faults taken by the two scanning threads overlap), and it stops as soon as the caller has enough results: a page of recent hits
     costs one window. Each window is scanned by two threads (halves). Matching is exact
     (case-sensitive) bytes. */
-#ifndef L3_SEARCH_H
-#define L3_SEARCH_H
+#ifndef SEARCH_H
+#define SEARCH_H
 
-#include "l3_index.h"
+#include "index.h"
 #include <stddef.h>
 #include <stdint.h>
 
 /* Called for each matching command, newest first; return true to count it as a result. */
-typedef bool(l3_search_accept_fn)(uint32_t ord, void *arg);
+typedef bool(search_accept_fn)(uint32_t ord, void *arg);
 
 /* Search commands with ordinal < before (UINT32_MAX: all) for needle. Stops after `want`
    accepted results, or when budget_us (0: none) has passed, so one request never holds
    render long. Returns the number accepted; *more is set when older commands remain
    unsearched, and *resume is the `before` to continue with. */
-size_t l3_search(l3_index_t *index, const char *needle, uint32_t before, size_t want,
-                 int64_t budget_us, l3_search_accept_fn *accept, void *arg, bool *more,
+size_t search_commands(index_t *index, const char *needle, uint32_t before, size_t want,
+                 int64_t budget_us, search_accept_fn *accept, void *arg, bool *more,
                  uint32_t *resume);
 
 #endif

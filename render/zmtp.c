@@ -1,5 +1,5 @@
-/*  l3_zmtp — a minimal ZMTP 3.0 REQ client. See l3_zmtp.h. */
-#include "l3_zmtp.h"
+/*  zmtp — a minimal ZMTP 3.0 REQ client. See zmtp.h. */
+#include "zmtp.h"
 #include "l3_time.h"
 
 #include <arpa/inet.h>
@@ -298,7 +298,7 @@ static int s_exchange(conn_t *c, const char *const *frames, const size_t *lens, 
     return 0;
 }
 
-int l3_zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
+int zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
                      const size_t *lens, size_t nframes, l3_buf_t *reply, int64_t deadline_us,
                      char *err, size_t errlen)
 {
@@ -325,12 +325,12 @@ int l3_zmtp_exchange(int *fd, const char *endpoint, const char *const *frames,
     return rc;
 }
 
-int l3_zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
+int zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
                     size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
                     size_t errlen)
 {
     int fd = -1;
-    int rc = l3_zmtp_exchange(&fd, endpoint, frames, lens, nframes, reply, deadline_us, err,
+    int rc = zmtp_exchange(&fd, endpoint, frames, lens, nframes, reply, deadline_us, err,
                               errlen);
     if (fd >= 0)
         close(fd);

@@ -1,5 +1,5 @@
-/*  l3_index — render's index of the datafile and its derived index file. See l3_index.h. */
-#include "l3_index.h"
+/*  index — render's index of the datafile and its derived index file. See index.h. */
+#include "index.h"
 #include "l3_log.h"
 #include "l3_time.h"
 #include "l3_xmlrec.h"
@@ -46,15 +46,15 @@ typedef struct {
     size_t cap, count;
 } map_t;
 
-struct l3_index_t {
+struct index_t {
     char *datafile, *idxpath;
     int fd;
     FILE *idx;
     uint64_t pos, size, generation;
     bool skipping; /* inside a line too long to index */
-    l3_icmd_t *cmds;
+    index_cmd_t *cmds;
     uint32_t ncmds, capcmds;
-    l3_isess_t *sess;
+    index_sess_t *sess;
     uint32_t nsess, capsess;
     /* strings: id 0 is "" */
     char **strs;
@@ -111,7 +111,7 @@ static bool s_map_grow(map_t *m)
 
 /* ---------------------------------------------------------------- strings */
 
-static uint32_t s_str_find(l3_index_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
+static uint32_t s_str_find(index_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
 {
     map_t *m = &self->strmap;
     if (!m->cap)
@@ -130,7 +130,7 @@ static uint32_t s_str_find(l3_index_t *self, const char *s, size_t len, uint64_t
     return 0;
 }
 
-static uint32_t s_intern(l3_index_t *self, const char *s)
+static uint32_t s_intern(index_t *self, const char *s)
 {
     size_t len = strlen(s);
     if (len == 0)
@@ -162,12 +162,12 @@ static uint32_t s_intern(l3_index_t *self, const char *s)
     return id;
 }
 
-const char *l3_index_str(l3_index_t *self, uint32_t id)
+const char *index_str(index_t *self, uint32_t id)
 {
     return id < self->nstrs ? self->strs[id] : "";
 }
 
-uint32_t l3_index_str_id(l3_index_t *self, const char *s)
+uint32_t index_str_id(index_t *self, const char *s)
 {
     size_t len = strlen(s);
     return len ? s_str_find(self, s, len, s_hash(s, len), NULL) : 0;
@@ -175,7 +175,7 @@ uint32_t l3_index_str_id(l3_index_t *self, const char *s)
 
 /* ---------------------------------------------------------------- sessions */
 
-static uint32_t s_session(l3_index_t *self, uint32_t host, uint32_t user, uint32_t sid)
+static uint32_t s_session(index_t *self, uint32_t host, uint32_t user, uint32_t sid)
 {
     uint64_t key = ((uint64_t)host << 32) | sid;
     map_t *m = &self->sessmap;
@@ -191,18 +191,18 @@ static uint32_t s_session(l3_index_t *self, uint32_t host, uint32_t user, uint32
         return UINT32_MAX;
     if (self->nsess == self->capsess) {
         uint32_t ncap = self->capsess ? self->capsess * 2 : 256;
-        l3_isess_t *n = realloc(self->sess, ncap * sizeof *n);
+        index_sess_t *n = realloc(self->sess, ncap * sizeof *n);
         if (!n)
             return UINT32_MAX;
         self->sess = n;
         self->capsess = ncap;
     }
-    l3_isess_t *s = &self->sess[self->nsess];
+    index_sess_t *s = &self->sess[self->nsess];
     memset(s, 0, sizeof *s);
     s->host = host;
     s->user = user;
     s->sid = sid;
-    s->exit_code = L3_INDEX_NO_EXIT;
+    s->exit_code = INDEX_NO_EXIT;
     size_t j = s_mix(key) & (m->cap - 1);
     while (m->vals[j])
         j = (j + 1) & (m->cap - 1);
@@ -213,7 +213,7 @@ static uint32_t s_session(l3_index_t *self, uint32_t host, uint32_t user, uint32
 }
 
 /* Apply one entry to the index: the one code path for the scan and the index file. */
-static bool s_apply(l3_index_t *self, const entry_t *en)
+static bool s_apply(index_t *self, const entry_t *en)
 {
     const ent_t *e = &en->e;
     uint32_t host = s_intern(self, en->s[0]);
@@ -222,7 +222,7 @@ static bool s_apply(l3_index_t *self, const entry_t *en)
     uint32_t si = s_session(self, host, user, sid);
     if (si == UINT32_MAX)
         return false;
-    l3_isess_t *s = &self->sess[si];
+    index_sess_t *s = &self->sess[si];
     if (e->kind == 'S') {
         s->declared = true;
         s->user = user;
@@ -233,7 +233,7 @@ static bool s_apply(l3_index_t *self, const entry_t *en)
     } else if (e->kind == 'E') {
         s->ended = true;
         s->end_us = e->end_us;
-        s->exit_code = e->has_exit ? e->exit_code : L3_INDEX_NO_EXIT;
+        s->exit_code = e->has_exit ? e->exit_code : INDEX_NO_EXIT;
         s->sig = e->sig;
         s->flags = e->flags;
     } else {
@@ -241,7 +241,7 @@ static bool s_apply(l3_index_t *self, const entry_t *en)
             return false;
         if (self->ncmds == self->capcmds) {
             uint32_t ncap = self->capcmds ? self->capcmds * 2 : 4096;
-            l3_icmd_t *n = realloc(self->cmds, (size_t)ncap * sizeof *n);
+            index_cmd_t *n = realloc(self->cmds, (size_t)ncap * sizeof *n);
             if (!n)
                 return false;
             self->cmds = n;
@@ -255,7 +255,7 @@ static bool s_apply(l3_index_t *self, const entry_t *en)
             s->cmds = n;
             s->capcmds = ncap;
         }
-        l3_icmd_t *c = &self->cmds[self->ncmds];
+        index_cmd_t *c = &self->cmds[self->ncmds];
         memset(c, 0, sizeof *c);
         c->off = e->off;
         c->len = e->len;
@@ -264,7 +264,7 @@ static bool s_apply(l3_index_t *self, const entry_t *en)
         c->sess = si;
         c->nr = e->nr;
         c->word = s_intern(self, en->s[4]);
-        c->exit_code = e->has_exit ? e->exit_code : L3_INDEX_NO_EXIT;
+        c->exit_code = e->has_exit ? e->exit_code : INDEX_NO_EXIT;
         c->sig = e->sig;
         c->flags = e->flags;
         c->note = (uint8_t)e->note;
@@ -388,7 +388,7 @@ static bool s_line_entry(const char *line, size_t len, uint64_t off, entry_t *en
     return true;
 }
 
-static void s_idx_write(l3_index_t *self, const entry_t *en)
+static void s_idx_write(index_t *self, const entry_t *en)
 {
     if (!self->idx)
         return;
@@ -400,9 +400,9 @@ static void s_idx_write(l3_index_t *self, const entry_t *en)
 
 /* ---------------------------------------------------------------- life cycle */
 
-l3_index_t *l3_index_new(const char *datafile, const char *idxpath)
+index_t *index_new(const char *datafile, const char *idxpath)
 {
-    l3_index_t *self = calloc(1, sizeof *self);
+    index_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->fd = open(datafile, O_RDONLY | O_CLOEXEC);
@@ -420,18 +420,18 @@ l3_index_t *l3_index_new(const char *datafile, const char *idxpath)
         self->strs[0] = strdup("");
     if (!self->datafile || !self->strs || !self->strs[0]) {
         self->nstrs = self->strs && self->strs[0] ? 1 : 0;
-        l3_index_destroy(&self);
+        index_destroy(&self);
         return NULL;
     }
     self->nstrs = 1;
     return self;
 }
 
-void l3_index_destroy(l3_index_t **self_p)
+void index_destroy(index_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    l3_index_t *self = *self_p;
+    index_t *self = *self_p;
     if (self->idx)
         fclose(self->idx);
     if (self->fd >= 0)
@@ -454,7 +454,7 @@ void l3_index_destroy(l3_index_t **self_p)
     *self_p = NULL;
 }
 
-static bool s_prefix_hash(l3_index_t *self, uint64_t *hash, uint32_t *n)
+static bool s_prefix_hash(index_t *self, uint64_t *hash, uint32_t *n)
 {
     uint8_t head[IDX_PREFIX];
     ssize_t got = pread(self->fd, head, sizeof head, 0);
@@ -466,7 +466,7 @@ static bool s_prefix_hash(l3_index_t *self, uint64_t *hash, uint32_t *n)
 }
 
 /* Start a fresh index file (header only). */
-static void s_idx_create(l3_index_t *self)
+static void s_idx_create(index_t *self)
 {
     if (self->idx) {
         fclose(self->idx);
@@ -491,7 +491,7 @@ static void s_idx_create(l3_index_t *self)
 }
 
 /* Drop everything indexed so far. */
-static void s_reset(l3_index_t *self)
+static void s_reset(index_t *self)
 {
     for (uint32_t i = 0; i < self->nsess; i++)
         free(self->sess[i].cmds);
@@ -505,7 +505,7 @@ static void s_reset(l3_index_t *self)
 }
 
 /* Does the entry's line still read the same in the datafile? */
-static bool s_entry_matches(l3_index_t *self, const ent_t *e)
+static bool s_entry_matches(index_t *self, const ent_t *e)
 {
     char head[48];
     size_t n = e->len < sizeof head ? e->len : sizeof head;
@@ -517,7 +517,7 @@ static bool s_entry_matches(l3_index_t *self, const ent_t *e)
     return s_check(head, n) == e->check;
 }
 
-uint64_t l3_index_load(l3_index_t *self)
+uint64_t index_load(index_t *self)
 {
     uint64_t loaded = 0;
     FILE *in = NULL;
@@ -604,7 +604,7 @@ fresh:
 
 /* ---------------------------------------------------------------- scanning */
 
-int64_t l3_index_scan(l3_index_t *self, uint64_t limit, uint64_t max_bytes, bool *more)
+int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more)
 {
     struct stat st;
     int64_t added = 0;
@@ -664,7 +664,7 @@ int64_t l3_index_scan(l3_index_t *self, uint64_t limit, uint64_t max_bytes, bool
         if (consumed == 0 && !footer) {
             if (self->pos + (uint64_t)got >= end)
                 break; /* an incomplete last line: wait for the rest */
-            if (self->bufcap >= L3_INDEX_LINE_MAX) {
+            if (self->bufcap >= INDEX_LINE_MAX) {
                 l3_warn("skipping an over-long line at offset %" PRIu64, self->pos);
                 self->pos += (uint64_t)got;
                 self->skipping = true;
@@ -692,39 +692,39 @@ int64_t l3_index_scan(l3_index_t *self, uint64_t limit, uint64_t max_bytes, bool
     return added;
 }
 
-uint64_t l3_index_pos(l3_index_t *self)
+uint64_t index_pos(index_t *self)
 {
     return self->pos;
 }
 
-uint64_t l3_index_file_size(l3_index_t *self)
+uint64_t index_file_size(index_t *self)
 {
     return self->size;
 }
 
-const l3_icmd_t *l3_index_cmds(l3_index_t *self, uint32_t *count)
+const index_cmd_t *index_cmds(index_t *self, uint32_t *count)
 {
     *count = self->ncmds;
     return self->cmds;
 }
 
-const l3_isess_t *l3_index_sessions(l3_index_t *self, uint32_t *count)
+const index_sess_t *index_sessions(index_t *self, uint32_t *count)
 {
     *count = self->nsess;
     return self->sess;
 }
 
-uint64_t l3_index_generation(l3_index_t *self)
+uint64_t index_generation(index_t *self)
 {
     return self->generation;
 }
 
-int l3_index_fd(l3_index_t *self)
+int index_fd(index_t *self)
 {
     return self->fd;
 }
 
-bool l3_index_read_line(l3_index_t *self, uint64_t off, uint32_t len, l3_buf_t *out)
+bool index_read_line(index_t *self, uint64_t off, uint32_t len, l3_buf_t *out)
 {
     l3_buf_reset(out);
     if (!l3_buf_reserve(out, len))
@@ -740,17 +740,17 @@ bool l3_index_read_line(l3_index_t *self, uint64_t off, uint32_t len, l3_buf_t *
     return true;
 }
 
-bool l3_index_load_cmd(l3_index_t *self, uint32_t ord, l3_record_t *rec)
+bool index_load_cmd(index_t *self, uint32_t ord, l3_record_t *rec)
 {
     l3_record_init(rec);
     if (ord >= self->ncmds)
         return false;
-    const l3_icmd_t *c = &self->cmds[ord];
+    const index_cmd_t *c = &self->cmds[ord];
     l3_buf_t line;
-    l3_buf_init(&line, L3_INDEX_LINE_MAX);
+    l3_buf_init(&line, INDEX_LINE_MAX);
     bool ok = false;
     char err[256];
-    if (!l3_index_read_line(self, c->off, c->len, &line))
+    if (!index_read_line(self, c->off, c->len, &line))
         goto cleanup;
     if (!l3_xmlrec_parse(line.data, line.len, rec, err, sizeof err)) {
         l3_warn("record at offset %" PRIu64 ": %s", c->off, err);

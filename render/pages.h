@@ -1,4 +1,4 @@
-/*  l3_pages — the journal: every page and API answer render gives, as a complete HTTP
+/*  pages — the journal: every page and API answer render gives, as a complete HTTP
     response built from the index and the records it reads by offset.
 
     Routes (below the CGI's base URL; docs/journal.md documents them):
@@ -13,24 +13,24 @@
       /live/N, /replay/N     follow an open session; replay it in the browser
       /api/sessions, /api/commands, /api/stats, /api/cmd/ID    JSON
     Access: with a remote user, only that user's sessions unless an instructor. */
-#ifndef L3_PAGES_H
-#define L3_PAGES_H
+#ifndef PAGES_H
+#define PAGES_H
 
 #include "l3_buf.h"
 #include "l3_config.h"
-#include "l3_index.h"
-#include "l3_req.h"
+#include "index.h"
+#include "req.h"
 
-typedef struct l3_pages_t l3_pages_t;
+typedef struct pages_t pages_t;
 
 /* Read the render section of the config (URLs, icons, page sizes, instructors). */
-l3_pages_t *l3_pages_new(l3_config_t *config);
-void l3_pages_destroy(l3_pages_t **self_p);
+pages_t *pages_new(l3_config_t *config);
+void pages_destroy(pages_t **self_p);
 
 /* Answer req from the index: a complete HTTP/1.1 response appended to resp. */
-void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l3_buf_t *resp);
+void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *resp);
 
 /* A 503 page while the index is being built (percent done). */
-void l3_pages_indexing(l3_pages_t *self, const l3_req_t *req, int percent, l3_buf_t *resp);
+void pages_indexing(pages_t *self, const req_t *req, int percent, l3_buf_t *resp);
 
 #endif

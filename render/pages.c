@@ -1,13 +1,13 @@
-/*  l3_pages — the journal's pages and JSON API. See l3_pages.h and docs/journal.md.
+/*  pages — the journal's pages and JSON API. See pages.h and docs/journal.md.
 
-    Every byte that came from a terminal or a record goes through l3_ansi/l3_html_escape
+    Every byte that came from a terminal or a record goes through ansi/ansi_html_escape
     (HTML) or s_json_str (JSON) on its way out; URLs we build from record data only ever
     carry numbers or percent-encoded text. Responses also carry a Content-Security-Policy
     that allows scripts from our own static files only, as a second line of defence. */
-#include "l3_pages.h"
-#include "l3_ansi.h"
+#include "pages.h"
+#include "ansi.h"
 #include "l3_log.h"
-#include "l3_search.h"
+#include "search.h"
 #include "l3_time.h"
 
 #include <ctype.h>
@@ -72,7 +72,7 @@ static const char *s_icon_urls[ICONS] = {
     "https://man.freebsd.org/cgi/man.cgi?query=%s", "https://www.opennet.ru/man.shtml?topic=%s",
     ""};
 
-struct l3_pages_t {
+struct pages_t {
     char *base, *stat, *css, *man_url;
     char *icon[ICONS], *icon_url[ICONS];
     char *instructors; /* " a b c " for word search */
@@ -94,9 +94,9 @@ static char *s_dup(const char *s)
     return d;
 }
 
-l3_pages_t *l3_pages_new(l3_config_t *config)
+pages_t *pages_new(l3_config_t *config)
 {
-    l3_pages_t *self = calloc(1, sizeof *self);
+    pages_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     char def[512];
@@ -134,11 +134,11 @@ l3_pages_t *l3_pages_new(l3_config_t *config)
     return self;
 }
 
-void l3_pages_destroy(l3_pages_t **self_p)
+void pages_destroy(pages_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    l3_pages_t *self = *self_p;
+    pages_t *self = *self_p;
     free(self->base);
     free(self->stat);
     free(self->css);
@@ -161,9 +161,9 @@ void l3_pages_destroy(l3_pages_t **self_p)
 /* ---------------------------------------------------------------- request context */
 
 typedef struct {
-    l3_pages_t *pg;
-    l3_index_t *ix;
-    const l3_req_t *req;
+    pages_t *pg;
+    index_t *ix;
+    const req_t *req;
     const char **m; /* messages */
     int lang;
     bool all;       /* may see every session */
@@ -173,8 +173,8 @@ typedef struct {
     int64_t sess;   /* -1: any */
     int64_t from_us, to_us;
     bool failed;
-    char q[L3_REQ_VALUE_MAX + 1];
-    char fhost[L3_REQ_VALUE_MAX + 1], fuser[L3_REQ_VALUE_MAX + 1];
+    char q[REQ_VALUE_MAX + 1];
+    char fhost[REQ_VALUE_MAX + 1], fuser[REQ_VALUE_MAX + 1];
     char ffrom[16], fto[16];
     bool bad_filter; /* a named host/user that does not exist: nothing matches */
     bool export_all; /* /session/N.json: every command of the session */
@@ -220,7 +220,7 @@ static void s_http(l3_buf_t *resp, int status, const char *ctype, const char *ex
 
 static void s_esc(ctx_t *c, const char *s)
 {
-    l3_html_escape(s, strlen(s), c->body);
+    ansi_html_escape(s, strlen(s), c->body);
 }
 
 static void s_head(ctx_t *c, const char *title, const char *script)
@@ -430,13 +430,13 @@ static void s_json_str(l3_buf_t *b, const char *s)
 static bool s_sess_visible(ctx_t *c, uint32_t si)
 {
     uint32_t n;
-    const l3_isess_t *ss = l3_index_sessions(c->ix, &n);
+    const index_sess_t *ss = index_sessions(c->ix, &n);
     if (si >= n)
         return false;
     return c->all || (c->me && ss[si].user == c->me);
 }
 
-static bool s_cmd_matches(ctx_t *c, const l3_icmd_t *cmd)
+static bool s_cmd_matches(ctx_t *c, const index_cmd_t *cmd)
 {
     if (c->bad_filter)
         return false;
@@ -445,7 +445,7 @@ static bool s_cmd_matches(ctx_t *c, const l3_icmd_t *cmd)
     if (!s_sess_visible(c, cmd->sess))
         return false;
     uint32_t n;
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &n)[cmd->sess];
+    const index_sess_t *s = &index_sessions(c->ix, &n)[cmd->sess];
     if (c->host && s->host != c->host)
         return false;
     if (c->user && s->user != c->user)
@@ -454,59 +454,59 @@ static bool s_cmd_matches(ctx_t *c, const l3_icmd_t *cmd)
         return false;
     if (c->to_us >= 0 && cmd->start_us >= c->to_us)
         return false;
-    if (c->failed && !((cmd->exit_code != 0 && cmd->exit_code != L3_INDEX_NO_EXIT) || cmd->sig))
+    if (c->failed && !((cmd->exit_code != 0 && cmd->exit_code != INDEX_NO_EXIT) || cmd->sig))
         return false;
     return true;
 }
 
 static void s_read_filters(ctx_t *c)
 {
-    char v[L3_REQ_VALUE_MAX + 1];
+    char v[REQ_VALUE_MAX + 1];
     c->sess = -1;
     c->from_us = c->to_us = -1;
-    if (l3_req_param(c->req->query, "host", c->fhost, sizeof c->fhost) && c->fhost[0]) {
-        c->host = l3_index_str_id(c->ix, c->fhost);
+    if (req_param(c->req->query, "host", c->fhost, sizeof c->fhost) && c->fhost[0]) {
+        c->host = index_str_id(c->ix, c->fhost);
         c->bad_filter |= c->host == 0;
     }
-    if (l3_req_param(c->req->query, "user", c->fuser, sizeof c->fuser) && c->fuser[0]) {
-        c->user = l3_index_str_id(c->ix, c->fuser);
+    if (req_param(c->req->query, "user", c->fuser, sizeof c->fuser) && c->fuser[0]) {
+        c->user = index_str_id(c->ix, c->fuser);
         c->bad_filter |= c->user == 0;
     }
-    if (l3_req_param(c->req->query, "session", v, sizeof v) && v[0]) {
+    if (req_param(c->req->query, "session", v, sizeof v) && v[0]) {
         char *end;
         long long s = strtoll(v, &end, 10);
         uint32_t n;
-        l3_index_sessions(c->ix, &n);
+        index_sessions(c->ix, &n);
         if (*end || s < 0 || s >= n)
             c->bad_filter = true;
         else
             c->sess = s;
     }
-    if (l3_req_param(c->req->query, "from", v, sizeof v) && v[0]) {
+    if (req_param(c->req->query, "from", v, sizeof v) && v[0]) {
         c->from_us = s_parse_date(v, false);
         if (c->from_us >= 0)
             snprintf(c->ffrom, sizeof c->ffrom, "%.10s", v);
     }
-    if (l3_req_param(c->req->query, "to", v, sizeof v) && v[0]) {
+    if (req_param(c->req->query, "to", v, sizeof v) && v[0]) {
         c->to_us = s_parse_date(v, true);
         if (c->to_us >= 0)
             snprintf(c->fto, sizeof c->fto, "%.10s", v);
     }
-    if (l3_req_param(c->req->query, "failed", v, sizeof v))
+    if (req_param(c->req->query, "failed", v, sizeof v))
         c->failed = v[0] == '1' || !strcmp(v, "on");
-    if (!l3_req_param(c->req->query, "q", c->q, sizeof c->q))
+    if (!req_param(c->req->query, "q", c->q, sizeof c->q))
         c->q[0] = 0;
 }
 
 /* The current filters as a query string (for page links), without page/before. */
 static void s_filter_query(ctx_t *c, char *buf, size_t size)
 {
-    char enc[3 * L3_REQ_VALUE_MAX + 1];
+    char enc[3 * REQ_VALUE_MAX + 1];
     size_t o = 0;
     buf[0] = 0;
 #define ADDQ(key, val)                                                                           \
     do {                                                                                         \
-        l3_pct_encode((val), enc, sizeof enc);                                                   \
+        req_pct_encode((val), enc, sizeof enc);                                                   \
         int w = snprintf(buf + o, size - o, "%s%s=%s", o ? "&" : "", key, enc);                 \
         if (w > 0 && (size_t)w < size - o)                                                       \
             o += (size_t)w;                                                                      \
@@ -533,7 +533,7 @@ static void s_filter_query(ctx_t *c, char *buf, size_t size)
 
 /* ---------------------------------------------------------------- command words */
 
-static const char *s_whatis(l3_pages_t *pg, const char *word)
+static const char *s_whatis(pages_t *pg, const char *word)
 {
     if (!pg->whatis)
         return "";
@@ -585,13 +585,13 @@ static bool s_word_ok(const char *w, size_t n)
 static void s_url_fill(ctx_t *c, const char *tmpl, const char *word)
 {
     char enc[200];
-    l3_pct_encode(word, enc, sizeof enc);
+    req_pct_encode(word, enc, sizeof enc);
     const char *p = strstr(tmpl, "%s");
     if (!p) {
         s_esc(c, tmpl);
         return;
     }
-    l3_html_escape(tmpl, (size_t)(p - tmpl), c->body);
+    ansi_html_escape(tmpl, (size_t)(p - tmpl), c->body);
     s_esc(c, enc);
     s_esc(c, p + 2);
 }
@@ -633,19 +633,22 @@ static void s_cmdline_html(ctx_t *c, const uint8_t *p, size_t len, const char *h
                                      "command", "builtin", "watch", "strace", "doas", NULL};
     bool cmdpos = true;
     size_t i = 0;
-    l3_ansi_range_t r[64];
-    size_t nr = hl && hl[0] ? l3_ansi_find(p, len, hl, r, 64) : 0;
+    ansi_range_t r[64];
+    size_t nr = hl && hl[0] ? ansi_find(p, len, hl, r, 64) : 0;
     while (i < len) {
         uint8_t ch = p[i];
         if (ch == '|' || ch == ';' || ch == '&' || ch == '(' || ch == '\n' || ch == '`') {
             cmdpos = true;
             size_t j = i + 1;
-            l3_html_escape(p + i, 1, c->body);
+            ansi_html_escape(p + i, 1, c->body);
             i = j;
             continue;
         }
-        if (ch == ' ' || ch == '\t') {
-            l3_html_escape(p + i, 1, c->body);
+        if (ch == ' ' || ch == '\t' || ch == ')') {
+            /* ")" ends a subshell or $(...): what follows is an argument or an operator */
+            if (ch == ')')
+                cmdpos = false;
+            ansi_html_escape(p + i, 1, c->body);
             i++;
             continue;
         }
@@ -671,6 +674,13 @@ static void s_cmdline_html(ctx_t *c, const uint8_t *p, size_t len, const char *h
         }
         if (j > len)
             j = len;
+        if (j == i) {
+            /* Every byte the word scan stops on is consumed above; should one ever be
+               missed, take it as text rather than spin on it (the original bug). */
+            ansi_html_escape(p + i, 1, c->body);
+            i++;
+            continue;
+        }
         const char *w = (const char *)p + i;
         size_t wl = j - i;
         bool in_hl = false;
@@ -678,7 +688,7 @@ static void s_cmdline_html(ctx_t *c, const uint8_t *p, size_t len, const char *h
             if (r[k].start < j && r[k].end > i)
                 in_hl = true;
         if (cmdpos && memchr(w, '=', wl) && !memchr(w, '\'', wl) && s_word_ok(w, strcspn(w, "="))) {
-            l3_html_escape(w, wl, c->body); /* VAR=value before the command */
+            ansi_html_escape(w, wl, c->body); /* VAR=value before the command */
         } else if (cmdpos) {
             /* /usr/bin/ls links as ls */
             const char *base = w;
@@ -690,7 +700,7 @@ static void s_cmdline_html(ctx_t *c, const uint8_t *p, size_t len, const char *h
                 char word[65];
                 memcpy(word, base, bl);
                 word[bl] = 0;
-                l3_html_escape(w, (size_t)(base - w), c->body);
+                ansi_html_escape(w, (size_t)(base - w), c->body);
                 s_word_link(c, word);
                 bool prefix = false;
                 for (int k = 0; prefixes[k]; k++)
@@ -699,18 +709,18 @@ static void s_cmdline_html(ctx_t *c, const uint8_t *p, size_t len, const char *h
                 cmdpos = prefix;
             } else {
                 /* odd words, and highlighted ones (a mark is clearer than a link there) */
-                l3_ansi_range_t rr[16];
-                size_t n = in_hl ? l3_ansi_find(w, wl, hl, rr, 16) : 0;
-                l3_ansi_to_html(w, wl, rr, n, c->body);
+                ansi_range_t rr[16];
+                size_t n = in_hl ? ansi_find(w, wl, hl, rr, 16) : 0;
+                ansi_to_html(w, wl, rr, n, c->body);
                 cmdpos = false;
             }
         } else {
             if (in_hl) {
-                l3_ansi_range_t rr[16];
-                size_t n = l3_ansi_find(w, wl, hl, rr, 16);
-                l3_ansi_to_html(w, wl, rr, n, c->body);
+                ansi_range_t rr[16];
+                size_t n = ansi_find(w, wl, hl, rr, 16);
+                ansi_to_html(w, wl, rr, n, c->body);
             } else {
-                l3_html_escape(w, wl, c->body);
+                ansi_html_escape(w, wl, c->body);
             }
             /* an option of a prefix (sudo -u x) keeps the command position */
         }
@@ -734,7 +744,7 @@ static void s_output_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool ful
 {
     const uint8_t *o = r->output.data;
     size_t len = r->output.len;
-    l3_ansi_range_t rr[256];
+    ansi_range_t rr[256];
     if (!len && !r->dropped)
         return;
     PUT("<pre class=\"out\">");
@@ -773,20 +783,20 @@ static void s_output_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool ful
     size_t cut = r->dropped ? (size_t)r->output_head : len; /* where capture dropped bytes */
     if (head_end >= tail_start) {
         if (r->dropped && cut < len) {
-            size_t n = c->q[0] ? l3_ansi_find(o, cut, c->q, rr, 256) : 0;
-            l3_ansi_to_html(o, cut, rr, n, c->body);
+            size_t n = c->q[0] ? ansi_find(o, cut, c->q, rr, 256) : 0;
+            ansi_to_html(o, cut, rr, n, c->body);
             char cnt[32];
             s_fmt_count(c, r->dropped, cnt, sizeof cnt);
             OUT("\n<span class=\"elide\">… %s %s …</span>\n", cnt, c->m[M_BYTES_DROPPED]);
-            n = c->q[0] ? l3_ansi_find(o + cut, len - cut, c->q, rr, 256) : 0;
-            l3_ansi_to_html(o + cut, len - cut, rr, n, c->body);
+            n = c->q[0] ? ansi_find(o + cut, len - cut, c->q, rr, 256) : 0;
+            ansi_to_html(o + cut, len - cut, rr, n, c->body);
         } else {
-            size_t n = c->q[0] ? l3_ansi_find(o, len, c->q, rr, 256) : 0;
-            l3_ansi_to_html(o, len, rr, n, c->body);
+            size_t n = c->q[0] ? ansi_find(o, len, c->q, rr, 256) : 0;
+            ansi_to_html(o, len, rr, n, c->body);
         }
     } else {
-        size_t n = c->q[0] ? l3_ansi_find(o, head_end, c->q, rr, 256) : 0;
-        l3_ansi_to_html(o, head_end, rr, n, c->body);
+        size_t n = c->q[0] ? ansi_find(o, head_end, c->q, rr, 256) : 0;
+        ansi_to_html(o, head_end, rr, n, c->body);
         char cnt[32];
         s_fmt_count(c, hidden_lines, cnt, sizeof cnt);
         if (head_end && o[head_end - 1] != '\n')
@@ -798,8 +808,8 @@ static void s_output_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool ful
             OUT(", %s %s", cnt, c->m[M_BYTES_DROPPED]);
         }
         OUT(" — %s …</a>\n", c->m[M_SHOW_ALL]);
-        n = c->q[0] ? l3_ansi_find(o + tail_start, len - tail_start, c->q, rr, 256) : 0;
-        l3_ansi_to_html(o + tail_start, len - tail_start, rr, n, c->body);
+        n = c->q[0] ? ansi_find(o + tail_start, len - tail_start, c->q, rr, 256) : 0;
+        ansi_to_html(o + tail_start, len - tail_start, rr, n, c->body);
     }
     PUT("</pre>\n");
 }
@@ -817,7 +827,7 @@ static void s_diff_html(ctx_t *c, const l3_record_t *r)
             cls = "file";
         if (cls)
             OUT("<span class=\"%s\">", cls);
-        l3_ansi_to_html(p + i, e - i, NULL, 0, c->body);
+        ansi_to_html(p + i, e - i, NULL, 0, c->body);
         if (cls)
             PUT("</span>");
         i = e;
@@ -830,9 +840,9 @@ static void s_command_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool sh
                            bool full)
 {
     uint32_t ns;
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[l3_index_cmds(c->ix, &ns)[ord].sess];
-    const char *user = l3_index_str(c->ix, s->user);
-    const char *host = l3_index_str(c->ix, s->host);
+    const index_sess_t *s = &index_sessions(c->ix, &ns)[index_cmds(c->ix, &ns)[ord].sess];
+    const char *user = index_str(c->ix, s->user);
+    const char *host = index_str(c->ix, s->host);
     bool failed = (r->has_exit && r->exit_code != 0) || r->signal;
     bool notfound = r->has_exit && r->exit_code == 127;
     const uint8_t *cl = r->cmdline.data;
@@ -856,13 +866,13 @@ static void s_command_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool sh
     PUT("</span>");
     if (show_cwd && r->cwd.len) {
         PUT(" <span class=\"cwd\">");
-        l3_ansi_to_html(r->cwd.data, r->cwd.len, NULL, 0, c->body);
+        ansi_to_html(r->cwd.data, r->cwd.len, NULL, 0, c->body);
         PUT("</span>");
     }
     PUT("</div>\n");
     if (note) {
         PUT("<div class=\"notetext\">");
-        l3_ansi_to_html(cl + lead + 1, cll - lead - 1, NULL, 0, c->body);
+        ansi_to_html(cl + lead + 1, cll - lead - 1, NULL, 0, c->body);
         PUT("</div></div>\n");
         return;
     }
@@ -894,9 +904,9 @@ static void s_command_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool sh
         word = strndup((const char *)cl + lead, wl);
         PUT("<div class=\"fs\">");
         if (word)
-            l3_html_escape(word, strlen(word), c->body);
+            ansi_html_escape(word, strlen(word), c->body);
         OUT(" — %s, %s <a href=\"%s/replay/%" PRIu32 "\">%s</a></div>\n", c->m[M_FULLSCREEN], dur,
-            c->pg->base, l3_index_cmds(c->ix, &ns)[ord].sess, c->m[M_REPLAY]);
+            c->pg->base, index_cmds(c->ix, &ns)[ord].sess, c->m[M_REPLAY]);
         free(word);
     } else {
         s_output_html(c, ord, r, full);
@@ -911,18 +921,18 @@ static void s_command_html(ctx_t *c, uint32_t ord, const l3_record_t *r, bool sh
 static void s_session_heading(ctx_t *c, uint32_t si)
 {
     uint32_t n;
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &n)[si];
+    const index_sess_t *s = &index_sessions(c->ix, &n)[si];
     char t[48];
     s_fmt_datetime(s->start_us, t, sizeof t);
     OUT("<section class=\"session\"><h3><a href=\"%s/journal?session=%" PRIu32 "\">", c->pg->base,
         si);
-    s_esc(c, l3_index_str(c->ix, s->user));
+    s_esc(c, index_str(c->ix, s->user));
     PUT("@");
-    s_esc(c, l3_index_str(c->ix, s->host));
+    s_esc(c, index_str(c->ix, s->host));
     PUT("</a>");
     if (s->tty) {
         PUT(" <span class=\"tty\">");
-        s_esc(c, l3_index_str(c->ix, s->tty));
+        s_esc(c, index_str(c->ix, s->tty));
         PUT("</span>");
     }
     OUT(" <span class=\"sid\">%s %s</span>", c->m[M_STARTED], t);
@@ -940,7 +950,7 @@ static void s_session_heading(ctx_t *c, uint32_t si)
 static void s_commands_grouped(ctx_t *c, const uint32_t *ords, size_t n)
 {
     uint32_t nc;
-    const l3_icmd_t *cmds = l3_index_cmds(c->ix, &nc);
+    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
     bool *done = calloc(n ? n : 1, 1);
     int64_t *days = calloc(n ? n : 1, sizeof *days);
     if (!done || !days) {
@@ -975,7 +985,7 @@ static void s_commands_grouped(ctx_t *c, const uint32_t *ords, size_t n)
                     continue;
                 done[k] = true;
                 l3_record_t r;
-                if (!l3_index_load_cmd(c->ix, ords[k], &r)) {
+                if (!index_load_cmd(c->ix, ords[k], &r)) {
                     OUT("<div class=\"cmd bad\">record %" PRIu32 " unreadable</div>\n", ords[k]);
                     continue;
                 }
@@ -1007,7 +1017,7 @@ static bool s_search_accept(uint32_t ord, void *arg)
 {
     search_acc_t *a = arg;
     uint32_t nc;
-    const l3_icmd_t *cmds = l3_index_cmds(a->c->ix, &nc);
+    const index_cmd_t *cmds = index_cmds(a->c->ix, &nc);
     if (!s_cmd_matches(a->c, &cmds[ord]))
         return false;
     a->ords[a->n++] = ord;
@@ -1026,7 +1036,7 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
                           uint32_t *pages, bool *more, uint32_t *before)
 {
     uint32_t nc;
-    const l3_icmd_t *cmds = l3_index_cmds(c->ix, &nc);
+    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
     size_t size = (size_t)c->pg->page_size;
     char v[32];
     *more = false;
@@ -1034,13 +1044,13 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
     *total = 0;
     if (c->q[0]) {
         *before = UINT32_MAX;
-        if (l3_req_param(c->req->query, "before", v, sizeof v))
+        if (req_param(c->req->query, "before", v, sizeof v))
             *before = (uint32_t)strtoul(v, NULL, 10);
         search_acc_t a = {c, calloc(size, sizeof(uint32_t)), 0};
         if (!a.ords)
             return NULL;
         uint32_t resume = 0;
-        l3_search(c->ix, c->q, *before, size, c->pg->search_budget_us, s_search_accept, &a, more,
+        search_commands(c->ix, c->q, *before, size, c->pg->search_budget_us, s_search_accept, &a, more,
                   &resume);
         *before = resume;
         qsort(a.ords, a.n, sizeof *a.ords, s_cmp_u32);
@@ -1058,7 +1068,7 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
         *total = nc;
         *pages = nc ? (uint32_t)((nc + size - 1) / size) : 1;
         *page = *pages;
-        if (l3_req_param(c->req->query, "page", v, sizeof v)) {
+        if (req_param(c->req->query, "page", v, sizeof v)) {
             unsigned long p = strtoul(v, NULL, 10);
             if (p >= 1 && p <= *pages)
                 *page = (uint32_t)p;
@@ -1075,7 +1085,7 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
     }
     if (c->sess >= 0) {
         uint32_t ns;
-        const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[c->sess];
+        const index_sess_t *s = &index_sessions(c->ix, &ns)[c->sess];
         all = malloc((s->ncmds ? s->ncmds : 1) * sizeof *all);
         for (uint32_t i = 0; all && i < s->ncmds; i++)
             if (s_cmd_matches(c, &cmds[s->cmds[i]]))
@@ -1091,7 +1101,7 @@ static uint32_t *s_select(ctx_t *c, size_t *count, uint64_t *total, uint32_t *pa
     *total = n;
     *pages = n ? (uint32_t)((n + size - 1) / size) : 1;
     *page = *pages;
-    if (l3_req_param(c->req->query, "page", v, sizeof v)) {
+    if (req_param(c->req->query, "page", v, sizeof v)) {
         unsigned long p = strtoul(v, NULL, 10);
         if (p >= 1 && p <= *pages)
             *page = (uint32_t)p;
@@ -1156,12 +1166,12 @@ static void s_journal(ctx_t *c, const char *title, const char *script)
     uint32_t page = 1, pages = 1, before = 0;
     bool more;
     uint32_t *ords = s_select(c, &count, &total, &page, &pages, &more, &before);
-    char fq[4 * L3_REQ_QUERY_MAX];
+    char fq[4 * REQ_QUERY_MAX];
     s_filter_query(c, fq, sizeof fq);
     s_head(c, title, script);
     if (script && c->sess >= 0) {
         uint32_t nc;
-        l3_index_cmds(c->ix, &nc);
+        index_cmds(c->ix, &nc);
         OUT("<p class=\"livebar\" id=\"live\" data-api=\"%s/api/commands?session=%" PRId64
             "&amp;html=1\" data-since=\"%" PRIu32 "\">%s</p>\n",
             c->pg->base, c->sess, nc ? nc - 1 : 0, c->m[M_FOLLOWING]);
@@ -1204,8 +1214,8 @@ typedef enum { BY_HOST, BY_USER, BY_WORD, BY_DAY } by_t;
 static uint64_t *s_count_by(ctx_t *c, by_t by, size_t *n_out, uint64_t *total, uint64_t *failed)
 {
     uint32_t nc, ns;
-    const l3_icmd_t *cmds = l3_index_cmds(c->ix, &nc);
-    const l3_isess_t *ss = l3_index_sessions(c->ix, &ns);
+    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
+    const index_sess_t *ss = index_sessions(c->ix, &ns);
     /* ids are dense interned ids, or day numbers rebased */
     size_t cap = 1 << 16;
     uint64_t *pairs = NULL;
@@ -1219,11 +1229,11 @@ static uint64_t *s_count_by(ctx_t *c, by_t by, size_t *n_out, uint64_t *total, u
     if (failed)
         *failed = 0;
     for (uint32_t i = 0; i < nc; i++) {
-        const l3_icmd_t *cmd = &cmds[i];
+        const index_cmd_t *cmd = &cmds[i];
         if (!s_cmd_matches(c, cmd))
             continue;
         (*total)++;
-        if (failed && ((cmd->exit_code != 0 && cmd->exit_code != L3_INDEX_NO_EXIT) || cmd->sig))
+        if (failed && ((cmd->exit_code != 0 && cmd->exit_code != INDEX_NO_EXIT) || cmd->sig))
             (*failed)++;
         uint64_t id;
         if (by == BY_HOST)
@@ -1284,7 +1294,7 @@ static uint64_t *s_count_by(ctx_t *c, by_t by, size_t *n_out, uint64_t *total, u
 static void s_index(ctx_t *c)
 {
     uint32_t ns;
-    const l3_isess_t *ss = l3_index_sessions(c->ix, &ns);
+    const index_sess_t *ss = index_sessions(c->ix, &ns);
     s_head(c, c->m[M_INDEX], NULL);
     uint64_t total;
     size_t n;
@@ -1293,9 +1303,9 @@ static void s_index(ctx_t *c)
         uint64_t *pairs = s_count_by(c, pass ? BY_USER : BY_HOST, &n, &total, NULL);
         OUT("<section class=\"list\"><h2>%s</h2><ul>", c->m[pass ? M_USERS : M_HOSTS]);
         for (size_t i = 0; pairs && i < n; i++) {
-            const char *name = l3_index_str(c->ix, (uint32_t)pairs[2 * i + 1]);
+            const char *name = index_str(c->ix, (uint32_t)pairs[2 * i + 1]);
             char enc[800];
-            l3_pct_encode(name, enc, sizeof enc);
+            req_pct_encode(name, enc, sizeof enc);
             OUT("<li><a href=\"%s/journal?%s=%s\">", c->pg->base, pass ? "user" : "host", enc);
             s_esc(c, name);
             s_fmt_count(c, pairs[2 * i], cnt, sizeof cnt);
@@ -1307,7 +1317,7 @@ static void s_index(ctx_t *c)
     /* Sessions, newest first, at most page_size of them per page. */
     char v[32];
     uint32_t page = 1;
-    if (l3_req_param(c->req->query, "page", v, sizeof v))
+    if (req_param(c->req->query, "page", v, sizeof v))
         page = (uint32_t)strtoul(v, NULL, 10);
     if (page < 1)
         page = 1;
@@ -1335,11 +1345,11 @@ static void s_index(ctx_t *c)
         s_fmt_datetime(ss[si].start_us, t, sizeof t);
         OUT("<tr class=\"%s\"><td><a href=\"%s/journal?session=%" PRIu32 "\">%s</a></td><td>",
             ss[si].ended ? "ended" : "open", c->pg->base, si, t);
-        s_esc(c, l3_index_str(c->ix, ss[si].user));
+        s_esc(c, index_str(c->ix, ss[si].user));
         PUT("@");
-        s_esc(c, l3_index_str(c->ix, ss[si].host));
+        s_esc(c, index_str(c->ix, ss[si].host));
         PUT("</td><td>");
-        s_esc(c, l3_index_str(c->ix, ss[si].tty));
+        s_esc(c, index_str(c->ix, ss[si].tty));
         OUT("</td><td>%" PRIu32 "</td><td>", ss[si].ncmds);
         if (!ss[si].ended)
             OUT("<a href=\"%s/live/%" PRIu32 "\">%s</a> ", c->pg->base, si, c->m[M_LIVE]);
@@ -1377,10 +1387,10 @@ static void s_bar_table(ctx_t *c, const char *title, const char *param, uint64_t
             strftime(name, sizeof name, "%Y-%m-%d", &tm);
             OUT("<a href=\"%s/journal?from=%s&amp;to=%s\">%s</a>", c->pg->base, name, name, name);
         } else {
-            const char *s = l3_index_str(c->ix, (uint32_t)pairs[2 * i + 1]);
+            const char *s = index_str(c->ix, (uint32_t)pairs[2 * i + 1]);
             if (param) {
                 char enc[800];
-                l3_pct_encode(s, enc, sizeof enc);
+                req_pct_encode(s, enc, sizeof enc);
                 OUT("<a href=\"%s/journal?%s=%s\">", c->pg->base, param, enc);
                 s_esc(c, s);
                 PUT("</a>");
@@ -1424,7 +1434,7 @@ static void s_stats(ctx_t *c, bool json)
                     strftime(name, sizeof name, "%Y-%m-%d", &tm);
                     s_json_str(c->body, name);
                 } else {
-                    s_json_str(c->body, l3_index_str(c->ix, (uint32_t)lists[k][2 * i + 1]));
+                    s_json_str(c->body, index_str(c->ix, (uint32_t)lists[k][2 * i + 1]));
                 }
                 OUT(",%" PRIu64 "]", lists[k][2 * i]);
             }
@@ -1456,7 +1466,7 @@ static void s_stats(ctx_t *c, bool json)
 static bool s_cmd_visible(ctx_t *c, uint32_t ord)
 {
     uint32_t nc;
-    const l3_icmd_t *cmds = l3_index_cmds(c->ix, &nc);
+    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
     return ord < nc && s_sess_visible(c, cmds[ord].sess);
 }
 
@@ -1475,15 +1485,15 @@ static bool s_parse_u32(const char *s, uint32_t *v, const char *suffix)
 static void s_cmd_page(ctx_t *c, uint32_t ord)
 {
     l3_record_t r;
-    if (!s_cmd_visible(c, ord) || !l3_index_load_cmd(c->ix, ord, &r)) {
+    if (!s_cmd_visible(c, ord) || !index_load_cmd(c->ix, ord, &r)) {
         s_error_page(c, 404, c->m[M_NOT_FOUND]);
         return;
     }
     char v[8];
-    bool full = l3_req_param(c->req->query, "full", v, sizeof v) && v[0] == '1';
+    bool full = req_param(c->req->query, "full", v, sizeof v) && v[0] == '1';
     char title[64], dbuf[96];
     uint32_t nc;
-    const l3_icmd_t *cmd = &l3_index_cmds(c->ix, &nc)[ord];
+    const index_cmd_t *cmd = &index_cmds(c->ix, &nc)[ord];
     snprintf(title, sizeof title, "#%" PRIu32, ord);
     s_head(c, title, NULL);
     s_fmt_day(c, r.start_us, dbuf, sizeof dbuf);
@@ -1504,17 +1514,17 @@ static void s_cmd_page(ctx_t *c, uint32_t ord)
 static void s_json_cmd(ctx_t *c, uint32_t ord, const l3_record_t *r, bool html)
 {
     uint32_t nc, ns;
-    const l3_icmd_t *cmd = &l3_index_cmds(c->ix, &nc)[ord];
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[cmd->sess];
+    const index_cmd_t *cmd = &index_cmds(c->ix, &nc)[ord];
+    const index_sess_t *s = &index_sessions(c->ix, &ns)[cmd->sess];
     char t1[40], t2[40];
     s_fmt_iso(r->start_us, t1, sizeof t1);
     s_fmt_iso(r->end_us, t2, sizeof t2);
     OUT("{\"id\":%" PRIu32 ",\"session\":%" PRIu32 ",\"host\":", ord, cmd->sess);
-    s_json_str(c->body, l3_index_str(c->ix, s->host));
+    s_json_str(c->body, index_str(c->ix, s->host));
     PUT(",\"user\":");
-    s_json_str(c->body, l3_index_str(c->ix, s->user));
+    s_json_str(c->body, index_str(c->ix, s->user));
     PUT(",\"sid\":");
-    s_json_str(c->body, l3_index_str(c->ix, s->sid));
+    s_json_str(c->body, index_str(c->ix, s->sid));
     OUT(",\"nr\":%" PRIu64 ",\"start\":\"%s\",\"end\":\"%s\",", r->nr, t1, t2);
     if (r->has_exit)
         OUT("\"exit\":%" PRId32 ",", r->exit_code);
@@ -1552,12 +1562,12 @@ static void s_api_commands(ctx_t *c)
 {
     char v[32];
     uint32_t nc;
-    const l3_icmd_t *cmds = l3_index_cmds(c->ix, &nc);
+    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
     c->ctype = "application/json";
-    bool html = l3_req_param(c->req->query, "html", v, sizeof v) && v[0] == '1';
+    bool html = req_param(c->req->query, "html", v, sizeof v) && v[0] == '1';
     size_t limit = (size_t)c->pg->page_size;
     int64_t since = -1;
-    if (!c->export_all && l3_req_param(c->req->query, "limit", v, sizeof v)) {
+    if (!c->export_all && req_param(c->req->query, "limit", v, sizeof v)) {
         unsigned long l = strtoul(v, NULL, 10);
         if (l >= 1 && l <= 1000)
             limit = l;
@@ -1570,10 +1580,10 @@ static void s_api_commands(ctx_t *c)
     if (c->export_all && c->sess >= 0) {
         /* every command of the session, from the first */
         uint32_t ns;
-        limit = l3_index_sessions(c->ix, &ns)[c->sess].ncmds + 1;
+        limit = index_sessions(c->ix, &ns)[c->sess].ncmds + 1;
         follow = true;
         c->q[0] = 0;
-    } else if (l3_req_param(c->req->query, "since", v, sizeof v) && v[0]) {
+    } else if (req_param(c->req->query, "since", v, sizeof v) && v[0]) {
         since = strtoll(v, NULL, 10);
         follow = since >= 0;
     }
@@ -1583,7 +1593,7 @@ static void s_api_commands(ctx_t *c)
         if (follow) {
             if (c->sess >= 0) {
                 uint32_t ns;
-                const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[c->sess];
+                const index_sess_t *s = &index_sessions(c->ix, &ns)[c->sess];
                 for (uint32_t i = 0; ords && i < s->ncmds; i++) {
                     uint32_t o = s->cmds[i];
                     if ((int64_t)o > since && s_cmd_matches(c, &cmds[o])) {
@@ -1621,12 +1631,12 @@ static void s_api_commands(ctx_t *c)
         }
     } else {
         uint32_t before = UINT32_MAX;
-        if (l3_req_param(c->req->query, "before", v, sizeof v))
+        if (req_param(c->req->query, "before", v, sizeof v))
             before = (uint32_t)strtoul(v, NULL, 10);
         search_acc_t a = {c, calloc(limit, sizeof(uint32_t)), 0};
         searched = true;
         if (a.ords)
-            l3_search(c->ix, c->q, before, limit, c->pg->search_budget_us, s_search_accept, &a,
+            search_commands(c->ix, c->q, before, limit, c->pg->search_budget_us, s_search_accept, &a,
                       &more, &resume);
         ords = a.ords;
         n = a.n;
@@ -1636,7 +1646,7 @@ static void s_api_commands(ctx_t *c)
     PUT("{\"commands\":[");
     for (size_t i = 0; i < n; i++) {
         l3_record_t r;
-        if (!l3_index_load_cmd(c->ix, ords[i], &r))
+        if (!index_load_cmd(c->ix, ords[i], &r))
             continue;
         if (i)
             PUT(",");
@@ -1656,7 +1666,7 @@ static void s_api_commands(ctx_t *c)
 static void s_api_sessions(ctx_t *c)
 {
     uint32_t ns;
-    const l3_isess_t *ss = l3_index_sessions(c->ix, &ns);
+    const index_sess_t *ss = index_sessions(c->ix, &ns);
     c->ctype = "application/json";
     PUT("{\"sessions\":[");
     bool first = true;
@@ -1668,13 +1678,13 @@ static void s_api_sessions(ctx_t *c)
         s_fmt_iso(ss[si].start_us, t1, sizeof t1);
         s_fmt_iso(ss[si].end_us, t2, sizeof t2);
         OUT("%s{\"id\":%" PRIu32 ",\"host\":", first ? "" : ",", si);
-        s_json_str(c->body, l3_index_str(c->ix, ss[si].host));
+        s_json_str(c->body, index_str(c->ix, ss[si].host));
         PUT(",\"user\":");
-        s_json_str(c->body, l3_index_str(c->ix, ss[si].user));
+        s_json_str(c->body, index_str(c->ix, ss[si].user));
         PUT(",\"sid\":");
-        s_json_str(c->body, l3_index_str(c->ix, ss[si].sid));
+        s_json_str(c->body, index_str(c->ix, ss[si].sid));
         PUT(",\"tty\":");
-        s_json_str(c->body, l3_index_str(c->ix, ss[si].tty));
+        s_json_str(c->body, index_str(c->ix, ss[si].tty));
         OUT(",\"start\":\"%s\",\"end\":\"%s\",\"open\":%s,\"commands\":%" PRIu32 "}", t1, t2,
             ss[si].ended ? "false" : "true", ss[si].ncmds);
         first = false;
@@ -1687,21 +1697,21 @@ static void s_api_sessions(ctx_t *c)
 static void s_export_text(ctx_t *c, uint32_t si)
 {
     uint32_t ns;
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[si];
+    const index_sess_t *s = &index_sessions(c->ix, &ns)[si];
     c->ctype = "text/plain; charset=utf-8";
-    const char *user = l3_index_str(c->ix, s->user), *host = l3_index_str(c->ix, s->host);
+    const char *user = index_str(c->ix, s->user), *host = index_str(c->ix, s->host);
     for (uint32_t i = 0; i < s->ncmds; i++) {
         l3_record_t r;
-        if (!l3_index_load_cmd(c->ix, s->cmds[i], &r))
+        if (!index_load_cmd(c->ix, s->cmds[i], &r))
             continue;
         char t[48];
         s_fmt_datetime(r.start_us, t, sizeof t);
         OUT("[%s] %s@%s:", t, user, host);
-        l3_ansi_to_text(r.cwd.data, r.cwd.len, c->body);
+        ansi_to_text(r.cwd.data, r.cwd.len, c->body);
         OUT("%s ", strcmp(user, "root") ? "$" : "#");
-        l3_ansi_to_text(r.cmdline.data, r.cmdline.len, c->body);
+        ansi_to_text(r.cmdline.data, r.cmdline.len, c->body);
         PUT("\n");
-        l3_ansi_to_text(r.output.data, r.output.len, c->body);
+        ansi_to_text(r.output.data, r.output.len, c->body);
         if (r.output.len && r.output.data[r.output.len - 1] != '\n')
             PUT("\n");
         l3_record_clear(&r);
@@ -1714,14 +1724,14 @@ static void s_export_text(ctx_t *c, uint32_t si)
 static void s_export_cast(ctx_t *c, uint32_t si)
 {
     uint32_t ns;
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[si];
+    const index_sess_t *s = &index_sessions(c->ix, &ns)[si];
     c->ctype = "application/x-asciicast";
-    const char *user = l3_index_str(c->ix, s->user), *host = l3_index_str(c->ix, s->host);
+    const char *user = index_str(c->ix, s->user), *host = index_str(c->ix, s->host);
     int64_t t0 = s->start_us;
     OUT("{\"version\":2,\"width\":%u,\"height\":%u,\"timestamp\":%" PRId64 ",\"title\":",
         s->cols ? s->cols : 80, s->rows ? s->rows : 24, t0 / 1000000);
     char title[600];
-    snprintf(title, sizeof title, "%s@%s %s", user, host, l3_index_str(c->ix, s->sid));
+    snprintf(title, sizeof title, "%s@%s %s", user, host, index_str(c->ix, s->sid));
     s_json_str(c->body, title);
     PUT("}\n");
     double last = 0;
@@ -1729,7 +1739,7 @@ static void s_export_cast(ctx_t *c, uint32_t si)
     l3_buf_init(&prompt, 1 << 20);
     for (uint32_t i = 0; i < s->ncmds; i++) {
         l3_record_t r;
-        if (!l3_index_load_cmd(c->ix, s->cmds[i], &r))
+        if (!index_load_cmd(c->ix, s->cmds[i], &r))
             continue;
         if (!t0 || r.start_us < t0)
             t0 = r.start_us;
@@ -1786,7 +1796,7 @@ static void s_replay_page(ctx_t *c, uint32_t si)
     snprintf(title, sizeof title, "%s #%" PRIu32, c->m[M_REPLAY], si);
     s_head(c, title, "replay.js");
     uint32_t ns;
-    const l3_isess_t *s = &l3_index_sessions(c->ix, &ns)[si];
+    const index_sess_t *s = &index_sessions(c->ix, &ns)[si];
     s_session_heading(c, si);
     PUT("</section>\n");
     OUT("<div class=\"player\" id=\"player\" data-cast=\"%s/session/%" PRIu32
@@ -1800,7 +1810,7 @@ static void s_replay_page(ctx_t *c, uint32_t si)
 
 /* ---------------------------------------------------------------- routing */
 
-static int s_pick_language(l3_pages_t *pg, const char *accept)
+static int s_pick_language(pages_t *pg, const char *accept)
 {
     if (pg->language >= 0)
         return pg->language;
@@ -1835,7 +1845,7 @@ static int s_pick_language(l3_pages_t *pg, const char *accept)
     return best;
 }
 
-void l3_pages_indexing(l3_pages_t *self, const l3_req_t *req, int percent, l3_buf_t *resp)
+void pages_indexing(pages_t *self, const req_t *req, int percent, l3_buf_t *resp)
 {
     l3_buf_t body;
     l3_buf_init(&body, 1 << 16);
@@ -1851,7 +1861,7 @@ void l3_pages_indexing(l3_pages_t *self, const l3_req_t *req, int percent, l3_bu
     l3_buf_free(&body);
 }
 
-void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l3_buf_t *resp)
+void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *resp)
 {
     l3_buf_t body;
     l3_buf_init(&body, BODY_MAX);
@@ -1871,17 +1881,17 @@ void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l
     if (!req->user[0]) {
         c->all = true;
     } else {
-        char needle[L3_REQ_USER_MAX + 3];
+        char needle[REQ_USER_MAX + 3];
         snprintf(needle, sizeof needle, " %s ", req->user);
         c->all = strstr(self->instructors, needle) != NULL;
-        c->me = l3_index_str_id(index, req->user);
+        c->me = index_str_id(index, req->user);
     }
     s_read_filters(c);
 
     const char *path = req->path;
     uint32_t id;
     uint32_t ns;
-    l3_index_sessions(index, &ns);
+    index_sessions(index, &ns);
     if (!strcmp(path, "/") || !strcmp(path, "/index")) {
         s_index(c);
     } else if (!strcmp(path, "/journal") || !strcmp(path, "/search")) {
@@ -1924,7 +1934,7 @@ void l3_pages_handle(l3_pages_t *self, l3_index_t *index, const l3_req_t *req, l
         s_stats(c, true);
     } else if (!strncmp(path, "/api/cmd/", 9) && s_parse_u32(path + 9, &id, NULL)) {
         l3_record_t r;
-        if (!s_cmd_visible(c, id) || !l3_index_load_cmd(index, id, &r)) {
+        if (!s_cmd_visible(c, id) || !index_load_cmd(index, id, &r)) {
             c->status = 404;
             c->ctype = "application/json";
             PUT("{\"error\":\"not found\"}\n");

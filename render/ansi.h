@@ -1,4 +1,4 @@
-/*  l3_ansi — terminal output bytes to safe HTML (or plain text).
+/*  ansi — terminal output bytes to safe HTML (or plain text).
 
     Every byte of terminal output is untrusted. The converter is a byte-stream state
     machine: printable text is HTML-escaped, invalid UTF-8 becomes U+FFFD, SGR colour and
@@ -8,8 +8,8 @@
     rewinds the current line (progress bars show their last state). Optional highlight
     ranges (byte offsets into the input) are wrapped in <mark>. Output is bounded by the
     caller's l3_buf limit. */
-#ifndef L3_ANSI_H
-#define L3_ANSI_H
+#ifndef ANSI_H
+#define ANSI_H
 
 #include "l3_buf.h"
 #include <stdbool.h>
@@ -19,25 +19,25 @@
 /* A half-open byte range [start, end) of the input to highlight. */
 typedef struct {
     size_t start, end;
-} l3_ansi_range_t;
+} ansi_range_t;
 
 /* Append the HTML rendering of data to out: escaped text and balanced <span>/<mark> tags,
    never an unbalanced tag whatever the input. ranges (sorted, non-overlapping) may be
    NULL. Returns false when out hit its limit (contents then valid but cut). */
-bool l3_ansi_to_html(const void *data, size_t len, const l3_ansi_range_t *ranges,
+bool ansi_to_html(const void *data, size_t len, const ansi_range_t *ranges,
                      size_t nranges, l3_buf_t *out);
 
 /* Append the plain text of data (escapes dropped, CR rewinds, invalid UTF-8 as U+FFFD)
    with no HTML escaping. */
-bool l3_ansi_to_text(const void *data, size_t len, l3_buf_t *out);
+bool ansi_to_text(const void *data, size_t len, l3_buf_t *out);
 
 /* Append s HTML-escaped (& < > " '), invalid UTF-8 as U+FFFD, controls dropped except
    newline and tab. */
-bool l3_html_escape(const void *data, size_t len, l3_buf_t *out);
+bool ansi_html_escape(const void *data, size_t len, l3_buf_t *out);
 
 /* Find up to max non-overlapping occurrences of needle in data (exact bytes, like the
    search); returns the count written to ranges. */
-size_t l3_ansi_find(const void *data, size_t len, const char *needle, l3_ansi_range_t *ranges,
+size_t ansi_find(const void *data, size_t len, const char *needle, ansi_range_t *ranges,
                     size_t max);
 
 #endif

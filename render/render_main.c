@@ -3,17 +3,17 @@
     Start-up: reuse the derived index file when it matches the datafile, then index the
     rest, in slices, answering requests meanwhile with "503 indexing N%" (and printing
     progress on stderr), so a big file never makes the web server wait blind. After that:
-    one poll loop over the REP socket (requests from l3-cgi, l3_req.h framing) and a SUB
+    one poll loop over the REP socket (requests from l3-cgi, req.h framing) and a SUB
     socket on the writer's PUB, whose "$commit" offsets say how far the datafile is
     complete; records up to that offset are indexed as soon as it arrives. When no writer
     ever announced a commit (a static datafile, or a writer not running), the file's size
     is polled instead, and only complete lines are taken. */
 #include "l3_config.h"
 #include "l3_daemon.h"
-#include "l3_index.h"
+#include "index.h"
 #include "l3_log.h"
-#include "l3_pages.h"
-#include "l3_req.h"
+#include "pages.h"
+#include "req.h"
 #include "l3_time.h"
 
 #include <errno.h>
@@ -44,8 +44,8 @@ typedef struct {
 
 typedef struct {
     l3_config_t *cfg;
-    l3_pages_t *pages;
-    l3_index_t *index;
+    pages_t *pages;
+    index_t *index;
     void *ctx, *rep, *sub;
     const char *datafile;
     uint64_t committed;   /* last "$commit" offset; 0 = none seen */
@@ -121,7 +121,7 @@ static void s_usage(FILE *f)
 /* Receive one request (all frames) and answer it; malformed requests get a 400. */
 static void s_serve(render_t *self, bool indexing, int percent)
 {
-    char frames[6][L3_REQ_QUERY_MAX + 1];
+    char frames[6][REQ_QUERY_MAX + 1];
     int n = 0;
     bool more = true, bad = false;
     while (more) {
@@ -132,7 +132,7 @@ static void s_serve(render_t *self, bool indexing, int percent)
             return;
         }
         size_t len = zmq_msg_size(&msg);
-        if (n < 6 && len <= L3_REQ_QUERY_MAX) {
+        if (n < 6 && len <= REQ_QUERY_MAX) {
             memcpy(frames[n], zmq_msg_data(&msg), len);
             frames[n][len] = 0;
             if (strlen(frames[n]) != len)
@@ -144,12 +144,12 @@ static void s_serve(render_t *self, bool indexing, int percent)
         more = zmq_msg_more(&msg);
         zmq_msg_close(&msg);
     }
-    l3_req_t req;
+    req_t req;
     char err[128] = "malformed request";
     int status = 400;
     l3_buf_reset(&self->resp);
-    if (!bad && n == 6 && strcmp(frames[0], L3_REQ_MAGIC) == 0)
-        status = l3_req_set(&req, frames[1], frames[2], frames[3], frames[4], frames[5], err,
+    if (!bad && n == 6 && strcmp(frames[0], REQ_MAGIC) == 0)
+        status = req_set(&req, frames[1], frames[2], frames[3], frames[4], frames[5], err,
                             sizeof err);
     int64_t t0 = l3_time_mono_us();
     char key[sizeof frames];
@@ -157,7 +157,7 @@ static void s_serve(render_t *self, bool indexing, int percent)
     if (status == 0 && !indexing) {
         snprintf(key, sizeof key, "%s\x01%s\x01%s\x01%s\x01%s", req.method, req.path, req.query,
                  req.user, req.lang);
-        cache_entry_t *e = s_cache_find(self, key, l3_index_generation(self->index));
+        cache_entry_t *e = s_cache_find(self, key, index_generation(self->index));
         if (e) {
             zmq_send(self->rep, e->resp, e->len, 0);
             l3_debug("%s %s?%s (%s) cached", req.method, req.path, req.query, req.user);
@@ -170,15 +170,15 @@ static void s_serve(render_t *self, bool indexing, int percent)
                       "HTTP/1.1 %d Bad Request\r\nContent-Type: text/plain\r\n\r\n%s\n", status,
                       err);
     } else if (indexing) {
-        l3_pages_indexing(self->pages, &req, percent, &self->resp);
+        pages_indexing(self->pages, &req, percent, &self->resp);
     } else {
-        l3_pages_handle(self->pages, self->index, &req, &self->resp);
+        pages_handle(self->pages, self->index, &req, &self->resp);
     }
     if (status == 0)
         l3_debug("%s %s?%s (%s) %.1f ms", req.method, req.path, req.query, req.user,
                  (double)(l3_time_mono_us() - t0) / 1000.0);
     if (cacheable)
-        s_cache_put(self, key, l3_index_generation(self->index), &self->resp);
+        s_cache_put(self, key, index_generation(self->index), &self->resp);
     zmq_send(self->rep, self->resp.data, self->resp.len, 0);
     if (self->resp.cap > (8u << 20)) {
         l3_buf_free(&self->resp);
@@ -222,7 +222,7 @@ static void s_catch_up(render_t *self)
     bool more = true;
     uint64_t limit = self->have_commits ? self->committed : UINT64_MAX;
     while (more) {
-        int64_t added = l3_index_scan(self->index, limit, INDEX_SLICE, &more);
+        int64_t added = index_scan(self->index, limit, INDEX_SLICE, &more);
         if (added < 0)
             break;
         if (added > 0)
@@ -234,13 +234,13 @@ static void s_catch_up(render_t *self)
 static void s_initial_index(render_t *self)
 {
     int64_t t0 = l3_time_mono_us(), last = 0;
-    uint64_t loaded = l3_index_load(self->index);
+    uint64_t loaded = index_load(self->index);
     bool more = true;
-    uint64_t start = l3_index_pos(self->index);
+    uint64_t start = index_pos(self->index);
     while (more && !l3_daemon_interrupted()) {
-        if (l3_index_scan(self->index, UINT64_MAX, INDEX_SLICE, &more) < 0)
+        if (index_scan(self->index, UINT64_MAX, INDEX_SLICE, &more) < 0)
             break;
-        uint64_t pos = l3_index_pos(self->index), size = l3_index_file_size(self->index);
+        uint64_t pos = index_pos(self->index), size = index_file_size(self->index);
         int percent = size ? (int)(pos * 100 / size) : 100;
         int64_t now = l3_time_mono_us();
         if (more && now - last > 1000000) {
@@ -253,11 +253,11 @@ static void s_initial_index(render_t *self)
             s_serve(self, true, percent);
     }
     uint32_t ncmds, nsess;
-    l3_index_cmds(self->index, &ncmds);
-    l3_index_sessions(self->index, &nsess);
+    index_cmds(self->index, &ncmds);
+    index_sessions(self->index, &nsess);
     l3_info("indexed %s: %" PRIu32 " commands, %" PRIu32 " sessions (%" PRIu64
             " records from the index file, %" PRIu64 " MB scanned) in %.2f s",
-            self->datafile, ncmds, nsess, loaded, (l3_index_pos(self->index) - start) >> 20,
+            self->datafile, ncmds, nsess, loaded, (index_pos(self->index) - start) >> 20,
             (double)(l3_time_mono_us() - t0) / 1e6);
 }
 
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
     self.poll_ms = (int)l3_config_int(self.cfg, "render/poll_ms", 250, 10, 10000);
     if (!pidfile)
         pidfile = l3_config_str(self.cfg, "render/backend_pidfile", NULL);
-    self.pages = l3_pages_new(self.cfg);
+    self.pages = pages_new(self.cfg);
     if (!self.pages)
         goto cleanup;
     if (!l3_daemon_start(PROGNAME, daemonize, pidfile))
@@ -360,7 +360,7 @@ int main(int argc, char **argv)
 
     /* The datafile may not exist yet (the writer creates it): wait for it. */
     while (!l3_daemon_interrupted()) {
-        self.index = l3_index_new(datafile, idxpath);
+        self.index = index_new(datafile, idxpath);
         if (self.index)
             break;
         zmq_pollitem_t item = {self.rep, 0, ZMQ_POLLIN, 0};
@@ -404,8 +404,8 @@ cleanup:
         zmq_close(self.sub);
     if (self.ctx)
         zmq_ctx_term(self.ctx);
-    l3_index_destroy(&self.index);
-    l3_pages_destroy(&self.pages);
+    index_destroy(&self.index);
+    pages_destroy(&self.pages);
     l3_buf_free(&self.resp);
     s_cache_free(&self);
     l3_daemon_finish();

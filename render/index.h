@@ -1,4 +1,4 @@
-/*  l3_index — render's in-memory index of the datafile, and its derived index file.
+/*  index — render's in-memory index of the datafile, and its derived index file.
 
     The datafile has one record per line (l3_xmlrec.h), so indexing is a memchr scan for
     line ends plus l3_xmlrec_attr for the few attributes the journal filters and sorts
@@ -12,15 +12,15 @@
     file left off. A missing, foreign or stale index file (the datafile was replaced, or a
     checked line does not match) is rebuilt from the datafile alone: the XML stays the one
     store of record. Command ordinals (position in the datafile) are the permalinks. */
-#ifndef L3_INDEX_H
-#define L3_INDEX_H
+#ifndef INDEX_H
+#define INDEX_H
 
 #include "l3_record.h"
 #include <stdbool.h>
 #include <stdint.h>
 
-#define L3_INDEX_NO_EXIT INT32_MIN
-#define L3_INDEX_LINE_MAX (64u << 20) /* longer lines are skipped with a warning */
+#define INDEX_NO_EXIT INT32_MIN
+#define INDEX_LINE_MAX (64u << 20) /* longer lines are skipped with a warning */
 
 typedef struct {
     uint64_t off;       /* byte offset of the record line in the datafile */
@@ -29,11 +29,11 @@ typedef struct {
     uint32_t sess;      /* index into sessions */
     uint32_t nr;        /* number in session */
     uint32_t word;      /* interned first word of the command line, 0 when none */
-    int32_t exit_code;  /* L3_INDEX_NO_EXIT when unknown */
+    int32_t exit_code;  /* INDEX_NO_EXIT when unknown */
     uint8_t sig, flags;
     uint8_t note;       /* command line is only a shell comment */
     uint8_t pad;
-} l3_icmd_t;
+} index_cmd_t;
 
 typedef struct {
     uint32_t host, user, sid, tty; /* interned strings */
@@ -45,44 +45,44 @@ typedef struct {
     bool declared;                 /* a session record was seen (not only commands) */
     uint32_t *cmds;                /* command ordinals, in datafile order */
     uint32_t ncmds, capcmds;
-} l3_isess_t;
+} index_sess_t;
 
-typedef struct l3_index_t l3_index_t;
+typedef struct index_t index_t;
 
 /* Open the datafile (read only) and the index file at idxpath (NULL: none). Nothing is
    scanned yet. NULL (logged) when the datafile cannot be opened. */
-l3_index_t *l3_index_new(const char *datafile, const char *idxpath);
-void l3_index_destroy(l3_index_t **self_p);
+index_t *index_new(const char *datafile, const char *idxpath);
+void index_destroy(index_t **self_p);
 
 /* Load the index file when it matches the datafile (else start it afresh). Returns the
    number of records taken from it. */
-uint64_t l3_index_load(l3_index_t *self);
+uint64_t index_load(index_t *self);
 
 /* Index complete record lines from the current position up to `limit` (a committed
    offset; UINT64_MAX = the file's current end), reading at most max_bytes in this call.
    Sets *more when bytes remain below the limit. Returns the number of new records, -1
    on a read error. */
-int64_t l3_index_scan(l3_index_t *self, uint64_t limit, uint64_t max_bytes, bool *more);
+int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more);
 
 /* Byte offset up to which the datafile is indexed, and its size when last looked at. */
-uint64_t l3_index_pos(l3_index_t *self);
-uint64_t l3_index_file_size(l3_index_t *self);
+uint64_t index_pos(index_t *self);
+uint64_t index_file_size(index_t *self);
 
 /* Read-only views. Pointers stay valid until the next scan. */
-const l3_icmd_t *l3_index_cmds(l3_index_t *self, uint32_t *count);
-const l3_isess_t *l3_index_sessions(l3_index_t *self, uint32_t *count);
+const index_cmd_t *index_cmds(index_t *self, uint32_t *count);
+const index_sess_t *index_sessions(index_t *self, uint32_t *count);
 /* Interned string by id; "" for 0 or unknown. */
-const char *l3_index_str(l3_index_t *self, uint32_t id);
+const char *index_str(index_t *self, uint32_t id);
 /* Id of an interned string, 0 when never seen. */
-uint32_t l3_index_str_id(l3_index_t *self, const char *s);
+uint32_t index_str_id(index_t *self, const char *s);
 /* Bumped whenever records are added: cache keys include it. */
-uint64_t l3_index_generation(l3_index_t *self);
+uint64_t index_generation(index_t *self);
 
 /* Read the raw line of a command into out (reset first); false on I/O error. */
-bool l3_index_read_line(l3_index_t *self, uint64_t off, uint32_t len, l3_buf_t *out);
+bool index_read_line(index_t *self, uint64_t off, uint32_t len, l3_buf_t *out);
 /* Read and fully parse command `ord`; caller clears rec. */
-bool l3_index_load_cmd(l3_index_t *self, uint32_t ord, l3_record_t *rec);
+bool index_load_cmd(index_t *self, uint32_t ord, l3_record_t *rec);
 /* Datafile descriptor, for bulk reads (search). */
-int l3_index_fd(l3_index_t *self);
+int index_fd(index_t *self);
 
 #endif

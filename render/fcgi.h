@@ -1,4 +1,4 @@
-/*  l3_fcgi — a FastCGI responder loop, so l3-cgi can stay running under a web server
+/*  fcgi — a FastCGI responder loop, so l3-cgi can stay running under a web server
     that spawns it (lighttpd fastcgi.server bin-path, spawn-fcgi, systemd sockets).
 
     Why: as a CGI program l3-cgi is exec'd per request, and on a busy journal that fork
@@ -6,29 +6,29 @@
     transport differs. FastCGI 1.0, responder role only: BEGIN_REQUEST, PARAMS, STDIN
     in; STDOUT, END_REQUEST out; FCGI_KEEP_CONN honoured; GET_VALUES answered; every
     length capped (params 64 KiB per request), anything else closes the connection. */
-#ifndef L3_FCGI_H
-#define L3_FCGI_H
+#ifndef FCGI_H
+#define FCGI_H
 
 #include "l3_buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 
-#define L3_FCGI_PARAMS_MAX (64u << 10)
+#define FCGI_PARAMS_MAX (64u << 10)
 
 /* One request's parameters (CGI environment). */
-typedef struct l3_fcgi_params_t l3_fcgi_params_t;
+typedef struct fcgi_params_t fcgi_params_t;
 
 /* Value of a parameter, or NULL. */
-const char *l3_fcgi_param(const l3_fcgi_params_t *params, const char *name);
+const char *fcgi_param(const fcgi_params_t *params, const char *name);
 
 /* Handle one request: append the CGI response ("Status: ...", headers, body) to out. */
-typedef void(l3_fcgi_handler_fn)(const l3_fcgi_params_t *params, l3_buf_t *out, void *arg);
+typedef void(fcgi_handler_fn)(const fcgi_params_t *params, l3_buf_t *out, void *arg);
 
 /* True when fd is a listening socket (how a FastCGI server hands it over: fd 0). */
-bool l3_fcgi_is_listener(int fd);
+bool fcgi_is_listener(int fd);
 
 /* Accept connections on listen_fd and serve requests until a signal stops it (returns
    0) or accept fails for good (-1). One request at a time. */
-int l3_fcgi_serve(int listen_fd, l3_fcgi_handler_fn *handler, void *arg);
+int fcgi_serve(int listen_fd, fcgi_handler_fn *handler, void *arg);
 
 #endif
