@@ -75,7 +75,8 @@ static const char *s_icon_urls[ICONS] = {
 struct pages_t {
     char *base, *stat, *css, *man_url;
     char *icon[ICONS], *icon_url[ICONS];
-    char *instructors; /* " a b c " for word search */
+    char **instructors; /* render/instructors, one name each */
+    size_t ninstructors;
     int page_size, head_lines, tail_lines;
     int64_t search_budget_us;
     int whatis_new; /* whatis lookups left for the current request */
@@ -92,6 +93,47 @@ static char *s_dup(const char *s)
     if (!d)
         abort(); /* out of memory at start-up */
     return d;
+}
+
+/* Instructor names are separated by these; a user name holding one is never a name. */
+#define INSTRUCTOR_SEPARATORS " \t\r\n\v\f,"
+
+/* render/instructors ("teacher admin", "teacher, admin") into a list of whole names. */
+static void s_instructors_parse(pages_t *self, const char *list)
+{
+    size_t n = 0;
+    for (const char *p = list; *p;) {
+        p += strspn(p, INSTRUCTOR_SEPARATORS);
+        size_t len = strcspn(p, INSTRUCTOR_SEPARATORS);
+        n += len > 0;
+        p += len;
+    }
+    self->instructors = calloc(n ? n : 1, sizeof *self->instructors);
+    if (!self->instructors)
+        abort(); /* out of memory at start-up */
+    for (const char *p = list; *p;) {
+        p += strspn(p, INSTRUCTOR_SEPARATORS);
+        size_t len = strcspn(p, INSTRUCTOR_SEPARATORS);
+        if (len) {
+            self->instructors[self->ninstructors] = strndup(p, len);
+            if (!self->instructors[self->ninstructors++])
+                abort();
+        }
+        p += len;
+    }
+}
+
+/* Whether user is one of the instructors: whole names compared exactly, so "teacher
+   admin" is nobody's name when the list is "teacher admin" (the list used to be searched
+   as one string, and any user name spanning a separator matched). */
+static bool s_is_instructor(const pages_t *self, const char *user)
+{
+    if (!user[0] || user[strcspn(user, INSTRUCTOR_SEPARATORS)])
+        return false;
+    for (size_t i = 0; i < self->ninstructors; i++)
+        if (!strcmp(self->instructors[i], user))
+            return true;
+    return false;
 }
 
 pages_t *pages_new(l3_config_t *config)
@@ -113,16 +155,7 @@ pages_t *pages_new(l3_config_t *config)
         snprintf(key, sizeof key, "render/url_%s", s_icon_names[i]);
         self->icon_url[i] = s_dup(l3_config_str(config, key, s_icon_urls[i]));
     }
-    const char *ins = l3_config_str(config, "render/instructors", "");
-    size_t n = strlen(ins);
-    self->instructors = malloc(n + 3);
-    if (!self->instructors)
-        abort();
-    self->instructors[0] = ' ';
-    for (size_t i = 0; i < n; i++)
-        self->instructors[i + 1] = (ins[i] == ',' || ins[i] == '\t') ? ' ' : ins[i];
-    self->instructors[n + 1] = ' ';
-    self->instructors[n + 2] = 0;
+    s_instructors_parse(self, l3_config_str(config, "render/instructors", ""));
     self->page_size = (int)l3_config_int(config, "render/page_size", 100, 1, 10000);
     self->head_lines = (int)l3_config_int(config, "render/output_head_lines", 20, 1, 100000);
     self->tail_lines = (int)l3_config_int(config, "render/output_tail_lines", 10, 0, 100000);
@@ -153,6 +186,8 @@ void pages_destroy(pages_t **self_p)
     }
     free(self->wa_key);
     free(self->wa_val);
+    for (size_t i = 0; i < self->ninstructors; i++)
+        free(self->instructors[i]);
     free(self->instructors);
     free(self);
     *self_p = NULL;
@@ -1881,9 +1916,7 @@ void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *res
     if (!req->user[0]) {
         c->all = true;
     } else {
-        char needle[REQ_USER_MAX + 3];
-        snprintf(needle, sizeof needle, " %s ", req->user);
-        c->all = strstr(self->instructors, needle) != NULL;
+        c->all = s_is_instructor(self, req->user);
         c->me = index_str_id(index, req->user);
     }
     s_read_filters(c);
