@@ -3,11 +3,18 @@
     Start-up: reuse the derived index file when it matches the datafile, then index the
     rest, in slices, answering requests meanwhile with "503 indexing N%" (and printing
     progress on stderr), so a big file never makes the web server wait blind. After that:
-    one poll loop over the REP socket (requests from l3-cgi, req.h framing) and a SUB
-    socket on the writer's PUB, whose "$commit" offsets say how far the datafile is
-    complete; records up to that offset are indexed as soon as it arrives. When no writer
-    ever announced a commit (a static datafile, or a writer not running), the file's size
-    is polled instead, and only complete lines are taken. */
+    one poll loop over the ROUTER socket (requests from l3-cgi, req.h framing, REQ
+    envelopes), the workers' pipes, and a SUB socket on the writer's PUB, whose "$commit"
+    offsets say how far the datafile is complete; records up to that offset are indexed
+    as soon as it arrives. When no writer ever announced a commit (a static datafile, or
+    a writer not running), the file's size is polled instead, and only complete lines are
+    taken.
+
+    Pages are made in worker processes (workers.h), never in this one: whatever page code
+    does with a hostile record (loop, crash, run out of a limit) costs that request a 503
+    or 500 and a worker, while this loop keeps answering, following the writer and
+    obeying SIGTERM. Answers (including those failures) are cached per index generation
+    here, so a page that hangs is not retried until new records arrive. */
 #include "l3_config.h"
 #include "l3_daemon.h"
 #include "index.h"
@@ -15,8 +22,11 @@
 #include "pages.h"
 #include "req.h"
 #include "l3_time.h"
+#include "whatis.h"
+#include "workers.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +53,14 @@ typedef struct {
 } cache_entry_t;
 
 typedef struct {
+    workers_t *workers;
+    whatis_t *whatis;
+    int whatis_fd; /* the loader's output while it runs, else -1 */
+    bool faults; /* L3_RENDER_TEST_FAULTS: the /_fault/ pages the isolation tests use */
     l3_config_t *cfg;
     pages_t *pages;
     index_t *index;
-    void *ctx, *rep, *sub;
+    void *ctx, *router, *sub;
     const char *datafile;
     uint64_t committed;   /* last "$commit" offset; 0 = none seen */
     bool have_commits;
@@ -118,21 +132,131 @@ static void s_usage(FILE *f)
             "bind, commits, timezone, poll_ms, and the page keys in conf/lilalo.cfg.\n");
 }
 
-/* Receive one request (all frames) and answer it; malformed requests get a 400. */
-static void s_serve(render_t *self, bool indexing, int percent)
+/* Send resp to the client whose ROUTER routing id is id (a REQ envelope: id, empty
+   delimiter, reply). A client gone meanwhile is dropped by ZeroMQ. */
+static void s_reply(render_t *self, const void *id, size_t id_len, const void *resp, size_t len)
 {
-    char frames[6][REQ_QUERY_MAX + 1];
+    zmq_send(self->router, id, id_len, ZMQ_SNDMORE);
+    zmq_send(self->router, "", 0, ZMQ_SNDMORE);
+    zmq_send(self->router, resp, len, 0);
+}
+
+/* The cache key of a request: the whole of what a page depends on besides the index. */
+static void s_cache_key(const req_t *req, char *key, size_t size)
+{
+    snprintf(key, size, "%s\x01%s\x01%s\x01%s\x01%s", req->method, req->path, req->query,
+             req->user, req->lang);
+}
+
+/* A short plain-text response for what render answers itself. */
+static void s_plain(l3_buf_t *resp, int status, const char *reason, const char *extra_headers,
+                    const char *text)
+{
+    l3_buf_reset(resp);
+    l3_buf_printf(resp,
+                  "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                  "Cache-Control: no-store\r\n%sContent-Length: %zu\r\n\r\n%s",
+                  status, reason, extra_headers, strlen(text), text);
+}
+
+/* Runs in a worker process: the page for req. The fault pages exist only when render was
+   started with L3_RENDER_TEST_FAULTS=1, for the tests that prove a bad page costs one
+   page: they behave like the worst bugs page code could have. */
+static void s_make_page(void *arg, const req_t *req, l3_buf_t *resp, l3_buf_t *extra)
+{
+    render_t *self = arg;
+    (void)extra;
+    if (self->faults && !strncmp(req->path, "/_fault/", 8)) {
+        const char *what = req->path + 8;
+        if (!strcmp(what, "hang")) {
+            signal(SIGTERM, SIG_IGN); /* as stubborn as a page can be */
+            for (volatile unsigned long spin = 0;; spin++)
+                ;
+        } else if (!strcmp(what, "crash")) {
+            raise(SIGSEGV);
+        } else if (!strcmp(what, "abort")) {
+            abort();
+        } else if (!strcmp(what, "exit")) {
+            _exit(3);
+        } else if (!strcmp(what, "huge")) {
+            /* a runaway page: more than a reply may be */
+            while (l3_buf_append(resp, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32))
+                ;
+            return;
+        }
+    }
+    pages_handle(self->pages, self->index, req, resp);
+}
+
+/* Called once for every request given to the workers: answer it, cache the answer. */
+static void s_on_page_done(void *arg, const void *token, size_t token_len, const req_t *req,
+                           workers_result_t result, const l3_buf_t *resp, const l3_buf_t *extra,
+                           const char *why)
+{
+    render_t *self = arg;
+    (void)extra;
+    char key[REQ_PATH_MAX + REQ_QUERY_MAX + REQ_USER_MAX + REQ_LANG_MAX + 16];
+    s_cache_key(req, key, sizeof key);
+    uint64_t gen = index_generation(self->index);
+    if (result == WORKERS_OK) {
+        s_reply(self, token, token_len, resp->data, resp->len);
+        s_cache_put(self, key, gen, resp);
+        return;
+    }
+    char text[256];
+    if (result == WORKERS_TIMEOUT) {
+        snprintf(text, sizeof text,
+                 "This page took too long to make (%s) and was stopped.\n"
+                 "The rest of the journal is not affected.\n", why);
+        s_plain(&self->resp, 503, "Service Unavailable", "Retry-After: 30\r\n", text);
+    } else if (result == WORKERS_CRASHED) {
+        snprintf(text, sizeof text,
+                 "This page could not be made: %s.\nThe rest of the journal is not affected; "
+                 "the error is in render's log.\n", why);
+        s_plain(&self->resp, 500, "Internal Server Error", "", text);
+    } else {
+        snprintf(text, sizeof text, "The journal is busy (%s); try again in a moment.\n", why);
+        s_plain(&self->resp, 503, "Service Unavailable", "Retry-After: 2\r\n", text);
+    }
+    s_reply(self, token, token_len, self->resp.data, self->resp.len);
+    /* A page that hung or crashed would do it again until records change: answer it
+       from the cache meanwhile instead of spending a worker on it each time. */
+    if (result != WORKERS_BUSY)
+        s_cache_put(self, key, gen, &self->resp);
+}
+
+/* Receive one request (all frames) and answer it: malformed ones at once (400), cached
+   ones from the cache, the rest through the workers (or the "indexing" page while the
+   first index is built). false when no request was waiting. */
+static bool s_serve(render_t *self, bool indexing, int percent)
+{
+    char frames[8][REQ_QUERY_MAX + 1];
+    uint8_t id[WORKERS_TOKEN_MAX];
+    size_t id_len = 0;
     int n = 0;
     bool more = true, bad = false;
     while (more) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, self->rep, 0) < 0) {
+        /* the first frame of a message is ready when any is: only it may find none */
+        if (zmq_msg_recv(&msg, self->router, n == 0 && !id_len ? ZMQ_DONTWAIT : 0) < 0) {
             zmq_msg_close(&msg);
-            return;
+            return false;
         }
         size_t len = zmq_msg_size(&msg);
-        if (n < 6 && len <= REQ_QUERY_MAX) {
+        more = zmq_msg_more(&msg);
+        if (!id_len) { /* the routing id ROUTER puts first */
+            id_len = len <= sizeof id ? len : sizeof id;
+            memcpy(id, zmq_msg_data(&msg), id_len);
+            zmq_msg_close(&msg);
+            if (!more)
+                return true; /* nothing to answer */
+            continue;
+        }
+        if (n == 0) {
+            if (len != 0)
+                bad = true; /* not a REQ envelope (no empty delimiter) */
+        } else if (n >= 1 && n <= 6 && len <= REQ_QUERY_MAX) {
             memcpy(frames[n], zmq_msg_data(&msg), len);
             frames[n][len] = 0;
             if (strlen(frames[n]) != len)
@@ -141,49 +265,40 @@ static void s_serve(render_t *self, bool indexing, int percent)
             bad = true;
         }
         n++;
-        more = zmq_msg_more(&msg);
         zmq_msg_close(&msg);
     }
     req_t req;
     char err[128] = "malformed request";
     int status = 400;
-    l3_buf_reset(&self->resp);
-    if (!bad && n == 6 && strcmp(frames[0], REQ_MAGIC) == 0)
-        status = req_set(&req, frames[1], frames[2], frames[3], frames[4], frames[5], err,
-                            sizeof err);
-    int64_t t0 = l3_time_mono_us();
-    char key[sizeof frames];
-    bool cacheable = false;
-    if (status == 0 && !indexing) {
-        snprintf(key, sizeof key, "%s\x01%s\x01%s\x01%s\x01%s", req.method, req.path, req.query,
-                 req.user, req.lang);
-        cache_entry_t *e = s_cache_find(self, key, index_generation(self->index));
-        if (e) {
-            zmq_send(self->rep, e->resp, e->len, 0);
-            l3_debug("%s %s?%s (%s) cached", req.method, req.path, req.query, req.user);
-            return;
-        }
-        cacheable = true;
-    }
+    if (!bad && n == 7 && strcmp(frames[1], REQ_MAGIC) == 0)
+        status = req_set(&req, frames[2], frames[3], frames[4], frames[5], frames[6], err,
+                         sizeof err);
     if (status != 0) {
-        l3_buf_printf(&self->resp,
-                      "HTTP/1.1 %d Bad Request\r\nContent-Type: text/plain\r\n\r\n%s\n", status,
-                      err);
-    } else if (indexing) {
+        char text[160];
+        snprintf(text, sizeof text, "%s\n", err);
+        s_plain(&self->resp, status,
+                status == 405 ? "Method Not Allowed"
+                : status == 414 ? "URI Too Long" : "Bad Request",
+                "", text);
+        s_reply(self, id, id_len, self->resp.data, self->resp.len);
+        return true;
+    }
+    if (indexing || !self->workers) {
+        l3_buf_reset(&self->resp);
         pages_indexing(self->pages, &req, percent, &self->resp);
-    } else {
-        pages_handle(self->pages, self->index, &req, &self->resp);
+        s_reply(self, id, id_len, self->resp.data, self->resp.len);
+        return true;
     }
-    if (status == 0)
-        l3_debug("%s %s?%s (%s) %.1f ms", req.method, req.path, req.query, req.user,
-                 (double)(l3_time_mono_us() - t0) / 1000.0);
-    if (cacheable)
-        s_cache_put(self, key, index_generation(self->index), &self->resp);
-    zmq_send(self->rep, self->resp.data, self->resp.len, 0);
-    if (self->resp.cap > (8u << 20)) {
-        l3_buf_free(&self->resp);
-        l3_buf_init(&self->resp, 0);
+    char key[sizeof frames];
+    s_cache_key(&req, key, sizeof key);
+    cache_entry_t *e = s_cache_find(self, key, index_generation(self->index));
+    if (e) {
+        s_reply(self, id, id_len, e->resp, e->len);
+        l3_debug("%s %s?%s (%s) cached", req.method, req.path, req.query, req.user);
+        return true;
     }
+    workers_submit(self->workers, &req, id, id_len);
+    return true;
 }
 
 /* "$commit" <offset>: the datafile is complete up to offset. */
@@ -221,7 +336,7 @@ static void s_catch_up(render_t *self)
 {
     bool more = true;
     uint64_t limit = self->have_commits ? self->committed : UINT64_MAX;
-    while (more) {
+    while (more && !l3_daemon_interrupted()) {
         int64_t added = index_scan(self->index, limit, INDEX_SLICE, &more);
         if (added < 0)
             break;
@@ -248,9 +363,8 @@ static void s_initial_index(render_t *self)
                     self->datafile, pos >> 20, size >> 20, percent);
             last = now;
         }
-        zmq_pollitem_t item = {self->rep, 0, ZMQ_POLLIN, 0};
-        while (more && zmq_poll(&item, 1, 0) > 0 && (item.revents & ZMQ_POLLIN))
-            s_serve(self, true, percent);
+        while (more && s_serve(self, true, percent))
+            ;
     }
     uint32_t ncmds, nsess;
     index_cmds(self->index, &ncmds);
@@ -297,6 +411,9 @@ int main(int argc, char **argv)
     l3_log_init(PROGNAME, use_syslog, verbose ? L3_LOG_DEBUG : L3_LOG_INFO);
     render_t self;
     memset(&self, 0, sizeof self);
+    self.whatis_fd = -1;
+    const char *faults = getenv("L3_RENDER_TEST_FAULTS");
+    self.faults = faults && !strcmp(faults, "1");
     int rc = 1;
     char idxbuf[4096];
     l3_buf_init(&self.resp, 0);
@@ -335,12 +452,14 @@ int main(int argc, char **argv)
         goto cleanup;
 
     self.ctx = zmq_ctx_new();
-    self.rep = zmq_socket(self.ctx, ZMQ_REP);
+    /* ROUTER, not REP: requests are answered as their pages come back from the workers,
+       in any order, while a slow page is still being made. */
+    self.router = zmq_socket(self.ctx, ZMQ_ROUTER);
     int linger = 0;
     int64_t maxmsg = 64 * 1024;
-    zmq_setsockopt(self.rep, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(self.rep, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    if (zmq_bind(self.rep, bind) != 0) {
+    zmq_setsockopt(self.router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(self.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_bind(self.router, bind) != 0) {
         l3_error("cannot bind %s: %s", bind, zmq_strerror(errno));
         goto cleanup;
     }
@@ -357,28 +476,70 @@ int main(int argc, char **argv)
         }
     }
     l3_info("serving on %s, datafile %s, index %s", bind, datafile, idxpath);
+    if (self.faults)
+        l3_warn("L3_RENDER_TEST_FAULTS=1: the /_fault/ test pages are on (tests only)");
 
     /* The datafile may not exist yet (the writer creates it): wait for it. */
     while (!l3_daemon_interrupted()) {
         self.index = index_new(datafile, idxpath);
         if (self.index)
             break;
-        zmq_pollitem_t item = {self.rep, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t item = {self.router, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, 1000) > 0)
-            s_serve(&self, true, 0);
+            while (s_serve(&self, true, 0))
+                ;
     }
     if (!self.index)
         goto cleanup;
+    /* Command descriptions load while the index is built (the loader just waits on its
+       pipe until the main loop reads it). */
+    self.whatis = whatis_new(l3_config_bool(self.cfg, "render/whatis", true));
+    if (self.whatis)
+        self.whatis_fd = whatis_start(self.whatis,
+                                      l3_config_str(self.cfg, "render/whatis_command",
+                                                    "whatis -l -w '*'"));
     s_initial_index(&self);
+    if (l3_daemon_interrupted())
+        goto done;
+    workers_cfg_t wcfg = {
+        (int)l3_config_int(self.cfg, "render/workers", 4, 1, WORKERS_MAX),
+        (int)l3_config_int(self.cfg, "render/page_timeout_ms", 1500, 100, 600000),
+        (int)l3_config_int(self.cfg, "render/queue_max", 256, 1, 100000)};
+    self.workers = workers_new(&wcfg, s_make_page, &self, s_on_page_done, &self);
+    if (!self.workers) {
+        l3_error("cannot set up the page workers");
+        goto cleanup;
+    }
+    workers_keep_fd(self.workers, index_fd(self.index));
+    workers_set_generation(self.workers, index_generation(self.index));
 
     while (!l3_daemon_interrupted()) {
-        zmq_pollitem_t items[2] = {{self.rep, 0, ZMQ_POLLIN, 0}, {self.sub, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, self.sub ? 2 : 1, self.poll_ms);
+        zmq_pollitem_t items[3 + WORKERS_MAX] = {{self.router, 0, ZMQ_POLLIN, 0},
+                                                 {self.sub, 0, ZMQ_POLLIN, 0}};
+        size_t fixed = self.sub ? 2 : 1;
+        size_t whatis_item = 0;
+        if (self.whatis_fd >= 0) {
+            whatis_item = fixed++;
+            items[whatis_item] = (zmq_pollitem_t){NULL, self.whatis_fd, ZMQ_POLLIN, 0};
+        }
+        size_t nw = workers_pollitems(self.workers, items + fixed, WORKERS_MAX);
+        int n = zmq_poll(items, (int)(fixed + nw),
+                         workers_timeout_ms(self.workers, self.poll_ms));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             l3_error("poll: %s", zmq_strerror(errno));
             break;
+        }
+        /* Finished pages first: the items name the workers as they were at the poll. */
+        workers_process(self.workers, items + fixed, nw);
+        if (whatis_item && (items[whatis_item].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) &&
+            !whatis_on_readable(self.whatis))
+        {
+            self.whatis_fd = -1; /* loaded: workers forked from now on have the table */
+            workers_renew(self.workers);
+            s_cache_free(&self); /* pages made before had no descriptions */
+            memset(self.cache, 0, sizeof self.cache);
         }
         bool commit = false;
         if (self.sub && (items[1].revents & ZMQ_POLLIN)) {
@@ -391,15 +552,22 @@ int main(int argc, char **argv)
             }
         }
         /* New records first, so a request right after an ack already sees them. */
-        if (commit || n == 0 || !self.have_commits)
+        if (commit || n == 0 || !self.have_commits) {
             s_catch_up(&self);
+            workers_set_generation(self.workers, index_generation(self.index));
+        }
         if (items[0].revents & ZMQ_POLLIN)
-            s_serve(&self, false, 100);
+            while (s_serve(&self, false, 100))
+                ;
     }
+done:
     rc = 0;
 cleanup:
-    if (self.rep)
-        zmq_close(self.rep);
+    /* Workers first: they are killed and reaped before anything they might share goes. */
+    workers_destroy(&self.workers);
+    whatis_destroy(&self.whatis);
+    if (self.router)
+        zmq_close(self.router);
     if (self.sub)
         zmq_close(self.sub);
     if (self.ctx)
