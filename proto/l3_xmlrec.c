@@ -591,27 +591,32 @@ cleanup:
 
 int l3_xmlrec_attr(const char *line, size_t len, const char *name, char *buf, size_t size)
 {
+    //  The start tag ends at the first '>': values have '<' and '>' escaped.
     const char *tag_end = memchr(line, '>', len);
-    size_t span = tag_end ? (size_t) (tag_end - line) : len;
+    const char *end = tag_end ? tag_end : line + len;
     size_t nlen = strlen(name);
-    const char *p = line, *end = line + span;
-    //  ` name="` cannot occur inside a value: values have '"' escaped.
-    while (p < end) {
-        const char *q = memchr(p, ' ', (size_t) (end - p));
-        if (!q)
+    //  Walk the attributes in order, ` name="value"` each: a value has '"' escaped, so the
+    //  next '"' closes it. Looking for ` name="` anywhere in the tag is not enough: a value
+    //  may end with " sid=" (host="h sid=" sid="s1"), and its closing quote completes the
+    //  pattern inside it.
+    const char *p = memchr(line, ' ', (size_t) (end - line));
+    while (p) {
+        const char *attr = p + 1;
+        const char *eq = memchr(attr, '=', (size_t) (end - attr));
+        if (!eq || end - eq < 2 || eq[1] != '"')
             return -1;
-        q++;
-        if ((size_t) (end - q) > nlen + 1 && memcmp(q, name, nlen) == 0 && q[nlen] == '='
-            && q[nlen + 1] == '"') {
-            const char *v = q + nlen + 2;
-            const char *close = memchr(v, '"', (size_t) (end - v));
-            if (!close || (size_t) (close - v) >= size)
+        const char *v = eq + 2;
+        const char *close = memchr(v, '"', (size_t) (end - v));
+        if (!close)
+            return -1;
+        if ((size_t) (eq - attr) == nlen && memcmp(attr, name, nlen) == 0) {
+            if ((size_t) (close - v) >= size)
                 return -1;
             memcpy(buf, v, (size_t) (close - v));
             buf[close - v] = 0;
             return (int) (close - v);
         }
-        p = q;
+        p = end - close > 1 && close[1] == ' ' ? close + 1 : NULL;
     }
     return -1;
 }
