@@ -24,7 +24,91 @@ typedef struct {
     uint32_t nhits;
 } part_t;
 
-/* Hits in the part, ascending, one per command, only after the record's start tag. */
+/* Inside an entity ("&amp;", "&#10;"): a '&' after the last ';' within an entity's length
+   before h, in the text segment that starts at seg. */
+static bool s_in_entity(const uint8_t *seg, const uint8_t *h)
+{
+    for (const uint8_t *b = h; b > seg && h - b < 8;) {
+        b--;
+        if (*b == ';')
+            return false;
+        if (*b == '&')
+            return true;
+    }
+    return false;
+}
+
+/* Does the encoded field content c[0..len) hold the needle as text? The content is text
+   (with entities) and <x>hex</x> elements for bytes XML cannot carry; the needle, encoded
+   the same way, matches only where it starts in text and not inside an entity, and never
+   in the hex or the x tags. (A needle that itself encodes to <x> elements, U+FFFE or
+   U+FFFF, is looked for as bytes: it matches only where its bytes stand alone.) */
+static bool s_field_has(const uint8_t *c, size_t len, const uint8_t *needle, size_t nlen)
+{
+    bool raw = memchr(needle, '<', nlen) != NULL;
+    size_t i = 0;
+    while (i < len) {
+        if (c[i] == '<' && !raw) {
+            const uint8_t *x = memmem(c + i, len - i, "</x>", 4);
+            if (!x)
+                return false;
+            i = (size_t)(x - c) + 4;
+            continue;
+        }
+        const uint8_t *lt = raw ? NULL : memchr(c + i, '<', len - i);
+        size_t seg_end = lt ? (size_t)(lt - c) : len;
+        size_t at = i;
+        while (seg_end - at >= nlen) {
+            const uint8_t *h = memmem(c + at, seg_end - at, needle, nlen);
+            if (!h)
+                break;
+            if (!s_in_entity(c + i, h))
+                return true;
+            at = (size_t)(h - c) + 1;
+        }
+        i = seg_end;
+    }
+    return false;
+}
+
+/* Does the record line hold the needle in the text the journal shows: the cwd, the
+   command line, the output and the diff? Not in the start tag's attributes, the element
+   names, the hex of <x> bytes, the inside of an entity, or the timing lines. The writer
+   puts the fields in a fixed order after the start tag, each <name>...</name>, and their
+   content never holds a raw '<' but that of <x> and </x>, so "</name>" ends each. */
+static bool s_line_has(const uint8_t *line, size_t len, const uint8_t *needle, size_t nlen)
+{
+    static const struct {
+        const char *open, *close;
+        bool shown;
+    } fields[] = {{"<cwd>", "</cwd>", true},       {"<line>", "</line>", true},
+                  {"<out>", "</out>", true},       {"<timing>", "</timing>", false},
+                  {"<diff>", "</diff>", true}};
+    const uint8_t *tag_end = memchr(line, '>', len);
+    if (!tag_end)
+        return false;
+    size_t pos = (size_t)(tag_end - line) + 1;
+    /* Most lines a needle only in attributes brings here (a host, the agent) stop here. */
+    if (!memmem(line + pos, len - pos, needle, nlen))
+        return false;
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        size_t ol = strlen(fields[f].open), cl = strlen(fields[f].close);
+        if (len - pos < ol || memcmp(line + pos, fields[f].open, ol) != 0)
+            continue; /* an empty field is left out */
+        size_t cs = pos + ol;
+        const uint8_t *close = memmem(line + cs, len - cs, fields[f].close, cl);
+        if (!close)
+            return false;
+        if (fields[f].shown && s_field_has(line + cs, (size_t)(close - line) - cs, needle, nlen))
+            return true;
+        pos = (size_t)(close - line) + cl;
+    }
+    return false;
+}
+
+/* Hits in the part, ascending, one per command. memmem over the window finds the next
+   command whose line holds the needle's bytes anywhere; s_line_has then decides on that
+   line alone, and the scan goes on after it. */
 static void *s_scan_part(void *arg)
 {
     part_t *p = arg;
@@ -45,10 +129,9 @@ static void *s_scan_part(void *arg)
         const index_cmd_t *c = &cmds[ord];
         if (hoff >= c->off && hoff < c->off + c->len) {
             const uint8_t *line = p->base + (c->off - p->wstart);
-            const uint8_t *tag_end = memchr(line, '>', c->len);
-            if (tag_end && h > tag_end)
+            if (s_line_has(line, c->len, p->needle, p->nlen))
                 p->hits[p->nhits++] = ord;
-            at = (size_t)(c->off + c->len - p->wstart); /* one hit per command */
+            at = (size_t)(c->off + c->len - p->wstart); /* one look per command */
         } else {
             at = (size_t)(hoff - p->wstart) + 1; /* between records (a session line) */
         }

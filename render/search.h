@@ -1,9 +1,10 @@
 /*  search — full-text search over the datafile, newest first.
 
     The needle is XML-encoded exactly as the writer encodes byte fields (l3_xml_encode_bytes),
-    so a plain memmem over the raw record lines finds it without parsing anything; a hit
-    counts only when it lies after the record's start tag (in the command line, cwd or
-    output text, not in an attribute). The file is scanned backwards in windows mapped one
+    so a plain memmem over the raw record lines finds the candidates without parsing
+    anything; a candidate line counts when the needle stands in the text of its cwd,
+    command line, output or diff (not in an attribute, an element name, the hex of a
+    byte XML cannot carry, the inside of an entity, or the timing lines). The file is scanned backwards in windows mapped one
     at a time (unmapped after, so the scan does not grow render's resident memory; no
     MAP_POPULATE: building the page tables up front cost more than the scan itself,
     while faults taken by the two scanning threads overlap), and it stops as soon as the caller has enough results: a page of recent hits

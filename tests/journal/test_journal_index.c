@@ -135,6 +135,23 @@ int main(void)
     CHECK(n == 1, "markup in the needle is matched as text: %zu", n);
     n = search_commands(ix, "h&1", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "attributes are not searched: %zu", n);
+    /* Found by fuzz/render_page: a needle that also stood in the start tag ("e" is in
+       agent="..."; "alice" is the user) hid the command, element names matched ("line"
+       is in <line>), and so did entities and the timing lines. */
+    n = search_commands(ix, "e", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 100, "a needle that is also in every start tag: %zu", n);
+    n = search_commands(ix, "alice", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 0, "the user name is only an attribute here: %zu", n);
+    n = search_commands(ix, "tmp", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 100, "the cwd is searched: %zu", n);
+    n = search_commands(ix, "ine", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 100, "\"line <N>\" in every output: %zu", n);
+    n = search_commands(ix, "out", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 0, "element names are not text: %zu", n);
+    n = search_commands(ix, "lt;", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 0, "the inside of an entity is not text: %zu", n);
+    n = search_commands(ix, "#10", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 0, "an encoded newline is not text: %zu", n);
 
     /* growth: a partial line is not indexed until complete; the footer is not passed */
     l3_buf_reset(&b);
@@ -209,6 +226,46 @@ int main(void)
     ss = index_sessions(ix, &ns);
     CHECK(loaded == 0 && added == 1 && ns == 1 && !strcmp(index_str(ix, ss[0].sid), "other"),
           "replaced datafile re-indexed");
+    index_destroy(&ix);
+
+    /* search: the hex of bytes XML cannot carry and the timing lines are not text */
+    unlink(path);
+    unlink(idx);
+    l3_buf_reset(&b);
+    l3_buf_append_str(&b, L3_XML_HEADER);
+    s_record(&b, L3_RECORD_SESSION, "hex", 0, NULL, NULL, 0);
+    {
+        l3_record_t h;
+        l3_record_init(&h);
+        h.type = L3_RECORD_COMMAND;
+        strcpy(h.agent, "t");
+        h.epoch = 1;
+        h.seq = ++seq;
+        strcpy(h.host, "h");
+        strcpy(h.user, "alice");
+        strcpy(h.sid, "hex");
+        h.nr = 1;
+        h.start_us = 1795000000000000ll;
+        l3_bytes_set(&h.cmdline, "printf x", 8, L3_CMDLINE_MAX);
+        l3_bytes_set(&h.output, "\x1b[1mbold\x1b\x1b end", 15, L3_OUTPUT_MAX);
+        l3_bytes_set(&h.timing, "0.5 4\n", 6, L3_TIMING_MAX);
+        CHECK(l3_xmlrec_write(&h, &b), "hex record written");
+        l3_record_clear(&h);
+    }
+    s_append(path, b.data, b.len);
+    ix = index_new(path, NULL);
+    index_load(ix);
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    n = search_commands(ix, "1b", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 0, "hex of ESC is not text: %zu", n);
+    n = search_commands(ix, "[1mbold", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 1, "text after an ESC: %zu", n);
+    n = search_commands(ix, "x", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 1, "x in the command line, not only in <x>: %zu", n);
+    n = search_commands(ix, " end", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 1, "text after two ESCs: %zu", n);
+    n = search_commands(ix, "0.5", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    CHECK(n == 0, "timing lines are not searched: %zu", n);
     index_destroy(&ix);
 
     l3_buf_free(&b);
