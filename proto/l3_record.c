@@ -188,8 +188,8 @@ l3_record_type_t l3_record_type_from_name(const char *name)
     return L3_RECORD_NONE;
 }
 
-static const char *s_flag_names[] = {"fullscreen", "interrupted", "truncated",
-                                     "abnormal",   "nested",      "background"};
+static const char *s_flag_names[] = {"fullscreen", "interrupted", "truncated", "abnormal",
+                                     "nested",     "background",  "hangup",    "ambiguous"};
 #define FLAG_COUNT (sizeof(s_flag_names) / sizeof(s_flag_names[0]))
 
 void l3_record_flags_format(uint32_t flags, char *buf, size_t size)

@@ -36,14 +36,19 @@ typedef enum {
 
 /* Command and session flags; stored by name in XML (l3_record_flag_name). */
 enum {
-    L3_FLAG_FULLSCREEN = 1u << 0,  /* used the alternate screen (vim, top, less) */
+    L3_FLAG_FULLSCREEN = 1u << 0,  /* full screen: the alternate screen (vim, less), or
+                                      redrawing the main screen (top, watch) */
     L3_FLAG_INTERRUPTED = 1u << 1, /* no D mark: the shell went away mid-command */
     L3_FLAG_TRUNCATED = 1u << 2,   /* output capped; `dropped` bytes left out */
     L3_FLAG_ABNORMAL = 1u << 3,    /* end record: the recorder died, agent ended it */
     L3_FLAG_NESTED = 1u << 4,      /* command ran a nested recorded session (su -) */
     L3_FLAG_BACKGROUND = 1u << 5,  /* command line ended with & */
+    L3_FLAG_HANGUP = 1u << 6,      /* cut by hangup: the recorder lost its terminal (or was
+                                      told to stop) and sent the session SIGHUP */
+    L3_FLAG_AMBIGUOUS = 1u << 7,   /* exit status 129..192 with no evidence of a signal: it
+                                      may be `exit N` or death by signal N-128 */
 };
-#define L3_FLAG_ALL 0x3fu
+#define L3_FLAG_ALL 0xffu
 
 /* An owned byte string. */
 typedef struct {
@@ -92,7 +97,7 @@ typedef struct {
     /* command and end */
     bool has_exit;
     int32_t exit_code;
-    int32_t signal; /* 0 = not killed by a signal */
+    int32_t signal; /* 0 = no signal known to have ended it (see L3_FLAG_AMBIGUOUS) */
     uint32_t flags;
 } l3_record_t;
 

@@ -40,7 +40,7 @@ static inline void test_record_fill(l3_record_t *r, l3_record_type_t type, uint6
         r->has_exit = true;
         r->exit_code = -3;
         r->signal = 0;
-        r->flags = L3_FLAG_TRUNCATED | L3_FLAG_FULLSCREEN;
+        r->flags = L3_FLAG_TRUNCATED | L3_FLAG_FULLSCREEN | L3_FLAG_HANGUP | L3_FLAG_AMBIGUOUS;
     } else {
         r->start_us = 1795900000123456LL;
         r->end_us = 1795900003000000LL;
