@@ -278,12 +278,18 @@ static bool s_apply(index_t *self, const entry_t *en)
 
 /* ---------------------------------------------------------------- line parsing */
 
+/* A text attribute, unescaped, into buf (IDX_STR_MAX + 1 bytes); "" when absent or longer.
+   The raw value is read into room for its escaped form: a name of L3_NAME_MAX bytes may
+   take six times that in the line ("&quot;"), and cutting it there dropped the record. */
 static void s_attr_str(const char *line, size_t len, const char *name, char *buf)
 {
-    if (l3_xmlrec_attr(line, len, name, buf, IDX_STR_MAX + 1) < 0)
-        buf[0] = 0;
-    else
-        l3_xml_unescape(buf);
+    char raw[6 * IDX_STR_MAX + 1];
+    buf[0] = 0;
+    if (l3_xmlrec_attr(line, len, name, raw, sizeof raw) < 0)
+        return;
+    l3_xml_unescape(raw);
+    if (strlen(raw) <= IDX_STR_MAX)
+        memcpy(buf, raw, strlen(raw) + 1);
 }
 
 static int64_t s_attr_time(const char *line, size_t len, const char *name)

@@ -268,6 +268,40 @@ int main(void)
     CHECK(n == 0, "timing lines are not searched: %zu", n);
     index_destroy(&ix);
 
+    /* names the writer accepts whose escaped form is over 255 bytes (found by
+       fuzz/render_page: the host's records vanished, the user became "") */
+    unlink(path);
+    l3_buf_reset(&b);
+    l3_buf_append_str(&b, L3_XML_HEADER);
+    {
+        l3_record_t h;
+        l3_record_init(&h);
+        h.type = L3_RECORD_COMMAND;
+        strcpy(h.agent, "t");
+        h.epoch = 1;
+        h.seq = ++seq;
+        memset(h.host, '&', L3_NAME_MAX);
+        memset(h.user, '"', L3_NAME_MAX);
+        strcpy(h.sid, "long");
+        h.nr = 1;
+        h.start_us = 1795000000000000ll;
+        l3_bytes_set(&h.cmdline, "ls", 2, L3_CMDLINE_MAX);
+        CHECK(l3_xmlrec_write(&h, &b), "long names written");
+        l3_record_clear(&h);
+    }
+    s_append(path, b.data, b.len);
+    ix = index_new(path, NULL);
+    index_load(ix);
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    cmds = index_cmds(ix, &nc);
+    ss = index_sessions(ix, &ns);
+    CHECK(nc == 1 && ns == 1, "a host of 255 '&' is indexed: %u commands", nc);
+    CHECK(ns == 1 && strlen(index_str(ix, ss[0].host)) == L3_NAME_MAX &&
+              strlen(index_str(ix, ss[0].user)) == L3_NAME_MAX &&
+              index_str(ix, ss[0].user)[0] == '"',
+          "long names unescaped whole");
+    index_destroy(&ix);
+
     l3_buf_free(&b);
     unlink(path);
     unlink(idx);

@@ -1,0 +1,166 @@
+/*  ui — what every page of the journal shares (private to render/; pages.h is the API).
+
+    pages.c reads the config and routes a request to one page function; the pages live
+    one family per module, as cgit splits its UI:
+      ui.h, ui_shared.c  the HTTP response, the HTML head, foot and error page, a
+                     session's heading, time and number formatting, JSON escaping,
+                     access and filters, the message tables
+      ui_journal.c   the journal, session and search lists (grouped by day, then session),
+                     page links, the filter form
+      ui_command.c   one command (command line with word links, output, diff) and its
+                     permalink page
+      ui_overview.c  the index page: hosts, users, sessions
+      ui_stats.c     statistics, HTML and JSON, and the per-host/user/word/day counts
+      ui_api.c       the JSON API: sessions, commands (also the live page's feed), one cmd
+      ui_export.c    a session as .txt, .cast (asciicast v2) and .json; the replay page
+
+    A page appends its body to c->body and may set c->status, c->ctype and
+    c->extra_headers; pages_handle wraps it in the HTTP response. Every byte that came
+    from a terminal or a record goes out through ansi_* or ui_esc (HTML) or ui_json_*
+    (JSON); URLs built from record data only ever carry numbers or percent-encoded text. */
+#ifndef UI_H
+#define UI_H
+
+#include "index.h"
+#include "l3_buf.h"
+#include "pages.h"
+#include "req.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- configuration */
+
+#define UI_ICONS 5
+
+/* The icon names: config keys frontend_NAME_ico and url_NAME, and each icon's alt text. */
+extern const char *const ui_icon_names[UI_ICONS];
+
+/* The render section of the config, read once by pages_new; pages read it, and the
+   command-word module keeps its whatis cache here across requests. */
+struct pages_t {
+    char *base, *stat, *css, *man_url;
+    char *icon[UI_ICONS], *icon_url[UI_ICONS];
+    char **instructors; /* render/instructors, one name each */
+    size_t ninstructors;
+    int page_size, head_lines, tail_lines;
+    int64_t search_budget_us;
+    int whatis_new; /* whatis lookups left for the current request */
+    int language;   /* -1 auto, 0 en, 1 ru */
+    bool whatis;
+    /* whatis cache: word -> line (or "" when none) */
+    char **wa_key, **wa_val;
+    size_t wa_n, wa_cap;
+};
+
+/* ---------------------------------------------------------------- messages */
+
+/* clang-format off */
+enum {
+    M_INDEX, M_JOURNAL, M_SEARCH, M_STATS, M_HOSTS, M_USERS, M_SESSIONS, M_COMMANDS,
+    M_HOST, M_USER, M_SESSION, M_FROM, M_TO, M_FAILED_ONLY, M_APPLY, M_NO_COMMANDS,
+    M_LINES, M_SHOW_ALL, M_FULLSCREEN, M_EXIT, M_KILLED, M_NOT_FOUND_CMD, M_STARTED,
+    M_OPEN, M_ENDED, M_REPLAY, M_LIVE, M_TEXT, M_CAST, M_TOP_COMMANDS, M_FAILURE_RATIO,
+    M_PER_DAY, M_PER_USER, M_PER_HOST, M_OLDER, M_NOT_FOUND, M_NOTE, M_BYTES_DROPPED,
+    M_PAGE, M_FOLLOWING, M_NOJS_REPLAY, M_PERMALINK, M_TOTAL, M_INDEXING, M_INTERRUPTED,
+    M_DATE, M_COUNT, M_ALL, M_COUNT_
+};
+/* clang-format on */
+
+/* The message table of a language (0 English, 1 Russian), indexed by M_*. */
+const char **ui_messages(int lang);
+
+/* ---------------------------------------------------------------- request context */
+
+/* One request being answered: what pages_handle made of it (language, who may see what,
+   the filters from its query) and the response the page is writing. */
+typedef struct {
+    pages_t *pg;
+    index_t *ix;
+    const req_t *req;
+    const char **m; /* messages */
+    int lang;
+    bool all;    /* may see every session */
+    uint32_t me; /* interned remote user when !all (0: sees nothing) */
+    /* filters */
+    uint32_t host, user;
+    int64_t sess; /* -1: any */
+    int64_t from_us, to_us;
+    bool failed;
+    char q[REQ_VALUE_MAX + 1];
+    char fhost[REQ_VALUE_MAX + 1], fuser[REQ_VALUE_MAX + 1];
+    char ffrom[16], fto[16];
+    bool bad_filter; /* a named host/user that does not exist: nothing matches */
+    bool export_all; /* /session/N.json: every command of the session */
+    l3_buf_t *body;
+    int status;
+    const char *ctype;
+    const char *extra_headers;
+} ui_ctx_t;
+
+/* Append to the page body: formatted, or a string as is (markup we wrote, not data). */
+#define OUT(...) l3_buf_printf(c->body, __VA_ARGS__)
+#define PUT(s) l3_buf_append_str(c->body, (s))
+
+/* ---------------------------------------------------------------- response and HTML */
+
+/* Append a complete HTTP/1.1 response (status line, headers, body unless head_only). */
+void ui_http(l3_buf_t *resp, int status, const char *ctype, const char *extra, const l3_buf_t *body,
+             bool head_only);
+/* Append s to the body HTML-escaped. */
+void ui_esc(ui_ctx_t *c, const char *s);
+/* The page head up to the <h1>; script (may be NULL) names one of our static scripts. */
+void ui_head(ui_ctx_t *c, const char *title, const char *script);
+void ui_foot(ui_ctx_t *c);
+/* Replace the body with an HTML error page. */
+void ui_error_page(ui_ctx_t *c, int status, const char *title);
+/* A session's <section> and heading (user@host, tty, start, replay/text/cast/live links);
+   the caller closes the section. */
+void ui_session_heading(ui_ctx_t *c, uint32_t si);
+
+/* ---------------------------------------------------------------- formatting */
+
+/* Local time of day, date and time, ISO 8601 UTC ("" for 0). */
+void ui_fmt_time(int64_t us, char *buf, size_t size);
+void ui_fmt_datetime(int64_t us, char *buf, size_t size);
+void ui_fmt_iso(int64_t us, char *buf, size_t size);
+/* Local day number, for grouping by day. */
+int64_t ui_day(int64_t us);
+/* "Tuesday, 24 November 2026" in the request's language. */
+void ui_fmt_day(ui_ctx_t *c, int64_t us, char *buf, size_t size);
+void ui_fmt_duration(int64_t us, char *buf, size_t size);
+/* 1234567 as "1,234,567" (a space in Russian). */
+void ui_fmt_count(ui_ctx_t *c, uint64_t n, char *buf, size_t size);
+
+/* A JSON string of any bytes (invalid UTF-8 as U+FFFD, '<' escaped), quotes included. */
+void ui_json_bytes(l3_buf_t *b, const void *data, size_t len);
+void ui_json_str(l3_buf_t *b, const char *s);
+
+/* ---------------------------------------------------------------- access and filters */
+
+/* Whether the request may see session si / command ord (false when out of range). */
+bool ui_sess_visible(ui_ctx_t *c, uint32_t si);
+bool ui_cmd_visible(ui_ctx_t *c, uint32_t ord);
+/* Whether a command is visible and passes the request's filters. */
+bool ui_cmd_matches(ui_ctx_t *c, const index_cmd_t *cmd);
+/* Read host, user, session, from, to, failed and q from the query into c. */
+void ui_read_filters(ui_ctx_t *c);
+/* The current filters as a query string (for page links), without page/before. */
+void ui_filter_query(ui_ctx_t *c, char *buf, size_t size);
+
+/* search_commands' accept callback: keeps the ordinals that pass ui_cmd_matches in ords
+   (which has room for as many as the search was asked for). */
+typedef struct {
+    ui_ctx_t *c;
+    uint32_t *ords;
+    size_t n;
+} ui_search_acc_t;
+bool ui_search_accept(uint32_t ord, void *arg);
+
+/* qsort comparator of uint32_t. */
+int ui_cmp_u32(const void *a, const void *b);
+/* strdup that aborts when out of memory. */
+char *ui_dup(const char *s);
+
+#endif

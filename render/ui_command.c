@@ -1,0 +1,439 @@
+/*  ui_command — one command as the journal shows it, and its permalink page /cmd/ID.
+
+    A command is its meta line (time linking to the permalink, duration, user@host, the
+    cwd when it changed), the command line with every command word linked to its
+    documentation (man page, the 2005 icons, a whatis tooltip), the exit status or
+    signal, then the output (elided in the middle when long, linking to ?full=1) or, for
+    a full-screen program, a line saying so with a replay link; and an edited file's
+    diff. A comment line (# ...) is shown as a note instead. The journal (ui_journal.c),
+    the permalink page and the live feed (ui_api.c, html=1) all show a command this way. */
+#include "ui.h"
+#include "ui_command.h"
+#include "ansi.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- command words */
+
+/* The whatis line of a command word, cached in pages_t across requests. */
+static const char *s_whatis(pages_t *pg, const char *word)
+{
+    if (!pg->whatis)
+        return "";
+    for (size_t i = 0; i < pg->wa_n; i++)
+        if (!strcmp(pg->wa_key[i], word))
+            return pg->wa_val[i];
+    if (pg->wa_n >= 4096 || pg->whatis_new <= 0)
+        return ""; /* each unseen word costs a process: a few per request at most */
+    pg->whatis_new--;
+    char cmd[160], line[512] = "";
+    /* word is [A-Za-z0-9._+-] only (checked by the caller), so the shell sees no syntax. */
+    snprintf(cmd, sizeof cmd, "timeout 1 whatis -l -- '%s' 2>/dev/null", word);
+    FILE *f = popen(cmd, "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = 0;
+        pclose(f);
+    }
+    line[strcspn(line, "\n")] = 0;
+    if (pg->wa_n == pg->wa_cap) {
+        size_t ncap = pg->wa_cap ? pg->wa_cap * 2 : 64;
+        char **k = realloc(pg->wa_key, ncap * sizeof *k);
+        if (k)
+            pg->wa_key = k;
+        char **v = realloc(pg->wa_val, ncap * sizeof *v);
+        if (v)
+            pg->wa_val = v;
+        if (!k || !v)
+            return "";
+        pg->wa_cap = ncap;
+    }
+    pg->wa_key[pg->wa_n] = ui_dup(word);
+    pg->wa_val[pg->wa_n] = ui_dup(line);
+    return pg->wa_val[pg->wa_n++];
+}
+
+/* A word that may be a command name we link: [A-Za-z0-9._+-], at most 64, not starting
+   with '-' or '.'. */
+static bool s_word_ok(const char *w, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = w[i];
+        if (!(isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '+' || ch == '-'))
+            return false;
+    }
+    return w[0] != '-' && w[0] != '.';
+}
+
+/* A URL template with %s replaced by the percent-encoded word, HTML-escaped. */
+static void s_url_fill(ui_ctx_t *c, const char *tmpl, const char *word)
+{
+    char enc[200];
+    req_pct_encode(word, enc, sizeof enc);
+    const char *p = strstr(tmpl, "%s");
+    if (!p) {
+        ui_esc(c, tmpl);
+        return;
+    }
+    ansi_html_escape(tmpl, (size_t)(p - tmpl), c->body);
+    ui_esc(c, enc);
+    ui_esc(c, p + 2);
+}
+
+/* One command word as a link to its documentation with the 2005 icons beside it. */
+static void s_word_link(ui_ctx_t *c, const char *word)
+{
+    const char *wa = s_whatis(c->pg, word);
+    PUT("<span class=\"wm\"><a class=\"w\" href=\"");
+    s_url_fill(c, c->pg->man_url, word);
+    PUT("\"");
+    if (wa[0]) {
+        PUT(" title=\"");
+        ui_esc(c, wa);
+        PUT("\"");
+    }
+    PUT(">");
+    ui_esc(c, word);
+    PUT("</a><span class=\"ico\">");
+    for (int i = 0; i < UI_ICONS; i++) {
+        if (!c->pg->icon_url[i][0])
+            continue;
+        PUT("<a href=\"");
+        s_url_fill(c, c->pg->icon_url[i], word);
+        PUT("\"><img alt=\"");
+        PUT(ui_icon_names[i]);
+        PUT("\" src=\"");
+        ui_esc(c, c->pg->icon[i]);
+        PUT("\"></a>");
+    }
+    PUT("</span></span>");
+}
+
+/* The command line, every command word (after | ; & && || ( and prefixes like sudo)
+   linked; quoted text is never a command word. */
+static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char *hl)
+{
+    static const char *prefixes[] = {"sudo",   "time", "nohup",   "env",     "exec",
+                                     "xargs",  "nice", "command", "builtin", "watch",
+                                     "strace", "doas", NULL};
+    bool cmdpos = true;
+    size_t i = 0;
+    ansi_range_t r[64];
+    size_t nr = hl && hl[0] ? ansi_find(p, len, hl, r, 64) : 0;
+    while (i < len) {
+        uint8_t ch = p[i];
+        if (ch == '|' || ch == ';' || ch == '&' || ch == '(' || ch == '\n' || ch == '`') {
+            cmdpos = true;
+            size_t j = i + 1;
+            ansi_html_escape(p + i, 1, c->body);
+            i = j;
+            continue;
+        }
+        if (ch == ' ' || ch == '\t' || ch == ')') {
+            /* ")" ends a subshell or $(...): what follows is an argument or an operator */
+            if (ch == ')')
+                cmdpos = false;
+            ansi_html_escape(p + i, 1, c->body);
+            i++;
+            continue;
+        }
+        /* A word: up to unquoted whitespace or an operator. */
+        size_t j = i;
+        char quote = 0;
+        while (j < len) {
+            uint8_t d = p[j];
+            if (quote) {
+                if (d == (uint8_t)quote)
+                    quote = 0;
+                else if (d == '\\' && quote == '"' && j + 1 < len)
+                    j++;
+            } else if (d == '\'' || d == '"') {
+                quote = (char)d;
+            } else if (d == '\\' && j + 1 < len) {
+                j++;
+            } else if (d == ' ' || d == '\t' || d == '|' || d == ';' || d == '&' || d == '(' ||
+                       d == ')' || d == '\n' || d == '`') {
+                break;
+            }
+            j++;
+        }
+        if (j > len)
+            j = len;
+        if (j == i) {
+            /* Every byte the word scan stops on is consumed above; should one ever be
+               missed, take it as text rather than spin on it (the original bug). */
+            ansi_html_escape(p + i, 1, c->body);
+            i++;
+            continue;
+        }
+        const char *w = (const char *)p + i;
+        size_t wl = j - i;
+        bool in_hl = false;
+        for (size_t k = 0; k < nr; k++)
+            if (r[k].start < j && r[k].end > i)
+                in_hl = true;
+        if (cmdpos && memchr(w, '=', wl) && !memchr(w, '\'', wl) && s_word_ok(w, strcspn(w, "="))) {
+            ansi_html_escape(w, wl, c->body); /* VAR=value before the command */
+        } else if (cmdpos) {
+            /* /usr/bin/ls links as ls */
+            const char *base = w;
+            for (size_t k = 0; k < wl; k++)
+                if (w[k] == '/')
+                    base = w + k + 1;
+            size_t bl = wl - (size_t)(base - w);
+            if (s_word_ok(base, bl) && !in_hl) {
+                char word[65];
+                memcpy(word, base, bl);
+                word[bl] = 0;
+                ansi_html_escape(w, (size_t)(base - w), c->body);
+                s_word_link(c, word);
+                bool prefix = false;
+                for (int k = 0; prefixes[k]; k++)
+                    if (!strcmp(word, prefixes[k]))
+                        prefix = true;
+                cmdpos = prefix;
+            } else {
+                /* odd words, and highlighted ones (a mark is clearer than a link there) */
+                ansi_range_t rr[16];
+                size_t n = in_hl ? ansi_find(w, wl, hl, rr, 16) : 0;
+                ansi_to_html(w, wl, rr, n, c->body);
+                cmdpos = false;
+            }
+        } else {
+            if (in_hl) {
+                ansi_range_t rr[16];
+                size_t n = ansi_find(w, wl, hl, rr, 16);
+                ansi_to_html(w, wl, rr, n, c->body);
+            } else {
+                ansi_html_escape(w, wl, c->body);
+            }
+            /* an option of a prefix (sudo -u x) keeps the command position */
+        }
+        i = j;
+    }
+}
+
+/* ---------------------------------------------------------------- output and diff */
+
+static void s_sig_name(int sig, char *buf, size_t size)
+{
+    const char *abbrev = sig > 0 && sig < 65 ? sigabbrev_np(sig) : NULL;
+    if (abbrev)
+        snprintf(buf, size, "SIG%s", abbrev);
+    else
+        snprintf(buf, size, "signal %d", sig);
+}
+
+/* Output, elided in the middle when long ("… 1,234 lines …" linking to the whole). */
+static void s_output_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool full)
+{
+    const uint8_t *o = r->output.data;
+    size_t len = r->output.len;
+    ansi_range_t rr[256];
+    if (!len && !r->dropped)
+        return;
+    PUT("<pre class=\"out\">");
+    size_t head_end = len, tail_start = len;
+    size_t hidden_lines = 0;
+    if (!full) {
+        /* head: first head_lines lines and at most 4 KiB; tail likewise, at most 2 KiB */
+        size_t lines = 0, i = 0;
+        while (i < len && lines < (size_t)c->pg->head_lines && i < 4096) {
+            const uint8_t *nl = memchr(o + i, '\n', len - i);
+            i = nl ? (size_t)(nl - o) + 1 : len;
+            lines++;
+        }
+        if (i > 4096)
+            i = 4096; /* a long line is cut too: a screenful, not a megabyte */
+        head_end = i;
+        size_t t = len, tl = 0;
+        while (t > head_end && tl < (size_t)c->pg->tail_lines && len - t < 2048) {
+            size_t k = t - 1;
+            while (k > head_end && o[k - 1] != '\n')
+                k--;
+            t = k;
+            tl++;
+        }
+        if (len - t > 2048)
+            t = len - 2048;
+        if (t < head_end)
+            t = head_end;
+        tail_start = c->pg->tail_lines ? t : len;
+        for (size_t k = head_end; k < tail_start; k++)
+            if (o[k] == '\n')
+                hidden_lines++;
+        if (tail_start > head_end && hidden_lines == 0)
+            hidden_lines = 1;
+    }
+    size_t cut = r->dropped ? (size_t)r->output_head : len; /* where capture dropped bytes */
+    if (head_end >= tail_start) {
+        if (r->dropped && cut < len) {
+            size_t n = c->q[0] ? ansi_find(o, cut, c->q, rr, 256) : 0;
+            ansi_to_html(o, cut, rr, n, c->body);
+            char cnt[32];
+            ui_fmt_count(c, r->dropped, cnt, sizeof cnt);
+            OUT("\n<span class=\"elide\">… %s %s …</span>\n", cnt, c->m[M_BYTES_DROPPED]);
+            n = c->q[0] ? ansi_find(o + cut, len - cut, c->q, rr, 256) : 0;
+            ansi_to_html(o + cut, len - cut, rr, n, c->body);
+        } else {
+            size_t n = c->q[0] ? ansi_find(o, len, c->q, rr, 256) : 0;
+            ansi_to_html(o, len, rr, n, c->body);
+        }
+    } else {
+        size_t n = c->q[0] ? ansi_find(o, head_end, c->q, rr, 256) : 0;
+        ansi_to_html(o, head_end, rr, n, c->body);
+        char cnt[32];
+        ui_fmt_count(c, hidden_lines, cnt, sizeof cnt);
+        if (head_end && o[head_end - 1] != '\n')
+            PUT("\n");
+        OUT("<a class=\"elide\" href=\"%s/cmd/%" PRIu32 "?full=1\">… %s %s", c->pg->base, ord, cnt,
+            c->m[M_LINES]);
+        if (r->dropped) {
+            ui_fmt_count(c, r->dropped, cnt, sizeof cnt);
+            OUT(", %s %s", cnt, c->m[M_BYTES_DROPPED]);
+        }
+        OUT(" — %s …</a>\n", c->m[M_SHOW_ALL]);
+        n = c->q[0] ? ansi_find(o + tail_start, len - tail_start, c->q, rr, 256) : 0;
+        ansi_to_html(o + tail_start, len - tail_start, rr, n, c->body);
+    }
+    PUT("</pre>\n");
+}
+
+/* A unified diff, its file, hunk, added and deleted lines marked. */
+static void s_diff_html(ui_ctx_t *c, const l3_record_t *r)
+{
+    const uint8_t *p = r->diff.data;
+    size_t len = r->diff.len, i = 0;
+    PUT("<pre class=\"diff\">");
+    while (i < len) {
+        const uint8_t *nl = memchr(p + i, '\n', len - i);
+        size_t e = nl ? (size_t)(nl - p) + 1 : len;
+        const char *cls = p[i] == '+' ? "add" : p[i] == '-' ? "del" : p[i] == '@' ? "hunk" : NULL;
+        if (e - i >= 3 && (!memcmp(p + i, "+++", 3) || !memcmp(p + i, "---", 3)))
+            cls = "file";
+        if (cls)
+            OUT("<span class=\"%s\">", cls);
+        ansi_to_html(p + i, e - i, NULL, 0, c->body);
+        if (cls)
+            PUT("</span>");
+        i = e;
+    }
+    PUT("</pre>\n");
+}
+
+/* ---------------------------------------------------------------- one command */
+
+void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_cwd, bool full)
+{
+    uint32_t ns;
+    const index_sess_t *s = &index_sessions(c->ix, &ns)[index_cmds(c->ix, &ns)[ord].sess];
+    const char *user = index_str(c->ix, s->user);
+    const char *host = index_str(c->ix, s->host);
+    bool failed = (r->has_exit && r->exit_code != 0) || r->signal;
+    bool notfound = r->has_exit && r->exit_code == 127;
+    const uint8_t *cl = r->cmdline.data;
+    size_t cll = r->cmdline.len;
+    size_t lead = 0;
+    while (lead < cll && (cl[lead] == ' ' || cl[lead] == '\t'))
+        lead++;
+    bool note = lead < cll && cl[lead] == '#';
+    char tbuf[32], dur[48];
+    ui_fmt_time(r->start_us, tbuf, sizeof tbuf);
+    ui_fmt_duration(r->end_us ? r->end_us - r->start_us : 0, dur, sizeof dur);
+
+    OUT("<div class=\"cmd%s%s%s\" id=\"c%" PRIu32 "\">", failed ? " fail" : "",
+        notfound ? " nf" : "", note ? " note" : "", ord);
+    OUT("<div class=\"meta\"><a class=\"time\" href=\"%s/cmd/%" PRIu32 "\" title=\"%s\">%s</a>",
+        c->pg->base, ord, c->m[M_PERMALINK], tbuf);
+    OUT(" <span class=\"dur\">%s</span> <span class=\"who\">", dur);
+    ui_esc(c, user);
+    PUT("@");
+    ui_esc(c, host);
+    PUT("</span>");
+    if (show_cwd && r->cwd.len) {
+        PUT(" <span class=\"cwd\">");
+        ansi_to_html(r->cwd.data, r->cwd.len, NULL, 0, c->body);
+        PUT("</span>");
+    }
+    PUT("</div>\n");
+    if (note) {
+        PUT("<div class=\"notetext\">");
+        ansi_to_html(cl + lead + 1, cll - lead - 1, NULL, 0, c->body);
+        PUT("</div></div>\n");
+        return;
+    }
+    OUT("<div class=\"line\"><span class=\"prompt\">%s</span> <code class=\"cl\">",
+        strcmp(user, "root") == 0 ? "#" : "$");
+    if (notfound)
+        PUT("<s>");
+    s_cmdline_html(c, cl, cll, c->q);
+    if (notfound)
+        PUT("</s>");
+    PUT("</code>");
+    if (r->signal) {
+        char sn[32];
+        s_sig_name(r->signal, sn, sizeof sn);
+        OUT(" <span class=\"sig\">%s %s</span>", c->m[M_KILLED], sn);
+    } else if (notfound) {
+        OUT(" <span class=\"exit\">%s 127: %s</span>", c->m[M_EXIT], c->m[M_NOT_FOUND_CMD]);
+    } else if (failed) {
+        OUT(" <span class=\"exit\">%s %" PRId32 "</span>", c->m[M_EXIT], r->exit_code);
+    }
+    if (r->flags & L3_FLAG_INTERRUPTED)
+        OUT(" <span class=\"sig\">%s</span>", c->m[M_INTERRUPTED]);
+    PUT("</div>\n");
+    if (r->flags & L3_FLAG_FULLSCREEN) {
+        char *word = NULL;
+        size_t wl = 0;
+        while (lead + wl < cll && cl[lead + wl] != ' ')
+            wl++;
+        word = strndup((const char *)cl + lead, wl);
+        PUT("<div class=\"fs\">");
+        if (word)
+            ansi_html_escape(word, strlen(word), c->body);
+        OUT(" — %s, %s <a href=\"%s/replay/%" PRIu32 "\">%s</a></div>\n", c->m[M_FULLSCREEN], dur,
+            c->pg->base, index_cmds(c->ix, &ns)[ord].sess, c->m[M_REPLAY]);
+        free(word);
+    } else {
+        s_output_html(c, ord, r, full);
+    }
+    if (r->diff.len)
+        s_diff_html(c, r);
+    PUT("</div>\n");
+}
+
+/* ---------------------------------------------------------------- permalink page */
+
+void ui_command_page(ui_ctx_t *c, uint32_t ord)
+{
+    l3_record_t r;
+    if (!ui_cmd_visible(c, ord) || !index_load_cmd(c->ix, ord, &r)) {
+        ui_error_page(c, 404, c->m[M_NOT_FOUND]);
+        return;
+    }
+    char v[8];
+    bool full = req_param(c->req->query, "full", v, sizeof v) && v[0] == '1';
+    char title[64], dbuf[96];
+    uint32_t nc;
+    const index_cmd_t *cmd = &index_cmds(c->ix, &nc)[ord];
+    snprintf(title, sizeof title, "#%" PRIu32, ord);
+    ui_head(c, title, NULL);
+    ui_fmt_day(c, r.start_us, dbuf, sizeof dbuf);
+    PUT("<h2 class=\"day\">");
+    ui_esc(c, dbuf);
+    PUT("</h2>\n");
+    ui_session_heading(c, cmd->sess);
+    ui_command_html(c, ord, &r, true, full);
+    PUT("</section>\n");
+    OUT("<p><a href=\"%s/journal?session=%" PRIu32 "\">%s</a></p>\n", c->pg->base, cmd->sess,
+        c->m[M_SESSION]);
+    ui_foot(c);
+    l3_record_clear(&r);
+}
