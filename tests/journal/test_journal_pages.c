@@ -3,7 +3,12 @@
 
     instructors: render/instructors is a list of whole names; a REMOTE_USER sees every
     session only when it is one of them, never because its name spans two of them
-    ("teacher admin") or a separator. Measured as the sessions /api/sessions lists. */
+    ("teacher admin") or a separator. Measured as the sessions /api/sessions lists.
+
+    command lines with ')': a ')' once made the command-line formatter spin forever
+    (fixed in 2def1d6), and the journal answered 504 to everyone from then on. Each page
+    is made in a child process with a deadline, so a hang fails the test instead of
+    hanging it; the command's text must stand in the page, HTML-escaped. */
 #include "index.h"
 #include "l3_config.h"
 #include "l3_test.h"
@@ -11,9 +16,14 @@
 #include "pages.h"
 #include "req.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- fixture */
@@ -157,6 +167,77 @@ static size_t s_count(const char *hay, const char *needle)
     return n;
 }
 
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* s_get in a child process: true with the response when it came within deadline_ms;
+   false when the page took longer (the child is killed) or the child died. *took_ms is
+   the time it took. */
+static bool s_get_within(pages_t *pages, index_t *ix, const char *path, const char *query,
+                         int deadline_ms, l3_buf_t *resp, int64_t *took_ms)
+{
+    int fds[2];
+    int64_t start = s_now_ms();
+    l3_buf_reset(resp);
+    *took_ms = 0;
+    if (pipe(fds) != 0)
+        return false;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return false;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        l3_buf_t page;
+        l3_buf_init(&page, 0);
+        s_get(pages, ix, path, query, "", &page);
+        size_t off = 0;
+        while (off < page.len) {
+            ssize_t w = write(fds[1], page.data + off, page.len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    bool done = false, in_time = true;
+    char chunk[65536];
+    while (!done) {
+        int left = deadline_ms - (int)(s_now_ms() - start);
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int n = left > 0 ? poll(&pfd, 1, left) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            in_time = false;
+            kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t r = read(fds[0], chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            done = true;
+        else
+            l3_buf_append(resp, chunk, (size_t)r);
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *took_ms = s_now_ms() - start;
+    return in_time && WIFEXITED(status) && WEXITSTATUS(status) == 0 && resp->len > 0;
+}
+
 /* ---------------------------------------------------------------- instructors */
 
 static void test_instructors(void)
@@ -232,9 +313,135 @@ static void test_instructors(void)
     s_fixture_destroy(&f);
 }
 
+/* ---------------------------------------------------------------- command lines */
+
+/* s HTML-escaped as the journal escapes text (ASCII here). */
+static void s_escape(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < size; s++) {
+        const char *rep = *s == '&'    ? "&amp;"
+                          : *s == '<'  ? "&lt;"
+                          : *s == '>'  ? "&gt;"
+                          : *s == '"'  ? "&quot;"
+                          : *s == '\'' ? "&#39;"
+                                       : NULL;
+        if (rep) {
+            memcpy(out + o, rep, strlen(rep));
+            o += strlen(rep);
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = 0;
+}
+
+/* The text of command ord's command line in a page: the inside of its <code class="cl">
+   with the tags dropped (word links, icons, search marks). false when it is not there. */
+static bool s_cmdline_text(const char *page, uint32_t ord, char *out, size_t size)
+{
+    char id[32];
+    snprintf(id, sizeof id, "id=\"c%u\"", ord);
+    const char *p = strstr(page, id);
+    p = p ? strstr(p, "<code class=\"cl\">") : NULL;
+    const char *end = p ? strstr(p, "</code>") : NULL;
+    if (!end)
+        return false;
+    p += strlen("<code class=\"cl\">");
+    size_t o = 0;
+    bool in_tag = false;
+    for (; p < end && o + 1 < size; p++) {
+        if (*p == '<')
+            in_tag = true;
+        else if (*p == '>' && in_tag)
+            in_tag = false;
+        else if (!in_tag)
+            out[o++] = *p;
+    }
+    out[o] = 0;
+    return true;
+}
+
+static void test_cmdlines_with_parens(void)
+{
+    static const char *lines[] = {
+        "echo $((6*7))",
+        "(exit 3)",
+        "f() {",
+        "$(date)",
+        "a)b",
+        ")",
+        "))))",
+        "echo \"<b>)</b>\" 'x)' && (cd /tmp; ls) | wc -l",
+        "case $x in a) echo a;; *) echo b;; esac",
+        "sudo -u bob env A=1 ls $(cat list)) `uname -r`)",
+    };
+    const size_t nlines = sizeof lines / sizeof lines[0];
+    const int deadline_ms = 2000; /* a page of a few commands takes milliseconds */
+    fixture_t f;
+    s_fixture_init(&f);
+    s_fixture_session(&f, "alice", "s1");
+    for (size_t i = 0; i < nlines; i++)
+        s_fixture_command(&f, "alice", "s1", i + 1, lines[i], "42\r\n");
+    s_fixture_open(&f);
+    pages_t *pages = s_pages_with(&f, "");
+    CHECK(pages != NULL);
+    if (!pages) {
+        s_fixture_destroy(&f);
+        return;
+    }
+    l3_buf_t resp;
+    l3_buf_init(&resp, 0);
+    char want[256], got[4096];
+    int64_t took;
+
+    /* the journal, and a search for ')' (the highlighting path), hold every line */
+    static const char *journals[] = {"", "q=%29"};
+    for (size_t k = 0; k < sizeof journals / sizeof journals[0]; k++) {
+        bool ok = s_get_within(pages, f.ix, "/journal", journals[k], deadline_ms, &resp, &took);
+        CHECK_MSG(ok, "/journal?%s: no answer within %d ms (took %lld ms)", journals[k],
+                  deadline_ms, (long long)took);
+        if (!ok)
+            continue;
+        const char *page = (const char *)resp.data;
+        CHECK_MSG(!strncmp(page, "HTTP/1.1 200 ", 13), "/journal?%s: %.40s", journals[k], page);
+        for (size_t i = 0; i < nlines; i++) {
+            s_escape(lines[i], want, sizeof want);
+            bool found = s_cmdline_text(page, (uint32_t)i, got, sizeof got);
+            CHECK_MSG(found && !strcmp(got, want),
+                      "/journal?%s, command %zu: text \"%s\", want \"%s\" (%s)", journals[k], i,
+                      found ? got : "(none)", want, lines[i]);
+        }
+    }
+
+    /* each permalink, and with all of its output */
+    for (size_t i = 0; i < nlines; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/cmd/%zu", i);
+        static const char *queries[] = {"", "full=1"};
+        for (size_t k = 0; k < sizeof queries / sizeof queries[0]; k++) {
+            bool ok = s_get_within(pages, f.ix, path, queries[k], deadline_ms, &resp, &took);
+            CHECK_MSG(ok, "%s?%s (%s): no answer within %d ms (took %lld ms)", path, queries[k],
+                      lines[i], deadline_ms, (long long)took);
+            if (!ok)
+                break; /* the same page again would only hang again */
+            const char *page = (const char *)resp.data;
+            s_escape(lines[i], want, sizeof want);
+            bool found = s_cmdline_text(page, (uint32_t)i, got, sizeof got);
+            CHECK_MSG(!strncmp(page, "HTTP/1.1 200 ", 13) && found && !strcmp(got, want),
+                      "%s?%s: text \"%s\", want \"%s\" (%s)", path, queries[k],
+                      found ? got : "(none)", want, lines[i]);
+        }
+    }
+    l3_buf_free(&resp);
+    pages_destroy(&pages);
+    s_fixture_destroy(&f);
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
     test_instructors();
+    test_cmdlines_with_parens();
     TEST_DONE();
 }
