@@ -6,7 +6,13 @@
     colour, build logs, errors, "command not found", a signal kill, a full-screen editor
     with its diff, comment notes). --hostile adds the records the journal must survive:
     markup and script in command lines and output, broken UTF-8, OSC/CSI junk and a 10 MB
-    line (capped the way the agent caps output). --open leaves the last session open. */
+    line (capped the way the agent caps output). --open leaves the last session open.
+
+    --lines FILE takes the command lines from FILE instead, one record per line, in order
+    (--null: NUL-terminated, so a command line may hold newlines): a corpus of real shell
+    lines goes through the writer's format and the journal exactly as it is, byte for
+    byte. Each gets plausible surroundings: sessions, times, a cwd, sometimes its own text
+    echoed as output, now and then a failure, a "command not found" or a SIGINT. */
 #include "l3_buf.h"
 #include "l3_msg.h"
 #include "l3_record.h"
@@ -14,12 +20,17 @@
 #include "l3_xmlrec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
+
+#define LINES_FILE_MAX (512u << 20) /* --lines: the corpus is read whole */
 
 typedef struct {
     FILE *out;
@@ -206,16 +217,138 @@ static bool s_hostile(gen_t *g, const char *host, const char *user, const char *
     return ok;
 }
 
+/* The command lines of --lines: the file's bytes, cut at each separator (newline, or NUL
+   with --null) in place. Empty lines are skipped. */
+typedef struct {
+    char *data;
+    size_t size;
+    size_t count, cap;
+    const uint8_t **line;
+    size_t *len;
+} lines_t;
+
+static void s_lines_free(lines_t *ls)
+{
+    free(ls->data);
+    free(ls->line);
+    free(ls->len);
+    *ls = (lines_t){0};
+}
+
+/* Read path whole and split it at sep; false with a message on stderr. */
+static bool s_lines_read(lines_t *ls, const char *path, char sep)
+{
+    bool ok = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "l3-render-gen: %s: %s\n", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > LINES_FILE_MAX) {
+        fprintf(stderr, "l3-render-gen: %s: not a regular file of at most %u MB\n", path,
+                LINES_FILE_MAX >> 20);
+        goto cleanup;
+    }
+    ls->data = malloc((size_t)st.st_size + 1);
+    if (!ls->data)
+        goto cleanup;
+    while (ls->size < (size_t)st.st_size) {
+        ssize_t n = read(fd, ls->data + ls->size, (size_t)st.st_size - ls->size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "l3-render-gen: %s: %s\n", path, n ? strerror(errno) : "shrank");
+            goto cleanup;
+        }
+        ls->size += (size_t)n;
+    }
+    for (size_t at = 0; at < ls->size;) {
+        char *end = memchr(ls->data + at, sep, ls->size - at);
+        size_t len = (end ? (size_t)(end - ls->data) : ls->size) - at;
+        if (len > L3_CMDLINE_MAX) {
+            fprintf(stderr, "l3-render-gen: %s: command %zu is over %u bytes\n", path,
+                    ls->count + 1, L3_CMDLINE_MAX);
+            goto cleanup;
+        }
+        if (len && ls->count == ls->cap) {
+            size_t ncap = ls->cap ? ls->cap * 2 : 1024;
+            const uint8_t **nl = realloc(ls->line, ncap * sizeof *nl);
+            if (nl)
+                ls->line = nl;
+            size_t *nlen = realloc(ls->len, ncap * sizeof *nlen);
+            if (nlen)
+                ls->len = nlen;
+            if (!nl || !nlen)
+                goto cleanup;
+            ls->cap = ncap;
+        }
+        if (len) {
+            ls->line[ls->count] = (const uint8_t *)ls->data + at;
+            ls->len[ls->count++] = len;
+        }
+        at += len + 1;
+    }
+    ok = true;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        fprintf(stderr, "l3-render-gen: cannot read the command lines of %s\n", path);
+    return ok;
+}
+
+/* The recorded life of one given command line: mostly it succeeds, sometimes printing
+   its own text (as echo would, through a terminal: CR LF), now and then it fails, is not
+   found (the shell's message names its first word) or is interrupted. */
+static void s_line_command(gen_t *g, l3_record_t *r, l3_buf_t *out, const uint8_t *line, size_t len)
+{
+    l3_buf_reset(out);
+    uint32_t k = s_rand(g) % 100;
+    r->has_exit = true;
+    r->exit_code = 0;
+    if (k < 40) {
+        for (size_t i = 0; i < len; i++) {
+            if (line[i] == '\n')
+                l3_buf_append_byte(out, '\r');
+            l3_buf_append_byte(out, line[i]);
+        }
+        l3_buf_append_str(out, "\r\n");
+        if (out->failed)
+            l3_buf_reset(out); /* a line near the cap does not fit twice: no echo */
+    } else if (k < 50) {
+        r->exit_code = 1;
+    } else if (k < 53) {
+        size_t lead = 0, wl = 0;
+        while (lead < len && (line[lead] == ' ' || line[lead] == '\t'))
+            lead++;
+        while (lead + wl < len && wl < 64 && line[lead + wl] != ' ' && line[lead + wl] != '\t' &&
+               line[lead + wl] != '\n')
+            wl++;
+        l3_buf_append_str(out, "bash: ");
+        l3_buf_append(out, line + lead, wl);
+        l3_buf_append_str(out, ": command not found\r\n");
+        r->exit_code = 127;
+    } else if (k < 55) {
+        l3_buf_append_str(out, "^C\r\n");
+        r->exit_code = 130;
+        r->signal = 2;
+    }
+}
+
 static void s_usage(FILE *f)
 {
     fprintf(f, "usage: l3-render-gen [-o FILE] [-n COMMANDS] [--per-session N] [--seed N]\n"
                "                     [--start UNIX_SECONDS] [--hostile] [--open] [--no-footer]\n"
                "                     [--push WRITER_ENDPOINT --acks ACK_ENDPOINT]\n"
-               "                     [--append HOST/USER/SID/LAST_NR]\n"
+               "                     [--append HOST/USER/SID/LAST_NR] [--lines FILE [--null]]\n"
                "Writes a synthetic lilalo datafile (the writer's exact format) for tests and\n"
                "benchmarks. Default: 1000 commands to stdout. With --push the records go to a\n"
                "running l3-writer (agent id \"gen\", a fresh epoch) and it waits for the ack\n"
-               "of the last one (10 s at most). --append adds -n commands to an open session.\n");
+               "of the last one (10 s at most). --append adds -n commands to an open session.\n"
+               "--lines FILE: one command per line of FILE, its bytes exactly, in order (-n is\n"
+               "ignored; empty lines are skipped); --null: commands are NUL-terminated instead,\n"
+               "so one may span several lines.\n");
 }
 
 int main(int argc, char **argv)
@@ -227,6 +360,8 @@ int main(int argc, char **argv)
     const char *push = NULL, *acks = NULL;
     char app_host[256] = "", app_user[256] = "", app_sid[65] = "";
     uint64_t app_nr = 0;
+    const char *lines_path = NULL;
+    bool null_sep = false;
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"per-session", required_argument, 0, 'p'},
                                          {"seed", required_argument, 0, 's'},
@@ -237,6 +372,8 @@ int main(int argc, char **argv)
                                          {"push", required_argument, 0, 'P'},
                                          {"append", required_argument, 0, 'a'},
                                          {"acks", required_argument, 0, 'A'},
+                                         {"lines", required_argument, 0, 'L'},
+                                         {"null", no_argument, 0, 'z'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "ho:n:", opts, NULL)) != -1) {
@@ -252,6 +389,8 @@ int main(int argc, char **argv)
         case 'F': footer = false; break;
         case 'P': push = optarg; break;
         case 'A': acks = optarg; break;
+        case 'L': lines_path = optarg; break;
+        case 'z': null_sep = true; break;
         case 'a':
             if (sscanf(optarg, "%255[^/]/%255[^/]/%64[^/]/%" SCNu64, app_host, app_user, app_sid,
                        &app_nr) != 4) {
@@ -264,6 +403,14 @@ int main(int argc, char **argv)
     }
     if (per_session == 0)
         per_session = 1;
+    lines_t lines = {0};
+    if (lines_path) {
+        if (!s_lines_read(&lines, lines_path, null_sep ? '\0' : '\n')) {
+            s_lines_free(&lines);
+            return 1;
+        }
+        ncmd = lines.count;
+    }
     gen_t g = {0};
     g.rng = seed * 2654435761u + 88172645463325252ull;
     g.now_us = start_s * 1000000;
@@ -346,7 +493,13 @@ int main(int argc, char **argv)
             r.start_us = g.now_us;
             /* Every session has each kind the journal shows differently, early on. */
             static const int kinds[] = {-1, 40, 20, 75, 80, 65, 70, 85};
-            s_command(&g, &r, &out, &cmd, i < 8 ? kinds[i] : -1);
+            if (lines_path) {
+                l3_buf_reset(&cmd);
+                l3_buf_append(&cmd, lines.line[done], lines.len[done]);
+                s_line_command(&g, &r, &out, lines.line[done], lines.len[done]);
+            } else {
+                s_command(&g, &r, &out, &cmd, i < 8 ? kinds[i] : -1);
+            }
             g.now_us += 1000 + (int64_t)(s_rand(&g) % 3000000);
             r.end_us = g.now_us;
             if (i % 7 == 0)
@@ -423,6 +576,7 @@ int main(int argc, char **argv)
     l3_buf_free(&g.line);
     l3_buf_free(&out);
     l3_buf_free(&cmd);
+    s_lines_free(&lines);
     if (!ok)
         fprintf(stderr, "l3-render-gen: failed after %" PRIu64 " records\n", g.written);
     return ok ? 0 : 1;
