@@ -417,9 +417,40 @@ static bool s_decode_field(xmlNodePtr field, l3_buf_t *out, const char **why)
     return true;
 }
 
-static bool s_get_text(xmlNodePtr node, const char *name, char *dst, size_t size, bool required)
+//  The start tag's attributes as the fast reader (below) decoded them: names and values
+//  NUL-terminated in store.
+#define S_ATTRS_MAX 24
+typedef struct {
+    const char *name[S_ATTRS_MAX];
+    const char *value[S_ATTRS_MAX];
+    int n;
+    size_t used;
+    char store[4096];
+} s_attrs_t;
+
+//  Where attribute values come from: libxml2's tree (node) or the fast reader's list.
+typedef struct {
+    xmlNodePtr node;
+    const s_attrs_t *attrs;
+} s_src_t;
+
+static bool s_get_text(const s_src_t *src, const char *name, char *dst, size_t size,
+                       bool required)
 {
-    xmlChar *value = xmlGetProp(node, BAD_CAST name);
+    if (!src->node) {
+        for (int i = 0; i < src->attrs->n; i++) {
+            if (strcmp(src->attrs->name[i], name) != 0)
+                continue;
+            size_t len = strlen(src->attrs->value[i]);
+            if (len >= size)
+                return false;
+            memcpy(dst, src->attrs->value[i], len + 1);
+            return true;
+        }
+        dst[0] = 0;
+        return !required;
+    }
+    xmlChar *value = xmlGetProp(src->node, BAD_CAST name);
     if (!value) {
         dst[0] = 0;
         return !required;
@@ -431,7 +462,7 @@ static bool s_get_text(xmlNodePtr node, const char *name, char *dst, size_t size
     return ok;
 }
 
-static bool s_get_u64(xmlNodePtr node, const char *name, uint64_t *dst, uint64_t max,
+static bool s_get_u64(const s_src_t *node, const char *name, uint64_t *dst, uint64_t max,
                       bool required)
 {
     char text[32];
@@ -449,13 +480,290 @@ static bool s_get_u64(xmlNodePtr node, const char *name, uint64_t *dst, uint64_t
     return true;
 }
 
-static bool s_get_time(xmlNodePtr node, const char *name, int64_t *dst)
+static bool s_get_time(const s_src_t *node, const char *name, int64_t *dst)
 {
     char text[48];
     *dst = 0;
     if (!s_get_text(node, name, text, sizeof(text), false))
         return false;
     return !text[0] || l3_time_parse(text, dst);
+}
+
+//  The start tag's attributes into rec (its type set); NULL, or why they are refused.
+static const char *s_read_attrs(const s_src_t *src, l3_record_t *rec)
+{
+    uint64_t u;
+    char text[128];
+    if (!s_get_text(src, "agent", rec->agent, sizeof(rec->agent), true)
+        || !s_get_u64(src, "epoch", &rec->epoch, UINT64_MAX, true)
+        || !s_get_u64(src, "seq", &rec->seq, UINT64_MAX, true)
+        || !s_get_text(src, "host", rec->host, sizeof(rec->host), true)
+        || !s_get_text(src, "user", rec->user, sizeof(rec->user), true)
+        || !s_get_text(src, "sid", rec->sid, sizeof(rec->sid), true))
+        return "bad or missing identity attribute";
+    if (!s_get_time(src, "start", &rec->start_us) || !s_get_time(src, "end", &rec->end_us))
+        return "bad time attribute";
+    if (!s_get_u64(src, "nr", &rec->nr, UINT64_MAX, rec->type == L3_RECORD_COMMAND))
+        return "bad nr";
+    if (!s_get_u64(src, "uid", &u, UINT32_MAX, false))
+        return "bad uid";
+    rec->uid = (uint32_t) u;
+    if (!s_get_u64(src, "pid", &u, UINT32_MAX, false))
+        return "bad pid";
+    rec->pid = (uint32_t) u;
+    if (!s_get_u64(src, "cols", &u, UINT16_MAX, false))
+        return "bad cols";
+    rec->cols = (uint16_t) u;
+    if (!s_get_u64(src, "rows", &u, UINT16_MAX, false))
+        return "bad rows";
+    rec->rows = (uint16_t) u;
+    if (!s_get_text(src, "tty", rec->tty, sizeof(rec->tty), false)
+        || !s_get_text(src, "shell", rec->shell, sizeof(rec->shell), false)
+        || !s_get_text(src, "ssh", rec->ssh, sizeof(rec->ssh), false)
+        || !s_get_text(src, "parent", rec->parent, sizeof(rec->parent), false)
+        || !s_get_text(src, "nested", rec->nested, sizeof(rec->nested), false))
+        return "bad session attribute";
+    if (!s_get_text(src, "exit", text, sizeof(text), false))
+        return "bad exit";
+    if (text[0]) {
+        char *end;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (*end || errno || v < INT32_MIN || v > INT32_MAX)
+            return "bad exit";
+        rec->has_exit = true;
+        rec->exit_code = (int32_t) v;
+    }
+    if (!s_get_u64(src, "signal", &u, 128, false))
+        return "bad signal";
+    rec->signal = (int32_t) u;
+    if (!s_get_text(src, "flags", text, sizeof(text), false)
+        || !l3_record_flags_parse(text, &rec->flags))
+        return "bad flags";
+    if (!s_get_u64(src, "dropped", &rec->dropped, UINT64_MAX, false)
+        || !s_get_u64(src, "head", &rec->output_head, L3_OUTPUT_MAX, false))
+        return "bad dropped/head";
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Reading the writer's own lines without libxml2
+//
+//  libxml2's tree costs an allocation per text run and per <x> element: a 1 MiB output
+//  that alternates text and bytes XML cannot carry (cat of a binary file) is 500,000
+//  elements, and its line took seconds and 200 MB to parse, on every page that showed
+//  the command. Lines come from l3_xmlrec_write, so nearly all are in its exact form: one
+//  space before each attribute, values and text holding only the entities it writes,
+//  the fields one after the other, <x> holding hex. s_fast_parse reads that form and
+//  nothing else; a line that differs in any way (a torn line, a comment, another
+//  writer's spacing or entities) is left to libxml2 as before, which also says why a
+//  bad line is refused. What it accepts, libxml2 accepts and reads the same.
+
+//  Length of the run of text at p (at most n) that XML 1.0 carries as it is and the
+//  writer writes as it is: tab, printable ASCII but & < >, DEL, and UTF-8 sequences of
+//  XML characters (not U+FFFE, U+FFFF).
+static size_t s_fast_text(const uint8_t *p, size_t n, bool attr)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            if (c == '&' || c == '<' || c == '>' || (c < 0x20 && (attr || c != '\t')) ||
+                (attr && c == '"'))
+                break;
+            i++;
+            continue;
+        }
+        size_t len = s_xml_char(p + i, n - i);
+        if (!len)
+            break;
+        i += len;
+    }
+    return i;
+}
+
+//  The entity at p that the writer writes (in text: &amp; &lt; &gt; &#10; &#13; in
+//  attributes: &amp; &lt; &gt; &quot;): its byte and length, or 0.
+static size_t s_fast_entity(const char *p, size_t n, bool attr, char *byte)
+{
+    static const struct {
+        const char *text;
+        char byte;
+        bool in_attr, in_text;
+    } ents[] = {{"&amp;", '&', true, true},   {"&lt;", '<', true, true},
+                {"&gt;", '>', true, true},    {"&quot;", '"', true, false},
+                {"&#10;", '\n', false, true}, {"&#13;", '\r', false, true}};
+    for (size_t k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
+        size_t len = strlen(ents[k].text);
+        if ((attr ? ents[k].in_attr : ents[k].in_text) && n >= len
+            && memcmp(p, ents[k].text, len) == 0) {
+            *byte = ents[k].byte;
+            return len;
+        }
+    }
+    return 0;
+}
+
+//  Length of the name [a-z]+ at p (at most n).
+static size_t s_fast_name(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] >= 'a' && p[i] <= 'z')
+        i++;
+    return i;
+}
+
+//  Decode one field's content at *pp up to its "</"; false when not in the writer's form
+//  or over the field's cap.
+static bool s_fast_field(const char **pp, const char *end, l3_buf_t *out)
+{
+    const char *p = *pp;
+    while (p < end) {
+        if (*p == '<') {
+            if (end - p >= 2 && p[1] == '/')
+                break;
+            if (end - p < 3 || memcmp(p, "<x>", 3) != 0)
+                return false;
+            p += 3;
+            while (end - p >= 2 && p[0] != '<') {
+                int hi = s_hexval((unsigned char) p[0]), lo = s_hexval((unsigned char) p[1]);
+                if (hi < 0 || lo < 0)
+                    return false;
+                l3_buf_append_byte(out, (uint8_t) (hi << 4 | lo));
+                p += 2;
+            }
+            if (end - p < 4 || memcmp(p, "</x>", 4) != 0)
+                return false;
+            p += 4;
+        } else if (*p == '&') {
+            char byte;
+            size_t len = s_fast_entity(p, (size_t) (end - p), false, &byte);
+            if (!len)
+                return false;
+            l3_buf_append_byte(out, (uint8_t) byte);
+            p += len;
+        } else {
+            size_t run = s_fast_text((const uint8_t *) p, (size_t) (end - p), false);
+            if (!run)
+                return false;
+            l3_buf_append(out, p, run);
+            p += run;
+        }
+    }
+    *pp = p;
+    return !out->failed;
+}
+
+//  Read a line in the writer's exact form into rec (initialised by the caller), valid;
+//  false when it is not in that form or not valid (the caller then asks libxml2).
+static bool s_fast_parse(const char *line, size_t len, l3_record_t *rec, l3_buf_t *field)
+{
+    const char *p = line + 1, *end = line + len;
+    size_t tl = s_fast_name(p, (size_t) (end - p));
+    char type[16];
+    if (tl == 0 || tl >= sizeof(type))
+        return false;
+    memcpy(type, p, tl);
+    type[tl] = 0;
+    rec->type = l3_record_type_from_name(type);
+    if (rec->type == L3_RECORD_NONE)
+        return false;
+    p += tl;
+    s_attrs_t attrs;
+    attrs.n = 0;
+    attrs.used = 0;
+    while (p < end && *p == ' ') {
+        p++;
+        size_t nl = s_fast_name(p, (size_t) (end - p));
+        if (nl == 0 || attrs.n == S_ATTRS_MAX || end - p < (ptrdiff_t) nl + 2 || p[nl] != '='
+            || p[nl + 1] != '"' || attrs.used + nl + 1 > sizeof(attrs.store))
+            return false;
+        char *name = attrs.store + attrs.used;
+        memcpy(name, p, nl);
+        name[nl] = 0;
+        attrs.used += nl + 1;
+        for (int i = 0; i < attrs.n; i++)
+            if (strcmp(attrs.name[i], name) == 0)
+                return false; // a duplicate: libxml2 refuses the line
+        p += nl + 2;
+        char *value = attrs.store + attrs.used;
+        size_t vl = 0;
+        while (p < end && *p != '"') {
+            char byte;
+            size_t run = 1;
+            if (*p == '&') {
+                run = s_fast_entity(p, (size_t) (end - p), true, &byte);
+                if (!run)
+                    return false;
+            } else {
+                run = s_fast_text((const uint8_t *) p, (size_t) (end - p), true);
+                if (!run)
+                    return false;
+            }
+            size_t add = *p == '&' ? 1 : run;
+            if (attrs.used + vl + add + 1 > sizeof(attrs.store))
+                return false;
+            if (*p == '&')
+                value[vl] = byte;
+            else
+                memcpy(value + vl, p, run);
+            vl += add;
+            p += run;
+        }
+        if (p == end)
+            return false;
+        p++; // the closing quote
+        value[vl] = 0;
+        attrs.used += vl + 1;
+        attrs.name[attrs.n] = name;
+        attrs.value[attrs.n] = value;
+        attrs.n++;
+    }
+    bool empty = end - p >= 2 && p[0] == '/' && p[1] == '>';
+    if (!empty && (p == end || *p != '>'))
+        return false;
+    p += empty ? 2 : 1;
+    if (s_read_attrs(&(s_src_t){NULL, &attrs}, rec))
+        return false;
+    unsigned seen_fields = 0;
+    while (!empty && end - p >= 2 && p[0] == '<' && p[1] != '/') {
+        static const struct {
+            const char *name;
+            size_t cap;
+        } fields[] = {{"cwd", L3_CWD_MAX},
+                      {"line", L3_CMDLINE_MAX},
+                      {"out", L3_OUTPUT_MAX},
+                      {"timing", L3_TIMING_MAX},
+                      {"diff", L3_DIFF_MAX}};
+        size_t nl = s_fast_name(p + 1, (size_t) (end - p - 1));
+        size_t f = 0;
+        while (f < 5 && (strlen(fields[f].name) != nl || memcmp(fields[f].name, p + 1, nl)))
+            f++;
+        if (f == 5 || (seen_fields & (1u << f)) || end - p < (ptrdiff_t) nl + 2 || p[nl + 1] != '>')
+            return false;
+        seen_fields |= 1u << f;
+        p += nl + 2;
+        l3_buf_reset(field);
+        field->limit = fields[f].cap;
+        if (!s_fast_field(&p, end, field))
+            return false;
+        if (end - p < (ptrdiff_t) nl + 3 || memcmp(p + 2, fields[f].name, nl) || p[nl + 2] != '>')
+            return false;
+        p += nl + 3;
+        //  The five byte fields are consecutive in l3_record_t, in this order.
+        l3_bytes_t *dst = &rec->cwd + f;
+        size_t flen;
+        dst->data = l3_buf_steal(field, &flen);
+        dst->len = flen;
+    }
+    if (!empty) {
+        if (end - p != (ptrdiff_t) tl + 3 || p[0] != '<' || p[1] != '/'
+            || memcmp(p + 2, type, tl) != 0 || p[tl + 2] != '>')
+            return false;
+        p = end;
+    }
+    char err[128];
+    return p == end && l3_record_validate(rec, err, sizeof(err));
 }
 
 bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, size_t errlen)
@@ -473,6 +781,11 @@ bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, 
     if (len < 2 || ((const char *) line)[0] != '<' || ((const char *) line)[1] == '!'
         || ((const char *) line)[1] == '?')
         FAIL("not a record element");
+    if (s_fast_parse(line, len, rec, &field)) {
+        ok = true;
+        goto cleanup;
+    }
+    l3_record_clear(rec);
     //  No network, no DTD, no entity substitution: a record line is plain markup.
     doc = xmlReadMemory(line, (int) len, NULL, "UTF-8",
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -486,57 +799,10 @@ bool l3_xmlrec_parse(const void *line, size_t len, l3_record_t *rec, char *err, 
     rec->type = l3_record_type_from_name((const char *) root->name);
     if (rec->type == L3_RECORD_NONE)
         FAIL("unknown record element <%s>", root->name);
-    uint64_t u;
+    const char *bad = s_read_attrs(&(s_src_t){root, NULL}, rec);
+    if (bad)
+        FAIL("%s", bad);
     char text[128];
-    if (!s_get_text(root, "agent", rec->agent, sizeof(rec->agent), true)
-        || !s_get_u64(root, "epoch", &rec->epoch, UINT64_MAX, true)
-        || !s_get_u64(root, "seq", &rec->seq, UINT64_MAX, true)
-        || !s_get_text(root, "host", rec->host, sizeof(rec->host), true)
-        || !s_get_text(root, "user", rec->user, sizeof(rec->user), true)
-        || !s_get_text(root, "sid", rec->sid, sizeof(rec->sid), true))
-        FAIL("bad or missing identity attribute");
-    if (!s_get_time(root, "start", &rec->start_us) || !s_get_time(root, "end", &rec->end_us))
-        FAIL("bad time attribute");
-    if (!s_get_u64(root, "nr", &rec->nr, UINT64_MAX, rec->type == L3_RECORD_COMMAND))
-        FAIL("bad nr");
-    if (!s_get_u64(root, "uid", &u, UINT32_MAX, false))
-        FAIL("bad uid");
-    rec->uid = (uint32_t) u;
-    if (!s_get_u64(root, "pid", &u, UINT32_MAX, false))
-        FAIL("bad pid");
-    rec->pid = (uint32_t) u;
-    if (!s_get_u64(root, "cols", &u, UINT16_MAX, false))
-        FAIL("bad cols");
-    rec->cols = (uint16_t) u;
-    if (!s_get_u64(root, "rows", &u, UINT16_MAX, false))
-        FAIL("bad rows");
-    rec->rows = (uint16_t) u;
-    if (!s_get_text(root, "tty", rec->tty, sizeof(rec->tty), false)
-        || !s_get_text(root, "shell", rec->shell, sizeof(rec->shell), false)
-        || !s_get_text(root, "ssh", rec->ssh, sizeof(rec->ssh), false)
-        || !s_get_text(root, "parent", rec->parent, sizeof(rec->parent), false)
-        || !s_get_text(root, "nested", rec->nested, sizeof(rec->nested), false))
-        FAIL("bad session attribute");
-    if (!s_get_text(root, "exit", text, sizeof(text), false))
-        FAIL("bad exit");
-    if (text[0]) {
-        char *end;
-        errno = 0;
-        long v = strtol(text, &end, 10);
-        if (*end || errno || v < INT32_MIN || v > INT32_MAX)
-            FAIL("bad exit");
-        rec->has_exit = true;
-        rec->exit_code = (int32_t) v;
-    }
-    if (!s_get_u64(root, "signal", &u, 128, false))
-        FAIL("bad signal");
-    rec->signal = (int32_t) u;
-    if (!s_get_text(root, "flags", text, sizeof(text), false)
-        || !l3_record_flags_parse(text, &rec->flags))
-        FAIL("bad flags");
-    if (!s_get_u64(root, "dropped", &rec->dropped, UINT64_MAX, false)
-        || !s_get_u64(root, "head", &rec->output_head, L3_OUTPUT_MAX, false))
-        FAIL("bad dropped/head");
 
     unsigned seen_fields = 0;
     for (xmlNodePtr n = root->children; n; n = n->next) {

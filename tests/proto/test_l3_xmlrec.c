@@ -208,6 +208,121 @@ static void s_schema(void)
     l3_buf_free(&file);
 }
 
+//  libxml2 allocations, counted: the writer's own lines are read without libxml2.
+static size_t s_xml_allocs;
+static void *s_count_malloc(size_t size)
+{
+    s_xml_allocs++;
+    return malloc(size);
+}
+static void *s_count_realloc(void *p, size_t size)
+{
+    s_xml_allocs++;
+    return realloc(p, size);
+}
+static char *s_count_strdup(const char *s)
+{
+    s_xml_allocs++;
+    return strdup(s);
+}
+
+//  Parse line with a space before the end of its start tag: the same XML, not the
+//  writer's exact form, so libxml2 reads it.
+static bool s_parse_spaced(const l3_buf_t *line, l3_record_t *rec)
+{
+    const uint8_t *gt = memchr(line->data, '>', line->len);
+    size_t at = (size_t) (gt - line->data);
+    if (at && line->data[at - 1] == '/')
+        at--;
+    uint8_t *copy = malloc(line->len + 1);
+    memcpy(copy, line->data, at);
+    copy[at] = ' ';
+    memcpy(copy + at + 1, line->data + at, line->len - at);
+    char err[256];
+    bool ok = l3_xmlrec_parse(copy, line->len + 1, rec, err, sizeof(err));
+    free(copy);
+    return ok;
+}
+
+//  The writer's lines are read without libxml2 (found by fuzz/render_page: a 1 MiB output
+//  alternating text and ESC is 500,000 <x> elements, and libxml2's tree of its line took
+//  5 s and 200 MB, on every page that showed the command), and read exactly as libxml2
+//  reads them.
+static void s_fast_reader(void)
+{
+    xmlInitParser();
+    xmlMemSetup(free, s_count_malloc, s_count_realloc, s_count_strdup);
+    for (int variant = 0; variant < 5; variant++) {
+        l3_record_t rec;
+        test_record_fill(&rec, variant < 3 ? L3_RECORD_COMMAND
+                               : variant == 3 ? L3_RECORD_SESSION : L3_RECORD_END, 5);
+        if (variant == 0) {
+            //  (64 KiB: the libxml2 reading below, for comparison, is the slow one)
+            size_t n = 65536;
+            uint8_t *out = malloc(n);
+            for (size_t i = 0; i < n; i++)
+                out[i] = i & 1 ? 0x1b : 'a';
+            CHECK(l3_bytes_set(&rec.output, out, n, L3_OUTPUT_MAX));
+            free(out);
+        } else if (variant == 1) {
+            static const char odd[] = "\t&<>\"'\r\n\xef\xbf\xbe\xc2\x85\x7f\xff\x00]]>";
+            CHECK(l3_bytes_set(&rec.cmdline, odd, sizeof(odd) - 1, L3_CMDLINE_MAX));
+            CHECK(l3_bytes_set(&rec.cwd, odd, sizeof(odd) - 1, L3_CWD_MAX));
+            strcpy(rec.host, "h&<>\"' sid=");
+        } else if (variant == 2) {
+            l3_bytes_free(&rec.output);
+            l3_bytes_free(&rec.cwd);
+            rec.output_head = 0;
+        }
+        l3_buf_t line;
+        l3_buf_init(&line, 0);
+        CHECK(l3_xmlrec_write(&rec, &line));
+        l3_record_t fast, dom;
+        char err[256] = "";
+        s_xml_allocs = 0;
+        CHECK_MSG(l3_xmlrec_parse(line.data, line.len, &fast, err, sizeof(err)), "%d: %s",
+                  variant, err);
+        CHECK_MSG(s_xml_allocs == 0, "variant %d: %zu libxml2 allocations", variant,
+                  s_xml_allocs);
+        CHECK_MSG(test_record_eq(&rec, &fast), "variant %d read wrong", variant);
+        CHECK(s_parse_spaced(&line, &dom));
+        CHECK_MSG(s_xml_allocs > 0, "variant %d: the spaced line did not go to libxml2",
+                  variant);
+        CHECK_MSG(test_record_eq(&dom, &fast), "variant %d: the two readers differ", variant);
+        //  A torn line is refused (by libxml2, as before).
+        CHECK(!l3_xmlrec_parse(line.data, line.len / 2, &dom, err, sizeof(err)));
+        l3_record_clear(&fast);
+        l3_record_clear(&dom);
+        l3_record_clear(&rec);
+        l3_buf_free(&line);
+    }
+    //  Close to the writer's form, but not it: libxml2 decides.
+    static const char *lines[] = {
+        "<end agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" "
+        "end=\"2026-01-01T00:00:00.000000Z\"/>",
+        "<end agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" "
+        "end=\"2026-01-01T00:00:00.000000Z\" agent=\"b\"/>", // duplicate attribute
+        "<end agent='a' epoch=\"1\" seq=\"1\" host=\"h\" user=\"u\" sid=\"s\" "
+        "end=\"2026-01-01T00:00:00.000000Z\"/>", // single quotes: XML, not the writer's
+        "<end agent=\"a\" epoch=\"1\" seq=\"1\" host=\"h&#65;\" user=\"u\" sid=\"s\" "
+        "end=\"2026-01-01T00:00:00.000000Z\"/>", // a character reference
+    };
+    bool expect[] = {true, false, true, true};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        l3_record_t rec;
+        char err[256] = "";
+        s_xml_allocs = 0;
+        bool ok = l3_xmlrec_parse(lines[i], strlen(lines[i]), &rec, err, sizeof(err));
+        CHECK_MSG(ok == expect[i], "line %zu: %s", i, err);
+        CHECK_MSG((s_xml_allocs == 0) == (i == 0), "line %zu: %zu libxml2 allocations", i,
+                  s_xml_allocs);
+        if (ok && i == 3)
+            CHECK(!strcmp(rec.host, "hA"));
+        l3_record_clear(&rec);
+    }
+    xmlMemSetup(free, malloc, realloc, strdup);
+}
+
 int main(void)
 {
     s_schema();
@@ -215,5 +330,6 @@ int main(void)
     s_random_bytes();
     s_attr_lookup();
     s_hostile_lines();
+    s_fast_reader();
     TEST_DONE();
 }
