@@ -8,7 +8,10 @@
     stdout carries nothing but the response.
 
     Render's endpoint: $L3_RENDER, else cgi/render or render/bind of the config named by
-    $L3_CONFIG (default /etc/lilalo/lilalo.cfg when it exists), else tcp://127.0.0.1:5690.
+    $L3_CONFIG (default /etc/lilalo/lilalo.cfg when it exists), else
+    ipc:///run/lilalo/render/render.sock. render lets only the web server's account in
+    (render/access.h): when it refuses us, the answer is 502 at once, with the reason
+    and our uid on stderr, not a 504 after the timeout.
 
     It is exec'd once per request, so it links nothing heavy: the exchange with render is
     zmtp (ZMTP 3.0 by hand, not libzmq) and the two config keys it needs are read by
@@ -157,13 +160,25 @@ static void s_answer(cgi_t *self, lookup_fn *get, const void *src, l3_buf_t *out
     int rc = zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
                               sizeof why);
     /* Refused or reset: render may be restarting. Wait for it until the deadline, as
-       libzmq's reconnect would, so a restart is a slow page, not an error. */
-    while (rc == -1 && l3_time_mono_us() + 100000 < deadline) {
+       libzmq's reconnect would, so a restart is a slow page, not an error. A handshake
+       cut twice in a row is no restart (a restarting render refuses the connect
+       itself): render is refusing us without saying so. */
+    int cuts = rc == ZMTP_CUT;
+    while ((rc == ZMTP_ERROR || rc == ZMTP_CUT) && cuts < 2 &&
+           l3_time_mono_us() + 100000 < deadline) {
         usleep(100000);
         rc = zmtp_exchange(&self->fd, self->endpoint, frames, lens, 6, &reply, deadline, why,
                               sizeof why);
+        cuts = rc == ZMTP_CUT ? cuts + 1 : 0;
     }
-    if (rc != 0) {
+    if (rc == ZMTP_REFUSED || cuts >= 2) {
+        /* A setup error, not a slow render: say so at once, and who we are. */
+        l3_error("render at %s refused l3-cgi running as uid %u: %s; only the accounts in "
+                 "render/web_users may ask for pages",
+                 self->endpoint, (unsigned)geteuid(), why);
+        s_error(out, 502, "Bad Gateway",
+                "the journal service does not accept requests from this web server", head);
+    } else if (rc != 0) {
         l3_error("render at %s did not answer within %d ms: %s", self->endpoint,
                  self->timeout_ms, why);
         s_error(out, 504, "Gateway Timeout", "the journal service did not answer in time", head);
@@ -201,7 +216,7 @@ int main(int argc, char **argv)
         const char *path = getenv("L3_CONFIG");
         if ((!path || !*path) && access("/etc/lilalo/lilalo.cfg", R_OK) == 0)
             path = "/etc/lilalo/lilalo.cfg";
-        self.endpoint = "tcp://127.0.0.1:5690";
+        self.endpoint = "ipc:///run/lilalo/render/render.sock"; /* ACCESS_DEFAULT_BIND */
         if (path && *path) {
             if (s_zpl_get(path, "cgi", "render", ep_buf, sizeof ep_buf) ||
                 s_zpl_get(path, "render", "bind", ep_buf, sizeof ep_buf))

@@ -92,6 +92,29 @@ static int s_read_all(conn_t *c, void *data, size_t len)
     return 0;
 }
 
+/* connect(2) on a non-blocking AF_UNIX socket completes at once or fails; EAGAIN means
+   render's listen backlog is full, and only another connect, a moment later, can tell
+   when there is room. Permission denied is final: this account may not reach render. */
+static int s_connect_unix(conn_t *c, const struct sockaddr_storage *ss, socklen_t sl)
+{
+    while (connect(c->fd, (const struct sockaddr *)ss, sl) != 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            if (l3_time_mono_us() + 1000 >= c->deadline)
+                return s_fail(c, ZMTP_TIMEOUT, "timeout connecting (render's backlog is full)");
+            usleep(1000);
+            continue;
+        }
+        if (errno == EACCES || errno == EPERM)
+            return s_fail(c, ZMTP_REFUSED, "no permission to connect to the ipc socket");
+        if (errno == ENOENT)
+            return s_fail(c, ZMTP_ERROR, "no socket at the ipc path (render not running?)");
+        return s_fail(c, ZMTP_ERROR, "connection refused");
+    }
+    return ZMTP_OK;
+}
+
 /* Connect (non-blocking, within the deadline) to tcp://HOST:PORT or ipc://PATH. */
 static int s_connect(conn_t *c, const char *endpoint)
 {
@@ -139,6 +162,8 @@ static int s_connect(conn_t *c, const char *endpoint)
         int one = 1;
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    if (ss.ss_family == AF_UNIX)
+        return s_connect_unix(c, &ss, sl);
     if (connect(c->fd, (struct sockaddr *)&ss, sl) != 0) {
         if (errno != EINPROGRESS && errno != EAGAIN)
             return s_fail(c, -1, "connection refused");
@@ -219,25 +244,38 @@ static int s_open(conn_t *c, const char *endpoint)
     uint8_t hello[sizeof greet + sizeof ready];
     memcpy(hello, greet, sizeof greet);
     memcpy(hello + sizeof greet, ready, sizeof ready);
+    /* From here a connection error is the peer cutting the handshake short: reported
+       as ZMTP_CUT (a timeout stays a timeout). */
     if ((rc = s_write_all(c, hello, sizeof hello)))
-        return rc;
+        return rc == ZMTP_ERROR ? ZMTP_CUT : rc;
     uint8_t peer[64];
     if ((rc = s_read_all(c, peer, sizeof peer)))
-        return rc;
+        return rc == ZMTP_ERROR ? ZMTP_CUT : rc;
     if (peer[0] != 0xff || peer[9] != 0x7f || peer[10] < 3 || memcmp(peer + 12, "NULL", 5) != 0)
         return s_fail(c, -1, "the peer does not speak ZMTP 3 with the NULL mechanism");
-    /* The peer's READY (or ERROR): one command frame, checked and skipped. */
+    /* The peer's READY, checked and skipped, or ERROR: libzmq's answer when its ZAP
+       handler refused us (RFC 23: reason length, then the reason, here the status). */
     uint8_t flags;
     uint64_t size;
     if ((rc = s_frame_head(c, &flags, &size)))
-        return rc;
+        return rc == ZMTP_ERROR ? ZMTP_CUT : rc;
     if (!(flags & FLAG_COMMAND) || size > COMMAND_MAX || size < 6)
         return s_fail(c, -1, "expected the peer's READY");
     uint8_t cmd[COMMAND_MAX];
     if ((rc = s_read_all(c, cmd, (size_t)size)))
-        return rc;
+        return rc == ZMTP_ERROR ? ZMTP_CUT : rc;
+    if (size >= 7 && cmd[0] == 5 && memcmp(cmd + 1, "ERROR", 5) == 0) {
+        size_t rl = cmd[6] <= size - 7 ? cmd[6] : (size_t)(size - 7);
+        char reason[256];
+        for (size_t i = 0; i < rl; i++)
+            reason[i] = cmd[7 + i] >= 0x20 && cmd[7 + i] < 0x7f ? (char)cmd[7 + i] : '?';
+        reason[rl] = 0;
+        snprintf(c->err, c->errlen, "render refused this client in the handshake (ERROR %s)",
+                 reason);
+        return ZMTP_REFUSED;
+    }
     if (cmd[0] != 5 || memcmp(cmd + 1, "READY", 5) != 0)
-        return s_fail(c, -1, "the peer refused the connection");
+        return s_fail(c, -1, "expected the peer's READY");
     return 0;
 }
 

@@ -17,10 +17,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a request came to (reason text in err for every failure). */
+#define ZMTP_OK 0
+#define ZMTP_ERROR (-1)   /* connection or protocol error: render may be (re)starting */
+#define ZMTP_TIMEOUT (-2) /* the deadline passed */
+#define ZMTP_REFUSED (-3) /* render will not serve this client: it answered the handshake
+                             with ZMTP's ERROR command (its ZAP handler said no), or the
+                             ipc socket is not ours to connect to (EACCES) */
+#define ZMTP_CUT (-4)     /* render closed the connection during the handshake: a refusal
+                             by a peer that does not send ERROR, or a render going down */
+
 /* Send the frames to the REP socket at endpoint and read the reply (all its frames
    concatenated, at most reply->limit bytes) before deadline_us (l3_time_mono_us clock).
-   Returns 0 on success, -1 on a connection or protocol error (reason in err), -2 on
-   timeout. */
+   Returns ZMTP_OK or one of the failures above. */
 int zmtp_request(const char *endpoint, const char *const *frames, const size_t *lens,
                     size_t nframes, l3_buf_t *reply, int64_t deadline_us, char *err,
                     size_t errlen);
