@@ -97,9 +97,13 @@ pages_t *pages_new(l3_config_t *config)
     self->tail_lines = (int)l3_config_int(config, "render/output_tail_lines", 10, 0, 100000);
     const char *lang = l3_config_str(config, "render/language", "auto");
     self->language = !strcmp(lang, "ru") ? 1 : !strcmp(lang, "en") ? 0 : -1;
-    self->whatis = l3_config_bool(config, "render/whatis", true);
     self->search_budget_us = l3_config_int(config, "render/search_budget_ms", 800, 0, 60000) * 1000;
     return self;
+}
+
+void pages_set_whatis(pages_t *self, const whatis_t *whatis)
+{
+    self->whatis = whatis;
 }
 
 void pages_destroy(pages_t **self_p)
@@ -115,12 +119,6 @@ void pages_destroy(pages_t **self_p)
         free(self->icon[i]);
         free(self->icon_url[i]);
     }
-    for (size_t i = 0; i < self->wa_n; i++) {
-        free(self->wa_key[i]);
-        free(self->wa_val[i]);
-    }
-    free(self->wa_key);
-    free(self->wa_val);
     for (size_t i = 0; i < self->ninstructors; i++)
         free(self->instructors[i]);
     free(self->instructors);
@@ -241,7 +239,6 @@ void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *res
     c->body = &body;
     c->status = 200;
     c->ctype = "text/html; charset=utf-8";
-    self->whatis_new = 16;
     /* Access: no remote user = single-machine default, everything. */
     if (!req->user[0]) {
         c->all = true;

@@ -20,12 +20,17 @@
 #include "l3_config.h"
 #include "index.h"
 #include "req.h"
+#include "whatis.h"
 
 typedef struct pages_t pages_t;
 
 /* Read the render section of the config (URLs, icons, page sizes, instructors). */
 pages_t *pages_new(l3_config_t *config);
 void pages_destroy(pages_t **self_p);
+
+/* The command descriptions shown as tooltips on command words (borrowed: the caller
+   keeps it alive while pages are made; NULL = none). */
+void pages_set_whatis(pages_t *self, const whatis_t *whatis);
 
 /* Answer req from the index: a complete HTTP/1.1 response appended to resp. */
 void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *resp);

@@ -494,6 +494,7 @@ int main(int argc, char **argv)
     /* Command descriptions load while the index is built (the loader just waits on its
        pipe until the main loop reads it). */
     self.whatis = whatis_new(l3_config_bool(self.cfg, "render/whatis", true));
+    pages_set_whatis(self.pages, self.whatis);
     if (self.whatis)
         self.whatis_fd = whatis_start(self.whatis,
                                       l3_config_str(self.cfg, "render/whatis_command",

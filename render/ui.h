@@ -24,6 +24,7 @@
 #include "index.h"
 #include "l3_buf.h"
 #include "pages.h"
+#include "whatis.h"
 #include "req.h"
 
 #include <stdbool.h>
@@ -37,8 +38,7 @@
 /* The icon names: config keys frontend_NAME_ico and url_NAME, and each icon's alt text. */
 extern const char *const ui_icon_names[UI_ICONS];
 
-/* The render section of the config, read once by pages_new; pages read it, and the
-   command-word module keeps its whatis cache here across requests. */
+/* The render section of the config, read once by pages_new; pages only read it. */
 struct pages_t {
     char *base, *stat, *css, *man_url;
     char *icon[UI_ICONS], *icon_url[UI_ICONS];
@@ -46,12 +46,8 @@ struct pages_t {
     size_t ninstructors;
     int page_size, head_lines, tail_lines;
     int64_t search_budget_us;
-    int whatis_new; /* whatis lookups left for the current request */
-    int language;   /* -1 auto, 0 en, 1 ru */
-    bool whatis;
-    /* whatis cache: word -> line (or "" when none) */
-    char **wa_key, **wa_val;
-    size_t wa_n, wa_cap;
+    int language; /* -1 auto, 0 en, 1 ru */
+    const whatis_t *whatis; /* command descriptions, owned by render; NULL: none */
 };
 
 /* ---------------------------------------------------------------- messages */

@@ -8,6 +8,7 @@
     diff. A comment line (# ...) is shown as a note instead. The journal (ui_journal.c),
     the permalink page and the live feed (ui_api.c, html=1) all show a command this way. */
 #include "ui.h"
+#include "whatis.h"
 #include "ui_command.h"
 #include "ansi.h"
 
@@ -20,42 +21,33 @@
 
 /* ---------------------------------------------------------------- command words */
 
-/* The whatis line of a command word, cached in pages_t across requests. */
+/* Text the user typed (a command line, a note, a cwd, a file's diff), escaped as text:
+   unlike terminal output, its escape sequences were never drawn, so they are shown as
+   what they are (ESC itself, a C0 control, is dropped like in ansi_html_escape), never
+   interpreted. ranges (sorted, from ansi_find) are wrapped in <mark>. */
+static void s_typed_html(ui_ctx_t *c, const void *data, size_t len, const ansi_range_t *ranges,
+                         size_t nranges)
+{
+    const uint8_t *p = data;
+    size_t at = 0;
+    for (size_t k = 0; k < nranges; k++) {
+        size_t s = ranges[k].start, e = ranges[k].end;
+        if (s < at || e > len || s >= e)
+            continue;
+        ansi_html_escape(p + at, s - at, c->body);
+        PUT("<mark>");
+        ansi_html_escape(p + s, e - s, c->body);
+        PUT("</mark>");
+        at = e;
+    }
+    ansi_html_escape(p + at, len - at, c->body);
+}
+
+/* The whatis line of a command word, from the table render loaded once (whatis.h):
+   page code never runs a process. */
 static const char *s_whatis(pages_t *pg, const char *word)
 {
-    if (!pg->whatis)
-        return "";
-    for (size_t i = 0; i < pg->wa_n; i++)
-        if (!strcmp(pg->wa_key[i], word))
-            return pg->wa_val[i];
-    if (pg->wa_n >= 4096 || pg->whatis_new <= 0)
-        return ""; /* each unseen word costs a process: a few per request at most */
-    pg->whatis_new--;
-    char cmd[160], line[512] = "";
-    /* word is [A-Za-z0-9._+-] only (checked by the caller), so the shell sees no syntax. */
-    snprintf(cmd, sizeof cmd, "timeout 1 whatis -l -- '%s' 2>/dev/null", word);
-    FILE *f = popen(cmd, "r");
-    if (f) {
-        if (!fgets(line, sizeof line, f))
-            line[0] = 0;
-        pclose(f);
-    }
-    line[strcspn(line, "\n")] = 0;
-    if (pg->wa_n == pg->wa_cap) {
-        size_t ncap = pg->wa_cap ? pg->wa_cap * 2 : 64;
-        char **k = realloc(pg->wa_key, ncap * sizeof *k);
-        if (k)
-            pg->wa_key = k;
-        char **v = realloc(pg->wa_val, ncap * sizeof *v);
-        if (v)
-            pg->wa_val = v;
-        if (!k || !v)
-            return "";
-        pg->wa_cap = ncap;
-    }
-    pg->wa_key[pg->wa_n] = ui_dup(word);
-    pg->wa_val[pg->wa_n] = ui_dup(line);
-    return pg->wa_val[pg->wa_n++];
+    return pg->whatis ? whatis_lookup(pg->whatis, word) : "";
 }
 
 /* A word that may be a command name we link: [A-Za-z0-9._+-], at most 64, not starting
@@ -203,14 +195,14 @@ static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char
                 /* odd words, and highlighted ones (a mark is clearer than a link there) */
                 ansi_range_t rr[16];
                 size_t n = in_hl ? ansi_find(w, wl, hl, rr, 16) : 0;
-                ansi_to_html(w, wl, rr, n, c->body);
+                s_typed_html(c, w, wl, rr, n);
                 cmdpos = false;
             }
         } else {
             if (in_hl) {
                 ansi_range_t rr[16];
                 size_t n = ansi_find(w, wl, hl, rr, 16);
-                ansi_to_html(w, wl, rr, n, c->body);
+                s_typed_html(c, w, wl, rr, n);
             } else {
                 ansi_html_escape(w, wl, c->body);
             }
@@ -320,7 +312,7 @@ static void s_diff_html(ui_ctx_t *c, const l3_record_t *r)
             cls = "file";
         if (cls)
             OUT("<span class=\"%s\">", cls);
-        ansi_to_html(p + i, e - i, NULL, 0, c->body);
+        s_typed_html(c, p + i, e - i, NULL, 0);
         if (cls)
             PUT("</span>");
         i = e;
@@ -359,13 +351,13 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
     PUT("</span>");
     if (show_cwd && r->cwd.len) {
         PUT(" <span class=\"cwd\">");
-        ansi_to_html(r->cwd.data, r->cwd.len, NULL, 0, c->body);
+        s_typed_html(c, r->cwd.data, r->cwd.len, NULL, 0);
         PUT("</span>");
     }
     PUT("</div>\n");
     if (note) {
         PUT("<div class=\"notetext\">");
-        ansi_to_html(cl + lead + 1, cll - lead - 1, NULL, 0, c->body);
+        s_typed_html(c, cl + lead + 1, cll - lead - 1, NULL, 0);
         PUT("</div></div>\n");
         return;
     }

@@ -23,24 +23,22 @@ static int s_cmp_count_desc(const void *a, const void *b)
     return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-uint64_t *ui_stats_count_by(ui_ctx_t *c, ui_by_t by, size_t *n_out, uint64_t *total,
-                            uint64_t *failed)
+static int s_cmp_i64(const void *a, const void *b)
 {
-    uint32_t nc, ns;
-    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
-    const index_sess_t *ss = index_sessions(c->ix, &ns);
-    /* ids are dense interned ids, or day numbers rebased */
-    size_t cap = 1 << 16;
-    uint64_t *pairs = NULL;
-    size_t np = 0;
-    uint64_t *counts = NULL;
-    size_t ncounts = 0;
-    int64_t day0 = 0;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The local day number (days since 1970-01-01 in the journal's zone) of each matching
+   command into days[]; returns how many. Zone offsets change at most on quarter hours,
+   so one localtime_r per quarter hour of commands is enough (commands come in time
+   order, the cache nearly always hits). */
+static size_t s_days(ui_ctx_t *c, const index_cmd_t *cmds, uint32_t nc, int64_t *days,
+                     uint64_t *total, uint64_t *failed)
+{
     time_t off_lo = 1, off_hi = 0;
     long off = 0;
-    *total = 0;
-    if (failed)
-        *failed = 0;
+    size_t n = 0;
     for (uint32_t i = 0; i < nc; i++) {
         const index_cmd_t *cmd = &cmds[i];
         if (!ui_cmd_matches(c, cmd))
@@ -48,34 +46,106 @@ uint64_t *ui_stats_count_by(ui_ctx_t *c, ui_by_t by, size_t *n_out, uint64_t *to
         (*total)++;
         if (failed && ((cmd->exit_code != 0 && cmd->exit_code != INDEX_NO_EXIT) || cmd->sig))
             (*failed)++;
-        uint64_t id;
-        if (by == UI_BY_HOST)
-            id = ss[cmd->sess].host;
-        else if (by == UI_BY_USER)
-            id = ss[cmd->sess].user;
-        else if (by == UI_BY_WORD)
-            id = cmd->word;
-        else {
-            /* days: local date. Zone offsets change at most on quarter hours, so one
-               localtime_r per quarter hour of commands is enough (commands come in
-               time order, the cache nearly always hits). */
-            time_t t = (time_t)(cmd->start_us / 1000000);
-            if (t < off_lo || t >= off_hi) {
-                struct tm tm;
-                localtime_r(&t, &tm);
-                off = tm.tm_gmtoff;
-                off_lo = t - (t % 900);
-                off_hi = off_lo + 900;
-            }
-            int64_t d = ((int64_t)t + off) / 86400;
-            if (!counts)
-                day0 = d;
-            id = (uint64_t)(d - day0 + (1 << 20));
+        time_t t = (time_t)(cmd->start_us / 1000000);
+        if (t < off_lo || t >= off_hi) {
+            struct tm tm;
+            localtime_r(&t, &tm);
+            off = tm.tm_gmtoff;
+            off_lo = t - (t % 900);
+            off_hi = off_lo + 900;
         }
+        int64_t s = (int64_t)t + off;
+        days[n++] = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+    }
+    return n;
+}
+
+/* Commands per day as (count, day) pairs in day order. Days are counted in an array
+   over the span they cover when it is dense; a sparse span (records from 1970 and 9999
+   side by side are valid) is sorted instead, so neither memory nor time depends on how
+   far apart the dates are. */
+static uint64_t *s_count_days(ui_ctx_t *c, const index_cmd_t *cmds, uint32_t nc, size_t *n_out,
+                              uint64_t *total, uint64_t *failed)
+{
+    int64_t *days = malloc((nc ? nc : 1) * sizeof *days);
+    uint64_t *pairs = NULL;
+    *n_out = 0;
+    if (!days)
+        return NULL;
+    size_t n = s_days(c, cmds, nc, days, total, failed);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        if (days[i] < lo)
+            lo = days[i];
+        if (days[i] > hi)
+            hi = days[i];
+    }
+    size_t np = 0;
+    if (n > 0 && (uint64_t)(hi - lo) < 4 * (uint64_t)n + 4096) {
+        size_t span = (size_t)(hi - lo) + 1;
+        uint64_t *counts = calloc(span, sizeof *counts);
+        if (counts) {
+            for (size_t i = 0; i < n; i++)
+                counts[days[i] - lo]++;
+            for (size_t d = 0; d < span; d++)
+                np += counts[d] != 0;
+            pairs = malloc((np ? np : 1) * 2 * sizeof *pairs);
+            np = 0;
+            for (size_t d = 0; pairs && d < span; d++)
+                if (counts[d]) {
+                    pairs[2 * np] = counts[d];
+                    pairs[2 * np + 1] = (uint64_t)(lo + (int64_t)d);
+                    np++;
+                }
+            free(counts);
+        }
+    } else if (n > 0) {
+        qsort(days, n, sizeof *days, s_cmp_i64);
+        pairs = malloc(n * 2 * sizeof *pairs);
+        for (size_t i = 0; pairs && i < n; np++) {
+            size_t j = i;
+            while (j < n && days[j] == days[i])
+                j++;
+            pairs[2 * np] = j - i;
+            pairs[2 * np + 1] = (uint64_t)days[i];
+            i = j;
+        }
+    } else {
+        pairs = malloc(2 * sizeof *pairs);
+    }
+    free(days);
+    *n_out = pairs ? np : 0;
+    return pairs;
+}
+
+uint64_t *ui_stats_count_by(ui_ctx_t *c, ui_by_t by, size_t *n_out, uint64_t *total,
+                            uint64_t *failed)
+{
+    uint32_t nc, ns;
+    const index_cmd_t *cmds = index_cmds(c->ix, &nc);
+    const index_sess_t *ss = index_sessions(c->ix, &ns);
+    *total = 0;
+    if (failed)
+        *failed = 0;
+    if (by == UI_BY_DAY)
+        return s_count_days(c, cmds, nc, n_out, total, failed);
+    /* ids are dense interned ids: one array slot each */
+    uint64_t *counts = NULL;
+    size_t ncounts = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        const index_cmd_t *cmd = &cmds[i];
+        if (!ui_cmd_matches(c, cmd))
+            continue;
+        (*total)++;
+        if (failed && ((cmd->exit_code != 0 && cmd->exit_code != INDEX_NO_EXIT) || cmd->sig))
+            (*failed)++;
+        uint64_t id = by == UI_BY_HOST ? ss[cmd->sess].host
+                      : by == UI_BY_USER ? ss[cmd->sess].user
+                                         : cmd->word;
         if (id >= ncounts) {
-            size_t nn = ncounts ? ncounts : cap;
+            size_t nn = ncounts ? ncounts : 1 << 16;
             while (nn <= id)
-                nn *= 2;
+                nn *= 2; /* ids are uint32: this ends below 2^33 */
             uint64_t *g = realloc(counts, nn * sizeof *g);
             if (!g)
                 break;
@@ -85,20 +155,20 @@ uint64_t *ui_stats_count_by(ui_ctx_t *c, ui_by_t by, size_t *n_out, uint64_t *to
         }
         counts[id]++;
     }
+    size_t np = 0;
     for (size_t id = 0; id < ncounts; id++)
-        if (counts[id])
-            np++;
-    pairs = malloc((np ? np : 1) * 2 * sizeof *pairs);
+        np += counts[id] != 0;
+    uint64_t *pairs = malloc((np ? np : 1) * 2 * sizeof *pairs);
     np = 0;
     for (size_t id = 0; pairs && id < ncounts; id++) {
         if (!counts[id])
             continue;
         pairs[2 * np] = counts[id];
-        pairs[2 * np + 1] = by == UI_BY_DAY ? (uint64_t)((int64_t)id - (1 << 20) + day0) : id;
+        pairs[2 * np + 1] = id;
         np++;
     }
     free(counts);
-    if (pairs && by != UI_BY_DAY)
+    if (pairs)
         qsort(pairs, np, 2 * sizeof *pairs, s_cmp_count_desc);
     *n_out = pairs ? np : 0;
     return pairs;
