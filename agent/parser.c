@@ -16,8 +16,10 @@
     MARKS mode. */
 #include "parser.h"
 #include "l3_log.h"
+#include "l3_sha256.h"
 
 #include <regex.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +30,13 @@
 #define MARK_PREFIX "6973;"
 #define MARK_PREFIX_LEN 5
 #define SAVE_MAGIC 0x4c33503155ULL /* "L3P1U" */
-#define SAVE_VERSION 1
+#define SAVE_VERSION 2 /* 2: recorder chain, keys, full-screen counters; 1 still loads */
+#define REC_PROOF_HEX 64
+/* Main-screen full screen (parser.h): screens drawn from the top, rows addressed. */
+#define FULLSCREEN_REDRAWS 3 /* home/clear events after output: the 4th screen drawn */
+#define FULLSCREEN_ROWS 12
+/* Keys the recorder saw typed during the open command (rec marks). */
+enum { KEY_INTERRUPT = 1, KEY_QUIT = 2, KEY_SUSPEND = 4 };
 
 enum {
     ST_GROUND = 0,
@@ -69,6 +77,11 @@ struct l3_parser_t {
     uint64_t forged;
     int64_t now; /* time of the byte being processed */
 
+    /* Recorder marks: the anchor from the options, and the last chain value accepted. */
+    bool have_rec;
+    uint8_t rec_anchor[L3_SHA256_LEN];
+    uint8_t rec_last[L3_SHA256_LEN];
+
     /* Session. */
     bool alt;
     uint64_t nr;
@@ -81,6 +94,10 @@ struct l3_parser_t {
     l3_buf_t cmdline;
     uint32_t flags;
     uint32_t nest;
+    uint32_t keys;     /* KEY_* typed during the command, from recorder marks */
+    uint32_t redraws;  /* screens drawn from the top (cursor home / erase display) */
+    bool drawn;        /* output since the last home/erase: the next one is a redraw */
+    uint64_t rows;     /* rows (mod 64) the cursor was put on absolutely */
     char edit_token[L3_PARSER_EDIT_TOKEN_MAX + 1];
     char nested[L3_NAME_MAX + 1];
     /* Output: linear up to output_cap; past it, out[0..head) is the head and
@@ -293,6 +310,10 @@ static void s_cmd_reset(l3_parser_t *self)
     l3_buf_reset(&self->cmdline);
     self->flags = 0;
     self->nest = 0;
+    self->keys = 0;
+    self->redraws = 0;
+    self->drawn = false;
+    self->rows = 0;
     self->edit_token[0] = 0;
     self->nested[0] = 0;
     self->out_len = 0;
@@ -331,6 +352,32 @@ static bool s_format_timing(l3_parser_t *self, l3_buf_t *buf, size_t tail_bytes)
     return true;
 }
 
+/* The signal of a finished command, when it is known (docs/capture.md "Statuses"). A
+   shell reports death by signal N as 128+N, but `exit 130` looks the same: the status
+   is taken for a signal only when the recorder saw the key for that signal typed during
+   the command, or hung the session up. Otherwise a status above 128 is kept as an exit
+   code and flagged ambiguous. */
+static void s_cmd_status(l3_parser_t *self, l3_record_t *rec)
+{
+    bool hangup = rec->flags & L3_FLAG_HANGUP;
+    if (rec->has_exit && rec->exit_code > 128 && rec->exit_code <= 128 + 64) {
+        int sig = rec->exit_code - 128;
+        if ((sig == SIGINT && (self->keys & KEY_INTERRUPT))
+            || (sig == SIGQUIT && (self->keys & KEY_QUIT))
+            || (sig == SIGTSTP && (self->keys & KEY_SUSPEND)) || (sig == SIGHUP && hangup))
+            rec->signal = sig;
+        else if (!hangup)
+            rec->flags |= L3_FLAG_AMBIGUOUS;
+    }
+    if (hangup && !rec->signal) {
+        //  The recorder sent SIGHUP to the shell and the foreground job; the status a shell
+        //  reports on its way out (its EXIT trap runs with a stale $?) is not the command's.
+        rec->signal = SIGHUP;
+        rec->has_exit = false;
+        rec->exit_code = 0;
+    }
+}
+
 /* Emit the open command with the given end; exit < 0 means no exit code. */
 static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint32_t flags)
 {
@@ -345,9 +392,7 @@ static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint
     rec.flags = self->flags | flags;
     rec.has_exit = has_exit;
     rec.exit_code = exit_code;
-    //  A shell reports death by signal N as 128+N (D;130 after Ctrl-C is SIGINT).
-    if (has_exit && exit_code > 128 && exit_code <= 128 + 64)
-        rec.signal = exit_code - 128;
+    s_cmd_status(self, &rec);
     bool ok = l3_bytes_set(&rec.cwd, self->cmd_cwd.data, self->cmd_cwd.len, L3_CWD_MAX)
               && l3_bytes_set(&rec.cmdline, self->cmdline.data, self->cmdline.len,
                               L3_CMDLINE_MAX);
@@ -513,6 +558,54 @@ static bool s_nest_name_valid(const char *s, size_t len)
     return true;
 }
 
+static int s_hex_nibble(char h)
+{
+    if (h >= '0' && h <= '9')
+        return h - '0';
+    if (h >= 'a' && h <= 'f')
+        return h - 'a' + 10;
+    return -1;
+}
+
+/* 2*n lowercase hex characters to n bytes; false on anything else. */
+static bool s_hex_decode(const char *hex, size_t len, uint8_t *out, size_t n)
+{
+    if (len != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = s_hex_nibble(hex[2 * i]), lo = s_hex_nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t) (hi << 4 | lo);
+    }
+    return true;
+}
+
+/* A recorder mark, "rec;<proof>;<verb>" (agent/rec_marks.h): valid when the proof hashes
+   to the last value of the chain accepted so far, which it then replaces — so each proof
+   counts once, and one copied from the spool into the output never counts. */
+static bool s_rec_mark(l3_parser_t *self, const char **f, const size_t *fl, int n)
+{
+    uint8_t proof[L3_SHA256_LEN], h[L3_SHA256_LEN];
+    if (!self->have_rec || n != 3 || !s_hex_decode(f[1], fl[1], proof, sizeof(proof)))
+        return false;
+    l3_sha256(proof, sizeof(proof), h);
+    if (memcmp(h, self->rec_last, sizeof(h)) != 0)
+        return false;
+    memcpy(self->rec_last, proof, sizeof(proof));
+    if (!self->in_cmd)
+        return true; /* a key at the prompt, a hangup between commands: nothing to say */
+    if (s_field_is(f[2], fl[2], "interrupt"))
+        self->keys |= KEY_INTERRUPT;
+    else if (s_field_is(f[2], fl[2], "quit"))
+        self->keys |= KEY_QUIT;
+    else if (s_field_is(f[2], fl[2], "suspend"))
+        self->keys |= KEY_SUSPEND;
+    else if (s_field_is(f[2], fl[2], "hangup"))
+        self->flags |= L3_FLAG_HANGUP;
+    return true; /* a verb we do not know: ours all the same, not output */
+}
+
 /* Act on a complete mark. Returns false when it is not ours (then it is output). */
 static bool s_mark_apply(l3_parser_t *self)
 {
@@ -521,6 +614,8 @@ static bool s_mark_apply(l3_parser_t *self)
     int n = s_split(self->mark.data, self->mark.len, f, fl, 8);
     if (n < 2 || n > 8)
         return false;
+    if (s_field_is(f[0], fl[0], "rec"))
+        return s_rec_mark(self, f, fl, n);
     if (s_field_is(f[0], fl[0], "nest")) {
         //  Nest marks carry no nonce (the inner recorder cannot know ours); they can only
         //  hide output of the open command, never make a record.
@@ -903,6 +998,44 @@ static int s_csi_alt(const uint8_t *seq, size_t len)
     return final == 'h' ? 1 : -1;
 }
 
+/* A program drawing on the main screen (top, watch): cursor home and erase-display start a
+   new screen when something was drawn since the last one; absolute cursor positions name
+   rows. Enough of either makes the command full screen (parser.h). */
+static void s_csi_screen(l3_parser_t *self, const uint8_t *seq, size_t len)
+{
+    uint8_t final = seq[len - 1];
+    if ((final != 'H' && final != 'f' && final != 'J' && final != 'd') || !self->in_cmd
+        || (self->flags & L3_FLAG_FULLSCREEN) || (len > 3 && seq[2] >= 0x3c && seq[2] <= 0x3f))
+        return; /* not a move or erase we count, or private (CSI ? ... J) */
+    uint32_t p[2] = {0, 0};
+    size_t np = 0;
+    for (size_t i = 2; i + 1 < len && np < 2; i++) {
+        if (seq[i] >= '0' && seq[i] <= '9') {
+            if (p[np] < 100000)
+                p[np] = p[np] * 10 + (seq[i] - '0');
+        } else if (seq[i] == ';')
+            np++;
+        else
+            return; /* intermediates: another function */
+    }
+    bool screen_start = false;
+    if (final == 'J')
+        screen_start = p[0] == 2;
+    else {
+        uint32_t row = p[0] ? p[0] : 1;
+        if (final != 'd' && row == 1 && p[1] <= 1)
+            screen_start = true;
+        else
+            self->rows |= 1ull << ((row - 1) & 63);
+    }
+    if (screen_start && self->drawn) {
+        self->redraws++;
+        self->drawn = false;
+    }
+    if (self->redraws >= FULLSCREEN_REDRAWS || __builtin_popcountll(self->rows) >= FULLSCREEN_ROWS)
+        self->flags |= L3_FLAG_FULLSCREEN;
+}
+
 static void s_csi_done(l3_parser_t *self)
 {
     int alt = s_csi_alt(self->seq, self->seq_len);
@@ -916,6 +1049,7 @@ static void s_csi_done(l3_parser_t *self)
             self->alt = false;
     } else {
         s_out(self, self->seq, self->seq_len);
+        s_csi_screen(self, self->seq, self->seq_len);
         if (self->mode == L3_PARSER_PROMPT) {
             uint8_t final = self->seq[self->seq_len - 1];
             if (!self->lf_pending)
@@ -995,6 +1129,7 @@ static size_t s_step(l3_parser_t *self, const uint8_t *p, size_t len)
     switch (self->state) {
     case ST_GROUND:
         if (c != 0x1b) {
+            self->drawn = true;
             if (self->mode == L3_PARSER_PROMPT)
                 return s_ground_prompt(self, p, len);
             const uint8_t *esc = memchr(p, 0x1b, len);
@@ -1308,6 +1443,7 @@ static void s_state_reset(l3_parser_t *self)
     self->alt = false;
     self->nr = 0;
     l3_buf_reset(&self->cwd);
+    memcpy(self->rec_last, self->rec_anchor, sizeof(self->rec_last));
     s_line_clear(self);
 }
 
@@ -1337,6 +1473,15 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
             return NULL;
         }
         memcpy(self->nonce, opts->nonce, n + 1);
+    }
+    if (opts->rec_anchor && opts->rec_anchor[0]) {
+        if (!s_hex_decode(opts->rec_anchor, strlen(opts->rec_anchor), self->rec_anchor,
+                          sizeof(self->rec_anchor))) {
+            l3_error("parser: the recorder's anchor is not 64 lowercase hex characters");
+            free(self);
+            return NULL;
+        }
+        self->have_rec = true;
     }
     if (self->mode == L3_PARSER_PROMPT) {
         const char *re = opts->prompt_re ? opts->prompt_re : L3_PARSER_PROMPT_DEFAULT;
@@ -1467,6 +1612,12 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
     s_put_u64(out, (uint64_t) self->lf_pending | (uint64_t) self->lf_cr << 1);
     s_put_u64(out, self->lf_raw);
     s_put_u64(out, (uint64_t) self->lf_time);
+    //  Version 2.
+    s_put_bytes(out, self->rec_last, sizeof(self->rec_last));
+    s_put_u64(out, self->keys);
+    s_put_u64(out, self->redraws);
+    s_put_u64(out, self->drawn);
+    s_put_u64(out, self->rows);
     return !out->failed;
 }
 
@@ -1476,7 +1627,10 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     size_t n;
     const uint8_t *p;
     s_state_reset(self);
-    if (s_get_u64(&r) != SAVE_MAGIC || s_get_u64(&r) != SAVE_VERSION)
+    if (s_get_u64(&r) != SAVE_MAGIC)
+        goto bad;
+    uint64_t version = s_get_u64(&r);
+    if (version != 1 && version != SAVE_VERSION)
         goto bad;
     if (s_get_u64(&r) != self->output_cap) {
         //  A different cap changes what is kept; the state cannot be reused exactly.
@@ -1575,6 +1729,20 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     self->lf_cr = (lf_bits >> 1) & 1;
     self->lf_raw = (uint32_t) lf_raw;
     self->lf_time = (int64_t) s_get_u64(&r);
+    if (version >= 2) {
+        //  A version 1 state (an agent from before the recorder marks) keeps the anchor.
+        if (!(p = s_get_bytes(&r, sizeof(self->rec_last), &n)) || n != sizeof(self->rec_last))
+            goto bad;
+        memcpy(self->rec_last, p, n);
+        uint64_t keys = s_get_u64(&r), redraws = s_get_u64(&r), drawn = s_get_u64(&r);
+        if (keys > (KEY_INTERRUPT | KEY_QUIT | KEY_SUSPEND) || redraws > FULLSCREEN_REDRAWS
+            || drawn > 1)
+            goto bad;
+        self->keys = (uint32_t) keys;
+        self->redraws = (uint32_t) redraws;
+        self->drawn = drawn;
+        self->rows = s_get_u64(&r);
+    }
     if (r.bad || r.len != 0)
         goto bad;
     //  The string-state flags only make sense in the states that use them.

@@ -21,6 +21,16 @@
     state (bounded: the pending command's capped output, command line and a partial mark),
     and a parser loaded from it continues exactly as the original would have.
 
+    Statuses (docs/capture.md "Statuses"): an exit status 128+N is stored as signal N only
+    with evidence — the recorder's authenticated mark that the user typed the interrupt,
+    quit or suspend key during the command, or that the recorder hung the session up;
+    without it the record keeps the exit status and is flagged `ambiguous`.
+
+    Full screen: the alternate screen, or a program that redraws the main screen — four or
+    more screens drawn from the top (cursor home or erase-display with output between), or
+    absolute cursor positioning on twelve or more rows — sets `fullscreen`. A single
+    `clear`, colours, or a progress bar redrawing one line do not.
+
     Bounds: every buffer has a cap (output_cap, L3_CMDLINE_MAX, L3_CWD_MAX, the mark cap),
     every state consumes at least one byte per step, so no input makes it crash, grow
     without bound or loop. */
@@ -34,6 +44,7 @@
 #include <stdint.h>
 
 #define L3_PARSER_NONCE_LEN 32
+#define L3_PARSER_REC_ANCHOR_LEN 64
 #define L3_PARSER_OUTPUT_CAP_DEFAULT (64u * 1024)
 #define L3_PARSER_EDIT_TOKEN_MAX 64
 /* A whole mark (a percent-encoded command line can be 3 bytes per byte of L3_CMDLINE_MAX). */
@@ -56,6 +67,9 @@ typedef void(l3_parser_record_fn)(void *arg, l3_record_t *rec, const l3_parser_e
 typedef struct {
     l3_parser_mode_t mode;
     const char *nonce;      /* MARKS: 32 lowercase hex; NULL/"" = no mark is valid */
+    const char *rec_anchor; /* MARKS: `recmark` of .info, 64 lowercase hex: the anchor of
+                               the recorder's hash chain (agent/rec_marks.h); NULL/"" =
+                               no recorder mark is valid, so no signal is ever known */
     size_t output_cap;      /* kept output per command (head + tail); 0 = default 64 KiB */
     const char *prompt_re;  /* PROMPT: POSIX ERE; group 1, if any, is the cwd. NULL = default */
     uint32_t cols;          /* PROMPT: terminal width, for wrapped command lines; 0 = unknown */

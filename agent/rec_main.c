@@ -230,6 +230,8 @@ int main(int argc, char **argv)
     const char *run_path = NULL;
     int master = -1;
     pid_t child = 0;
+    static rec_marks_t marks; /* static: 2 KiB, and rec_marks_wipe at cleanup sees it */
+    char marks_anchor[REC_MARKS_ANCHOR_HEX + 1] = "";
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
@@ -397,6 +399,10 @@ int main(int argc, char **argv)
     master = rec_session_spawn(&opts, &child, pty_name, sizeof pty_name);
     if (master < 0)
         goto cleanup;
+    /* The recorder's own marks (keys typed, hangup), hash-chained: made after the fork,
+       so the shell never had a copy of the secret, not even before its exec. */
+    if (recording && !rec_marks_init(&marks, marks_anchor))
+        l3_warn("getrandom failed: no recorder marks; signals will not be known");
 
     if (recording) {
         char info[S_INFO_MAX] = "", num[32], when[40];
@@ -430,6 +436,8 @@ int main(int argc, char **argv)
             rec_spool_info_add(info, sizeof info, "parent_pid", num);
         }
         rec_spool_info_add(info, sizeof info, "nonce", nonce);
+        if (marks_anchor[0])
+            rec_spool_info_add(info, sizeof info, "recmark", marks_anchor);
         /* util-linux script's header line: scriptreplay skips the first line of a
            typescript, so without it replay would lose the session's first output line. */
         char header[512];
@@ -445,6 +453,7 @@ int main(int argc, char **argv)
                             "recorded\r\n");
     }
     opts.spool = spool;
+    opts.marks = spool && marks_anchor[0] ? &marks : NULL;
 
     rec_session_result_t result;
     if (!rec_session_run(&opts, master, child, &result))
@@ -460,6 +469,7 @@ int main(int argc, char **argv)
     }
 
 cleanup:
+    rec_marks_wipe(&marks);
     if (hook_dir[0]) {
         unlink(hook_file);
         rmdir(hook_dir);

@@ -144,7 +144,63 @@ typedef struct {
     size_t queue_len;
     uint8_t *rbuf, *fbuf;
     rec_filter_t filter;
+    bool term_lost;            /* stdin is a terminal and it hung up (EOF or EIO) */
+    bool hung_up;              /* we sent the session SIGHUP */
 } s_loop_t;
+
+/* Write the recorder marks that are due into .script (rec_marks.h), between pty chunks. */
+static void s_write_marks(s_loop_t *L)
+{
+    char mark[REC_MARKS_TEXT_MAX];
+    size_t n;
+    if (!L->opts->marks || !L->opts->spool)
+        return;
+    while ((n = rec_marks_next(L->opts->marks, mark)) > 0)
+        rec_spool_write(L->opts->spool, (const uint8_t *)mark, n, l3_time_mono_us());
+}
+
+/* The user typed these bytes: note the interrupt, quit and suspend characters the pty's
+   line discipline turns into signals right now (ISIG on, character not disabled). Only
+   the kind of key is kept, never the input. */
+static void s_note_keys(s_loop_t *L, const uint8_t *p, size_t n)
+{
+    static const struct {
+        int cc;
+        rec_mark_kind_t kind;
+    } keys[] = { { VINTR, REC_MARK_INTERRUPT }, { VQUIT, REC_MARK_QUIT },
+                 { VSUSP, REC_MARK_SUSPEND } };
+    struct termios tio;
+    if (!L->opts->marks || !L->opts->spool || tcgetattr(L->master, &tio) < 0 ||
+        !(tio.c_lflag & ISIG))
+        return;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        cc_t c = tio.c_cc[keys[k].cc];
+        if (c != _POSIX_VDISABLE && memchr(p, c, n))
+            rec_marks_note(L->opts->marks, keys[k].kind);
+    }
+    s_write_marks(L);
+}
+
+/* Hang the session up as a closing terminal would: the hangup mark first (so it comes
+   before anything the shell prints about it), then SIGHUP to the shell and to the
+   foreground job, which the kernel would signal too. */
+static void s_hangup(s_loop_t *L, pid_t child)
+{
+    if (L->hung_up)
+        return;
+    L->hung_up = true;
+    if (L->opts->marks && L->opts->spool) {
+        rec_marks_note(L->opts->marks, REC_MARK_HANGUP);
+        s_write_marks(L);
+        rec_spool_flush(L->opts->spool);
+    }
+    pid_t fg = tcgetpgrp(L->master);
+    kill(child, SIGHUP);
+    if (fg > 0 && fg != child) {
+        kill(-fg, SIGHUP);
+        kill(-fg, SIGCONT);
+    }
+}
 
 /* Read one chunk of the child's output: 1 when bytes came, 0 when none are ready, -1 at
    EOF/EIO (every writer of the pty is gone). */
@@ -159,6 +215,10 @@ static int s_drain_master(s_loop_t *L)
     }
     if (L->opts->spool)
         rec_spool_write(L->opts->spool, L->rbuf, (size_t)n, l3_time_mono_us());
+    if (L->opts->marks) {
+        rec_marks_track(L->opts->marks, L->rbuf, (size_t)n);
+        s_write_marks(L); /* a key mark that waited for the end of a sequence */
+    }
     size_t out = rec_filter_run(&L->filter, L->rbuf, (size_t)n, L->fbuf);
     if (L->stdout_ok && out > 0 && !l3_write_all(STDOUT_FILENO, L->fbuf, out))
         L->stdout_ok = false; /* terminal gone: keep recording until the child ends */
@@ -195,8 +255,11 @@ static void s_read_stdin(s_loop_t *L)
         L->stdin_open = false;
         if (!isatty(STDIN_FILENO))
             L->eof_pending = true;
+        else
+            L->term_lost = true; /* a terminal in raw mode reads 0 or EIO only when gone */
         return;
     }
+    s_note_keys(L, L->queue + L->queue_len, (size_t)n);
     L->queue_len += (size_t)n;
     s_feed_master(L);
 }
@@ -309,8 +372,8 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
                 default:
                     /* Asked to stop (or the terminal hung up): hang up the child as a
                        closing terminal would, record what it prints on the way out. */
-                    if (!child_done) {
-                        kill(child, SIGHUP);
+                    if (!child_done && !L.hung_up) {
+                        s_hangup(&L, child);
                         kill_at = l3_time_mono_us() + S_KILL_GRACE_US;
                     }
                     if (si.ssi_signo == SIGHUP)
@@ -333,6 +396,12 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
         }
         if (i_in >= 0 && (fds[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
             s_read_stdin(&L);
+        if (L.term_lost && !child_done && !L.hung_up) {
+            /* The terminal is gone (its SIGHUP may come later, or never: tmux, sshd). */
+            L.stdout_ok = false;
+            s_hangup(&L, child);
+            kill_at = l3_time_mono_us() + S_KILL_GRACE_US;
+        }
         if (!L.master_open && !child_done) {
             /* Every writer of the pty is gone; only the exit status is left to collect. */
             if (waitpid(child, &status, 0) == child)

@@ -9,10 +9,19 @@
 
     When stdin is a terminal it is put in raw mode and restored on every exit path
     (atexit, fatal signals, normal end). SIGWINCH sizes are passed to the pty. The
-    session's result is the child's exit code, or 128+signal when it was killed. */
+    session's result is the child's exit code, or 128+signal when it was killed.
+
+    Hangup: when the terminal goes away (SIGHUP, or EOF/EIO reading a terminal stdin) or
+    l3-rec is told to stop (SIGTERM, SIGINT, SIGQUIT), it does what the kernel does when a
+    terminal hangs up — SIGHUP to the shell and to the pty's foreground process group
+    (plus SIGCONT, for a stopped one) — keeps recording what they print on the way out,
+    and SIGKILLs the shell if it is still there after a grace period. With opts.marks it
+    writes the recorder marks (rec_marks.h) into .script: one for each interrupt, quit or
+    suspend key typed while the pty has ISIG on, and one `hangup` before the SIGHUPs. */
 #ifndef REC_SESSION_H
 #define REC_SESSION_H
 
+#include "rec_marks.h"
 #include "rec_spool.h"
 
 #include <stdbool.h>
@@ -24,6 +33,7 @@ typedef struct {
     char *const *envp;     /* environment of the child */
     rec_spool_t *spool;    /* borrowed; NULL = record nothing (fallback) */
     const char *nest_id;   /* "host/sid" when nested: nest begin/end marks go to stdout */
+    rec_marks_t *marks;    /* borrowed; NULL = no recorder marks (keys, hangup) */
 } rec_session_opts_t;
 
 typedef struct {

@@ -45,6 +45,7 @@ struct l3_spool_session_t {
     char ssh[L3_NAME_MAX + 1];
     char parent[L3_NAME_MAX + 1];
     char nonce[L3_PARSER_NONCE_LEN + 1];
+    char recmark[L3_PARSER_REC_ANCHOR_LEN + 1]; /* anchor of the recorder's marks, or "" */
     int64_t start_us;
     pid_t pid;
     uint16_t cols, rows;
@@ -197,6 +198,9 @@ static bool s_read_info(l3_spool_session_t *self)
             else if (KEY("nonce") && vlen == L3_PARSER_NONCE_LEN) {
                 memcpy(self->nonce, val, vlen);
                 self->nonce[vlen] = 0;
+            } else if (KEY("recmark") && vlen == L3_PARSER_REC_ANCHOR_LEN) {
+                memcpy(self->recmark, val, vlen);
+                self->recmark[vlen] = 0;
             } else if (KEY("pid") && s_int(val, vlen, 1, INT32_MAX, &v))
                 self->pid = (pid_t) v;
             else if (KEY("cols") && s_int(val, vlen, 0, UINT16_MAX, &v))
@@ -610,6 +614,7 @@ l3_spool_session_t *l3_spool_session_new(const char *script_path, const l3_spool
     self->base = -1;
     l3_parser_opts_t popts = {.mode = L3_PARSER_MARKS,
                               .nonce = self->nonce[0] ? self->nonce : NULL,
+                              .rec_anchor = self->recmark[0] ? self->recmark : NULL,
                               .output_cap = opts->output_cap,
                               .on_record = s_on_command,
                               .arg = self};

@@ -12,6 +12,10 @@ fail() { echo "test_once: FAIL: $*" >&2; exit 1; }
 N=00112233445566778899aabbccddeeff
 SID=20260101T120000-4242-beef
 mark() { printf '\033]6973;%s;%s\007' "$N" "$1"; }
+# The recorder's hash chain (agent/rec_marks.h): anchor H^16(x0), first proof H^15(x0),
+# x0 = 32 bytes of 0x5a; the proof is l3-rec's word that Ctrl-C was typed.
+RECMARK=66d8b0486213d384fd5112426455892b354a211fd7184d1f3b1b1d77cc144e0a
+PROOF1=8e53df557c3adae4be6c57b1ab848a38634b38d944a6914201a3dd1246ebf8bd
 {
   printf 'Script started on 2026-01-01T12:00:00.000000Z [l3-rec]\n'
   mark 'P;/home/u'; mark A; printf 'u@h:~$ '; mark B; printf 'echo hi\r\n'
@@ -21,7 +25,9 @@ mark() { printf '\033]6973;%s;%s\007' "$N" "$1"; }
   printf '\033]6973;ffffffffffffffffffffffffffffffff;C;rm%%20-rf\007\033[31mred\033[0m \001\002 \377\r\n'
   mark 'D;1'
   mark 'P;/home/u'; mark A; printf 'u@h:~$ '; mark B; printf 'sleep 9\r\n'
-  mark 'C;sleep%209'; printf '^C\r\n'; mark 'D;130'
+  mark 'C;sleep%209'; printf '\033]6973;rec;%s;interrupt\007^C\r\n' "$PROOF1"; mark 'D;130'
+  mark 'P;/home/u'; mark A; printf 'u@h:~$ '; mark B; printf "sh -c 'exit 130'\r\n"
+  mark "C;sh%20-c%20'exit%20130'"; mark 'D;130'
 } > "$T/$SID.script"
 HDR=$(head -n1 "$T/$SID.script" | wc -c)
 SIZE=$(wc -c < "$T/$SID.script")
@@ -39,6 +45,7 @@ start=2026-01-01T12:00:00.000000Z
 cols=80
 rows=24
 nonce=$N
+recmark=$RECMARK
 end=2026-01-01T12:00:05.000000Z
 exit=0
 INFO
@@ -57,9 +64,10 @@ fi
 count() { grep -c "$1" "$T/out.xml" || true; }
 [ "$(count '<session ')" = 4 ] || fail "expected 4 sessions, got $(count '<session ')"
 [ "$(count '<end ')" = 4 ] || fail "expected 4 ends"
-[ "$(count '<command ')" = 9 ] || fail "expected 7 commands, got $(count '<command ')"
+[ "$(count '<command ')" = 10 ] || fail "expected 10 commands, got $(count '<command ')"
 grep -q '<line>echo hi</line>' "$T/out.xml" || fail "echo hi missing"
 grep -q 'exit="130" signal="2"' "$T/out.xml" || fail "signal missing"
+grep -q 'exit="130" flags="ambiguous"' "$T/out.xml" || fail "exit 130 without Ctrl-C not ambiguous"
 grep -q '<line>rm' "$T/out.xml" && fail "forged mark became a command"
 grep -q 'user="forged-name"' "$T/out.xml" && fail "user taken from .info"
 grep -q '<line>pwd</line>' "$T/out.xml" || fail "asciicast command missing"
