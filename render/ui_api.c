@@ -175,7 +175,7 @@ void ui_api_sessions(ui_ctx_t *c)
     PUT("{\"sessions\":[");
     bool first = true;
     for (uint32_t si = 0; si < ns; si++) {
-        if (!ui_sess_visible(c, si) || (c->host && ss[si].host != c->host) ||
+        if (c->bad_filter || !ui_sess_visible(c, si) || (c->host && ss[si].host != c->host) ||
             (c->user && ss[si].user != c->user))
             continue;
         char t1[40], t2[40];

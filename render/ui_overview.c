@@ -50,7 +50,8 @@ void ui_overview_page(ui_ctx_t *c)
         uint32_t si = i - 1;
         if (!ui_sess_visible(c, si))
             continue;
-        if ((c->host && ss[si].host != c->host) || (c->user && ss[si].user != c->user))
+        if (c->bad_filter || (c->host && ss[si].host != c->host) ||
+            (c->user && ss[si].user != c->user))
             continue;
         if (skip) {
             skip--;
