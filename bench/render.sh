@@ -58,8 +58,8 @@ xmllint --stream --noout "$data"
 xmllint_s=$(python3 -c "print($(now)-$t0)")
 
 # --- render start-up: cold (no index file), then warm (index file) --------------------
-rport=$(free_port)
-export L3_RENDER=tcp://127.0.0.1:$rport
+# ipc, as installed (render/access.h; lighttpd runs l3-cgi as our own account, let in).
+export L3_RENDER=ipc://$work/render/render.sock
 cat > "$work/lilalo.cfg" <<EOF
 render
     datafile = "$data"

@@ -108,9 +108,11 @@ def main():
     os.makedirs(ART, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="l3-journal-")
     data = tmp + "/data.xml"
-    pw, pa, pr, ph, ph2, ph3 = (free_port() for _ in range(6))
+    pw, pa, ph, ph2, ph3 = (free_port() for _ in range(5))
     writer_ep, acks_ep = f"tcp://127.0.0.1:{pw}", f"tcp://127.0.0.1:{pa}"
-    render_ep = f"tcp://127.0.0.1:{pr}"
+    # render listens on ipc:// only (render/access.h); l3-cgi runs as render's own
+    # account here, which render lets in.
+    render_ep = f"ipc://{tmp}/render/render.sock"
     logs = {n: open(f"{tmp}/{n}.log", "w") for n in ("writer", "render", "http", "http2", "http3")}
     try:
         # --- the real writer makes the datafile -------------------------------------------

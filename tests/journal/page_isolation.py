@@ -17,10 +17,8 @@ Checked:
 """
 import inspect
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,18 +35,6 @@ def check(cond, msg):
         failures.append(f"page_isolation.py:{line}: {msg}")
         print(f"page_isolation.py:{line}: FAIL: {msg}", flush=True)
     return cond
-
-
-def free_port():
-    for _ in range(500):
-        port = 20000 + random.randrange(12000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def cgi(endpoint, path, query=""):
@@ -112,7 +98,7 @@ class Render:
     """A real l3-render with the fault pages on; its log is read as it is written."""
 
     def __init__(self, tmp, datafile, name, extra_cfg=""):
-        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.endpoint = f"ipc://{tmp}/{name}/render.sock"  # render/access.h: ipc only
         self.log_path = f"{tmp}/{name}.log"
         cfg = f"{tmp}/{name}.cfg"
         with open(cfg, "w") as f:
