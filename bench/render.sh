@@ -59,7 +59,7 @@ xmllint_s=$(python3 -c "print($(now)-$t0)")
 
 # --- render start-up: cold (no index file), then warm (index file) --------------------
 # ipc, as installed (render/access.h; lighttpd runs l3-cgi as our own account, let in).
-export L3_RENDER=ipc://$work/render/render.sock
+export L3_RENDER=ipc://$work/render.sock
 cat > "$work/lilalo.cfg" <<EOF
 render
     datafile = "$data"

@@ -110,9 +110,9 @@ def main():
     data = tmp + "/data.xml"
     pw, pa, ph, ph2, ph3 = (free_port() for _ in range(5))
     writer_ep, acks_ep = f"tcp://127.0.0.1:{pw}", f"tcp://127.0.0.1:{pa}"
-    # render listens on ipc:// only (render/access.h); l3-cgi runs as render's own
-    # account here, which render lets in.
-    render_ep = f"ipc://{tmp}/render/render.sock"
+    # render listens on ipc:// only (render/access.h), here in the test's own directory;
+    # l3-cgi runs as render's own account, which render lets in.
+    render_ep = f"ipc://{tmp}/render.sock"
     logs = {n: open(f"{tmp}/{n}.log", "w") for n in ("writer", "render", "http", "http2", "http3")}
     try:
         # --- the real writer makes the datafile -------------------------------------------

@@ -98,7 +98,7 @@ class Render:
     """A real l3-render with the fault pages on; its log is read as it is written."""
 
     def __init__(self, tmp, datafile, name, extra_cfg=""):
-        self.endpoint = f"ipc://{tmp}/{name}/render.sock"  # render/access.h: ipc only
+        self.endpoint = f"ipc://{tmp}/{name}.sock"  # render/access.h: ipc only
         self.log_path = f"{tmp}/{name}.log"
         cfg = f"{tmp}/{name}.cfg"
         with open(cfg, "w") as f:
