@@ -60,6 +60,10 @@ struct l3_parser_t {
     /* Options (not part of the saved state). */
     l3_parser_mode_t mode;
     char nonce[L3_PARSER_NONCE_LEN + 1];
+    uint8_t nonce_hash[L3_PARSER_NONCES_MAX][L3_SHA256_LEN]; /* of each shell's nonce */
+    char nonce_seen[L3_PARSER_NONCES_MAX][L3_PARSER_NONCE_LEN]; /* the nonce that matched */
+    bool nonce_known[L3_PARSER_NONCES_MAX];
+    size_t nonces;
     size_t output_cap;
     bool have_re;
     regex_t re;
@@ -606,6 +610,53 @@ static bool s_rec_mark(l3_parser_t *self, const char **f, const size_t *fl, int 
     return true; /* a verb we do not know: ours all the same, not output */
 }
 
+/* Is s (len bytes) a shell's nonce? The session's own (old spools name it in .info), or
+   one whose SHA-256 is registered; a nonce that matched once is remembered, so a
+   session's marks cost one hash in all, and only a wrong nonce is hashed each time. */
+static bool s_nonce_ok(l3_parser_t *self, const char *s, size_t len)
+{
+    if (len != L3_PARSER_NONCE_LEN)
+        return false;
+    if (self->nonce[0] && memcmp(s, self->nonce, len) == 0)
+        return true;
+    for (size_t i = 0; i < self->nonces; i++)
+        if (self->nonce_known[i] && memcmp(s, self->nonce_seen[i], len) == 0)
+            return true;
+    if (!self->nonces)
+        return false;
+    uint8_t digest[L3_SHA256_LEN];
+    l3_sha256(s, len, digest);
+    for (size_t i = 0; i < self->nonces; i++) {
+        if (memcmp(digest, self->nonce_hash[i], L3_SHA256_LEN) == 0) {
+            memcpy(self->nonce_seen[i], s, len);
+            self->nonce_known[i] = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex)
+{
+    uint8_t h[L3_SHA256_LEN];
+    if (!hex || strlen(hex) != 2 * L3_SHA256_LEN)
+        return false;
+    for (size_t i = 0; i < 2 * L3_SHA256_LEN; i++) {
+        char c = hex[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        h[i / 2] = (uint8_t) (i % 2 ? (h[i / 2] << 4) | v : v);
+    }
+    for (size_t i = 0; i < self->nonces; i++)
+        if (memcmp(h, self->nonce_hash[i], sizeof h) == 0)
+            return true;
+    if (self->nonces >= L3_PARSER_NONCES_MAX)
+        return false;
+    memcpy(self->nonce_hash[self->nonces++], h, sizeof h);
+    return true;
+}
+
 /* Act on a complete mark. Returns false when it is not ours (then it is output). */
 static bool s_mark_apply(l3_parser_t *self)
 {
@@ -640,8 +691,7 @@ static bool s_mark_apply(l3_parser_t *self)
         }
         return false;
     }
-    if (!self->nonce[0] || fl[0] != L3_PARSER_NONCE_LEN
-        || memcmp(f[0], self->nonce, L3_PARSER_NONCE_LEN) != 0)
+    if (!s_nonce_ok(self, f[0], fl[0]))
         return false;
     if (fl[1] != 1)
         return true; /* ours, but a verb we do not know: dropped, not output */
@@ -1473,6 +1523,21 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
             return NULL;
         }
         memcpy(self->nonce, opts->nonce, n + 1);
+    }
+    for (const char *h = opts->nonce_sha256; h && *h;) {
+        char one[2 * L3_SHA256_LEN + 1];
+        size_t len = strcspn(h, " ,");
+        if (len != 2 * L3_SHA256_LEN) {
+            h += len + (h[len] != 0);
+            if (len)
+                l3_warn("parser: a nonce hash is not 64 hex characters; ignored");
+            continue;
+        }
+        memcpy(one, h, len);
+        one[len] = 0;
+        if (!l3_parser_add_nonce_sha256(self, one))
+            l3_warn("parser: a nonce hash is malformed or one too many; ignored");
+        h += len + (h[len] != 0);
     }
     if (opts->rec_anchor && opts->rec_anchor[0]) {
         if (!s_hex_decode(opts->rec_anchor, strlen(opts->rec_anchor), self->rec_anchor,

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #define L3_PARSER_NONCE_LEN 32
+#define L3_PARSER_NONCES_MAX 64 /* shells of one session with a nonce of their own */
 #define L3_PARSER_REC_ANCHOR_LEN 64
 #define L3_PARSER_OUTPUT_CAP_DEFAULT (64u * 1024)
 #define L3_PARSER_EDIT_TOKEN_MAX 64
@@ -75,6 +76,10 @@ typedef struct {
     uint32_t cols;          /* PROMPT: terminal width, for wrapped command lines; 0 = unknown */
     l3_parser_record_fn *on_record;
     void *arg;
+    const char *nonce_sha256; /* MARKS: the SHA-256 of each shell's nonce (.info
+                                 nonce_sha256), 64 lowercase hex each, separated by
+                                 spaces; a mark counts when its nonce hashes to one of
+                                 them (each nonce is hashed once, then remembered) */
 } l3_parser_opts_t;
 
 /* The default prompt: `user@host:cwd$ ` or `# `, optionally in brackets. */
@@ -85,6 +90,10 @@ typedef struct l3_parser_t l3_parser_t;
 /* New parser; NULL on a bad option (bad regex, bad nonce) or out of memory, logged. */
 l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts);
 void l3_parser_destroy(l3_parser_t **self_p);
+
+/* One more shell's nonce hash (64 lowercase hex), e.g. read again from .info when a
+   shell started later. false when malformed or when L3_PARSER_NONCES_MAX are known. */
+bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex);
 
 /* Feed bytes the terminal got at time_us (µs since the epoch, UTC). Any chunking. */
 void l3_parser_feed(l3_parser_t *self, const void *data, size_t len, int64_t time_us);

@@ -14,6 +14,7 @@
 #include "l3_config.h"
 #include "l3_fs.h"
 #include "l3_log.h"
+#include "l3_sha256.h"
 #include "l3_time.h"
 #include "rec_session.h"
 #include "rec_spool.h"
@@ -60,8 +61,9 @@ static void s_usage(FILE *out)
             "  -v             verbose log on stderr\n"
             "  -h, --help     this help\n"
             "\n"
-            "Environment given to the shell: L3_SID, L3_SPOOL, L3_NONCE (the hook hides it\n"
-            "from commands), L3_SHELL_DIR, L3_UID, L3_PARENT (when nested).\n");
+            "Environment given to the shell: L3_SID, L3_SPOOL, L3_NONCE_FD (a pipe holding the\n"
+            "session nonce; the hook reads it once and closes it), L3_SHELL_DIR, L3_UID,\n"
+            "L3_PARENT (when nested).\n");
 }
 
 /* 32 lowercase hex characters from getrandom(2). */
@@ -82,6 +84,36 @@ static bool s_random_hex(char *out, size_t nbytes)
     }
     for (size_t i = 0; i < nbytes; i++)
         sprintf(out + 2 * i, "%02x", raw[i]);
+    return true;
+}
+
+/* SHA-256 of the nonce's text as 64 lowercase hex: what .info holds (nonce_sha256). */
+static void s_sha256_hex(const char *text, char out[2 * L3_SHA256_LEN + 1])
+{
+    uint8_t digest[L3_SHA256_LEN];
+    l3_sha256(text, strlen(text), digest);
+    for (size_t i = 0; i < L3_SHA256_LEN; i++)
+        sprintf(out + 2 * i, "%02x", digest[i]);
+}
+
+/* A pipe holding "<nonce>\n" with its write end closed; *fd is the read end, inherited
+   by the child (not close-on-exec), closed here once the child is started. A pipe, not a
+   file: once the hook has read it, the bytes exist nowhere else. */
+static bool s_nonce_pipe(const char *nonce, int *fd)
+{
+    int p[2];
+    char line[64];
+    int n = snprintf(line, sizeof line, "%s\n", nonce);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return false;
+    bool ok = l3_write_all(p[1], line, (size_t)n) && fcntl(p[0], F_SETFD, 0) == 0;
+    explicit_bzero(line, sizeof line);
+    close(p[1]);
+    if (!ok) {
+        close(p[0]);
+        return false;
+    }
+    *fd = p[0];
     return true;
 }
 
@@ -228,7 +260,7 @@ int main(int argc, char **argv)
     char *child_argv[8] = { NULL };
     char *const *run_argv = child_argv;
     const char *run_path = NULL;
-    int master = -1;
+    int master = -1, nonce_fd = -1;
     pid_t child = 0;
     static rec_marks_t marks; /* static: 2 KiB, and rec_marks_wipe at cleanup sees it */
     char marks_anchor[REC_MARKS_ANCHOR_HEX + 1] = "";
@@ -364,7 +396,17 @@ int main(int argc, char **argv)
     char uid_text[24];
     snprintf(uid_text, sizeof uid_text, "%u", (unsigned)getuid());
     s_env_set(&env, "L3_SID", sid);
-    s_env_set(&env, "L3_NONCE", nonce);
+    /* The nonce goes to the shell through a pipe the hook reads once and closes: no copy
+       in any environment (/proc/PID/environ keeps a process's initial one), argv or
+       file. Only its SHA-256 goes into .info, for the agent to check marks against. */
+    char nonce_fd_text[16] = "";
+    if (!s_nonce_pipe(nonce, &nonce_fd)) {
+        l3_error("cannot make the nonce pipe: %s", strerror(errno));
+        goto cleanup;
+    }
+    snprintf(nonce_fd_text, sizeof nonce_fd_text, "%d", nonce_fd);
+    s_env_unset(&env, "L3_NONCE");
+    s_env_set(&env, "L3_NONCE_FD", nonce_fd_text);
     s_env_set(&env, "L3_SPOOL", recording ? spool_dir : "");
     s_env_set(&env, "L3_SHELL_DIR", shell_dir);
     s_env_set(&env, "L3_UID", uid_text);
@@ -397,6 +439,8 @@ int main(int argc, char **argv)
     rec_session_opts_t opts = { .argv = run_argv, .path = run_path, .envp = env.vars,
                                 .spool = NULL, .nest_id = nest_id[0] ? nest_id : NULL };
     master = rec_session_spawn(&opts, &child, pty_name, sizeof pty_name);
+    close(nonce_fd);
+    nonce_fd = -1;
     if (master < 0)
         goto cleanup;
     /* The recorder's own marks (keys typed, hangup), hash-chained: made after the fork,
@@ -435,7 +479,10 @@ int main(int argc, char **argv)
             snprintf(num, sizeof num, "%d", (int)outer);
             rec_spool_info_add(info, sizeof info, "parent_pid", num);
         }
-        rec_spool_info_add(info, sizeof info, "nonce", nonce);
+        char nonce_hash[2 * L3_SHA256_LEN + 1];
+        s_sha256_hex(nonce, nonce_hash);
+        rec_spool_info_add(info, sizeof info, "nonce_sha256", nonce_hash);
+        explicit_bzero(nonce, sizeof nonce);
         if (marks_anchor[0])
             rec_spool_info_add(info, sizeof info, "recmark", marks_anchor);
         /* util-linux script's header line: scriptreplay skips the first line of a
@@ -469,6 +516,9 @@ int main(int argc, char **argv)
     }
 
 cleanup:
+    explicit_bzero(nonce, sizeof nonce);
+    if (nonce_fd >= 0)
+        close(nonce_fd);
     rec_marks_wipe(&marks);
     if (hook_dir[0]) {
         unlink(hook_file);

@@ -45,6 +45,7 @@ struct l3_spool_session_t {
     char ssh[L3_NAME_MAX + 1];
     char parent[L3_NAME_MAX + 1];
     char nonce[L3_PARSER_NONCE_LEN + 1];
+    char nonce_sha256[L3_PARSER_NONCES_MAX * 65]; /* each shell's, space-separated */
     char recmark[L3_PARSER_REC_ANCHOR_LEN + 1]; /* anchor of the recorder's marks, or "" */
     int64_t start_us;
     pid_t pid;
@@ -195,7 +196,15 @@ static bool s_read_info(l3_spool_session_t *self)
                 s_text(self->ssh, sizeof(self->ssh), val, vlen);
             else if (KEY("parent"))
                 s_text(self->parent, sizeof(self->parent), val, vlen);
-            else if (KEY("nonce") && vlen == L3_PARSER_NONCE_LEN) {
+            else if (KEY("nonce_sha256") && vlen == 64) {
+                size_t have = strlen(self->nonce_sha256);
+                if (have + 65 < sizeof(self->nonce_sha256) && !memmem(self->nonce_sha256, have, val, vlen)) {
+                    if (have)
+                        self->nonce_sha256[have++] = ' ';
+                    memcpy(self->nonce_sha256 + have, val, vlen);
+                    self->nonce_sha256[have + vlen] = 0;
+                }
+            } else if (KEY("nonce") && vlen == L3_PARSER_NONCE_LEN) {
                 memcpy(self->nonce, val, vlen);
                 self->nonce[vlen] = 0;
             } else if (KEY("recmark") && vlen == L3_PARSER_REC_ANCHOR_LEN) {
@@ -617,11 +626,12 @@ l3_spool_session_t *l3_spool_session_new(const char *script_path, const l3_spool
                               .rec_anchor = self->recmark[0] ? self->recmark : NULL,
                               .output_cap = opts->output_cap,
                               .on_record = s_on_command,
-                              .arg = self};
+                              .arg = self,
+                              .nonce_sha256 = self->nonce_sha256};
     self->parser = l3_parser_new(&popts);
     if (!self->parser)
         goto fail;
-    if (!self->nonce[0])
+    if (!self->nonce[0] && !self->nonce_sha256[0])
         l3_warn("spool: %s: .info has no nonce; no marks will count", self->sid);
     return self;
 fail:

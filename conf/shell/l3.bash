@@ -1,29 +1,52 @@
 # l3.bash — lilalo shell integration for bash. docs/capture.md describes the marks.
 #
 # l3-rec starts bash as `bash --rcfile l3.bash -i`, so this file stands in for ~/.bashrc:
-# it hides the session nonce, sources the user's own startup files (the login ones when
+# it takes the session nonce, sources the user's own startup files (the login ones when
 # L3_LOGIN=1, since --rcfile cannot be combined with a login shell), and installs the
-# hooks last so they wrap whatever the user's files set up. Sourced by hand (from a
-# .bashrc inside `l3-rec -- bash`) it only installs the hooks.
+# hooks last. Sourced by hand (from a .bashrc inside `l3-rec -- bash`) it only installs
+# the hooks.
 #
-# Per command the hooks cost no fork: the command line comes from `fc -ln -0` written to
-# a private scratch file in the spool and read back with `read`. What they keep working:
-#   $? and PIPESTATUS of commands (we read them first, and return the status on);
-#   the user's PROMPT_COMMAND, string or array (ours go first and last around it, and are
-#     put back in place if the user's later code moves them);
-#   the user's DEBUG trap (run after ours; re-adopted when the user sets a new one);
-#   `$_`; no fd is left open. Marks go to stderr, like the prompt.
-# The hooks do nothing unless L3_NONCE came from l3-rec.
+# Where each mark comes from, and why there (docs/capture.md, "How the bash hook holds"):
+#   PS0 (expanded once per command line the shell read, before it runs) counts lines in
+#     __l3_seq by arithmetic alone, no fork; the DEBUG trap's first call for a new count
+#     emits C, so each line of a multi-line paste is its own record;
+#   the line comes from the history: while the prompt waits, the hook lifts the user's
+#     HISTCONTROL/HISTIGNORE/`set +o history` so every line enters it, and puts them
+#     back (dropping or deduplicating the entry as they would have) before the line runs;
+#   D comes from our PROMPT_COMMAND elements (the first, or the last when a plain
+#     `PROMPT_COMMAND=…` replaced the first), or from the DEBUG trap of the next pasted
+#     line; PS1 carries A and B.
+# Every prompt puts back what the user's code moved: our PROMPT_COMMAND elements (first
+# and last, PROMPT_COMMAND kept an array so that a plain `PROMPT_COMMAND=…` replaces only
+# the user's part), the PS0/PS1 wrappers, and our DEBUG and EXIT traps in front of the
+# user's. The hook functions are parsed with aliases off and call builtins as `builtin`,
+# run clean under set -euo pipefail, extdebug, nounset, noclobber and any IFS, and return
+# 0 where a status would trip the user's ERR trap or errexit. No fork per command; the
+# command's $?, PIPESTATUS and $_ are kept; no fd is left open; marks go to stderr.
+# The hooks do nothing unless the nonce came from l3-rec.
+
+# The nonce: l3-rec hands it through a pipe (fd L3_NONCE_FD) that we read once and close,
+# so no copy is left in any environment, argv or file. Sets __l3_nonce; returns 1 without.
+__l3_take_nonce() {
+    local fd=${L3_NONCE_FD-} n=
+    builtin unset L3_NONCE_FD
+    if [[ $fd =~ ^[1-9][0-9]{0,3}$ ]]; then
+        IFS= builtin read -r -t 1 -u "$fd" n 2>/dev/null || :
+        { \exec {fd}<&-; } 2>/dev/null
+    fi
+    if [[ $n =~ ^[0-9a-f]{32}$ ]]; then
+        __l3_nonce=$n
+        __l3_editors=" ${L3_EDITORS-} "
+        __l3_edit_limits=${L3_EDIT_LIMITS-}
+    fi
+    builtin unset L3_EDITORS L3_EDIT_LIMITS L3_NONCE
+    [[ -n ${__l3_nonce-} ]]
+}
 
 if [[ ${#BASH_SOURCE[@]} -le 1 && -z ${__l3_rc_done-} ]]; then
     # Running as the rcfile. The nonce must be gone before any user file runs a command.
     __l3_rc_done=1
-    if [[ -n ${L3_NONCE-} ]]; then
-        __l3_nonce=$L3_NONCE
-        __l3_editors=" ${L3_EDITORS-} "
-        __l3_edit_limits=${L3_EDIT_LIMITS-}
-    fi
-    unset L3_NONCE L3_EDITORS L3_EDIT_LIMITS
+    __l3_take_nonce || :
     if [[ ${L3_LOGIN-} == 1 ]]; then
         unset L3_LOGIN
         # A login shell runs ~/.bash_logout at exit; ours is not one to bash, so an EXIT
@@ -38,263 +61,439 @@ if [[ ${#BASH_SOURCE[@]} -le 1 && -z ${__l3_rc_done-} ]]; then
         # bash itself already read /etc/bash.bashrc (SYS_BASHRC) before this file.
         [[ -r ~/.bashrc ]] && . ~/.bashrc
     fi
-elif [[ -n ${L3_NONCE-} ]]; then
-    __l3_nonce=$L3_NONCE
-    __l3_editors=" ${L3_EDITORS-} "
-    __l3_edit_limits=${L3_EDIT_LIMITS-}
-    unset L3_NONCE L3_EDITORS L3_EDIT_LIMITS
+elif [[ -z ${__l3_nonce-} ]]; then
+    __l3_take_nonce || :
+fi
+
+# The user's aliases must not rewrite our functions (`alias printf=…`, `alias read=…`):
+# aliases are expanded when a function is parsed, so parse ours with them off.
+__l3_aliases=0
+if shopt -q expand_aliases; then
+    __l3_aliases=1
+    shopt -u expand_aliases
 fi
 
 # Percent-encode $1 into __l3_out: bytes outside 0x21..0x7E, '%' and ';' become %HH.
 __l3_enc() {
-    local s=$1 p h
-    local pat='[^!-$&-:<-~]'
-    if [[ $s != *$pat* ]]; then
-        __l3_out=$s
-        return
+    local __l3_s=$1 __l3_p __l3_h
+    local __l3_pat='[^!-$&-:<-~]'
+    if [[ $__l3_s != *$__l3_pat* ]]; then
+        __l3_out=$__l3_s
+        return 0
     fi
     # Common case, no loop: only %, space, ;, tab and newline need encoding.
-    p=$s
-    [[ $p == *%* ]] && p=${p//%/%25}
-    [[ $p == *' '* ]] && p=${p// /%20}
-    [[ $p == *';'* ]] && p=${p//;/%3B}
-    [[ $p == *$'\t'* ]] && p=${p//$'\t'/%09}
-    [[ $p == *$'\n'* ]] && p=${p//$'\n'/%0A}
-    if [[ $p != *[^!-:\<-~]* ]]; then
-        __l3_out=$p
-        return
+    __l3_p=$__l3_s
+    __l3_p=${__l3_p//%/%25}
+    __l3_p=${__l3_p// /%20}
+    __l3_p=${__l3_p//;/%3B}
+    __l3_p=${__l3_p//$'\t'/%09}
+    __l3_p=${__l3_p//$'\n'/%0A}
+    if [[ $__l3_p != *[^!-:\<-~]* ]]; then
+        __l3_out=$__l3_p
+        return 0
     fi
     # Other bytes (controls, non-ASCII): byte by byte in the C locale (setlocale is slow,
     # so only here).
     local LC_ALL=C
     __l3_out=
-    while [[ -n $s ]]; do
-        p=${s%%$pat*}
-        __l3_out+=$p
-        s=${s:${#p}}
-        [[ -z $s ]] && break
-        printf -v h '%%%02X' "'${s:0:1}"
-        __l3_out+=$h
-        s=${s:1}
+    while [[ -n $__l3_s ]]; do
+        __l3_p=${__l3_s%%$__l3_pat*}
+        __l3_out+=$__l3_p
+        __l3_s=${__l3_s:${#__l3_p}}
+        [[ -n $__l3_s ]] || break
+        builtin printf -v __l3_h '%%%02X' "'${__l3_s:0:1}"
+        __l3_out+=$__l3_h
+        __l3_s=${__l3_s:1}
     done
+    return 0
 }
 
-# DEBUG trap: the first command after a prompt is the user's command line: emit C.
-# $1 is the status to return (see __l3_install_trap) and $2 is $_; since $2 is this
-# call's last argument, $_ is back to its old value when the trap's next part runs.
+# DEBUG trap. $1 is the status the trap returns (see __l3_install_trap), $2 the command's
+# $?, then its PIPESTATUS, and last $_ (as this call's last argument, $_ is the user's again
+# when the trap's next part runs). The first command of a line the shell read (PS0 counted
+# it in __l3_seq) is the user's command line: emit C. A line pasted together with others
+# runs without a prompt before it: its first command closes the previous line with D.
 __l3_debug() {
-    [[ $__l3_armed == 1 ]] || return "$1"
-    __l3_armed=0
-    # The prompt was left without a command (Ctrl-C, empty line, a comment, a subshell
-    # alone, a syntax error): PROMPT_COMMAND again. __l3_precmd looks at the history.
-    if [[ $BASH_COMMAND == __l3_precmd* ]]; then
-        __l3_idle=1
+    # Under functrace (extdebug, set -T) the trap also runs inside our own functions.
+    [[ ${FUNCNAME[1]-} != __l3_* ]] || return "$1"
+    local -
+    builtin set +eu
+    if [[ $__l3_seq == "$__l3_seq_done" ]] && ((!__l3_armed)); then
+        # Inside a line. `exit` after a `trap … EXIT` of the user's own on the same line:
+        # put ours back in front of theirs now, or exit's D would be lost.
+        if ((__l3_running)) && [[ $BASH_COMMAND == exit* || $BASH_COMMAND == logout* ]]; then
+            __l3_adopt_exit
+        fi
         return "$1"
     fi
     # A subshell inheriting the trap (set -T) is not the interactive shell.
     [[ $BASHPID == "$__l3_bashpid" ]] || return "$1"
+    # The line ran nothing in this shell (a subshell alone): PROMPT_COMMAND is next.
+    [[ $BASH_COMMAND != __l3_precmd ]] || return "$1"
+    __l3_seq_done=$__l3_seq
+    __l3_armed=0
+    if ((__l3_running)); then
+        __l3_close "${@:2:$# - 2}"
+    fi
     local line= hist= hc=$HISTCMD
     if builtin fc -ln -0 >|"$__l3_tmp" 2>/dev/null; then
-        IFS= read -rd '' hist <"$__l3_tmp"
+        IFS= builtin read -rd '' hist <"$__l3_tmp" || :
         hist=${hist#$'\t '}
         while [[ $hist == *$'\n' ]]; do hist=${hist%$'\n'}; done
     fi
-    if ((hc >= __l3_hc)); then
+    if ((hc > __l3_hc_c)); then
         line=$hist             # the line went into the history: it is the last entry
+        __l3_hist_restore "$line"
     elif [[ $hist == "$BASH_COMMAND" || $hist == "$BASH_COMMAND"[\ \;\|\&]* ]]; then
         line=$hist             # ignoredups: the last entry is the same line
     else
-        line=$BASH_COMMAND     # ignorespace / HISTIGNORE: the first simple command is all we have
+        line=$BASH_COMMAND     # a pasted line the user's settings kept out of the history
     fi
-    [[ -z $line ]] && line=$BASH_COMMAND
-    ((${#line} > 131072)) && line=${line:0:131072}
+    __l3_hist_restore ""
+    __l3_hc_c=$HISTCMD
+    [[ -n $line ]] || line=$BASH_COMMAND
+    ((${#line} <= 131072)) || line=${line:0:131072}
     __l3_enc "$line"
-    printf '\e]6973;%s;C;%s\a\e]133;C\a' "$__l3_nonce" "$__l3_out" >&2
+    builtin printf '\e]6973;%s;C;%s\a\e]133;C\a' "$__l3_nonce" "$__l3_out" >&2
     __l3_running=1
     __l3_edit_files=()
     __l3_edit_tokens=()
     local w0=${line%%[ $'\n']*}
-    [[ $__l3_editors == *" ${w0##*/} "* ]] && __l3_edit_before "$line"
+    if [[ $__l3_editors == *" ${w0##*/} "* ]]; then
+        __l3_edit_before "$line"
+    fi
+    # PROMPT_COMMAND replaced wholesale (`PROMPT_COMMAND=(…)`, `unset PROMPT_COMMAND`)
+    # by the line before: ours back before the next prompt.
+    __l3_order
     return "$1"
+}
+
+# D for the command line that ran: $1 its status, then its PIPESTATUS.
+__l3_close() {
+    local __l3_st=$1 IFS=' '
+    shift
+    if ((${#__l3_edit_files[@]})); then
+        __l3_edit_after
+    fi
+    if (($#)); then
+        __l3_enc "$*"
+    else
+        __l3_out=$__l3_st
+    fi
+    builtin printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' "$__l3_nonce" "$__l3_st" "$__l3_out" "$__l3_st" >&2
+    __l3_running=0
+    return 0
 }
 
 # The command is an editor: keep a copy of each regular file argument (at most N, each at
 # most M bytes) as <sid>.edit.<token>.before. One cp per file: editors only.
 __l3_edit_before() {
     local -a words
-    local w max_files=${__l3_edit_limits%% *} max_bytes=${__l3_edit_limits##* } buf tok
-    read -ra words <<<"${1%%$'\n'*}"
+    local w max_files=${__l3_edit_limits%% *} max_bytes=${__l3_edit_limits##* } buf tok IFS=$' \t\n'
+    builtin read -ra words <<<"${1%%$'\n'*}" || :
     for w in "${words[@]:1}"; do
-        ((${#__l3_edit_files[@]} >= max_files)) && break
-        [[ $w == -* || $w == +* ]] && continue
+        ((${#__l3_edit_files[@]} < max_files)) || break
+        [[ $w != -* && $w != +* ]] || continue
         w=${w#[\"\']}; w=${w%[\"\']}
-        [[ $w == '~/'* ]] && w=$HOME/${w#'~/'}
+        [[ $w != '~/'* ]] || w=$HOME/${w#'~/'}
         [[ $w == /* ]] || w=$PWD/$w
         [[ -f $w && -r $w ]] || continue
-        LC_ALL=C IFS= read -rd '' -N $((max_bytes + 1)) buf <"$w"
-        ((${#buf} > max_bytes)) && continue
+        LC_ALL=C IFS= builtin read -rd '' -N $((max_bytes + 1)) buf <"$w" || :
+        ((${#buf} <= max_bytes)) || continue
         tok=$$x$((++__l3_edit_count))
-        (umask 077 && exec cp -- "$w" "$L3_SPOOL/$L3_SID.edit.$tok.before") 2>/dev/null || continue
+        (umask 077 && builtin exec cp -- "$w" "$__l3_spool/$__l3_sid.edit.$tok.before") 2>/dev/null || continue
         __l3_edit_files+=("$w")
         __l3_edit_tokens+=("$tok")
     done
+    return 0
 }
 
 __l3_edit_after() {
-    local i
-    for i in "${!__l3_edit_files[@]}"; do
-        [[ -f ${__l3_edit_files[i]} ]] &&
-            (umask 077 && exec cp -- "${__l3_edit_files[i]}" "$L3_SPOOL/$L3_SID.edit.${__l3_edit_tokens[i]}.after") 2>/dev/null
-        __l3_enc "${__l3_edit_files[i]}"
-        printf '\e]6973;%s;E;%s;%s\a' "$__l3_nonce" "${__l3_edit_tokens[i]}" "$__l3_out" >&2
+    local __l3_i
+    for __l3_i in "${!__l3_edit_files[@]}"; do
+        if [[ -f ${__l3_edit_files[__l3_i]} ]]; then
+            (umask 077 && builtin exec cp -- "${__l3_edit_files[__l3_i]}" "$__l3_spool/$__l3_sid.edit.${__l3_edit_tokens[__l3_i]}.after") 2>/dev/null || :
+        fi
+        __l3_enc "${__l3_edit_files[__l3_i]}"
+        builtin printf '\e]6973;%s;E;%s;%s\a' "$__l3_nonce" "${__l3_edit_tokens[__l3_i]}" "$__l3_out" >&2
     done
     __l3_edit_files=()
+    return 0
+}
+
+# While the prompt waits, every line must enter the history, so the DEBUG trap can read
+# it back whole: lift the user's HISTCONTROL and HISTIGNORE (readonly ones stay).
+# __l3_hist_restore puts them back before the line runs. (`set +o history` cannot be
+# lifted so: bash restores that option after PROMPT_COMMAND and every trap.)
+__l3_hist_force() {
+    __l3_forced=0
+    __l3_u_hc=${HISTCONTROL-} __l3_u_hc_set=${HISTCONTROL+1}
+    __l3_u_hi=${HISTIGNORE-} __l3_u_hi_set=${HISTIGNORE+1}
+    if [[ $__l3_u_hc == *[a-z]* && ${HISTCONTROL@a} != *r* ]]; then
+        HISTCONTROL=
+        __l3_forced=1
+    fi
+    if [[ -n $__l3_u_hi && ${HISTIGNORE@a} != *r* ]]; then
+        HISTIGNORE=
+        __l3_forced=1
+    fi
+    return 0
+}
+
+# Put the user's history settings back; $1 is the line that entered the history while
+# they were lifted (empty: nothing did). Its entry is deleted and re-added with `history
+# -s` under their settings, which does what bash would have done: ignorespace,
+# ignoredups and HISTIGNORE drop it, erasedups erases the older copies.
+__l3_hist_restore() {
+    ((__l3_forced)) || return 0
+    __l3_forced=0
+    if [[ -n $__l3_u_hc_set ]]; then HISTCONTROL=$__l3_u_hc; else builtin unset HISTCONTROL; fi
+    if [[ -n $__l3_u_hi_set ]]; then HISTIGNORE=$__l3_u_hi; else builtin unset HISTIGNORE; fi
+    # (Our hooks run where bash has history off for itself, so `history -s` alone would
+    # not replace the entry: delete it first.)
+    if [[ -n $1 ]]; then
+        builtin history -d -1 2>/dev/null || :
+        builtin history -s -- "$1" 2>/dev/null || :
+    fi
+    return 0
 }
 
 # A line entered the history but no DEBUG trap ran for it: a comment (`# a note`, the
 # user's note in the journal: status 0), a subshell alone (`(cd x && make)`: bash runs no
 # DEBUG trap in the parent for it, so C comes only now, after its output, and the record
 # has the line and status but not that output), or a syntax error (status 2). Emit C
-# and D together. Not seen: such a line dropped by ignoredups/ignorespace.
+# and D together.
 __l3_lone() {
-    local hist= st=$1 ps=$1
-    builtin fc -ln -1 >|"$__l3_tmp" 2>/dev/null || return
-    IFS= read -rd '' hist <"$__l3_tmp"
-    hist=${hist#$'\t '}
-    while [[ $hist == *$'\n' ]]; do hist=${hist%$'\n'}; done
-    [[ -z $hist ]] && return
-    [[ ${hist#"${hist%%[! $'\t']*}"} == '#'* ]] && st=0 ps=0
-    ((${#hist} > 131072)) && hist=${hist:0:131072}
-    __l3_enc "$hist"
-    printf '\e]6973;%s;C;%s\a\e]133;C\a\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' \
-        "$__l3_nonce" "$__l3_out" "$__l3_nonce" "$st" "$ps" "$st" >&2
+    local __l3_hist= __l3_st=$1 __l3_ps=$1
+    builtin fc -ln -1 >|"$__l3_tmp" 2>/dev/null || return 0
+    IFS= builtin read -rd '' __l3_hist <"$__l3_tmp" || :
+    __l3_hist=${__l3_hist#$'\t '}
+    while [[ $__l3_hist == *$'\n' ]]; do __l3_hist=${__l3_hist%$'\n'}; done
+    __l3_hist_restore "$__l3_hist"
+    [[ -n $__l3_hist ]] || return 0
+    if [[ ${__l3_hist#"${__l3_hist%%[! $'\t']*}"} == '#'* ]]; then
+        __l3_st=0 __l3_ps=0
+    fi
+    ((${#__l3_hist} <= 131072)) || __l3_hist=${__l3_hist:0:131072}
+    __l3_enc "$__l3_hist"
+    builtin printf '\e]6973;%s;C;%s\a\e]133;C\a\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' \
+        "$__l3_nonce" "$__l3_out" "$__l3_nonce" "$__l3_st" "$__l3_ps" "$__l3_st" >&2
+    return 0
 }
 
 # EXIT trap: the shell ends inside a command line (`exit`, `exit 3`, `logout`): its D, so
-# the record has the status instead of being `interrupted`. Chains the EXIT trap set
-# before the hooks were installed (the login files' ~/.bash_logout, the user's own); an
-# EXIT trap the user sets later replaces ours, and `exit` is then recorded interrupted.
+# the record has the status instead of being `interrupted`. The user's own EXIT trap runs
+# after it (__l3_adopt_exit puts ours in front of each new one).
 __l3_exit() {
     local st=$?
-    if ((__l3_running)) && [[ $BASHPID == "$__l3_bashpid" ]]; then
-        printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' "$__l3_nonce" "$st" "$st" "$st" >&2
-        __l3_running=0
-    fi
-    return "$st"
-}
-
-# First in PROMPT_COMMAND: the command ended; emit D with its status and pipe statuses.
-__l3_precmd() {
-    local st=$? ps="${PIPESTATUS[*]}"
+    [[ $BASHPID == "$__l3_bashpid" ]] || return "$st"
     if ((__l3_running)); then
-        ((${#__l3_edit_files[@]})) && __l3_edit_after
-        __l3_enc "$ps"
-        printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' "$__l3_nonce" "$st" "$__l3_out" "$st" >&2
+        builtin printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' "$__l3_nonce" "$st" "$st" "$st" >&2
         __l3_running=0
-    elif ((__l3_idle && HISTCMD > __l3_hc)); then
-        __l3_lone "$st"
     fi
-    __l3_idle=0
-    __l3_armed=0
-    __l3_hc=$HISTCMD
-    __l3_status=$st
+    # Ctrl-D at the prompt: the user's history settings back before bash saves the history.
+    __l3_hist_restore ""
+    # The user's trap text after ours sees the exit status as $?; under errexit a
+    # non-zero return would end the trap before it.
+    [[ $- == *e* ]] && return 0
     return "$st"
 }
 
-# Last in PROMPT_COMMAND: P and A go into the prompt, B at its end; the prompt's expansion
-# also arms the DEBUG trap, so commands of the user's PROMPT_COMMAND never look like input.
+# Our EXIT trap in front of the one now set (the user's, or the login files' ~/.bash_logout);
+# $1 is `trap -p EXIT` when the caller has it.
+__l3_adopt_exit() {
+    local __l3_t=${1-}
+    if ((!$#)); then
+        builtin trap -p EXIT >|"$__l3_tmp" 2>/dev/null || return 0
+        IFS= builtin read -rd '' __l3_t <"$__l3_tmp" || :
+    fi
+    [[ $__l3_t != "$__l3_exit_text" ]] || return 0
+    __l3_user_exit=
+    if [[ -n $__l3_t ]]; then
+        __l3_trap_arg() { __l3_user_exit=$2; }
+        builtin eval "__l3_trap_arg ${__l3_t#trap}"
+        builtin unset -f __l3_trap_arg
+    fi
+    if [[ -n $__l3_user_exit ]]; then
+        builtin trap "__l3_exit; $__l3_user_exit" EXIT
+    else
+        builtin trap __l3_exit EXIT
+    fi
+    builtin trap -p EXIT >|"$__l3_tmp"
+    IFS= builtin read -rd '' __l3_exit_text <"$__l3_tmp" || :
+    return 0
+}
+
+# First in PROMPT_COMMAND: the line ended; emit D with its status and pipe statuses ($?
+# and PIPESTATUS are the line's in every PROMPT_COMMAND element: bash restores them).
+__l3_precmd() {
+    local __l3_st=$? __l3_ps=("${PIPESTATUS[@]}")
+    local -
+    builtin set +eu
+    if ((__l3_running)); then
+        __l3_close "$__l3_st" "${__l3_ps[@]}"
+    elif [[ $__l3_seq != "$__l3_seq_done" ]] || ((__l3_hc >= 0 && HISTCMD > __l3_hc)); then
+        __l3_lone "$__l3_st"
+    fi
+    __l3_hist_restore ""
+    __l3_seq_done=$__l3_seq
+    __l3_armed=0
+    return 0
+}
+
+# Last in PROMPT_COMMAND: P and A go into the prompt, B at its end; PS0 counts the lines.
+# Also the place where what the user's code moved is put back.
 __l3_prompt() {
-    local st=$__l3_status t
-    # Someone replaced our DEBUG trap: adopt theirs and chain it after ours. The trap text
-    # was written by our PROMPT_COMMAND element at top level: inside a function `trap -p`
-    # does not show the DEBUG trap.
-    IFS= read -rd '' t <"$__l3_tmp"
-    [[ $t == "$__l3_trap_text" ]] || __l3_install_trap "$t"
+    local -
+    builtin set +eu
+    local __l3_t
+    # Our first element was replaced (`PROMPT_COMMAND='history -a'`): D from here, once,
+    # with the status our PROMPT_COMMAND element saw.
+    if ((__l3_running)); then
+        __l3_close "$__l3_pc_st" "${__l3_pc_ps[@]}"
+        __l3_hist_restore ""
+        __l3_seq_done=$__l3_seq
+    fi
+    # Someone replaced our DEBUG or EXIT trap: adopt theirs and chain it after ours. The
+    # trap text was written by our PROMPT_COMMAND element at top level: inside a function
+    # `trap -p` does not show the DEBUG trap.
+    IFS= builtin read -rd '' __l3_t <"$__l3_tmp" || :
+    if [[ $__l3_t != "$__l3_traps_text" ]]; then
+        local __l3_ex= __l3_dbg=$__l3_t
+        if [[ $__l3_t == "trap -- "*" EXIT"$'\n'* ]]; then
+            __l3_ex=${__l3_t%%" EXIT"$'\n'*}" EXIT"$'\n'
+            __l3_dbg=${__l3_t#"$__l3_ex"}
+        fi
+        [[ $__l3_dbg == "$__l3_trap_text" ]] || __l3_install_trap "$__l3_dbg"
+        [[ $__l3_ex == "$__l3_exit_text" ]] || __l3_adopt_exit "$__l3_ex"
+        __l3_traps_text=$__l3_exit_text$__l3_trap_text
+    fi
     if [[ $PWD != "$__l3_pwd" ]]; then
         __l3_pwd=$PWD
         __l3_enc "$PWD"
-        __l3_A=$'\e]6973;'$__l3_nonce';P;'$__l3_out$'\a\e]7;file://'$HOSTNAME$__l3_out$'\a\e]6973;'$__l3_nonce$';A\a\e]133;A\a'
+        __l3_A=$'\e]6973;'$__l3_nonce';P;'$__l3_out$'\a\e]7;file://'${HOSTNAME-}$__l3_out$'\a\e]6973;'$__l3_nonce$';A\a\e]133;A\a'
     fi
-    if shopt -q promptvars; then
-        if [[ $PS1 != "$__l3_ps1_ours" ]]; then
-            __l3_ps1_user=$PS1
-            PS1='\[${__l3_A}\]'$PS1'\[${__l3_B}${__l3_arm[__l3_armed=1]}\]'
+    if builtin shopt -q promptvars; then
+        if [[ ${PS1-} != "$__l3_ps1_ours" ]]; then
+            PS1=$__l3_ps1_pre${PS1-}'\[${__l3_B-}\]'
             __l3_ps1_ours=$PS1
         fi
+        if [[ ${PS0-} != "$__l3_ps0_ours" ]]; then
+            PS0=${PS0-}'${__l3_arm[__l3_seq+=1]-}'
+            __l3_ps0_ours=$PS0
+        fi
     else
-        printf '%s' "$__l3_A" >&2
+        builtin printf '%s' "$__l3_A" >&2
         __l3_armed=1
     fi
     __l3_order
-    [[ $- == *a* ]] && export -n __l3_nonce __l3_A __l3_B
-    return "$st"
+    __l3_hc=$HISTCMD
+    __l3_hc_c=$((HISTCMD - 1))
+    __l3_hist_force
+    [[ $- != *a* ]] || builtin export -n __l3_nonce __l3_A __l3_B
+    return 0
 }
 
-# Keep __l3_precmd first and __l3_prompt last in PROMPT_COMMAND (string or array).
-__l3_pc_last='builtin trap -p DEBUG >|"$__l3_tmp"; __l3_prompt'
+# PS1's prefix: P and A. No side effect in it: bash also expands PS1 (without showing it)
+# between the lines of a multi-line paste.
+__l3_ps1_pre='\[${__l3_A-}\]'
+
+# PROMPT_COMMAND is kept an array (bash >= 5.1): (__l3_precmd, the user's…, ours last).
+# A plain assignment by the user replaces element 0 only; __l3_prompt, last, notices and
+# gives the new text its place after __l3_precmd, as the whole of the user's part unless
+# it was built from "$PROMPT_COMMAND" (then the user's old part is kept around it).
+__l3_pc_last='__l3_pc_st=$? __l3_pc_ps=("${PIPESTATUS[@]}"); builtin trap -p EXIT DEBUG >|"$__l3_tmp"; __l3_prompt'
 __l3_order() {
-    local pc
-    if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
-        [[ ${PROMPT_COMMAND[0]} == __l3_precmd && ${PROMPT_COMMAND[-1]} == "$__l3_pc_last" ]] && return
-        local -a keep=()
-        for pc in "${PROMPT_COMMAND[@]}"; do
-            [[ $pc == __l3_precmd || $pc == "$__l3_pc_last" ]] || keep+=("$pc")
-        done
-        PROMPT_COMMAND=(__l3_precmd "${keep[@]}" "$__l3_pc_last")
-    else
-        pc=${PROMPT_COMMAND-}
-        [[ $pc == __l3_precmd$'\n'*$'\n'"$__l3_pc_last" ]] && return
-        pc=${pc//__l3_precmd$'\n'/}
-        pc=${pc//$'\n'"$__l3_pc_last"/}
-        PROMPT_COMMAND=__l3_precmd$'\n'$pc$'\n'$__l3_pc_last
+    local __l3_pc IFS=$' \t\n'
+    local -a __l3_user=()
+    if ((__l3_pc_string)); then
+        # Older bash: one string, ours first and last.
+        __l3_pc=${PROMPT_COMMAND-}
+        [[ $__l3_pc != __l3_precmd$'\n'*$'\n'"$__l3_pc_last" ]] || return 0
+        __l3_pc=${__l3_pc//__l3_precmd$'\n'/}
+        __l3_pc=${__l3_pc//$'\n'"$__l3_pc_last"/}
+        PROMPT_COMMAND=__l3_precmd$'\n'$__l3_pc$'\n'$__l3_pc_last
+        return 0
     fi
+    if [[ -n ${PROMPT_COMMAND+1} && ${PROMPT_COMMAND@a} == *a* ]]; then
+        [[ ${PROMPT_COMMAND[0]-} != __l3_precmd || ${PROMPT_COMMAND[-1]} != "$__l3_pc_last" ]] || return 0
+        __l3_pc=${PROMPT_COMMAND[0]-}
+        if [[ $__l3_pc != __l3_precmd && ${PROMPT_COMMAND[-1]} == "$__l3_pc_last" && $__l3_pc != *__l3_precmd* ]]; then
+            # A plain assignment replaced the user's part.
+            [[ -z $__l3_pc ]] || __l3_user=("$__l3_pc")
+        else
+            # "…$PROMPT_COMMAND…" (or +=) made element 0 the user's text around ours: what
+            # came before it runs before the user's other elements, what came after, after.
+            local __l3_pre= __l3_post=
+            for __l3_pc in "${PROMPT_COMMAND[@]}"; do
+                if [[ $__l3_pc == *__l3_precmd* && $__l3_pc != __l3_precmd ]]; then
+                    __l3_pre=${__l3_pc%%__l3_precmd*}
+                    __l3_post=${__l3_pc#*__l3_precmd}
+                    __l3_pre=${__l3_pre%"${__l3_pre##*[!$'; \t\n']}"}
+                    __l3_post=${__l3_post#"${__l3_post%%[!$'; \t\n']*}"}
+                    continue
+                fi
+                [[ $__l3_pc == __l3_precmd || $__l3_pc == "$__l3_pc_last" || -z ${__l3_pc//[$'; \t\n']/} ]] || __l3_user+=("$__l3_pc")
+            done
+            [[ -z ${__l3_pre//[$'; \t\n']/} ]] || __l3_user=("$__l3_pre" "${__l3_user[@]}")
+            [[ -z ${__l3_post//[$'; \t\n']/} ]] || __l3_user+=("$__l3_post")
+        fi
+    else
+        __l3_pc=${PROMPT_COMMAND-}
+        [[ -z ${__l3_pc//[$'; \t\n']/} ]] || __l3_user=("$__l3_pc")
+    fi
+    PROMPT_COMMAND=(__l3_precmd "${__l3_user[@]}" "$__l3_pc_last")
+    return 0
 }
+
+__l3_nop() { return 0; }
 
 # Install our DEBUG trap, chaining the user's trap text ($1 as printed by `trap -p`).
 __l3_install_trap() {
     __l3_user_trap=
     if [[ -n $1 ]]; then
         __l3_trap_arg() { __l3_user_trap=$2; }
-        eval "__l3_trap_arg ${1#trap}"
-        unset -f __l3_trap_arg
+        builtin eval "__l3_trap_arg ${1#trap}"
+        builtin unset -f __l3_trap_arg
     fi
     # bash restores $? after the trap by itself; what the trap returns matters under
     # extdebug (non-zero skips the command), so alone we return 0, and chained we hand
     # the user's trap the command's $? and let its status decide, as it would without us.
+    # `&& __l3_nop "$_"`: the user's text sees the command's $? and $_, and a non-zero $?
+    # fails no simple command of ours (their ERR trap and errexit stay quiet).
     if [[ -n $__l3_user_trap ]]; then
-        builtin trap '__l3_debug "$?" "$_"; '"$__l3_user_trap" DEBUG
+        builtin trap '__l3_debug "$?" "$?" "${PIPESTATUS[@]}" "$_" && __l3_nop "$_"; '"$__l3_user_trap" DEBUG
     else
-        builtin trap '__l3_debug 0 "$_"' DEBUG
+        builtin trap '__l3_debug 0 "$?" "${PIPESTATUS[@]}" "$_"' DEBUG
     fi
     builtin trap -p DEBUG >|"$__l3_tmp"
-    IFS= read -rd '' __l3_trap_text <"$__l3_tmp"
+    IFS= builtin read -rd '' __l3_trap_text <"$__l3_tmp" || :
+    return 0
 }
 
 if [[ -n ${__l3_nonce-} && $- == *i* && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]]; then
     __l3_installed=1
+    __l3_spool=$L3_SPOOL __l3_sid=$L3_SID
     # Scratch file for reading builtin output back without a fork; l3-rec puts it on a
     # tmpfs (a truncate+write on ext4 can wait for the disk on close).
     __l3_tmp=${L3_HOOK_TMP:-$L3_SPOOL/.$L3_SID.hook}
     unset L3_HOOK_TMP
     __l3_bashpid=$BASHPID
-    __l3_armed=0 __l3_running=0 __l3_idle=0 __l3_status=0 __l3_hc=$HISTCMD __l3_edit_count=0 __l3_pwd=
-    declare -a __l3_arm=() __l3_edit_files=() __l3_edit_tokens=()
+    __l3_armed=0 __l3_running=0 __l3_hc=-1 __l3_hc_c=$HISTCMD __l3_edit_count=0
+    __l3_pwd= __l3_A= __l3_seq=0 __l3_seq_done=0 __l3_forced=0 __l3_pc_st=0
+    __l3_ps0_ours=$'\1' __l3_ps1_ours=$'\1' __l3_exit_text=$'\1' __l3_user_exit= __l3_user_trap=
+    __l3_pc_string=$((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501))
+    declare -a __l3_arm=() __l3_edit_files=() __l3_edit_tokens=() __l3_pc_ps=()
     __l3_B=$'\e]6973;'$__l3_nonce$';B\a\e]133;B\a'
     # Multi-line commands keep their newlines in the history entry we read back.
-    shopt -q cmdhist && shopt -s lithist
+    if builtin shopt -q cmdhist; then builtin shopt -s lithist; fi
     # Not $(trap -p): a command substitution does not see the DEBUG trap.
     builtin trap -p DEBUG >|"$__l3_tmp"
-    IFS= read -rd '' __l3_trap_text <"$__l3_tmp"
+    IFS= builtin read -rd '' __l3_trap_text <"$__l3_tmp" || :
     __l3_install_trap "$__l3_trap_text"
-    builtin trap -p EXIT >|"$__l3_tmp"
-    IFS= read -rd '' __l3_exit_trap <"$__l3_tmp"
-    if [[ -n $__l3_exit_trap ]]; then
-        __l3_trap_arg() { __l3_exit_trap=$2; }
-        eval "__l3_trap_arg ${__l3_exit_trap#trap}"
-        unset -f __l3_trap_arg
-        builtin trap '__l3_exit; '"$__l3_exit_trap" EXIT
-    else
-        builtin trap __l3_exit EXIT
-    fi
+    __l3_adopt_exit
+    __l3_traps_text=$__l3_exit_text$__l3_trap_text
     __l3_order
 fi
+((!__l3_aliases)) || shopt -s expand_aliases
+unset __l3_aliases

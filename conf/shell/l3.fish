@@ -5,17 +5,26 @@
 # fish_preexec gets the command line as typed (newlines kept), fish_postexec sees $status
 # and $pipestatus, and `string escape --style=url` (a builtin) percent-encodes (it encodes
 # a few more printable bytes than docs/capture.md requires; decoders take any %HH).
-# Limits: no B mark (fish draws its prompt itself), and L3_NONCE is only unset here,
-# after config.fish ran (bash and zsh unset it before the user's files).
+# Limits: no B mark (fish draws its prompt itself), and the nonce is read only here,
+# after config.fish ran (bash and zsh read it before the user's files).
 
-if not set -q L3_NONCE; or not status is-interactive; or set -q __l3_installed; or test -z "$L3_SPOOL"
+# The nonce comes through a pipe (fd L3_NONCE_FD) read once here: no copy in any
+# environment or file. fish cannot close an fd, so the emptied pipe stays open (and is
+# inherited by commands); it holds nothing any more and its writer is gone.
+set -l __l3_n
+if string match -qr '^[1-9][0-9]{0,3}$' -- "$L3_NONCE_FD"; and test -e /proc/self/fd/$L3_NONCE_FD
+    read -l n </dev/fd/$L3_NONCE_FD
+    and set __l3_n $n
+end
+set -e L3_NONCE_FD
+set -e L3_NONCE
+if not string match -qr '^[0-9a-f]{32}$' -- "$__l3_n"; or not status is-interactive; or set -q __l3_installed; or test -z "$L3_SPOOL"
     return 0
 end
 set -g __l3_installed 1
-set -g __l3_nonce $L3_NONCE
+set -g __l3_nonce $__l3_n
 set -g __l3_editors (string split ' ' -- "$L3_EDITORS")
 set -g __l3_edit_limits (string split ' ' -- "$L3_EDIT_LIMITS")
-set -e L3_NONCE
 set -e L3_EDITORS
 set -e L3_EDIT_LIMITS
 set -e L3_HOOK_TMP

@@ -16,6 +16,13 @@
 # after it, and with IGNORE_EOF the marker also follows zsh's "use 'exit'" message.
 
 [[ -n ${__l3_nonce-} && -o interactive && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]] || return 0
+# The user's aliases (from their .zshrc, read before this file) must not rewrite our
+# functions: aliases are expanded when a function is parsed, so parse ours without them.
+typeset -g __l3_aliases=0
+if [[ -o aliases ]]; then
+    __l3_aliases=1
+    unsetopt aliases
+fi
 typeset -g __l3_installed=1 __l3_running=0 __l3_edit_count=0 __l3_pwd= __l3_out= __l3_A= __l3_hc=
 typeset -gi __l3_sp=0
 typeset -ga __l3_edit_files __l3_edit_tokens
@@ -45,7 +52,15 @@ __l3_enc() {
 }
 
 __l3_preexec() {
+    local st=$?
     emulate -L zsh
+    # The user's code replaced precmd_functions (`precmd_functions=(foo)`): the line before
+    # got no D from precmd; close it now, late, and put ours back.
+    if (( __l3_running )); then
+        print -rn -- $'\e]6973;'"$__l3_nonce;D;$st;$st"$'\a\e]133;D;'"$st"$'\a' >&2
+        __l3_running=0
+    fi
+    __l3_hooks
     local line=${1:-$3}
     (( $#line > 131072 )) && line=$line[1,131072]
     __l3_enc "$line"
@@ -94,7 +109,11 @@ __l3_prompt_sp() {
 }
 
 __l3_precmd() {
-    local st=$? ps="${pipestatus[*]}" subst=${options[promptsubst]} bang=${options[promptbang]}
+    local st=$? ps="${(j: :)pipestatus}" subst=${options[promptsubst]} bang=${options[promptbang]}
+    if [[ -n ${__l3_st_in-} ]]; then
+        st=$__l3_st_in ps=$__l3_st_in
+        __l3_st_in=
+    fi
     # The user set PROMPT_SP again: zsh printed the marker already; ours from now on.
     if [[ -o promptsp ]]; then
         __l3_sp=1
@@ -126,7 +145,19 @@ __l3_precmd() {
     print -rn -- "$__l3_A" >&2
     # B at the end of the prompt, as a zero-width %{...%} sequence.
     [[ $PS1 == *"%{$__l3_B%}" ]] || PS1="$PS1%{$__l3_B%}"
+    __l3_hooks
     return $st
+}
+
+# Ours first in each hook array, whatever the user's code did to them since.
+__l3_hooks() {
+    [[ ${precmd_functions[1]-} == __l3_precmd ]] ||
+        precmd_functions=(__l3_precmd ${precmd_functions:#__l3_precmd})
+    [[ ${preexec_functions[1]-} == __l3_preexec ]] ||
+        preexec_functions=(__l3_preexec ${preexec_functions:#__l3_preexec})
+    [[ ${zshexit_functions[1]-} == __l3_zshexit ]] ||
+        zshexit_functions=(__l3_zshexit ${zshexit_functions:#__l3_zshexit})
+    return 0
 }
 
 # A line entered the history but ran no preexec: a comment (`# a note` with
@@ -155,12 +186,34 @@ __l3_zshexit() {
     return $st
 }
 
+# A new line starts in the editor: if the user's code emptied the hook arrays
+# (`precmd_functions=()`), the line before got no D: close it, late, and put ours back.
+__l3_line_init() {
+    local st=$?
+    if (( __l3_running )); then
+        print -rn -- $'\e]6973;'"$__l3_nonce;D;$st;$st"$'\a\e]133;D;'"$st"$'\a' >&2
+        __l3_running=0
+    fi
+    __l3_hooks
+    return 0
+}
+
 # Ours first, so $? and $pipestatus are still the command's; the user's keep their order.
-precmd_functions=(__l3_precmd ${precmd_functions:#__l3_precmd})
-preexec_functions=(__l3_preexec ${preexec_functions:#__l3_preexec})
-zshexit_functions=(__l3_zshexit ${zshexit_functions:#__l3_zshexit})
+__l3_hooks
+# A second way in when the user's code empties precmd_functions: zsh also runs a function
+# named `precmd`, with the command's $?. Only when the user has none of their own.
+if (( ! $+functions[precmd] )); then
+    precmd() {
+        __l3_st_in=$?
+        (( ${precmd_functions[(Ie)__l3_precmd]} )) || __l3_precmd
+        __l3_st_in=
+    }
+fi
+autoload -Uz add-zle-hook-widget 2>/dev/null && add-zle-hook-widget line-init __l3_line_init 2>/dev/null
 # The PROMPT_SP marker is ours from now on (see the top of this file).
 if [[ -o promptsp ]]; then
     __l3_sp=1
     unsetopt promptsp
 fi
+(( __l3_aliases )) && setopt aliases
+unset __l3_aliases

@@ -124,6 +124,23 @@ seq 1 200 | sed 's/^/less line /' >"$H/pager.txt"
 # Forged marks: OSC 133 and OSC 7 as the hooks write them, 6973 with a wrong nonce and none.
 printf 'evil\e]133;A\a\e]133;B\a\e]133;C\a\e]7;file://x/etc\a\e]6973;00000000000000000000000000000000;C;rm%%20-rf\a\e]6973;00000000000000000000000000000000;D;0\a\e]6973;C;x\a\e]133;D;0\adone\n' >"$H/evil.txt"
 
+# What a command run inside the session can read, collected for the test to search for
+# the nonces: every process's environment and argv (all of /proc, read-only), the fd
+# targets of the processes on this terminal, and every spool and hook file but .script
+# (whose marks carry the nonce: docs/capture.md "Marks").
+cat >"$H/scan.sh" <<'SCAN'
+out=$1
+tty=$(readlink /proc/$$/fd/0)
+for p in /proc/[0-9]*; do
+    cat "$p/environ" "$p/cmdline" 2>/dev/null
+    echo
+    [ "$(readlink "$p/fd/0" 2>/dev/null)" = "$tty" ] && ls -l "$p/fd/" 2>/dev/null
+done >"$out"
+for f in "$L3_SPOOL"/* "$L3_SPOOL"/.[!.]* "${TMPDIR:-/tmp}"/l3-rec.*/* /dev/shm/l3-rec.*/*; do
+    case $f in *.script) ;; *) [ -f "$f" ] && cat "$f" ;; esac
+done >>"$out" 2>/dev/null
+echo scanned
+SCAN
 start_rec
 wait_prompt 0
 cd "$H" || exit 1
@@ -150,6 +167,12 @@ c "printf '\\e[1mbold\\e[0m\\n'" 0 - '' '=\e[1mbold\e[0m\r\n'
 c 'echo -n nonl' 0 - '' '=nonl'
 c 'wc -c <uniquefilename_xyz.txt' 0 - '' '=15\r\n'
 c 'ls --color=always colors' 0 - '' '~\e[' '~run.sh' '~plain.txt'
+
+# --- no command can find the nonce (scanned again inside the nested session below) -------
+c 'sh scan.sh scan1.out' 0 - '' '=scanned\r\n'
+grep -aqF "$NONCE" "$H/scan1.out" && fail "the nonce is readable by a command"
+[[ $(wc -c <"$H/scan1.out") -gt 1000 ]] || fail "the scan read nothing"
+ok "nonce in no environ, argv, fd or spool file"
 
 # --- a long line wrapping past the 80 columns ----------------------------------------------
 long="echo $(printf 'word%02d ' $(seq 1 30))end"
@@ -236,6 +259,10 @@ c 'echo after' 0 - '' '=after\r\n'
 
 # --- forged marks in output: no command may come of them -----------------------------------
 c 'cat evil.txt' 0 - '' '~\e]6973;00000000000000000000000000000000;C;rm%20-rf\a' '~\e]133;A\a' '~done\r\n'
+# Marks forged from what .info holds (the nonce's SHA-256, whole and cut to a nonce's size).
+HASH=$(sed -n 's/^nonce_sha256=//p' "$INFO")
+printf '\e]6973;%s;C;rm%%20-rf\a\e]6973;%s;D;0\a\e]6973;%s;C;rm%%20-rf\adone2\n' "$HASH" "$HASH" "${HASH:0:32}" >"$H/evil2.txt"
+c 'cat evil2.txt' 0 - '' "~\\e]6973;$HASH;C;rm%20-rf\\a" '~done2\r\n'
 
 # --- a full-screen program -------------------------------------------------------------------
 b=$(count B) n=$(count D)
@@ -252,10 +279,11 @@ type_keys 'l3-rec --spool ../spool'; keys Enter
 wait_for '[ $(ls "$SPOOL"/*.info | wc -l) -eq 2 ]'
 INNER_INFO=$(ls "$SPOOL"/*.info | grep -v "^$INFO$")
 INNER=${INNER_INFO%.info}.script
-INONCE=$(sed -n 's/^nonce=//p' "$INNER_INFO")
+INONCE=
+wait_for 'INONCE=$(nonce_of "$INNER_INFO" "$INNER"); [ -n "$INONCE" ]'
 icount() { grep -aoF -- "$INONCE;$1" "$INNER" | wc -l; }
 wait_for '[ $(icount B) -ge 1 ]'
-for l in 'echo inner-one' 'echo inner-two'; do
+for l in 'echo inner-one' 'sh scan.sh scan2.out' 'echo inner-two'; do
     ib=$(icount B)
     type_keys "$l"; keys Enter
     wait_for "[ \$(icount B) -gt $ib ]"
@@ -265,6 +293,10 @@ wait_for 'grep -q "^end=" "$INNER_INFO"'
 wait_for "[ \$(count D) -gt $n ]"
 wait_prompt "$b"
 expect 'l3-rec --spool ../spool' 0 - 'nested' 'nested' '!inner-one' '!inner-two'
+for n in "$NONCE" "$INONCE"; do
+    grep -aqF "$n" "$H/scan1.out" "$H/scan2.out" && fail "a nonce is readable by a command (nested)"
+done
+ok "neither nonce readable from inside the nested session" 
 grep -q '^parent=' "$INNER_INFO" || fail "inner session has no parent"
 ok "nested session"
 
@@ -316,6 +348,73 @@ c 'umask' 0 - '' '~022'
 # A comment line is the user's note: bash runs no DEBUG trap and zsh no preexec for it;
 # the hooks see the history advance and record it (C and D together, no output).
 c '# a note for the journal' 0 - '' '='
+
+# --- a user fighting the hook (issue 8) -------------------------------------------------------
+# Lines the user keeps out of the history are still recorded whole, and the history is
+# what the user's settings make it.
+if [[ $SH == bash ]]; then
+    c 'HISTCONTROL=ignoreboth:erasedups HISTIGNORE="pwd:ls *"' 0 - '' '='
+    c ' echo a; echo b | tr b B' 0 - '' '=a\r\nB\r\n'
+    c 'ls -d "dir one" | wc -l' 0 - '' '=1\r\n'
+    c 'echo dup' 0 - '' '=dup\r\n'
+    c 'echo dup' 0 - '' '=dup\r\n'
+    c 'history 3 | cut -c8-' 0 - '' '=HISTCONTROL=ignoreboth:erasedups HISTIGNORE="pwd:ls *"\r\necho dup\r\nhistory 3 | cut -c8-\r\n'
+    # PROMPT_COMMAND assigned, appended to as a string and as an array: the user's code runs
+    # once per prompt, so do the hooks (one record per line, each with its status).
+    c "PROMPT_COMMAND='echo pc1 >>~/pc.log'" 0 - '' '='
+    c 'false' 1 - '' '='
+    c 'PROMPT_COMMAND+="; echo pc2 >>~/pc.log"' 0 - '' '='
+    c 'PROMPT_COMMAND+=("echo pc3 >>~/pc.log")' 0 - '' '='
+    c ': >~/pc.log; (exit 5)' 5 - '' '='
+    c 'tr "\n" " " <~/pc.log' 0 - '' '=pc1 pc2 pc3 '
+    c "PROMPT_COMMAND='history -a'" 0 - '' '='
+    c 'echo hist-a-check' 0 - '' '=hist-a-check\r\n'
+    c 'tail -1 ~/.hist' 0 - '' '=echo hist-a-check\r\n'
+    # Options and traps of the user's own.
+    c "trap 'echo err-trap' ERR" 0 - '' '='
+    c 'false' 1 - '' '=err-trap\r\n'
+    c "trap 'dbg=\$((dbg+1))' DEBUG" 0 - '' '='
+    c 'shopt -s extdebug; set -u; IFS=,' 0 - '' '='
+    c 'false | true' 0 - '' '='
+    c 'echo "dbg>0: $((dbg > 0))"' 0 - '' '=dbg>0: 1\r\n'
+    c "PS1='fight\$ '; PS0=''; PS2='more> '" 0 - '' '='
+    b=$(count B) n=$(count D)
+    type_keys 'for i in 1'; keys Enter
+    wait_for 'screen | grep -q "^more>"'
+    type_keys 'do echo "i$i"; done'; enter
+    expect $'for i in 1\ndo echo "i$i"; done' 0 - '' '=i1\r\n'
+    c "alias printf='echo AL\"\"IASED' read='echo AL\"\"IASED'; fc() { echo user\"\"-fc; }" 0 - '' '='
+    c 'echo still-exact' 0 - '' '=still-exact\r\n'
+    c 'unalias printf read; unset -f fc; set +u; trap - ERR DEBUG; shopt -u extdebug; IFS=$'"' \\t\\n'" 0 - '' '='
+    # Bracketed paste of several lines at once: each line its own record and status.
+    printf '%s\n' 'echo p1' 'false' 'echo p3 | tr p q' >"$T/paste3.txt"
+    "${TM[@]}" load-buffer "$T/paste3.txt"
+    n=$(count D) b=$(count B)
+    "${TM[@]}" paste-buffer -p -t t
+    wait_for 'screen | grep -q "^echo p3"'
+    keys Enter
+    wait_for "[ \$(count D) -ge $((n + 3)) ]"
+    wait_prompt "$b"
+    expect 'echo p1' 0 - '' '=p1\r\n'
+    expect 'false' 1 - '' '='
+    expect 'echo p3 | tr p q' 0 - '' '=q3\r\n'
+    screen | grep -qE 'unbound|ALIASED|user-fc|command not found' && fail "error text on the screen"
+    ok "hooks held against the user's settings, traps, options, aliases and paste"
+    # The user's own EXIT trap: exit still gets its status (checked at the end).
+    c "trap 'echo bye' EXIT" 0 - '' '='
+else
+    c 'setopt nounset; IFS=,' 0 - '' '='
+    c 'false | true' 0 - '' '='
+    c "alias print='echo AL\"\"IASED'; PS1='fight%# '" 0 - '' '='
+    c 'echo still-exact' 0 - '' '=still-exact\r\n'
+    # The hook arrays emptied: that line's D comes late (from the next line's start), the
+    # lines after it are recorded as before.
+    c 'precmd_functions=(); preexec_functions=()' 0 - '' '*'
+    c 'echo after-wipe' 0 - '' '=after-wipe\r\n'
+    c 'unalias print; unsetopt nounset; IFS=$'"' \t\n\0'" 0 - '' '='
+    screen | grep -qE 'ALIASED|parameter not set' && fail "error text on the screen"
+    ok "zsh hooks held against the user's options, aliases and emptied hook arrays"
+fi
 c 'echo done-all' 0 - '' '=done-all\r\n'
 type_keys 'exit'; keys Enter
 wait_for '[ -s $T/rc ]'
@@ -333,6 +432,7 @@ echo "ok: $NCMD commands typed in $SECONDS s"
 ok "outer session: records match the table"
 cp "$EXPECT" "$T/expect.inner"; sed -i '/^cmd/d; /^end/d' "$T/expect.inner"
 printf 'cmd\techo inner-one\t0\t-\t\t%s\t=inner-one\\r\\n\n' "$(esc "$H")" >>"$T/expect.inner"
+printf 'cmd\tsh scan.sh scan2.out\t0\t-\t\t%s\t=scanned\\r\\n\n' "$(esc "$H")" >>"$T/expect.inner"
 printf 'cmd\techo inner-two\t0\t-\t\t%s\t=inner-two\\r\\n\n' "$(esc "$H")" >>"$T/expect.inner"
 printf 'cmd\texit\t*\t-\t*\t%s\n' "$(esc "$H")" >>"$T/expect.inner"
 "$AGENT" --once "$INNER" -o "$T/inner.xml" || fail "l3-agent --once failed (inner)"

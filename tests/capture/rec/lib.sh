@@ -52,8 +52,23 @@ start_rec() {
     INFO=$(ls "$SPOOL"/*.info | head -1)
     SCRIPT=${INFO%.info}.script
     TIMING=${INFO%.info}.timing
-    NONCE=$(sed -n 's/^nonce=//p' "$INFO")
-    [[ ${#NONCE} == 32 ]] || fail "no nonce in $INFO"
+    NONCE=
+    wait_for 'NONCE=$(nonce_of "$INFO" "$SCRIPT"); [ -n "$NONCE" ]'
+}
+
+# nonce_of INFO SCRIPT: the session's nonce as the test sees it from outside: .info holds
+# only its SHA-256 (nonce_sha256), so take the 32-hex nonce of a mark in .script whose
+# hash is there. Empty until the shell printed a mark.
+nonce_of() {
+    local c hashes
+    hashes=$(sed -n 's/^nonce_sha256=//p' "$1")
+    [[ -n $hashes ]] || return 0
+    for c in $(grep -aoE $'\e\\]6973;[0-9a-f]{32};' "$2" 2>/dev/null | cut -c8-39 | sort -u); do
+        if grep -qx "$(printf %s "$c" | sha256sum | cut -c1-64)" <<<"$hashes"; then
+            printf %s "$c"
+            return 0
+        fi
+    done
 }
 
 marks() { perl "$HERE/marks.pl" "$NONCE" "$SCRIPT"; }

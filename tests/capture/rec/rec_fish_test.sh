@@ -48,10 +48,13 @@ run 'cd "sub dir"'
 wait_for '[ "$(last P)" = "$T/home/sub dir" ]'
 ok "P after cd"
 
-run 'env | grep -c L3_NONCE >$HOME/nonce.txt; ls /proc/self/fd >$HOME/fds.txt'
+run 'env | grep -c L3_NONCE >$HOME/nonce.txt; ls -l /proc/self/fd >$HOME/fds.txt; cat /proc/self/fd/[4-9] >$HOME/fdread.txt 2>&1'
 [[ $(cat nonce.txt) == 0 ]] || fail "nonce visible"
-[[ $(tr '\n' ' ' <fds.txt) == '0 1 2 3 ' ]] || fail "fds: $(tr '\n' ' ' <fds.txt)"
-ok "nonce hidden, no fd leak"
+# fish cannot close an fd: the nonce pipe it read stays open, empty, its writer gone.
+extra=$(awk 'NR > 1 && $9 !~ /^[0-2]$/ && $11 !~ /^\/proc\//' fds.txt)
+[[ -z $extra || ( $(wc -l <<<"$extra") == 1 && $extra == *'pipe:['* ) ]] || fail "fds: $(cat fds.txt)"
+grep -q "$NONCE" fdread.txt && fail "the nonce pipe still holds the nonce"
+ok "nonce hidden, no fd but the emptied nonce pipe"
 
 # SIGTERM to the recorder: the shell is hung up, the terminal restored.
 kill -TERM "$(sed -n 's/^pid=//p' "$INFO")"
