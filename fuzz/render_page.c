@@ -1359,19 +1359,6 @@ static bool s_known_bug(const model_t *m, const request_t *rq)
     }
     if (!skip)
         return false;
-    /* ui_stats_count_by: per-day counts are indexed from the first counted command's day
-       + 2^20; a command more than 2^20 days older wraps the index and the array doubling
-       loops forever. */
-    if (strstr(rq->path, "stats")) {
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        for (uint32_t i = 0; i < m->ncmds; i++) {
-            int64_t t = m->recs[m->cmd_rec[i]].start_us;
-            lo = t < lo ? t : lo;
-            hi = t > hi ? t : hi;
-        }
-        if (m->ncmds && hi - lo > ((int64_t)1 << 20) * 86400 * 1000000 - 2 * 86400000000LL)
-            return true;
-    }
     /* ui_command: every command word of a line becomes a link with five icon links
        (~550 bytes); a line of many short words ("a;a;a;...", 1 MiB is allowed) makes a
        page of tens of megabytes, seconds of work, then 503 "too large". */
