@@ -114,10 +114,8 @@ __l3_enc() {
 # it in __l3_seq) is the user's command line: emit C. A line pasted together with others
 # runs without a prompt before it: its first command closes the previous line with D.
 __l3_debug() {
-    # Under functrace (extdebug, set -T) the trap also runs inside our own functions.
-    [[ ${FUNCNAME[1]-} != __l3_* ]] || return "$1"
-    local -
-    builtin set +eu
+    # The common call (any command but a line's first) costs two tests; safe as they are
+    # under errexit and nounset, so `local -` comes after them.
     if [[ $__l3_seq == "$__l3_seq_done" ]] && ((!__l3_armed)); then
         # Inside a line. `exit` after a `trap … EXIT` of the user's own on the same line:
         # put ours back in front of theirs now, or exit's D would be lost.
@@ -126,6 +124,10 @@ __l3_debug() {
         fi
         return "$1"
     fi
+    # Under functrace (extdebug, set -T) the trap also runs inside our own functions.
+    [[ ${FUNCNAME[1]-} != __l3_* ]] || return "$1"
+    local -
+    builtin set +eu
     # A subshell inheriting the trap (set -T) is not the interactive shell.
     [[ $BASHPID == "$__l3_bashpid" ]] || return "$1"
     # The line ran nothing in this shell (a subshell alone): PROMPT_COMMAND is next.
