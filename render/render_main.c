@@ -182,9 +182,8 @@ static void s_make_page(void *arg, const req_t *req, l3_buf_t *resp, l3_buf_t *e
         } else if (!strcmp(what, "exit")) {
             _exit(3);
         } else if (!strcmp(what, "huge")) {
-            /* a runaway page: more than a reply may be */
-            while (l3_buf_append(resp, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32))
-                ;
+            /* a runaway page: it asks for more than a reply may be */
+            l3_buf_reserve(resp, WORKERS_RESPONSE_MAX + 1);
             return;
         }
     }
@@ -491,8 +490,10 @@ int main(int argc, char **argv)
             while (s_serve(&self, true, 0))
                 ;
     }
-    if (!self.index)
+    if (!self.index) {
+        rc = l3_daemon_interrupted() ? 0 : 1; /* SIGTERM while waiting is a clean stop */
         goto cleanup;
+    }
     /* Command descriptions load while the index is built (the loader just waits on its
        pipe until the main loop reads it). */
     self.whatis = whatis_new(l3_config_bool(self.cfg, "render/whatis", true));

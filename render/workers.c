@@ -581,15 +581,23 @@ void workers_destroy(workers_t **self_p)
     if (!self_p || !*self_p)
         return;
     workers_t *self = *self_p;
+    /* Kill them all first, then reap: their teardown (a big copy-on-write image each)
+       runs in parallel. Reaping waits 500 ms at most; a worker not yet gone by then has
+       SIGKILL pending and is reaped by init once render has exited. */
     for (int i = 0; i < WORKERS_MAX; i++) {
         slot_t *s = &self->slots[i];
-        if (s->state == SLOT_FREE)
-            continue;
-        if (s->state != SLOT_DEAD)
+        if (s->state == SLOT_IDLE || s->state == SLOT_BUSY)
             s_retire(s);
-        if (s->pid > 0)
-            while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-                ;
+    }
+    int64_t deadline = l3_time_mono_us() + 500000;
+    for (int i = 0; i < WORKERS_MAX; i++) {
+        slot_t *s = &self->slots[i];
+        while (s->state == SLOT_DEAD && s->pid > 0) {
+            pid_t r = waitpid(s->pid, NULL, WNOHANG);
+            if (r == s->pid || (r < 0 && errno != EINTR) || l3_time_mono_us() > deadline)
+                break;
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
         s->state = SLOT_FREE;
     }
     free(self->queue);
