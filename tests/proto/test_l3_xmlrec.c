@@ -290,7 +290,10 @@ static void s_fast_reader(void)
                   variant);
         CHECK_MSG(test_record_eq(&dom, &fast), "variant %d: the two readers differ", variant);
         //  A torn line is refused (by libxml2, as before).
-        CHECK(!l3_xmlrec_parse(line.data, line.len / 2, &dom, err, sizeof(err)));
+        //  (into a record of its own: parse starts from an empty record, so one that
+        //  still held fields would leak them)
+        l3_record_t torn;
+        CHECK(!l3_xmlrec_parse(line.data, line.len / 2, &torn, err, sizeof(err)));
         l3_record_clear(&fast);
         l3_record_clear(&dom);
         l3_record_clear(&rec);
