@@ -89,6 +89,8 @@ void ui_api_commands(ui_ctx_t *c)
         c->q[0] = 0;
     } else if (req_param(c->req->query, "since", v, sizeof v) && v[0]) {
         since = strtoll(v, NULL, 10);
+        if (since > (int64_t)UINT32_MAX)
+            since = UINT32_MAX; /* ordinals are 32-bit: nothing comes after this */
         follow = since >= 0;
     }
     if (follow || !c->q[0]) {

@@ -110,12 +110,17 @@ static void s_word_link(ui_ctx_t *c, const char *word)
 
 /* The command line, every command word (after | ; & && || ( and prefixes like sudo)
    linked; quoted text is never a command word. */
+#define WORD_LINKS_MAX 64 /* command words linked per command line */
+
 static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char *hl)
 {
     static const char *prefixes[] = {"sudo",   "time", "nohup",   "env",     "exec",
                                      "xargs",  "nice", "command", "builtin", "watch",
                                      "strace", "doas", NULL};
     bool cmdpos = true;
+    /* Each link is ~550 bytes with its icons: a long line of `a;a;a;…` (1 MiB) would make
+       a page of hundreds of MB. Past the first WORD_LINKS_MAX words, words are text. */
+    int links_left = WORD_LINKS_MAX;
     size_t i = 0;
     ansi_range_t r[64];
     size_t nr = hl && hl[0] ? ansi_find(p, len, hl, r, 64) : 0;
@@ -180,7 +185,8 @@ static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char
                 if (w[k] == '/')
                     base = w + k + 1;
             size_t bl = wl - (size_t)(base - w);
-            if (s_word_ok(base, bl) && !in_hl) {
+            if (s_word_ok(base, bl) && !in_hl && links_left > 0) {
+                links_left--;
                 char word[65];
                 memcpy(word, base, bl);
                 word[bl] = 0;
@@ -382,17 +388,14 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
         OUT(" <span class=\"sig\">%s</span>", c->m[M_INTERRUPTED]);
     PUT("</div>\n");
     if (r->flags & L3_FLAG_FULLSCREEN) {
-        char *word = NULL;
         size_t wl = 0;
         while (lead + wl < cll && cl[lead + wl] != ' ')
             wl++;
-        word = strndup((const char *)cl + lead, wl);
         PUT("<div class=\"fs\">");
-        if (word)
-            ansi_html_escape(word, strlen(word), c->body);
+        if (wl) /* (an empty command line has no bytes at all: cl may be NULL) */
+            s_typed_html(c, cl + lead, wl, NULL, 0);
         OUT(" — %s, %s <a href=\"%s/replay/%" PRIu32 "\">%s</a></div>\n", c->m[M_FULLSCREEN], dur,
             c->pg->base, index_cmds(c->ix, &ns)[ord].sess, c->m[M_REPLAY]);
-        free(word);
     } else {
         s_output_html(c, ord, r, full);
     }

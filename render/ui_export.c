@@ -77,7 +77,8 @@ void ui_export_cast(ui_ctx_t *c, uint32_t si)
         PUT("]\n");
         /* Output chunks by the timing lines; whatever they do not cover comes last. */
         size_t at = 0;
-        const char *tp = (const char *)r.timing.data, *tend = tp + r.timing.len;
+        const char *tp = (const char *)r.timing.data;
+        const char *tend = tp ? tp + r.timing.len : NULL; /* no timing: no bytes, NULL */
         while (tp && tp < tend && at < r.output.len) {
             char linebuf[64];
             const char *nl = memchr(tp, '\n', (size_t)(tend - tp));
@@ -88,7 +89,7 @@ void ui_export_cast(ui_ctx_t *c, uint32_t si)
             linebuf[ll] = 0;
             double delay;
             unsigned long long nbytes;
-            if (sscanf(linebuf, "%lf %llu", &delay, &nbytes) != 2 || delay < 0 || delay > 1e6)
+            if (sscanf(linebuf, "%lf %llu", &delay, &nbytes) != 2 || !(delay >= 0 && delay <= 1e6))
                 break;
             if (nbytes > r.output.len - at)
                 nbytes = r.output.len - at;
