@@ -30,8 +30,7 @@
       is a hit.
 
     Environment: RENDER_PAGE_DUMP=FILE writes the request and the response there (to see
-    what a reproducer does); RENDER_PAGE_SKIP_KNOWN=1 skips inputs that reach a reported,
-    not yet fixed bug (fuzz/findings/README.md), for long libFuzzer runs.
+    what a reproducer does).
 
     Input layout (fuzz/render_page_seeds.py writes seeds in it; every input decodes,
     missing bytes read as zero). str = length (one byte below 0x80, else two bytes, 15
@@ -1344,42 +1343,6 @@ static void s_check_search(index_t *ix, const model_t *m, const request_t *rq, s
     }
 }
 
-/* ---------------------------------------------------------------- known bugs */
-
-/* With RENDER_PAGE_SKIP_KNOWN=1 in the environment, inputs that reach a reported and not
-   yet fixed bug in the page code are not rendered, so a long fuzzing run goes on finding
-   new ones (the reproducers are in fuzz/findings/). Unset, as in CTest, nothing is
-   skipped. Remove each case when its fix lands. */
-static bool s_known_bug(const model_t *m, const request_t *rq)
-{
-    static int skip = -1;
-    if (skip < 0) {
-        const char *e = getenv("RENDER_PAGE_SKIP_KNOWN");
-        skip = e && *e == '1';
-    }
-    if (!skip)
-        return false;
-    /* ui_command: every command word of a line becomes a link with five icon links
-       (~550 bytes); a line of many short words ("a;a;a;...", 1 MiB is allowed) makes a
-       page of tens of megabytes, seconds of work, then 503 "too large". */
-    size_t line_bytes = 0;
-    for (uint32_t i = 0; i < m->ncmds; i++)
-        line_bytes += m->recs[m->cmd_rec[i]].cmdline.len;
-    if (line_bytes > 16384)
-        return true;
-    /* ui_export cast: a timing delay that sscanf reads as NaN passes "delay < 0 ||
-       delay > 1e6" and is printed as a time "nan". */
-    if (strstr(rq->path, ".cast")) {
-        for (uint32_t i = 0; i < m->ncmds; i++) {
-            const l3_bytes_t *t = &m->recs[m->cmd_rec[i]].timing;
-            for (size_t k = 0; k + 3 <= t->len; k++)
-                if (!strncasecmp((const char *)t->data + k, "nan", 3))
-                    return true;
-        }
-    }
-    return false;
-}
-
 /* ---------------------------------------------------------------- the target */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -1478,8 +1441,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     l3_buf_t resp;
     l3_buf_init(&resp, 0);
-    if (s_known_bug(&m, &rq))
-        goto cleanup;
     pages_handle(pages, use, &rq.req, &resp);
 
     /* ------------------------------------------------ checks */
@@ -1579,7 +1540,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(seen.cmds);
     free(seen.sess);
 
-cleanup:
     l3_buf_free(&resp);
     index_destroy(&ix);
     index_destroy(&ix2);

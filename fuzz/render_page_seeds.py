@@ -9,7 +9,6 @@ junk, markup, long outputs (repeated), timing lines, diffs, other users' session
 Russian pages, HEAD, odd ids.
 
     fuzz/render_page_seeds.py [CORPUS_DIR]     (default: the corpus dir next to it)
-    fuzz/render_page_seeds.py --findings [DIR]  reproducers of open findings (fuzz/findings)
 
 Files named seed-* are rewritten; other files (crashes and merged finds) are kept.
 """
@@ -152,7 +151,6 @@ def fullscreen_records():
 
 
 def timing_records():
-    # (a "nan" delay is fuzz/findings/render_page_export_cast/nan-delay until it is fixed)
     out = b"one\r\ntwo\r\nthree\r\n"
     return (session(0, numbers=numbers(cols=132, rows=43)) +
             command("slow", out, timing=b"0.5 5\n1.25 5\n-1 2\n7 100\n") +
@@ -269,44 +267,34 @@ def seeds_for(kind):
         "export_cast": [("cast-timing", header(ident=0) + timing_records())],
     }
     out += extra.get(kind, [])
+    out += REGRESSIONS.get(kind, [])
     return out
 
 
-# Reproducers of findings in the page code that are not fixed yet: kept out of the
-# corpora (so CTest stays green) in fuzz/findings/; move each into its corpus when its
-# fix lands, and drop its case from s_known_bug in render_page.c.
+# Regressions: inputs that reached bugs found by these targets, each under its target's
+# corpus as seed-<name> (fixed in 878bddc unless said otherwise).
 LAST_US = 253402300799 * 1000000 - 5
-FINDINGS = {
-    # ui_export_cast: "nan" in the timing lines passes the delay check, times print "nan".
-    "render_page_export_cast/nan-delay": header() + session(0) +
-    command("slow", b"one\r\ntwo\r\n", timing=b"0.5 5\nnan 3\n"),
-    # ui_api_commands: since=INT64_MAX, then since + 1 overflows (UBSan).
-    "render_page_api/since-overflow": header(params={"since": "9223372036854775807"}) +
-    session(0) + command("ls", LS),
-    # ui_command_html: a full-screen command with an empty line: strndup(NULL + 0, 0)
-    # (UBSan: offset on a null pointer, null passed to a nonnull argument).
-    "render_page_journal/fullscreen-empty-line": header() + session(0) +
-    command("", b"", numbers=numbers(0, 0, FULLSCREEN, 1)),
-    # ui_command: every command word is a link with five icon links; a line of 2^15
-    # "(exit " words is a 17 MB page, a 1 MiB line of "a;" answers 503 after seconds.
-    "render_page_journal/wide-line": header() + session(0) + command("ls", b"x\n") +
-    command("a;" * 16, b"", line_rep=0xf0 + 15),
+REGRESSIONS = {
+    # ui_export_cast: "nan" in the timing lines passed the delay check, times printed "nan".
+    "export_cast": [("nan-delay", header() + session(0) +
+                     command("slow", b"one\r\ntwo\r\n", timing=b"0.5 5\nnan 3\n")),
+                    # a command without timing lines: NULL + 0 (clang UBSan)
+                    ("no-timing", header() + session(0) + command("ls", LS))],
+    # ui_api_commands: since=INT64_MAX, then since + 1 overflowed (clang UBSan).
+    "api": [("since-overflow", header(params={"since": "9223372036854775807"}) +
+             session(0) + command("ls", LS))],
+    # ui_command_html: a full-screen command with an empty line: strndup(NULL + 0, 0);
+    # every command word a link with five icon links: a 1 MiB line of "a;" made a page of
+    # hundreds of MB, then 503 for every page that showed it.
+    "journal": [("fullscreen-empty-line", header() + session(0) +
+                 command("", b"", numbers=numbers(0, 0, FULLSCREEN, 1))),
+                ("wide-line", header() + session(0) + command("ls", b"x\n") +
+                 command("a;" * 16, b"", line_rep=0xf0 + 15))],
 }
-
-
-def write_findings(root):
-    for name, data in FINDINGS.items():
-        path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    if sys.argv[1:2] == ["--findings"]:
-        write_findings(sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "findings"))
-        return
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
     for kind in KINDS:
         d = os.path.join(root, "render_page_" + kind)
