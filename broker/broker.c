@@ -64,7 +64,8 @@ struct broker_t {
     int64_t stall_since; /* zclock_mono when it stopped being writable */
 
     /* Monitor state: accepted fd -> peer address, and the reason of the last handshake
-       failure, which libzmq reports just before the DISCONNECTED event of that peer. */
+       failure, which libzmq reports just before the DISCONNECTED event of that peer (in
+       the same call of its I/O thread: true of protocol failures, not of ZAP refusals). */
     zhashx_t *peers;
     char failure[128];
 
@@ -677,10 +678,12 @@ static void s_handle_monitor(broker_t *self)
             else if (zhashx_size(self->peers) < BROKER_PEERS_MAX)
                 zhashx_update(self->peers, key, peer);
             l3_debug("connection from %s", peer);
-        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-            snprintf(self->failure, sizeof self->failure,
-                     "authentication failed (ZAP status %u: key not in allowed_keys)", value);
-        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            /* Not kept for the DISCONNECTED line: libzmq first sends the client an ERROR
+               command, so other connections' events come in between and the reason would
+               be pinned on the wrong peer. The ZAP handler already logged the refusal
+               with the key and the address. */
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
             snprintf(self->failure, sizeof self->failure, "handshake failed: %s (0x%x)",
                      s_protocol_error(value), value);
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
@@ -744,7 +747,9 @@ static void s_handle_zap(broker_t *self)
                          address ? address : "?");
             } else {
                 if (s_ratelog_allow(&self->peerlog))
-                    l3_warn("refused agent %s from %s: its key is not in allowed_keys", user,
+                    l3_warn("refused agent %s from %s: authentication failed, its key is "
+                            "not in allowed_keys",
+                            user,
                             address ? address : "?");
                 user[0] = '\0';
             }
