@@ -71,7 +71,7 @@ static bool s_encode_record_packer(const l3_record_t *rec, l3_buf_t *out)
         fields += 9;
         break;
     case L3_RECORD_COMMAND:
-        fields += 14;
+        fields += 15;
         break;
     case L3_RECORD_END:
         fields += 5;
@@ -110,6 +110,7 @@ static bool s_encode_record_packer(const l3_record_t *rec, l3_buf_t *out)
             s_bin(&pk, "tm", &r->timing);
             s_bin(&pk, "df", &r->diff);
             s_str(&pk, "nest", r->nested);
+            s_uint(&pk, "dep", r->depth);
         }
         if (r->type == L3_RECORD_END)
             s_int(&pk, "ts", r->start_us); // the session's start, so an end stands alone
@@ -215,7 +216,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
         fields += 9;
         break;
     case L3_RECORD_COMMAND:
-        fields += 14;
+        fields += 15;
         break;
     case L3_RECORD_END:
         fields += 5;
@@ -280,6 +281,7 @@ bool l3_msg_encode_record(const l3_record_t *rec, l3_buf_t *out)
             w = s_put_bin(S_KEY(w, "tm"), &r->timing);
             w = s_put_bin(S_KEY(w, "df"), &r->diff);
             w = s_put_str(S_KEY(w, "nest"), r->nested);
+            w = s_put_uint(S_KEY(w, "dep"), r->depth);
         }
         if (r->type == L3_RECORD_END)
             w = s_put_int(S_KEY(w, "ts"), r->start_us); // the session's start, so an end stands alone
@@ -454,7 +456,7 @@ body:
             KEY(ROWS, "rows") KEY(TTY, "tty") KEY(SH, "sh") KEY(SSH, "ssh") KEY(PAR, "par")        \
                 KEY(N, "n") KEY(CWD, "cwd") KEY(CMD, "cmd") KEY(O, "o") KEY(OD, "od")              \
                     KEY(OH, "oh") KEY(TM, "tm") KEY(DF, "df") KEY(X, "x") KEY(SIG, "sig")          \
-                        KEY(F, "f") KEY(NEST, "nest")
+                        KEY(F, "f") KEY(NEST, "nest") KEY(DEP, "dep")
 #define S_KEY_ENUM(id, name) K_##id,
 #define S_KEY_NAME(id, name) name,
 #define S_KEY_LEN(id, name) sizeof(name) - 1,
@@ -471,7 +473,7 @@ static const uint8_t s_key_lengths[K_COUNT] = {S_KEYS(S_KEY_LEN)};
 #define COMMAND_KEYS                                                                               \
     (COMMON | WHERE | BIT(K_N) | BIT(K_TS) | BIT(K_TE) | BIT(K_CWD) | BIT(K_CMD) | BIT(K_O) |      \
      BIT(K_OD) | BIT(K_OH) | BIT(K_TM) | BIT(K_DF) | BIT(K_X) | BIT(K_SIG) | BIT(K_F) |            \
-     BIT(K_NEST))
+     BIT(K_NEST) | BIT(K_DEP))
 #define END_KEYS (COMMON | WHERE | BIT(K_TS) | BIT(K_TE) | BIT(K_X) | BIT(K_SIG) | BIT(K_F))
 //  Required beyond COMMON: optional ones default to empty/zero.
 #define SESSION_REQUIRED (COMMON | WHERE | BIT(K_TS))
@@ -518,6 +520,7 @@ static s_key_t s_key_lookup(const uint8_t *p, size_t len)
         case 't': k = K_TTY; break;
         case 's': k = p[1] == 's' ? K_SSH : K_SIG; break;
         case 'c': k = p[1] == 'w' ? K_CWD : K_CMD; break;
+        case 'd': k = K_DEP; break;
         default: break;
         }
         break;
@@ -749,6 +752,10 @@ static bool s_decode(const void *data, size_t len, l3_msg_t *msg, char *err, siz
             break;
         case K_OH:
             ok = s_uint_in(v, L3_OUTPUT_MAX, &r->output_head);
+            break;
+        case K_DEP:
+            ok = s_uint_in(v, L3_DEPTH_MAX, &u);
+            r->depth = (uint8_t)u;
             break;
         case K_SIG:
             ok = s_uint_in(v, 128, &u);

@@ -139,7 +139,7 @@ bool l3_record_validate(const l3_record_t *rec, char *err, size_t errlen)
             || !l3_text_valid(rec->ssh, L3_NAME_MAX) || !l3_text_valid(rec->parent, L3_NAME_MAX))
             FAIL("bad session text field");
         if (rec->cwd.len || rec->cmdline.len || rec->output.len || rec->timing.len || rec->diff.len
-            || rec->nested[0])
+            || rec->nested[0] || rec->depth)
             FAIL("session with command fields");
         break;
     case L3_RECORD_COMMAND:
@@ -155,6 +155,8 @@ bool l3_record_validate(const l3_record_t *rec, char *err, size_t errlen)
             FAIL("command field over its cap");
         if (!l3_text_valid(rec->nested, L3_NAME_MAX))
             FAIL("bad nested session name");
+        if (rec->depth > L3_DEPTH_MAX)
+            FAIL("shell depth over %d", L3_DEPTH_MAX);
         if (rec->output_head > rec->output.len)
             FAIL("output head longer than output");
         if (rec->dropped && !(rec->flags & L3_FLAG_TRUNCATED))
@@ -164,7 +166,7 @@ bool l3_record_validate(const l3_record_t *rec, char *err, size_t errlen)
         if (rec->end_us == 0)
             FAIL("end without end time");
         if (rec->cwd.len || rec->cmdline.len || rec->output.len || rec->timing.len || rec->diff.len
-            || rec->nested[0])
+            || rec->nested[0] || rec->depth)
             FAIL("end with command fields");
         break;
     default:

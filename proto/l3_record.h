@@ -48,6 +48,7 @@ enum {
     L3_FLAG_AMBIGUOUS = 1u << 7,   /* exit status 129..192 with no evidence of a signal: it
                                       may be `exit N` or death by signal N-128 */
 };
+#define L3_DEPTH_MAX 15 /* shells nested deeper are shown at this depth */
 #define L3_FLAG_ALL 0xffu
 
 /* An owned byte string. */
@@ -86,6 +87,8 @@ typedef struct {
     /* command */
     uint64_t nr; /* number of the command in its session, from 1 */
     char nested[L3_NAME_MAX + 1]; /* "host/sid" of the recorded session it ran (su -), or "" */
+    uint8_t depth; /* the shell it was typed in: 0 = the session's own, 1 = a shell started
+                      inside it (bash, exec bash, su, sudo -i), 2 = one inside that... */
     l3_bytes_t cwd;
     l3_bytes_t cmdline;
     l3_bytes_t output;  /* capped: head and tail kept, `dropped` bytes between them gone */

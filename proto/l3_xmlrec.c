@@ -293,6 +293,11 @@ bool l3_xmlrec_write(const l3_record_t *r, l3_buf_t *out)
         w = S_PUT(w, " nr=\"");
         w = l3_put_u64(w, r->nr);
         *w++ = '"';
+        if (r->depth) {
+            w = S_PUT(w, " depth=\"");
+            w = l3_put_u64(w, r->depth);
+            *w++ = '"';
+        }
     }
     S_ATTR_TEXT(w, "nested", r->nested, false);
     if (r->start_us) {
@@ -505,6 +510,9 @@ static const char *s_read_attrs(const s_src_t *src, l3_record_t *rec)
         return "bad time attribute";
     if (!s_get_u64(src, "nr", &rec->nr, UINT64_MAX, rec->type == L3_RECORD_COMMAND))
         return "bad nr";
+    if (!s_get_u64(src, "depth", &u, L3_DEPTH_MAX, false))
+        return "bad depth";
+    rec->depth = (uint8_t) u;
     if (!s_get_u64(src, "uid", &u, UINT32_MAX, false))
         return "bad uid";
     rec->uid = (uint32_t) u;

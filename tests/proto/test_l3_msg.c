@@ -120,6 +120,18 @@ static void s_bad_messages(void)
     msgpack_pack_nil(&m.pk);
     CHECK(!s_decodes(&m));
 
+    //  A shell depth past L3_DEPTH_MAX; the largest one decodes.
+    s_command_head(&m, 2);
+    msgpack_pack_str_with_body(&m.pk, "cmd", 3);
+    msgpack_pack_bin_with_body(&m.pk, "ls", 2);
+    s_kv_uint(&m, "dep", L3_DEPTH_MAX + 1);
+    CHECK(!s_decodes(&m));
+    s_command_head(&m, 2);
+    msgpack_pack_str_with_body(&m.pk, "cmd", 3);
+    msgpack_pack_bin_with_body(&m.pk, "ls", 2);
+    s_kv_uint(&m, "dep", L3_DEPTH_MAX);
+    CHECK(s_decodes(&m));
+
     //  Duplicate key.
     s_command_head(&m, 2);
     msgpack_pack_str_with_body(&m.pk, "cmd", 3);

@@ -28,6 +28,7 @@ static inline void test_record_fill(l3_record_t *r, l3_record_type_t type, uint6
     } else if (type == L3_RECORD_COMMAND) {
         r->nr = 7;
         strcpy(r->nested, "lab01/20261124T211200-99-abcd");
+        r->depth = 2;
         r->start_us = 1795900001000000LL;
         r->end_us = 1795900002500000LL;
         l3_bytes_set(&r->cwd, "/home/s", 7, L3_CWD_MAX);
@@ -63,7 +64,7 @@ static inline bool test_record_eq(const l3_record_t *a, const l3_record_t *b)
         && !strcmp(a->sid, b->sid) && a->start_us == b->start_us && a->end_us == b->end_us
         && a->uid == b->uid && a->pid == b->pid && a->cols == b->cols && a->rows == b->rows
         && !strcmp(a->tty, b->tty) && !strcmp(a->shell, b->shell) && !strcmp(a->ssh, b->ssh)
-        && !strcmp(a->parent, b->parent) && !strcmp(a->nested, b->nested) && a->nr == b->nr && test_bytes_eq(&a->cwd, &b->cwd)
+        && !strcmp(a->parent, b->parent) && !strcmp(a->nested, b->nested) && a->depth == b->depth && a->nr == b->nr && test_bytes_eq(&a->cwd, &b->cwd)
         && test_bytes_eq(&a->cmdline, &b->cmdline) && test_bytes_eq(&a->output, &b->output)
         && test_bytes_eq(&a->timing, &b->timing) && test_bytes_eq(&a->diff, &b->diff)
         && a->dropped == b->dropped && a->output_head == b->output_head
