@@ -3,8 +3,9 @@
     pages.c reads the config and routes a request to one page function; the pages live
     one family per module, as cgit splits its UI:
       ui.h, ui_shared.c  the HTTP response, the HTML head, foot and error page, a
-                     session's heading, time and number formatting, JSON escaping,
-                     access and filters, the message tables
+                     session's heading, how much of a long line a list shows, time and
+                     number formatting, JSON escaping, access and filters, the message
+                     tables
       ui_journal.c   the journal, session and search lists (grouped by day, then session),
                      page links, the filter form
       ui_command.c   one command (command line with word links, output, diff) and its
@@ -60,7 +61,7 @@ enum {
     M_OPEN, M_ENDED, M_REPLAY, M_LIVE, M_TEXT, M_CAST, M_TOP_COMMANDS, M_FAILURE_RATIO,
     M_PER_DAY, M_PER_USER, M_PER_HOST, M_OLDER, M_NOT_FOUND, M_NOTE, M_BYTES_DROPPED,
     M_PAGE, M_FOLLOWING, M_NOJS_REPLAY, M_PERMALINK, M_TOTAL, M_INDEXING, M_INTERRUPTED,
-    M_DATE, M_COUNT, M_ALL, M_COUNT_
+    M_DATE, M_COUNT, M_ALL, M_MORE_BYTES, M_FULL_COMMAND, M_COUNT_
 };
 /* clang-format on */
 
@@ -114,6 +115,22 @@ void ui_error_page(ui_ctx_t *c, int status, const char *title);
 /* A session's <section> and heading (user@host, tty, start, replay/text/cast/live links);
    the caller closes the section. */
 void ui_session_heading(ui_ctx_t *c, uint32_t si);
+
+/* ---------------------------------------------------------------- list views */
+
+/* What a list of commands (the journal, a session, search hits, the live feed) shows of
+   one command's typed text: at most this many bytes of its command line and of its diff,
+   then a link to the command's own page, which shows all of it. A record may hold 1 MiB
+   of each (4 MiB or more once escaped), and a page lists up to page_size commands: shown
+   whole, a few such commands made every page that listed them too large (503). */
+#define UI_LIST_LINE_MAX 4096
+#define UI_LIST_DIFF_MAX 16384
+
+/* How many bytes of data[0..len) to show when at most max may be: len when it fits, else
+   at most max, never inside a valid UTF-8 character (the text is escaped after the cut,
+   so no entity or tag of ours is ever cut either). at_line: end after the last newline of
+   the cut part instead, when that keeps at least half of it. */
+size_t ui_cut(const void *data, size_t len, size_t max, bool at_line);
 
 /* ---------------------------------------------------------------- formatting */
 

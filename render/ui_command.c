@@ -6,7 +6,11 @@
     signal, then the output (elided in the middle when long, linking to ?full=1) or, for
     a full-screen program, a line saying so with a replay link; and an edited file's
     diff. A comment line (# ...) is shown as a note instead. The journal (ui_journal.c),
-    the permalink page and the live feed (ui_api.c, html=1) all show a command this way. */
+    the permalink page and the live feed (ui_api.c, html=1) all show a command this way,
+    but a list (the journal, the live feed) shows at most UI_LIST_LINE_MAX bytes of its
+    line and UI_LIST_DIFF_MAX of its diff, each followed by a link to the permalink page,
+    which shows them whole: a page's size is bounded by how many commands it lists, not
+    by how long their records are. */
 #include "ui.h"
 #include "whatis.h"
 #include "ui_command.h"
@@ -109,10 +113,11 @@ static void s_word_link(ui_ctx_t *c, const char *word)
 }
 
 /* The command line, every command word (after | ; & && || ( and prefixes like sudo)
-   linked; quoted text is never a command word. */
+   linked; quoted text is never a command word. cut: p[0..len) is the shown part of a
+   longer line, so its last word may be the start of a longer one and is not linked. */
 #define WORD_LINKS_MAX 64 /* command words linked per command line */
 
-static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char *hl)
+static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char *hl, bool cut)
 {
     static const char *prefixes[] = {"sudo",   "time", "nohup",   "env",     "exec",
                                      "xargs",  "nice", "command", "builtin", "watch",
@@ -185,7 +190,7 @@ static void s_cmdline_html(ui_ctx_t *c, const uint8_t *p, size_t len, const char
                 if (w[k] == '/')
                     base = w + k + 1;
             size_t bl = wl - (size_t)(base - w);
-            if (s_word_ok(base, bl) && !in_hl && links_left > 0) {
+            if (s_word_ok(base, bl) && !in_hl && links_left > 0 && !(cut && j == len)) {
                 links_left--;
                 char word[65];
                 memcpy(word, base, bl);
@@ -304,11 +309,22 @@ static void s_output_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool 
     PUT("</pre>\n");
 }
 
-/* A unified diff, its file, hunk, added and deleted lines marked. */
-static void s_diff_html(ui_ctx_t *c, const l3_record_t *r)
+/* "… 1,234 more bytes — full command …": where a list stopped showing a command's typed
+   text (hidden bytes not shown), a link to its permalink page, which shows all of it. */
+static void s_more_link(ui_ctx_t *c, uint32_t ord, size_t hidden, const char *what)
+{
+    char cnt[32];
+    ui_fmt_count(c, hidden, cnt, sizeof cnt);
+    OUT("<a class=\"elide\" href=\"%s/cmd/%" PRIu32 "\">… %s %s — %s …</a>", c->pg->base, ord, cnt,
+        c->m[M_MORE_BYTES], what);
+}
+
+/* A unified diff, its file, hunk, added and deleted lines marked; at most shown bytes of
+   it, then a link to the rest. */
+static void s_diff_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, size_t shown)
 {
     const uint8_t *p = r->diff.data;
-    size_t len = r->diff.len, i = 0;
+    size_t len = shown, i = 0;
     PUT("<pre class=\"diff\">");
     while (i < len) {
         const uint8_t *nl = memchr(p + i, '\n', len - i);
@@ -323,12 +339,21 @@ static void s_diff_html(ui_ctx_t *c, const l3_record_t *r)
             PUT("</span>");
         i = e;
     }
+    if (shown < r->diff.len) {
+        if (shown && p[shown - 1] != '\n')
+            PUT("\n");
+        s_more_link(c, ord, r->diff.len - shown, c->m[M_SHOW_ALL]);
+        PUT("\n");
+    }
     PUT("</pre>\n");
 }
 
 /* ---------------------------------------------------------------- one command */
 
-void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_cwd, bool full)
+/* ui_command_html, and the permalink page's view of the command (whole: all of its
+   command line and diff). */
+static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_cwd,
+                           bool full, bool whole)
 {
     uint32_t ns;
     const index_sess_t *s = &index_sessions(c->ix, &ns)[index_cmds(c->ix, &ns)[ord].sess];
@@ -337,7 +362,9 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
     bool failed = (r->has_exit && r->exit_code != 0) || r->signal;
     bool notfound = r->has_exit && r->exit_code == 127;
     const uint8_t *cl = r->cmdline.data;
-    size_t cll = r->cmdline.len;
+    /* the part of the line shown: note, command line and full-screen name alike */
+    size_t cll = whole ? r->cmdline.len : ui_cut(cl, r->cmdline.len, UI_LIST_LINE_MAX, false);
+    bool line_cut = cll < r->cmdline.len;
     size_t lead = 0;
     while (lead < cll && (cl[lead] == ' ' || cl[lead] == '\t'))
         lead++;
@@ -364,6 +391,8 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
     if (note) {
         PUT("<div class=\"notetext\">");
         s_typed_html(c, cl + lead + 1, cll - lead - 1, NULL, 0);
+        if (line_cut)
+            s_more_link(c, ord, r->cmdline.len - cll, c->m[M_FULL_COMMAND]);
         PUT("</div></div>\n");
         return;
     }
@@ -371,10 +400,12 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
         strcmp(user, "root") == 0 ? "#" : "$");
     if (notfound)
         PUT("<s>");
-    s_cmdline_html(c, cl, cll, c->q);
+    s_cmdline_html(c, cl, cll, c->q, line_cut);
     if (notfound)
         PUT("</s>");
     PUT("</code>");
+    if (line_cut)
+        s_more_link(c, ord, r->cmdline.len - cll, c->m[M_FULL_COMMAND]);
     if (r->signal) {
         char sn[32];
         s_sig_name(r->signal, sn, sizeof sn);
@@ -400,8 +431,15 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
         s_output_html(c, ord, r, full);
     }
     if (r->diff.len)
-        s_diff_html(c, r);
+        s_diff_html(c, ord, r,
+                    whole ? r->diff.len
+                          : ui_cut(r->diff.data, r->diff.len, UI_LIST_DIFF_MAX, true));
     PUT("</div>\n");
+}
+
+void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_cwd, bool full)
+{
+    s_command_html(c, ord, r, show_cwd, full, false);
 }
 
 /* ---------------------------------------------------------------- permalink page */
@@ -425,7 +463,7 @@ void ui_command_page(ui_ctx_t *c, uint32_t ord)
     ui_esc(c, dbuf);
     PUT("</h2>\n");
     ui_session_heading(c, cmd->sess);
-    ui_command_html(c, ord, &r, true, full);
+    s_command_html(c, ord, &r, true, full, true);
     PUT("</section>\n");
     OUT("<p><a href=\"%s/journal?session=%" PRIu32 "\">%s</a></p>\n", c->pg->base, cmd->sess,
         c->m[M_SESSION]);

@@ -3,11 +3,13 @@
     The HTTP response with its security headers (a Content-Security-Policy that allows
     scripts from our own static files only, as a second line of defence behind the
     escaping), the page head and foot, time and number formatting in the request's
-    language, the JSON string escaper, and the access and filter checks that decide which
-    sessions and commands a request may see. */
+    language, the JSON string escaper, the cut that bounds what a list shows of a long
+    command line or diff, and the access and filter checks that decide which sessions and
+    commands a request may see. */
 #include "ui.h"
 #include "ansi.h"
 #include "l3_time.h"
+#include "l3_utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,7 +28,8 @@ static const char *s_en[M_COUNT_] = {
     "Failure ratio", "Commands per day", "Commands per user", "Commands per host",
     "older results", "Not found", "note", "bytes not recorded", "Page", "following this session",
     "Replay needs JavaScript; download the recording as text or asciicast.", "permalink",
-    "total", "Indexing the datafile", "interrupted", "Date", "Count", "all"};
+    "total", "Indexing the datafile", "interrupted", "Date", "Count", "all", "more bytes",
+    "full command"};
 
 static const char *s_ru[M_COUNT_] = {
     "Оглавление", "Журнал", "Поиск", "Статистика", "Машины", "Пользователи", "Сеансы",
@@ -37,7 +40,8 @@ static const char *s_ru[M_COUNT_] = {
     "Команд по пользователям", "Команд по машинам", "более ранние", "Не найдено", "заметка",
     "байт не записано", "Страница", "следим за сеансом",
     "Для воспроизведения нужен JavaScript; скачайте запись как текст или asciicast.",
-    "ссылка", "всего", "Индексирую файл данных", "прервана", "Дата", "Число", "все"};
+    "ссылка", "всего", "Индексирую файл данных", "прервана", "Дата", "Число", "все",
+    "байт не показано", "вся команда"};
 
 static const char *s_wday[2][7] = {
     {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
@@ -180,6 +184,34 @@ void ui_session_heading(ui_ctx_t *c, uint32_t si)
     if (!s->ended)
         OUT(" <a href=\"%s/live/%" PRIu32 "\">%s</a>", c->pg->base, si, c->m[M_LIVE]);
     PUT("</span></h3>\n");
+}
+
+/* ---------------------------------------------------------------- list views */
+
+size_t ui_cut(const void *data, size_t len, size_t max, bool at_line)
+{
+    const uint8_t *p = data;
+    if (len <= max)
+        return len;
+    size_t cut = max;
+    /* A character that starts up to 3 bytes before the cut and ends after it is left out
+       whole; invalid bytes are one U+FFFD each, so any cut between them is a boundary. */
+    for (size_t back = 1; back <= 3 && back <= max; back++) {
+        uint32_t cp;
+        size_t n = l3_utf8_decode(p + max - back, len - (max - back), &cp);
+        if (n > back) {
+            cut = max - back;
+            break;
+        }
+        if (n)
+            break; /* a whole character ends at or before the cut */
+    }
+    if (at_line) {
+        const uint8_t *nl = cut ? memrchr(p, '\n', cut) : NULL;
+        if (nl && (size_t)(nl - p) + 1 >= cut / 2)
+            cut = (size_t)(nl - p) + 1;
+    }
+    return cut;
 }
 
 /* ---------------------------------------------------------------- formatting */
