@@ -8,7 +8,13 @@
     command lines with ')': a ')' once made the command-line formatter spin forever
     (fixed in 2def1d6), and the journal answered 504 to everyone from then on. Each page
     is made in a child process with a deadline, so a hang fails the test instead of
-    hanging it; the command's text must stand in the page, HTML-escaped. */
+    hanging it; the command's text must stand in the page, HTML-escaped.
+
+    wide lines: lists showed every byte of every command line and diff, and sixteen
+    commands with 1 MiB lines of '<' (4 MiB each, escaped) made every page that listed
+    them answer 503 to everyone. A list shows the start of a long line or diff and a link
+    to the command's page, which shows all of it; command words in the shown part are
+    still links, at most 64 of them, and the cut splits no character. */
 #include "index.h"
 #include "l3_config.h"
 #include "l3_test.h"
@@ -99,6 +105,30 @@ static void s_fixture_command(fixture_t *f, const char *user, const char *sid, u
     l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
     l3_bytes_set(&r.cmdline, cmdline, strlen(cmdline), L3_CMDLINE_MAX);
     l3_bytes_set(&r.output, output, strlen(output), L3_OUTPUT_MAX);
+    s_fixture_record(f, &r);
+    l3_record_clear(&r);
+}
+
+/* A command with any bytes as its line (cmdlen of them) and diff (difflen, may be 0). */
+static void s_fixture_command_bytes(fixture_t *f, uint64_t nr, const char *cmdline, size_t cmdlen,
+                                    const char *diff, size_t difflen)
+{
+    l3_record_t r;
+    l3_record_init(&r);
+    r.type = L3_RECORD_COMMAND;
+    snprintf(r.host, sizeof r.host, "lab1");
+    snprintf(r.user, sizeof r.user, "alice");
+    snprintf(r.sid, sizeof r.sid, "s1");
+    r.nr = nr;
+    f->now_us += 1000000;
+    r.start_us = f->now_us;
+    r.end_us = f->now_us + 500000;
+    r.has_exit = true;
+    l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
+    l3_bytes_set(&r.cmdline, cmdline, cmdlen, L3_CMDLINE_MAX);
+    l3_bytes_set(&r.output, "ok\r\n", 4, L3_OUTPUT_MAX);
+    if (difflen)
+        l3_bytes_set(&r.diff, diff, difflen, L3_DIFF_MAX);
     s_fixture_record(f, &r);
     l3_record_clear(&r);
 }
@@ -449,6 +479,177 @@ static void test_cmdlines_with_parens(void)
     s_fixture_destroy(&f);
 }
 
+/* ---------------------------------------------------------------- wide lines */
+
+/* The part of page between the first `from` after the element of command ord and the
+   next `to` (both excluded), as a NUL-terminated copy the caller frees; NULL when not
+   there. */
+static char *s_cmd_part(const char *page, uint32_t ord, const char *from, const char *to)
+{
+    char id[32];
+    snprintf(id, sizeof id, "id=\"c%u\"", ord);
+    const char *p = strstr(page, id);
+    p = p ? strstr(p, from) : NULL;
+    const char *end = p ? strstr(p + strlen(from), to) : NULL;
+    if (!end)
+        return NULL;
+    p += strlen(from);
+    return strndup(p, (size_t)(end - p));
+}
+
+/* What a list shows of a command's line and diff (UI_LIST_LINE_MAX, UI_LIST_DIFF_MAX in
+   render/ui.h, which is private to render). */
+#define UI_LINE_SHOWN 4096
+#define UI_DIFF_SHOWN 16384
+
+static void test_wide_lines(void)
+{
+    enum { WIDE = 16, ALL = WIDE + 5 };
+    const size_t mib = 1u << 20;
+    const int deadline_ms = 5000; /* the sanitizer build too; was a 503 after ~1.5 s */
+    char *angles = malloc(mib), *diff = malloc(mib), *semis = malloc(mib), *words = malloc(8192);
+    char *euros = malloc(6000), *note = malloc(mib);
+    char *want = malloc(4 * mib + 1), *got = malloc(4 * mib + 1);
+    if (!angles || !diff || !semis || !words || !euros || !note || !want || !got)
+        abort();
+    memset(angles, '<', mib);
+    for (size_t i = 0; i < mib; i += 64) { /* lines "+<<<…<\n", 64 bytes each */
+        memset(diff + i, '<', 64);
+        diff[i] = '+';
+        diff[i + 63] = '\n';
+    }
+    for (size_t i = 0; i < mib; i += 2)
+        memcpy(semis + i, "a;", 2); /* a command word every two bytes */
+    memset(words, ';', 4093);
+    memcpy(words + 4093, "lsblk --all", 11); /* the cut falls inside "lsblk" */
+    for (size_t i = 0; i < 6000; i += 3)
+        memcpy(euros + i, "\xe2\x82\xac", 3); /* U+20AC: 4096 is inside a character */
+    memset(note, 'x', mib);
+    memcpy(note, "# ", 2);
+
+    fixture_t f;
+    s_fixture_init(&f);
+    s_fixture_session(&f, "alice", "s1");
+    for (int i = 0; i < WIDE; i++)
+        s_fixture_command_bytes(&f, (uint64_t)i + 1, angles, mib, NULL, 0);
+    s_fixture_command_bytes(&f, WIDE + 1, "vi x", 4, diff, mib); /* ord 16 */
+    s_fixture_command_bytes(&f, WIDE + 2, semis, mib, NULL, 0);  /* 17 */
+    s_fixture_command_bytes(&f, WIDE + 3, words, 4104, NULL, 0); /* 18 */
+    s_fixture_command_bytes(&f, WIDE + 4, euros, 6000, NULL, 0); /* 19 */
+    s_fixture_command_bytes(&f, WIDE + 5, note, mib, NULL, 0);   /* 20 */
+    s_fixture_open(&f);
+    pages_t *pages = s_pages_with(&f, "");
+    CHECK(pages != NULL);
+    l3_buf_t resp;
+    l3_buf_init(&resp, 0);
+    int64_t took;
+
+    /* every list that shows them: 200, bounded, the start of each line, then the link */
+    static const char *lists[][2] = {
+        {"/journal", ""}, {"/session/0", ""}, {"/search", "q=%3C"}, {"/live/0", ""}};
+    for (size_t k = 0; pages && k < sizeof lists / sizeof lists[0]; k++) {
+        const char *path = lists[k][0], *query = lists[k][1];
+        bool ok = s_get_within(pages, f.ix, path, query, deadline_ms, &resp, &took);
+        CHECK_MSG(ok, "%s?%s: no answer within %d ms (took %lld ms)", path, query, deadline_ms,
+                  (long long)took);
+        if (!ok)
+            continue;
+        const char *page = (const char *)resp.data;
+        CHECK_MSG(!strncmp(page, "HTTP/1.1 200 ", 13), "%s?%s: %.40s", path, query, page);
+        CHECK_MSG(resp.len < mib, "%s?%s: a page of %zu bytes", path, query, resp.len);
+        size_t cmds = s_count(page, "<div class=\"cmd");
+        CHECK_MSG(cmds == (k == 2 ? WIDE + 1 : ALL), "%s?%s: %zu commands listed", path, query,
+                  cmds);
+        for (uint32_t i = 0; i < WIDE; i++) {
+            char link[128];
+            snprintf(link, sizeof link,
+                     "</code><a class=\"elide\" href=\"/journal/cmd/%u\">… 1,044,480 more bytes "
+                     "— full command …</a>",
+                     i);
+            CHECK_MSG(strstr(page, link) != NULL, "%s?%s: command %u without \"%s\"", path, query,
+                      i, link);
+            bool found = s_cmdline_text(page, i, got, 4 * mib + 1);
+            size_t lt = found ? s_count(got, "&lt;") : 0;
+            CHECK_MSG(found && lt == UI_LINE_SHOWN && strlen(got) == 4 * lt,
+                      "%s?%s: command %u shows %zu bytes, %zu of them '<'", path, query, i,
+                      found ? strlen(got) : 0, lt);
+        }
+        if (k == 2)
+            continue; /* the search for '<' lists only those and the diff */
+        char *d = s_cmd_part(page, WIDE, "<pre class=\"diff\">", "</pre>");
+        CHECK_MSG(d && s_count(d, "<span class=\"add\">") == UI_DIFF_SHOWN / 64 &&
+                      strstr(d, "<a class=\"elide\" href=\"/journal/cmd/16\">… 1,032,192 more "
+                                "bytes — show all …</a>"),
+                  "%s: the diff is not its first %d lines and a link: %.200s", path,
+                  UI_DIFF_SHOWN / 64, d ? d : "(none)");
+        free(d);
+        char *cl = s_cmd_part(page, WIDE + 1, "<code class=\"cl\">", "</code>");
+        CHECK_MSG(cl && s_count(cl, "class=\"w\"") == 64, "%s: %zu command words linked, want 64",
+                  path, cl ? s_count(cl, "class=\"w\"") : 0);
+        free(cl);
+        cl = s_cmd_part(page, WIDE + 2, "<code class=\"cl\">", "</code>");
+        CHECK_MSG(cl && strlen(cl) > 4093 && !strcmp(cl + strlen(cl) - 4, ";lsb"),
+                  "%s: a word cut by the list is text, not a link: ...%s", path,
+                  cl ? cl + (strlen(cl) > 80 ? strlen(cl) - 80 : 0) : "(none)");
+        free(cl);
+        cl = s_cmd_part(page, WIDE + 3, "<code class=\"cl\">", "</code>");
+        CHECK_MSG(cl && strlen(cl) == 4095 && !memcmp(cl, euros, 4095),
+                  "%s: the cut splits a character (%zu bytes shown)", path, cl ? strlen(cl) : 0);
+        free(cl);
+        cl = s_cmd_part(page, WIDE + 4, "<div class=\"notetext\">", "</div>");
+        CHECK_MSG(cl && strlen(cl) > 4095 && !strncmp(cl + 4095, "<a class=\"elide\"", 16),
+                  "%s: the note is not cut: %.80s", path, cl ? cl : "(none)");
+        free(cl);
+    }
+
+    /* each command's own page shows all of it */
+    static const uint32_t whole[] = {0, WIDE - 1, WIDE, WIDE + 1, WIDE + 2, WIDE + 3};
+    for (size_t k = 0; pages && k < sizeof whole / sizeof whole[0]; k++) {
+        char path[32];
+        snprintf(path, sizeof path, "/cmd/%u", whole[k]);
+        bool ok = s_get_within(pages, f.ix, path, "", deadline_ms, &resp, &took);
+        CHECK_MSG(ok, "%s: no answer within %d ms (took %lld ms)", path, deadline_ms,
+                  (long long)took);
+        if (!ok)
+            continue;
+        const char *page = (const char *)resp.data;
+        CHECK_MSG(!strncmp(page, "HTTP/1.1 200 ", 13), "%s: %.40s", path, page);
+        CHECK_MSG(!strstr(page, "more bytes"), "%s: the command's own page is cut", path);
+        if (whole[k] < WIDE) {
+            bool found = s_cmdline_text(page, whole[k], got, 4 * mib + 1);
+            for (size_t i = 0; i < mib; i++)
+                memcpy(want + 4 * i, "&lt;", 4);
+            want[4 * mib] = 0;
+            CHECK_MSG(found && !strcmp(got, want), "%s: the line is not all there (%zu bytes)",
+                      path, found ? strlen(got) : 0);
+        } else if (whole[k] == WIDE) {
+            char *d = s_cmd_part(page, WIDE, "<pre class=\"diff\">", "</pre>");
+            CHECK_MSG(d && s_count(d, "<span class=\"add\">") == mib / 64,
+                      "%s: the diff is not all there", path);
+            free(d);
+        } else if (whole[k] == WIDE + 2) {
+            CHECK_MSG(strstr(page, "href=\"https://manpages.debian.org/lsblk\"") != NULL,
+                      "%s: lsblk is not a link", path);
+        } else if (whole[k] == WIDE + 3) {
+            char *cl = s_cmd_part(page, WIDE + 3, "<code class=\"cl\">", "</code>");
+            CHECK_MSG(cl && strlen(cl) == 6000 && !memcmp(cl, euros, 6000),
+                      "%s: the line is not all there", path);
+            free(cl);
+        }
+    }
+    l3_buf_free(&resp);
+    pages_destroy(&pages);
+    s_fixture_destroy(&f);
+    free(angles);
+    free(diff);
+    free(semis);
+    free(words);
+    free(euros);
+    free(note);
+    free(want);
+    free(got);
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static void s_fixture_command_at(fixture_t *f, uint64_t nr, int64_t start_us)
@@ -516,6 +717,7 @@ int main(void)
     setenv("TZ", "UTC", 1);
     test_instructors();
     test_cmdlines_with_parens();
+    test_wide_lines();
     test_stats_far_dates();
     TEST_DONE();
 }
