@@ -30,7 +30,8 @@
 #define MARK_PREFIX "6973;"
 #define MARK_PREFIX_LEN 5
 #define SAVE_MAGIC 0x4c33503155ULL /* "L3P1U" */
-#define SAVE_VERSION 2 /* 2: recorder chain, keys, full-screen counters; 1 still loads */
+#define SAVE_VERSION 3 /* 3: inner shells; 2: recorder chain, keys, full-screen
+                           counters; 1 and 2 still load */
 #define REC_PROOF_HEX 64
 /* Main-screen full screen (parser.h): screens drawn from the top, rows addressed. */
 #define FULLSCREEN_REDRAWS 3 /* home/clear events after output: the 4th screen drawn */
@@ -56,6 +57,41 @@ typedef struct {
     uint32_t bytes;
 } timing_entry_t;
 
+/* A command: from its C mark to its D (or whatever ends it). */
+typedef struct {
+    bool in_cmd;
+    uint64_t nr; /* its number in the session */
+    int64_t cmd_start;
+    l3_buf_t cmd_cwd;
+    l3_buf_t cmdline;
+    uint32_t flags;
+    uint32_t nest;
+    uint32_t keys;     /* KEY_* typed during the command, from recorder marks */
+    uint32_t redraws;  /* screens drawn from the top (cursor home / erase display) */
+    bool drawn;        /* output since the last home/erase: the next one is a redraw */
+    uint64_t rows;     /* rows (mod 64) the cursor was put on absolutely */
+    char edit_token[L3_PARSER_EDIT_TOKEN_MAX + 1];
+    char nested[L3_NAME_MAX + 1];
+    /* Output: linear up to output_cap; past it, out[0..head) is the head and
+       out[head..cap) a ring of the latest bytes, ring_pos the oldest. */
+    uint8_t *out;     /* allocated while a command keeps output, grown up to output_cap */
+    size_t out_alloc;
+    size_t out_len;
+    bool truncated;
+    size_t ring_pos;
+    uint64_t out_total;
+    timing_entry_t *timing; /* allocated like out, up to TIMING_MAX_ENTRIES */
+    uint32_t timing_alloc;
+    uint32_t timing_n;
+} cmd_t;
+
+/* A shell that runs an inner shell: its open command (the one that started the inner
+   shell, flagged nested; it gets no output while the inner shell runs) and its cwd. */
+typedef struct {
+    cmd_t cmd;
+    l3_buf_t cwd;
+} held_t;
+
 struct l3_parser_t {
     /* Options (not part of the saved state). */
     l3_parser_mode_t mode;
@@ -63,6 +99,12 @@ struct l3_parser_t {
     uint8_t nonce_hash[L3_PARSER_NONCES_MAX][L3_SHA256_LEN]; /* of each shell's nonce */
     char nonce_seen[L3_PARSER_NONCES_MAX][L3_PARSER_NONCE_LEN]; /* the nonce that matched */
     bool nonce_known[L3_PARSER_NONCES_MAX];
+    /* The shell of each nonce: its depth (0 = the session's own) and whether it still
+       runs (a shell that exec'd or whose outer shell went on is gone: its marks are
+       dropped). Nonces of inner shells come in the recorder's "shell" marks. */
+    uint8_t nonce_depth[L3_PARSER_NONCES_MAX];
+    bool nonce_alive[L3_PARSER_NONCES_MAX];
+    bool nonce_legacy_alive; /* the nonce given in clear (depth 0) */
     size_t nonces;
     size_t output_cap;
     bool have_re;
@@ -91,30 +133,11 @@ struct l3_parser_t {
     uint64_t nr;
     l3_buf_t cwd;
 
-    /* The open command. */
-    bool in_cmd;
-    int64_t cmd_start;
-    l3_buf_t cmd_cwd;
-    l3_buf_t cmdline;
-    uint32_t flags;
-    uint32_t nest;
-    uint32_t keys;     /* KEY_* typed during the command, from recorder marks */
-    uint32_t redraws;  /* screens drawn from the top (cursor home / erase display) */
-    bool drawn;        /* output since the last home/erase: the next one is a redraw */
-    uint64_t rows;     /* rows (mod 64) the cursor was put on absolutely */
-    char edit_token[L3_PARSER_EDIT_TOKEN_MAX + 1];
-    char nested[L3_NAME_MAX + 1];
-    /* Output: linear up to output_cap; past it, out[0..head) is the head and
-       out[head..cap) a ring of the latest bytes, ring_pos the oldest. */
-    uint8_t *out;     /* allocated while a command keeps output, grown up to output_cap */
-    size_t out_alloc;
-    size_t out_len;
-    bool truncated;
-    size_t ring_pos;
-    uint64_t out_total;
-    timing_entry_t *timing; /* allocated like out, up to TIMING_MAX_ENTRIES */
-    uint32_t timing_alloc;
-    uint32_t timing_n;
+    /* The open command of the shell typed in now (the deepest), and the commands of the
+       shells it runs in, held while it runs (docs/capture.md, "Inner shells"). */
+    cmd_t cmd;
+    uint8_t depth;
+    held_t held[L3_DEPTH_MAX];
 
     /* PROMPT mode: the current line, raw (held back from output) and rendered. */
     uint8_t raw[LINE_MAX_BYTES];
@@ -151,54 +174,54 @@ static size_t s_head_size(l3_parser_t *self)
    prompt, the usual state) costs a few hundred bytes, not output_cap. */
 static bool s_out_reserve(l3_parser_t *self, size_t need)
 {
-    if (need <= self->out_alloc)
+    if (need <= self->cmd.out_alloc)
         return true;
-    size_t cap = self->out_alloc ? self->out_alloc * 2 : 4096;
+    size_t cap = self->cmd.out_alloc ? self->cmd.out_alloc * 2 : 4096;
     if (cap < need)
         cap = need;
     if (cap > self->output_cap)
         cap = self->output_cap;
-    uint8_t *p = realloc(self->out, cap);
+    uint8_t *p = realloc(self->cmd.out, cap);
     if (!p)
         return false;
-    self->out = p;
-    self->out_alloc = cap;
+    self->cmd.out = p;
+    self->cmd.out_alloc = cap;
     return need <= cap;
 }
 
 static bool s_timing_reserve(l3_parser_t *self, uint32_t need)
 {
-    if (need <= self->timing_alloc)
+    if (need <= self->cmd.timing_alloc)
         return true;
-    uint32_t cap = self->timing_alloc ? self->timing_alloc * 2 : 64;
+    uint32_t cap = self->cmd.timing_alloc ? self->cmd.timing_alloc * 2 : 64;
     if (cap < need)
         cap = need;
     if (cap > TIMING_MAX_ENTRIES)
         cap = TIMING_MAX_ENTRIES;
-    timing_entry_t *p = realloc(self->timing, cap * sizeof(*p));
+    timing_entry_t *p = realloc(self->cmd.timing, cap * sizeof(*p));
     if (!p)
         return false;
-    self->timing = p;
-    self->timing_alloc = cap;
+    self->cmd.timing = p;
+    self->cmd.timing_alloc = cap;
     return need <= cap;
 }
 
 static void s_timing_add(l3_parser_t *self, size_t n)
 {
-    if (self->timing_n && self->timing[self->timing_n - 1].time_us == self->now) {
-        self->timing[self->timing_n - 1].bytes += (uint32_t) n;
+    if (self->cmd.timing_n && self->cmd.timing[self->cmd.timing_n - 1].time_us == self->now) {
+        self->cmd.timing[self->cmd.timing_n - 1].bytes += (uint32_t) n;
         return;
     }
-    if (self->timing_n == TIMING_MAX_ENTRIES || !s_timing_reserve(self, self->timing_n + 1)) {
+    if (self->cmd.timing_n == TIMING_MAX_ENTRIES || !s_timing_reserve(self, self->cmd.timing_n + 1)) {
         //  Past the entry cap the remaining bytes join the last entry: replay gets coarser,
         //  memory stays bounded.
-        if (self->timing_n)
-            self->timing[self->timing_n - 1].bytes += (uint32_t) n;
+        if (self->cmd.timing_n)
+            self->cmd.timing[self->cmd.timing_n - 1].bytes += (uint32_t) n;
         return;
     }
-    self->timing[self->timing_n].time_us = self->now;
-    self->timing[self->timing_n].bytes = (uint32_t) n;
-    self->timing_n++;
+    self->cmd.timing[self->cmd.timing_n].time_us = self->now;
+    self->cmd.timing[self->cmd.timing_n].bytes = (uint32_t) n;
+    self->cmd.timing_n++;
 }
 
 /* Switch to head+ring once the linear buffer is full: keep timing only for the head. */
@@ -207,37 +230,37 @@ static void s_start_truncation(l3_parser_t *self)
     size_t head = s_head_size(self);
     size_t ring = self->output_cap - head;
     //  The newest `ring` bytes move to out[head..cap); they are the ring, oldest first.
-    memmove(self->out + head, self->out + self->out_len - ring, ring);
-    self->truncated = true;
-    self->ring_pos = 0;
-    self->out_len = self->output_cap;
+    memmove(self->cmd.out + head, self->cmd.out + self->cmd.out_len - ring, ring);
+    self->cmd.truncated = true;
+    self->cmd.ring_pos = 0;
+    self->cmd.out_len = self->output_cap;
     uint64_t covered = 0;
     uint32_t n = 0;
-    while (n < self->timing_n && covered < head) {
-        covered += self->timing[n].bytes;
+    while (n < self->cmd.timing_n && covered < head) {
+        covered += self->cmd.timing[n].bytes;
         n++;
     }
     if (n && covered > head)
-        self->timing[n - 1].bytes -= (uint32_t) (covered - head);
-    self->timing_n = n;
+        self->cmd.timing[n - 1].bytes -= (uint32_t) (covered - head);
+    self->cmd.timing_n = n;
 }
 
 static void s_keep(l3_parser_t *self, const uint8_t *data, size_t len)
 {
-    if (!self->in_cmd || self->alt || self->nest || len == 0)
+    if (!self->cmd.in_cmd || self->alt || self->cmd.nest || len == 0)
         return;
-    self->out_total += len;
-    if (!self->truncated) {
-        size_t room = self->output_cap - self->out_len;
+    self->cmd.out_total += len;
+    if (!self->cmd.truncated) {
+        size_t room = self->output_cap - self->cmd.out_len;
         size_t n = len < room ? len : room;
-        if (n && !s_out_reserve(self, self->out_len + n)) {
-            self->out_total -= len; /* out of memory: these bytes are not kept */
+        if (n && !s_out_reserve(self, self->cmd.out_len + n)) {
+            self->cmd.out_total -= len; /* out of memory: these bytes are not kept */
             l3_error("parser: out of memory keeping output");
             return;
         }
         if (n) {
-            memcpy(self->out + self->out_len, data, n);
-            self->out_len += n;
+            memcpy(self->cmd.out + self->cmd.out_len, data, n);
+            self->cmd.out_len += n;
             s_timing_add(self, n);
         }
         if (n == len)
@@ -251,16 +274,16 @@ static void s_keep(l3_parser_t *self, const uint8_t *data, size_t len)
     if (ring == 0)
         return;
     if (len >= ring) {
-        memcpy(self->out + head, data + len - ring, ring);
-        self->ring_pos = 0;
+        memcpy(self->cmd.out + head, data + len - ring, ring);
+        self->cmd.ring_pos = 0;
         return;
     }
     while (len) {
-        size_t n = ring - self->ring_pos;
+        size_t n = ring - self->cmd.ring_pos;
         if (n > len)
             n = len;
-        memcpy(self->out + head + self->ring_pos, data, n);
-        self->ring_pos = (self->ring_pos + n) % ring;
+        memcpy(self->cmd.out + head + self->cmd.ring_pos, data, n);
+        self->cmd.ring_pos = (self->cmd.ring_pos + n) % ring;
         data += n;
         len -= n;
     }
@@ -306,43 +329,63 @@ static void s_out_byte(l3_parser_t *self, uint8_t byte)
 /* --------------------------------------------------------------------------------- */
 /* Commands                                                                           */
 
+static void s_cmd_clear(cmd_t *c)
+{
+    c->in_cmd = false;
+    c->nr = 0;
+    c->cmd_start = 0;
+    l3_buf_reset(&c->cmd_cwd);
+    l3_buf_reset(&c->cmdline);
+    c->flags = 0;
+    c->nest = 0;
+    c->keys = 0;
+    c->redraws = 0;
+    c->drawn = false;
+    c->rows = 0;
+    c->edit_token[0] = 0;
+    c->nested[0] = 0;
+    c->out_len = 0;
+    c->truncated = false;
+    c->ring_pos = 0;
+    c->out_total = 0;
+    c->timing_n = 0;
+    free(c->out);
+    c->out = NULL;
+    c->out_alloc = 0;
+    free(c->timing);
+    c->timing = NULL;
+    c->timing_alloc = 0;
+}
+
+static void s_cmd_init(cmd_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    l3_buf_init(&c->cmd_cwd, L3_CWD_MAX);
+    l3_buf_init(&c->cmdline, L3_CMDLINE_MAX);
+}
+
+static void s_cmd_free(cmd_t *c)
+{
+    s_cmd_clear(c);
+    l3_buf_free(&c->cmd_cwd);
+    l3_buf_free(&c->cmdline);
+}
+
 static void s_cmd_reset(l3_parser_t *self)
 {
-    self->in_cmd = false;
-    self->cmd_start = 0;
-    l3_buf_reset(&self->cmd_cwd);
-    l3_buf_reset(&self->cmdline);
-    self->flags = 0;
-    self->nest = 0;
-    self->keys = 0;
-    self->redraws = 0;
-    self->drawn = false;
-    self->rows = 0;
-    self->edit_token[0] = 0;
-    self->nested[0] = 0;
-    self->out_len = 0;
-    self->truncated = false;
-    self->ring_pos = 0;
-    self->out_total = 0;
-    self->timing_n = 0;
-    free(self->out);
-    self->out = NULL;
-    self->out_alloc = 0;
-    free(self->timing);
-    self->timing = NULL;
-    self->timing_alloc = 0;
+    s_cmd_clear(&self->cmd);
 }
 
 static bool s_format_timing(l3_parser_t *self, l3_buf_t *buf, size_t tail_bytes)
 {
-    int64_t prev = self->cmd_start;
-    for (uint32_t i = 0; i < self->timing_n; i++) {
-        int64_t d = self->timing[i].time_us - prev;
+    int64_t prev = self->cmd.cmd_start;
+    for (uint32_t i = 0; i < self->cmd.timing_n; i++) {
+        int64_t d = self->cmd.timing[i].time_us - prev;
         if (d < 0)
             d = 0;
-        prev = self->timing[i].time_us;
+        prev = self->cmd.timing[i].time_us;
         if (!l3_buf_printf(buf, "%lld.%06lld %u\n", (long long) (d / 1000000),
-                           (long long) (d % 1000000), self->timing[i].bytes))
+                           (long long) (d % 1000000), self->cmd.timing[i].bytes))
             return false;
     }
     if (tail_bytes) {
@@ -366,9 +409,9 @@ static void s_cmd_status(l3_parser_t *self, l3_record_t *rec)
     bool hangup = rec->flags & L3_FLAG_HANGUP;
     if (rec->has_exit && rec->exit_code > 128 && rec->exit_code <= 128 + 64) {
         int sig = rec->exit_code - 128;
-        if ((sig == SIGINT && (self->keys & KEY_INTERRUPT))
-            || (sig == SIGQUIT && (self->keys & KEY_QUIT))
-            || (sig == SIGTSTP && (self->keys & KEY_SUSPEND)) || (sig == SIGHUP && hangup))
+        if ((sig == SIGINT && (self->cmd.keys & KEY_INTERRUPT))
+            || (sig == SIGQUIT && (self->cmd.keys & KEY_QUIT))
+            || (sig == SIGTSTP && (self->cmd.keys & KEY_SUSPEND)) || (sig == SIGHUP && hangup))
             rec->signal = sig;
         else if (!hangup)
             rec->flags |= L3_FLAG_AMBIGUOUS;
@@ -385,60 +428,61 @@ static void s_cmd_status(l3_parser_t *self, l3_record_t *rec)
 /* Emit the open command with the given end; exit < 0 means no exit code. */
 static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint32_t flags)
 {
-    if (!self->in_cmd)
+    if (!self->cmd.in_cmd)
         return;
     l3_record_t rec;
     l3_record_init(&rec);
     rec.type = L3_RECORD_COMMAND;
-    rec.nr = self->nr;
-    rec.start_us = self->cmd_start;
-    rec.end_us = self->now >= self->cmd_start ? self->now : self->cmd_start;
-    rec.flags = self->flags | flags;
+    rec.nr = self->cmd.nr;
+    rec.depth = self->depth;
+    rec.start_us = self->cmd.cmd_start;
+    rec.end_us = self->now >= self->cmd.cmd_start ? self->now : self->cmd.cmd_start;
+    rec.flags = self->cmd.flags | flags;
     rec.has_exit = has_exit;
     rec.exit_code = exit_code;
     s_cmd_status(self, &rec);
-    bool ok = l3_bytes_set(&rec.cwd, self->cmd_cwd.data, self->cmd_cwd.len, L3_CWD_MAX)
-              && l3_bytes_set(&rec.cmdline, self->cmdline.data, self->cmdline.len,
+    bool ok = l3_bytes_set(&rec.cwd, self->cmd.cmd_cwd.data, self->cmd.cmd_cwd.len, L3_CWD_MAX)
+              && l3_bytes_set(&rec.cmdline, self->cmd.cmdline.data, self->cmd.cmdline.len,
                               L3_CMDLINE_MAX);
     size_t tail = 0;
     //  The shell hook prints the standard "OSC 133 ; C" right after our C mark, for
     //  terminals that use it; it is the hook's, not the command's output.
     static const char c133[] = "\x1b]133;C\x07";
     size_t skip = 0;
-    if (self->mode == L3_PARSER_MARKS && self->out_len >= sizeof(c133) - 1
-        && s_head_size(self) >= sizeof(c133) - 1 && memcmp(self->out, c133, sizeof(c133) - 1) == 0) {
+    if (self->mode == L3_PARSER_MARKS && self->cmd.out_len >= sizeof(c133) - 1
+        && s_head_size(self) >= sizeof(c133) - 1 && memcmp(self->cmd.out, c133, sizeof(c133) - 1) == 0) {
         skip = sizeof(c133) - 1;
         size_t left = skip;
-        for (uint32_t i = 0; i < self->timing_n && left; i++) {
-            size_t n = self->timing[i].bytes < left ? self->timing[i].bytes : left;
-            self->timing[i].bytes -= (uint32_t) n;
+        for (uint32_t i = 0; i < self->cmd.timing_n && left; i++) {
+            size_t n = self->cmd.timing[i].bytes < left ? self->cmd.timing[i].bytes : left;
+            self->cmd.timing[i].bytes -= (uint32_t) n;
             left -= n;
         }
         //  Drop timing entries left empty.
         uint32_t w = 0;
-        for (uint32_t i = 0; i < self->timing_n; i++)
-            if (self->timing[i].bytes)
-                self->timing[w++] = self->timing[i];
-        self->timing_n = w;
+        for (uint32_t i = 0; i < self->cmd.timing_n; i++)
+            if (self->cmd.timing[i].bytes)
+                self->cmd.timing[w++] = self->cmd.timing[i];
+        self->cmd.timing_n = w;
     }
     if (ok) {
-        if (self->truncated) {
+        if (self->cmd.truncated) {
             size_t head = s_head_size(self);
             size_t ring = self->output_cap - head;
             tail = ring;
             l3_buf_t o;
             l3_buf_init(&o, L3_OUTPUT_MAX);
-            l3_buf_append(&o, self->out + skip, head - skip);
-            l3_buf_append(&o, self->out + head + self->ring_pos, ring - self->ring_pos);
-            l3_buf_append(&o, self->out + head, self->ring_pos);
+            l3_buf_append(&o, self->cmd.out + skip, head - skip);
+            l3_buf_append(&o, self->cmd.out + head + self->cmd.ring_pos, ring - self->cmd.ring_pos);
+            l3_buf_append(&o, self->cmd.out + head, self->cmd.ring_pos);
             ok = !o.failed;
             rec.output.data = l3_buf_steal(&o, &rec.output.len);
             rec.output_head = head - skip;
-            rec.dropped = self->out_total - self->output_cap;
+            rec.dropped = self->cmd.out_total - self->output_cap;
             rec.flags |= L3_FLAG_TRUNCATED;
         } else {
-            ok = l3_bytes_set(&rec.output, self->out ? self->out + skip : NULL,
-                              self->out_len - skip, L3_OUTPUT_MAX);
+            ok = l3_bytes_set(&rec.output, self->cmd.out ? self->cmd.out + skip : NULL,
+                              self->cmd.out_len - skip, L3_OUTPUT_MAX);
         }
     }
     if (ok) {
@@ -451,9 +495,9 @@ static void s_cmd_emit(l3_parser_t *self, bool has_exit, int32_t exit_code, uint
         l3_error("parser: out of memory building command %llu", (unsigned long long) rec.nr);
     else if (self->on_record) {
         l3_parser_extra_t extra;
-        memcpy(rec.nested, self->nested, sizeof(rec.nested));
-        memcpy(extra.edit_token, self->edit_token, sizeof(extra.edit_token));
-        memcpy(extra.nested, self->nested, sizeof(extra.nested));
+        memcpy(rec.nested, self->cmd.nested, sizeof(rec.nested));
+        memcpy(extra.edit_token, self->cmd.edit_token, sizeof(extra.edit_token));
+        memcpy(extra.nested, self->cmd.nested, sizeof(extra.nested));
         self->on_record(self->arg, &rec, &extra);
     }
     l3_record_clear(&rec);
@@ -464,21 +508,100 @@ static void s_cmd_start(l3_parser_t *self, const uint8_t *cmdline, size_t len)
 {
     s_cmd_emit(self, false, 0, L3_FLAG_INTERRUPTED);
     s_cmd_reset(self);
-    self->in_cmd = true;
-    self->nr++;
-    self->cmd_start = self->now;
+    self->cmd.in_cmd = true;
+    self->cmd.nr = ++self->nr;
+    self->cmd.cmd_start = self->now;
     //  A program that died in the alternate screen leaves the terminal there; the next
     //  command starts on the normal screen as far as the journal is concerned, so that its
     //  output is not lost.
     self->alt = false;
-    l3_buf_append(&self->cmd_cwd, self->cwd.data, self->cwd.len);
-    l3_buf_append(&self->cmdline, cmdline, len);
+    l3_buf_append(&self->cmd.cmd_cwd, self->cwd.data, self->cwd.len);
+    l3_buf_append(&self->cmd.cmdline, cmdline, len);
     //  A command line ending in a lone & ran in the background.
     size_t n = len;
     while (n && (cmdline[n - 1] == ' ' || cmdline[n - 1] == '\t' || cmdline[n - 1] == '\n'))
         n--;
     if (n && cmdline[n - 1] == '&' && (n < 2 || cmdline[n - 2] != '&'))
-        self->flags |= L3_FLAG_BACKGROUND;
+        self->cmd.flags |= L3_FLAG_BACKGROUND;
+}
+
+/* --------------------------------------------------------------------------------- */
+/* Inner shells (docs/capture.md, "Inner shells")                                     */
+
+/* The shell at the current depth is gone (it exited, was killed, or its outer shell
+   prompts again): its open command ends without a D, and the outer shell's command
+   that started it runs on. */
+static void s_shell_pop(l3_parser_t *self)
+{
+    if (!self->depth)
+        return;
+    s_cmd_emit(self, false, 0, L3_FLAG_INTERRUPTED);
+    s_cmd_free(&self->cmd);
+    l3_buf_free(&self->cwd);
+    self->depth--;
+    self->cmd = self->held[self->depth].cmd;
+    self->cwd = self->held[self->depth].cwd;
+    s_cmd_init(&self->held[self->depth].cmd);
+    l3_buf_init(&self->held[self->depth].cwd, L3_CWD_MAX);
+}
+
+/* A new shell registered at `depth`. Deeper shells are gone. At the current depth it is
+   the same process after `exec`: the open command (`exec bash`) ends there, with no
+   status, flagged nested (what followed it are the new shell's own records). One deeper,
+   it runs inside the open command (`bash`, `su`, `sudo -i`), which is held, flagged
+   nested, until its own shell's next mark. */
+static void s_shell_enter(l3_parser_t *self, uint8_t depth)
+{
+    if (depth > self->depth + 1)
+        depth = (uint8_t) (self->depth + 1);
+    if (depth > L3_DEPTH_MAX)
+        depth = L3_DEPTH_MAX;
+    while (self->depth > depth)
+        s_shell_pop(self);
+    if (depth == self->depth) {
+        s_cmd_emit(self, false, 0, L3_FLAG_NESTED);
+        return;
+    }
+    if (self->cmd.in_cmd)
+        self->cmd.flags |= L3_FLAG_NESTED;
+    held_t *h = &self->held[self->depth];
+    s_cmd_free(&h->cmd);
+    l3_buf_free(&h->cwd);
+    h->cmd = self->cmd;
+    h->cwd = self->cwd;
+    s_cmd_init(&self->cmd);
+    l3_buf_init(&self->cwd, L3_CWD_MAX);
+    l3_buf_append(&self->cwd, h->cwd.data, h->cwd.len);
+    self->depth = depth;
+}
+
+/* Register the nonce hash of a new shell at `depth`: shells at that depth or deeper are
+   gone. A full table reuses the slot of a shell that is gone. */
+static bool s_shell_register(l3_parser_t *self, const uint8_t hash[L3_SHA256_LEN], uint8_t depth)
+{
+    size_t slot = self->nonces;
+    if (depth == 0)
+        self->nonce_legacy_alive = false;
+    for (size_t i = 0; i < self->nonces; i++) {
+        if (self->nonce_alive[i] && self->nonce_depth[i] >= depth)
+            self->nonce_alive[i] = false;
+        if (memcmp(self->nonce_hash[i], hash, L3_SHA256_LEN) == 0)
+            slot = i;
+    }
+    if (slot == self->nonces) {
+        for (size_t i = 0; i < self->nonces && slot == self->nonces; i++)
+            if (!self->nonce_alive[i])
+                slot = i;
+        if (slot == self->nonces && self->nonces == L3_PARSER_NONCES_MAX)
+            return false;
+        if (slot == self->nonces)
+            self->nonces++;
+    }
+    memcpy(self->nonce_hash[slot], hash, L3_SHA256_LEN);
+    self->nonce_known[slot] = false;
+    self->nonce_depth[slot] = depth;
+    self->nonce_alive[slot] = true;
+    return true;
 }
 
 /* --------------------------------------------------------------------------------- */
@@ -591,49 +714,83 @@ static bool s_hex_decode(const char *hex, size_t len, uint8_t *out, size_t n)
 static bool s_rec_mark(l3_parser_t *self, const char **f, const size_t *fl, int n)
 {
     uint8_t proof[L3_SHA256_LEN], h[L3_SHA256_LEN];
-    if (!self->have_rec || n != 3 || !s_hex_decode(f[1], fl[1], proof, sizeof(proof)))
+    bool shell = n == 5 && s_field_is(f[2], fl[2], "shell");
+    if (!self->have_rec || (n != 3 && !shell) || !s_hex_decode(f[1], fl[1], proof, sizeof(proof)))
         return false;
     l3_sha256(proof, sizeof(proof), h);
     if (memcmp(h, self->rec_last, sizeof(h)) != 0)
         return false;
     memcpy(self->rec_last, proof, sizeof(proof));
-    if (!self->in_cmd)
+    if (shell) {
+        //  "rec;<proof>;shell;<sha256 of its nonce>;<depth>": a shell started inside the
+        //  session asked the recorder for a nonce (agent/rec_shells.h).
+        uint8_t hash[L3_SHA256_LEN];
+        unsigned depth = 0;
+        bool ok = s_hex_decode(f[3], fl[3], hash, sizeof(hash)) && fl[4] >= 1 && fl[4] <= 2;
+        for (size_t i = 0; ok && i < fl[4]; i++) {
+            ok = f[4][i] >= '0' && f[4][i] <= '9';
+            depth = depth * 10 + (unsigned) (f[4][i] - '0');
+        }
+        if (!ok)
+            return true; /* proven, but malformed: the recorder's, not output */
+        if (depth > self->depth + 1u)
+            depth = self->depth + 1u;
+        if (depth > L3_DEPTH_MAX)
+            depth = L3_DEPTH_MAX;
+        if (s_shell_register(self, hash, (uint8_t) depth))
+            s_shell_enter(self, (uint8_t) depth);
+        else
+            l3_warn("parser: more than %d shells of one session run at once; a new one's "
+                    "commands are output of the command that started it",
+                    L3_PARSER_NONCES_MAX);
+        return true;
+    }
+    if (s_field_is(f[2], fl[2], "hangup")) {
+        //  The recorder sent SIGHUP to the whole session: the commands that started
+        //  inner shells are cut too.
+        for (uint8_t d = 0; d < self->depth; d++)
+            if (self->held[d].cmd.in_cmd)
+                self->held[d].cmd.flags |= L3_FLAG_HANGUP;
+    }
+    if (!self->cmd.in_cmd)
         return true; /* a key at the prompt, a hangup between commands: nothing to say */
     if (s_field_is(f[2], fl[2], "interrupt"))
-        self->keys |= KEY_INTERRUPT;
+        self->cmd.keys |= KEY_INTERRUPT;
     else if (s_field_is(f[2], fl[2], "quit"))
-        self->keys |= KEY_QUIT;
+        self->cmd.keys |= KEY_QUIT;
     else if (s_field_is(f[2], fl[2], "suspend"))
-        self->keys |= KEY_SUSPEND;
+        self->cmd.keys |= KEY_SUSPEND;
     else if (s_field_is(f[2], fl[2], "hangup"))
-        self->flags |= L3_FLAG_HANGUP;
+        self->cmd.flags |= L3_FLAG_HANGUP;
     return true; /* a verb we do not know: ours all the same, not output */
 }
 
-/* Is s (len bytes) a shell's nonce? The session's own (old spools name it in .info), or
-   one whose SHA-256 is registered; a nonce that matched once is remembered, so a
-   session's marks cost one hash in all, and only a wrong nonce is hashed each time. */
-static bool s_nonce_ok(l3_parser_t *self, const char *s, size_t len)
+/* Which shell's nonce is s (len bytes)? Its slot, NONCE_LEGACY for the session's own
+   nonce given in clear (old spools name it in .info), -1 for none. A nonce that matched
+   once is remembered, so a shell's marks cost one hash in all, and only a wrong nonce is
+   hashed each time. */
+#define NONCE_LEGACY L3_PARSER_NONCES_MAX
+static int s_nonce_shell(l3_parser_t *self, const char *s, size_t len)
 {
     if (len != L3_PARSER_NONCE_LEN)
-        return false;
+        return -1;
     if (self->nonce[0] && memcmp(s, self->nonce, len) == 0)
-        return true;
+        return NONCE_LEGACY;
     for (size_t i = 0; i < self->nonces; i++)
         if (self->nonce_known[i] && memcmp(s, self->nonce_seen[i], len) == 0)
-            return true;
+            return (int) i;
     if (!self->nonces)
-        return false;
+        return -1;
     uint8_t digest[L3_SHA256_LEN];
     l3_sha256(s, len, digest);
     for (size_t i = 0; i < self->nonces; i++) {
         if (memcmp(digest, self->nonce_hash[i], L3_SHA256_LEN) == 0) {
             memcpy(self->nonce_seen[i], s, len);
             self->nonce_known[i] = true;
-            return true;
+            return (int) i;
         }
     }
-    return false;
+    return -1;
 }
 
 bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex)
@@ -653,6 +810,8 @@ bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex)
             return true;
     if (self->nonces >= L3_PARSER_NONCES_MAX)
         return false;
+    self->nonce_depth[self->nonces] = 0;
+    self->nonce_alive[self->nonces] = true;
     memcpy(self->nonce_hash[self->nonces++], h, sizeof h);
     return true;
 }
@@ -673,26 +832,35 @@ static bool s_mark_apply(l3_parser_t *self)
         if (n != 3 || !s_nest_name_valid(f[2], fl[2]))
             return false;
         if (s_field_is(f[1], fl[1], "begin")) {
-            if (self->in_cmd) {
-                self->flags |= L3_FLAG_NESTED;
-                if (self->nest < NEST_MAX)
-                    self->nest++;
-                if (!self->nested[0]) {
-                    memcpy(self->nested, f[2], fl[2]);
-                    self->nested[fl[2]] = 0;
+            if (self->cmd.in_cmd) {
+                self->cmd.flags |= L3_FLAG_NESTED;
+                if (self->cmd.nest < NEST_MAX)
+                    self->cmd.nest++;
+                if (!self->cmd.nested[0]) {
+                    memcpy(self->cmd.nested, f[2], fl[2]);
+                    self->cmd.nested[fl[2]] = 0;
                 }
             }
             return true;
         }
         if (s_field_is(f[1], fl[1], "end")) {
-            if (self->nest)
-                self->nest--;
+            if (self->cmd.nest)
+                self->cmd.nest--;
             return true;
         }
         return false;
     }
-    if (!s_nonce_ok(self, f[0], fl[0]))
+    int shell = s_nonce_shell(self, f[0], fl[0]);
+    if (shell < 0)
         return false;
+    //  A mark of an outer shell: the shells inside it are gone. A shell that is gone
+    //  (it exec'd another) says nothing any more; its marks are ours all the same.
+    uint8_t depth = shell == NONCE_LEGACY ? 0 : self->nonce_depth[shell];
+    bool alive = shell == NONCE_LEGACY ? self->nonce_legacy_alive : self->nonce_alive[shell];
+    if (!alive || depth > self->depth)
+        return true;
+    while (self->depth > depth)
+        s_shell_pop(self);
     if (fl[1] != 1)
         return true; /* ours, but a verb we do not know: dropped, not output */
     l3_buf_t arg;
@@ -718,7 +886,7 @@ static bool s_mark_apply(l3_parser_t *self)
             s_cmd_start(self, (const uint8_t *) "", 0);
         break;
     case 'D': {
-        if (!self->in_cmd)
+        if (!self->cmd.in_cmd)
             break;
         int32_t code = 0;
         bool have = false;
@@ -738,9 +906,9 @@ static bool s_mark_apply(l3_parser_t *self)
         break;
     }
     case 'E':
-        if (self->in_cmd && n >= 3 && s_token_valid(f[2], fl[2])) {
-            memcpy(self->edit_token, f[2], fl[2]);
-            self->edit_token[fl[2]] = 0;
+        if (self->cmd.in_cmd && n >= 3 && s_token_valid(f[2], fl[2])) {
+            memcpy(self->cmd.edit_token, f[2], fl[2]);
+            self->cmd.edit_token[fl[2]] = 0;
         }
         break;
     default:
@@ -1054,8 +1222,8 @@ static int s_csi_alt(const uint8_t *seq, size_t len)
 static void s_csi_screen(l3_parser_t *self, const uint8_t *seq, size_t len)
 {
     uint8_t final = seq[len - 1];
-    if ((final != 'H' && final != 'f' && final != 'J' && final != 'd') || !self->in_cmd
-        || (self->flags & L3_FLAG_FULLSCREEN) || (len > 3 && seq[2] >= 0x3c && seq[2] <= 0x3f))
+    if ((final != 'H' && final != 'f' && final != 'J' && final != 'd') || !self->cmd.in_cmd
+        || (self->cmd.flags & L3_FLAG_FULLSCREEN) || (len > 3 && seq[2] >= 0x3c && seq[2] <= 0x3f))
         return; /* not a move or erase we count, or private (CSI ? ... J) */
     uint32_t p[2] = {0, 0};
     size_t np = 0;
@@ -1076,14 +1244,14 @@ static void s_csi_screen(l3_parser_t *self, const uint8_t *seq, size_t len)
         if (final != 'd' && row == 1 && p[1] <= 1)
             screen_start = true;
         else
-            self->rows |= 1ull << ((row - 1) & 63);
+            self->cmd.rows |= 1ull << ((row - 1) & 63);
     }
-    if (screen_start && self->drawn) {
-        self->redraws++;
-        self->drawn = false;
+    if (screen_start && self->cmd.drawn) {
+        self->cmd.redraws++;
+        self->cmd.drawn = false;
     }
-    if (self->redraws >= FULLSCREEN_REDRAWS || __builtin_popcountll(self->rows) >= FULLSCREEN_ROWS)
-        self->flags |= L3_FLAG_FULLSCREEN;
+    if (self->cmd.redraws >= FULLSCREEN_REDRAWS || __builtin_popcountll(self->cmd.rows) >= FULLSCREEN_ROWS)
+        self->cmd.flags |= L3_FLAG_FULLSCREEN;
 }
 
 static void s_csi_done(l3_parser_t *self)
@@ -1092,8 +1260,8 @@ static void s_csi_done(l3_parser_t *self)
     if (alt) {
         //  The switch itself is not kept: the kept output is what the normal screen showed.
         if (alt > 0) {
-            if (self->in_cmd)
-                self->flags |= L3_FLAG_FULLSCREEN;
+            if (self->cmd.in_cmd)
+                self->cmd.flags |= L3_FLAG_FULLSCREEN;
             self->alt = true;
         } else
             self->alt = false;
@@ -1179,7 +1347,7 @@ static size_t s_step(l3_parser_t *self, const uint8_t *p, size_t len)
     switch (self->state) {
     case ST_GROUND:
         if (c != 0x1b) {
-            self->drawn = true;
+            self->cmd.drawn = true;
             if (self->mode == L3_PARSER_PROMPT)
                 return s_ground_prompt(self, p, len);
             const uint8_t *esc = memchr(p, 0x1b, len);
@@ -1448,8 +1616,11 @@ void l3_parser_finish(l3_parser_t *self, int64_t time_us)
         s_lf_end(self);
         s_line_end(self, true);
         s_cmd_emit(self, false, 0, 0);
-    } else
+    } else {
+        while (self->depth)
+            s_shell_pop(self);
         s_cmd_emit(self, false, 0, L3_FLAG_INTERRUPTED);
+    }
     self->alt = false;
 }
 
@@ -1470,7 +1641,7 @@ uint64_t l3_parser_commands(l3_parser_t *self)
 
 bool l3_parser_in_command(l3_parser_t *self)
 {
-    return self->in_cmd;
+    return self->cmd.in_cmd;
 }
 
 uint64_t l3_parser_forged(l3_parser_t *self)
@@ -1484,6 +1655,12 @@ uint64_t l3_parser_forged(l3_parser_t *self)
 static void s_state_reset(l3_parser_t *self)
 {
     s_cmd_reset(self);
+    for (uint8_t d = 0; d < self->depth; d++) {
+        s_cmd_clear(&self->held[d].cmd);
+        l3_buf_reset(&self->held[d].cwd);
+    }
+    self->depth = 0;
+    self->nonce_legacy_alive = true;
     self->state = ST_GROUND;
     self->esc_held = self->string_esc = false;
     self->seq_len = 0;
@@ -1562,8 +1739,11 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
     }
     l3_buf_init(&self->mark, L3_PARSER_MARK_MAX);
     l3_buf_init(&self->cwd, L3_CWD_MAX);
-    l3_buf_init(&self->cmd_cwd, L3_CWD_MAX);
-    l3_buf_init(&self->cmdline, L3_CMDLINE_MAX);
+    s_cmd_init(&self->cmd);
+    for (size_t d = 0; d < L3_DEPTH_MAX; d++) {
+        s_cmd_init(&self->held[d].cmd);
+        l3_buf_init(&self->held[d].cwd, L3_CWD_MAX);
+    }
     s_state_reset(self);
     return self;
 }
@@ -1577,10 +1757,11 @@ void l3_parser_destroy(l3_parser_t **self_p)
         regfree(&self->re);
     l3_buf_free(&self->mark);
     l3_buf_free(&self->cwd);
-    l3_buf_free(&self->cmd_cwd);
-    l3_buf_free(&self->cmdline);
-    free(self->out);
-    free(self->timing);
+    s_cmd_free(&self->cmd);
+    for (size_t d = 0; d < L3_DEPTH_MAX; d++) {
+        s_cmd_free(&self->held[d].cmd);
+        l3_buf_free(&self->held[d].cwd);
+    }
     free(self);
     *self_p = NULL;
 }
@@ -1637,6 +1818,35 @@ static const uint8_t *s_get_bytes(reader_t *r, size_t max, size_t *len)
     return p;
 }
 
+/* A command's fields, in the order of the saved state (version 1's part, then
+   version 2's); in_cmd and truncated are saved as bits by the caller. */
+static void s_cmd_put(l3_buf_t *out, const cmd_t *c)
+{
+    s_put_u64(out, (uint64_t) c->cmd_start);
+    s_put_bytes(out, c->cmd_cwd.data, c->cmd_cwd.len);
+    s_put_bytes(out, c->cmdline.data, c->cmdline.len);
+    s_put_u64(out, c->flags);
+    s_put_u64(out, c->nest);
+    s_put_bytes(out, c->edit_token, strlen(c->edit_token));
+    s_put_bytes(out, c->nested, strlen(c->nested));
+    s_put_bytes(out, c->out, c->out_len);
+    s_put_u64(out, c->ring_pos);
+    s_put_u64(out, c->out_total);
+    s_put_u64(out, c->timing_n);
+    for (uint32_t i = 0; i < c->timing_n; i++) {
+        s_put_u64(out, (uint64_t) c->timing[i].time_us);
+        s_put_u64(out, c->timing[i].bytes);
+    }
+}
+
+static void s_cmd_put_v2(l3_buf_t *out, const cmd_t *c)
+{
+    s_put_u64(out, c->keys);
+    s_put_u64(out, c->redraws);
+    s_put_u64(out, c->drawn);
+    s_put_u64(out, c->rows);
+}
+
 bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
 {
     s_put_u64(out, SAVE_MAGIC);
@@ -1644,8 +1854,8 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
     s_put_u64(out, self->output_cap);
     s_put_u64(out, self->state);
     s_put_u64(out, (uint64_t) self->esc_held | (uint64_t) self->string_esc << 1
-                       | (uint64_t) self->alt << 2 | (uint64_t) self->in_cmd << 3
-                       | (uint64_t) self->truncated << 4 | (uint64_t) self->raw_overflow << 5);
+                       | (uint64_t) self->alt << 2 | (uint64_t) self->cmd.in_cmd << 3
+                       | (uint64_t) self->cmd.truncated << 4 | (uint64_t) self->raw_overflow << 5);
     s_put_bytes(out, self->seq, self->seq_len);
     s_put_bytes(out, self->mark.data, self->mark.len);
     s_put_u64(out, self->offset);
@@ -1653,21 +1863,7 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
     s_put_u64(out, (uint64_t) self->now);
     s_put_u64(out, self->nr);
     s_put_bytes(out, self->cwd.data, self->cwd.len);
-    s_put_u64(out, (uint64_t) self->cmd_start);
-    s_put_bytes(out, self->cmd_cwd.data, self->cmd_cwd.len);
-    s_put_bytes(out, self->cmdline.data, self->cmdline.len);
-    s_put_u64(out, self->flags);
-    s_put_u64(out, self->nest);
-    s_put_bytes(out, self->edit_token, strlen(self->edit_token));
-    s_put_bytes(out, self->nested, strlen(self->nested));
-    s_put_bytes(out, self->out, self->out_len);
-    s_put_u64(out, self->ring_pos);
-    s_put_u64(out, self->out_total);
-    s_put_u64(out, self->timing_n);
-    for (uint32_t i = 0; i < self->timing_n; i++) {
-        s_put_u64(out, (uint64_t) self->timing[i].time_us);
-        s_put_u64(out, self->timing[i].bytes);
-    }
+    s_cmd_put(out, &self->cmd);
     s_put_bytes(out, self->raw, self->raw_len);
     s_put_u64(out, (uint64_t) self->raw_time);
     s_put_bytes(out, self->line, self->line_len);
@@ -1679,11 +1875,90 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
     s_put_u64(out, (uint64_t) self->lf_time);
     //  Version 2.
     s_put_bytes(out, self->rec_last, sizeof(self->rec_last));
-    s_put_u64(out, self->keys);
-    s_put_u64(out, self->redraws);
-    s_put_u64(out, self->drawn);
-    s_put_u64(out, self->rows);
+    s_cmd_put_v2(out, &self->cmd);
+    //  Version 3: the shells (their nonces' hashes, depths) and the held commands.
+    s_put_u64(out, self->depth | (uint64_t) self->nonce_legacy_alive << 8);
+    s_put_u64(out, self->cmd.nr);
+    s_put_u64(out, self->nonces);
+    for (size_t i = 0; i < self->nonces; i++) {
+        s_put_bytes(out, self->nonce_hash[i], L3_SHA256_LEN);
+        s_put_u64(out, (uint64_t) self->nonce_depth[i] | (uint64_t) self->nonce_alive[i] << 8);
+    }
+    for (uint8_t d = 0; d < self->depth; d++) {
+        const cmd_t *c = &self->held[d].cmd;
+        s_put_u64(out, (uint64_t) c->in_cmd | (uint64_t) c->truncated << 1);
+        s_put_u64(out, c->nr);
+        s_cmd_put(out, c);
+        s_cmd_put_v2(out, c);
+        s_put_bytes(out, self->held[d].cwd.data, self->held[d].cwd.len);
+    }
     return !out->failed;
+}
+
+/* The fields s_cmd_put wrote, into the active command (whose in_cmd and truncated the
+   caller has set); false when they are malformed. */
+static bool s_cmd_get(l3_parser_t *self, reader_t *r)
+{
+    size_t n;
+    const uint8_t *p;
+    self->cmd.cmd_start = (int64_t) s_get_u64(r);
+    if (!(p = s_get_bytes(r, L3_CWD_MAX, &n)) || !l3_buf_append(&self->cmd.cmd_cwd, p, n))
+        return false;
+    if (!(p = s_get_bytes(r, L3_CMDLINE_MAX, &n)) || !l3_buf_append(&self->cmd.cmdline, p, n))
+        return false;
+    self->cmd.flags = (uint32_t) s_get_u64(r) & L3_FLAG_ALL;
+    uint64_t nest = s_get_u64(r);
+    if (nest > NEST_MAX)
+        return false;
+    self->cmd.nest = (uint32_t) nest;
+    if (!(p = s_get_bytes(r, L3_PARSER_EDIT_TOKEN_MAX, &n))
+        || (n && !s_token_valid((const char *) p, n)))
+        return false;
+    memcpy(self->cmd.edit_token, p, n);
+    self->cmd.edit_token[n] = 0;
+    if (!(p = s_get_bytes(r, L3_NAME_MAX, &n)) || (n && !s_nest_name_valid((const char *) p, n)))
+        return false;
+    memcpy(self->cmd.nested, p, n);
+    self->cmd.nested[n] = 0;
+    if (!(p = s_get_bytes(r, self->output_cap, &n)) || (n && !s_out_reserve(self, n)))
+        return false;
+    if (n)
+        memcpy(self->cmd.out, p, n);
+    self->cmd.out_len = n;
+    self->cmd.ring_pos = s_get_u64(r);
+    self->cmd.out_total = s_get_u64(r);
+    if (self->cmd.truncated
+        && (self->cmd.out_len != self->output_cap
+            || self->cmd.ring_pos >= self->output_cap - s_head_size(self)
+            || self->cmd.out_total < self->output_cap))
+        return false;
+    if (!self->cmd.truncated && (self->cmd.ring_pos || self->cmd.out_total != self->cmd.out_len))
+        return false;
+    uint64_t tn = s_get_u64(r);
+    if (tn > TIMING_MAX_ENTRIES || (tn && !s_timing_reserve(self, (uint32_t) tn)))
+        return false;
+    for (uint64_t i = 0; i < tn; i++) {
+        self->cmd.timing[i].time_us = (int64_t) s_get_u64(r);
+        uint64_t b = s_get_u64(r);
+        if (b > UINT32_MAX)
+            return false;
+        self->cmd.timing[i].bytes = (uint32_t) b;
+    }
+    self->cmd.timing_n = (uint32_t) tn;
+    return true;
+}
+
+static bool s_cmd_get_v2(l3_parser_t *self, reader_t *r)
+{
+    uint64_t keys = s_get_u64(r), redraws = s_get_u64(r), drawn = s_get_u64(r);
+    if (keys > (KEY_INTERRUPT | KEY_QUIT | KEY_SUSPEND) || redraws > FULLSCREEN_REDRAWS
+        || drawn > 1)
+        return false;
+    self->cmd.keys = (uint32_t) keys;
+    self->cmd.redraws = (uint32_t) redraws;
+    self->cmd.drawn = drawn;
+    self->cmd.rows = s_get_u64(r);
+    return !r->bad;
 }
 
 bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
@@ -1695,7 +1970,7 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     if (s_get_u64(&r) != SAVE_MAGIC)
         goto bad;
     uint64_t version = s_get_u64(&r);
-    if (version != 1 && version != SAVE_VERSION)
+    if (version < 1 || version > SAVE_VERSION)
         goto bad;
     if (s_get_u64(&r) != self->output_cap) {
         //  A different cap changes what is kept; the state cannot be reused exactly.
@@ -1710,8 +1985,8 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     self->esc_held = bits & 1;
     self->string_esc = (bits >> 1) & 1;
     self->alt = (bits >> 2) & 1;
-    self->in_cmd = (bits >> 3) & 1;
-    self->truncated = (bits >> 4) & 1;
+    self->cmd.in_cmd = (bits >> 3) & 1;
+    self->cmd.truncated = (bits >> 4) & 1;
     self->raw_overflow = (bits >> 5) & 1;
     if (!(p = s_get_bytes(&r, SEQ_MAX, &n)))
         goto bad;
@@ -1725,50 +2000,8 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
     self->nr = s_get_u64(&r);
     if (!(p = s_get_bytes(&r, L3_CWD_MAX, &n)) || !l3_buf_append(&self->cwd, p, n))
         goto bad;
-    self->cmd_start = (int64_t) s_get_u64(&r);
-    if (!(p = s_get_bytes(&r, L3_CWD_MAX, &n)) || !l3_buf_append(&self->cmd_cwd, p, n))
+    if (!s_cmd_get(self, &r))
         goto bad;
-    if (!(p = s_get_bytes(&r, L3_CMDLINE_MAX, &n)) || !l3_buf_append(&self->cmdline, p, n))
-        goto bad;
-    self->flags = (uint32_t) s_get_u64(&r) & L3_FLAG_ALL;
-    uint64_t nest = s_get_u64(&r);
-    if (nest > NEST_MAX)
-        goto bad;
-    self->nest = (uint32_t) nest;
-    if (!(p = s_get_bytes(&r, L3_PARSER_EDIT_TOKEN_MAX, &n))
-        || (n && !s_token_valid((const char *) p, n)))
-        goto bad;
-    memcpy(self->edit_token, p, n);
-    self->edit_token[n] = 0;
-    if (!(p = s_get_bytes(&r, L3_NAME_MAX, &n)) || (n && !s_nest_name_valid((const char *) p, n)))
-        goto bad;
-    memcpy(self->nested, p, n);
-    self->nested[n] = 0;
-    if (!(p = s_get_bytes(&r, self->output_cap, &n)) || (n && !s_out_reserve(self, n)))
-        goto bad;
-    if (n)
-        memcpy(self->out, p, n);
-    self->out_len = n;
-    self->ring_pos = s_get_u64(&r);
-    self->out_total = s_get_u64(&r);
-    if (self->truncated
-        && (self->out_len != self->output_cap
-            || self->ring_pos >= self->output_cap - s_head_size(self)
-            || self->out_total < self->output_cap))
-        goto bad;
-    if (!self->truncated && (self->ring_pos || self->out_total != self->out_len))
-        goto bad;
-    uint64_t tn = s_get_u64(&r);
-    if (tn > TIMING_MAX_ENTRIES || (tn && !s_timing_reserve(self, (uint32_t) tn)))
-        goto bad;
-    for (uint64_t i = 0; i < tn; i++) {
-        self->timing[i].time_us = (int64_t) s_get_u64(&r);
-        uint64_t b = s_get_u64(&r);
-        if (b > UINT32_MAX)
-            goto bad;
-        self->timing[i].bytes = (uint32_t) b;
-    }
-    self->timing_n = (uint32_t) tn;
     if (!(p = s_get_bytes(&r, LINE_MAX_BYTES, &n)))
         goto bad;
     memcpy(self->raw, p, n);
@@ -1799,14 +2032,49 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
         if (!(p = s_get_bytes(&r, sizeof(self->rec_last), &n)) || n != sizeof(self->rec_last))
             goto bad;
         memcpy(self->rec_last, p, n);
-        uint64_t keys = s_get_u64(&r), redraws = s_get_u64(&r), drawn = s_get_u64(&r);
-        if (keys > (KEY_INTERRUPT | KEY_QUIT | KEY_SUSPEND) || redraws > FULLSCREEN_REDRAWS
-            || drawn > 1)
+        if (!s_cmd_get_v2(self, &r))
             goto bad;
-        self->keys = (uint32_t) keys;
-        self->redraws = (uint32_t) redraws;
-        self->drawn = drawn;
-        self->rows = s_get_u64(&r);
+    }
+    //  Before version 3 the open command was always the last one started.
+    self->cmd.nr = self->cmd.in_cmd ? self->nr : 0;
+    if (version >= 3) {
+        uint64_t depth = s_get_u64(&r), active_nr = s_get_u64(&r), nonces = s_get_u64(&r);
+        if ((depth & 0xff) > L3_DEPTH_MAX || depth >> 9 || active_nr > self->nr
+            || nonces > L3_PARSER_NONCES_MAX)
+            goto bad;
+        self->nonce_legacy_alive = (depth >> 8) & 1;
+        depth &= 0xff;
+        self->cmd.nr = active_nr;
+        self->nonces = 0;
+        for (uint64_t i = 0; i < nonces; i++) {
+            uint64_t d;
+            if (!(p = s_get_bytes(&r, L3_SHA256_LEN, &n)) || n != L3_SHA256_LEN
+                || (d = s_get_u64(&r)) > (L3_DEPTH_MAX | 1u << 8))
+                goto bad;
+            memcpy(self->nonce_hash[i], p, n);
+            self->nonce_known[i] = false;
+            self->nonce_depth[i] = (uint8_t) d;
+            self->nonce_alive[i] = (d >> 8) & 1;
+            self->nonces++;
+        }
+        //  Each held command is read into the active slot and moved to its level.
+        for (uint64_t d = 0; d < depth; d++) {
+            cmd_t active = self->cmd;
+            self->cmd = self->held[d].cmd;
+            uint64_t held_bits = s_get_u64(&r);
+            self->cmd.nr = s_get_u64(&r);
+            bool ok = held_bits <= 3 && self->cmd.nr <= self->nr;
+            self->cmd.in_cmd = held_bits & 1;
+            self->cmd.truncated = (held_bits >> 1) & 1;
+            ok = ok && s_cmd_get(self, &r) && s_cmd_get_v2(self, &r);
+            self->held[d].cmd = self->cmd;
+            self->cmd = active;
+            self->depth = (uint8_t) (d + 1); /* so a failure below frees this level too */
+            if (!ok || !(p = s_get_bytes(&r, L3_CWD_MAX, &n))
+                || !l3_buf_append(&self->held[d].cwd, p, n))
+                goto bad;
+        }
+        self->depth = (uint8_t) depth;
     }
     if (r.bad || r.len != 0)
         goto bad;

@@ -824,13 +824,14 @@ static void s_test_recorder(void)
     CHECK(l3_parser_new(&opts) == NULL);
     s_sink_clear(&sink);
 
-    //  Version 1 state: the version 2 blob of a fresh parser minus its tail.
+    //  Version 1 state: the version 3 blob of a fresh parser (its nonce given in clear, so
+    //  no nonce hashes: the version 3 part is depth, open nr and count) minus the tails.
     s_sink_init(&sink);
     p = s_parser(&sink, 0, L3_PARSER_MARKS);
     l3_buf_t blob;
     l3_buf_init(&blob, 0);
     CHECK(l3_parser_save(p, &blob));
-    size_t v2_tail = 8 + L3_SHA256_LEN + 4 * 8;
+    size_t v2_tail = 8 + L3_SHA256_LEN + 4 * 8 + 3 * 8;
     CHECK(blob.len > 16 + v2_tail);
     blob.data[8] = 1; /* the version, little-endian after the magic */
     CHECK(l3_parser_load(p, blob.data, blob.len - v2_tail));
@@ -844,6 +845,139 @@ static void s_test_recorder(void)
     l3_buf_free(&b);
 }
 
+
+/* ------------------------------------------------------------------------------------ */
+/* Inner shells: nonces registered by the recorder's "shell" marks                       */
+
+#define T_N1 "11111111111111111111111111111111"
+#define T_N2 "22222222222222222222222222222222"
+#define T_N3 "33333333333333333333333333333333"
+
+/* The k-th recorder mark: a shell with `nonce` at `depth` got its nonce. */
+static void t_rec_shell(l3_buf_t *b, int k, const char *nonce, int depth)
+{
+    uint8_t h[L3_SHA256_LEN];
+    l3_sha256(nonce, strlen(nonce), h);
+    char verb[2 * L3_SHA256_LEN + 32];
+    int n = snprintf(verb, sizeof verb, "shell;");
+    for (int i = 0; i < L3_SHA256_LEN; i++)
+        n += snprintf(verb + n, sizeof verb - (size_t) n, "%02x", h[i]);
+    snprintf(verb + n, sizeof verb - (size_t) n, ";%d", depth);
+    t_rec_mark(b, k, verb);
+}
+
+static void t_cmd_n(l3_buf_t *b, const char *nonce, const char *cmd, const char *out,
+                    const char *exit_code)
+{
+    t_mark_n(b, nonce, "A", NULL);
+    t_mark_n(b, nonce, "B", NULL);
+    t_mark_n(b, nonce, "C", cmd);
+    t_put(b, out);
+    if (exit_code)
+        t_mark_n(b, nonce, "D", exit_code);
+}
+
+static void s_inner_stream(l3_buf_t *b)
+{
+    //  A nested bash: its commands are its own, the outer `bash` keeps only what came
+    //  before the inner shell and its own status.
+    t_mark(b, "P", "/home/u");
+    t_cmd_n(b, T_NONCE, "bash", "starting\r\n", NULL);
+    t_rec_shell(b, 1, T_N1, 1);
+    t_put(b, "inner prompt$ ");
+    t_mark_n(b, T_N1, "P", "/tmp");
+    t_cmd_n(b, T_N1, "echo in", "in\r\n", "0");
+    t_cmd_n(b, T_N1, "exit", "", "0");
+    t_mark(b, "D", "0");
+    //  exec bash: the same process, a new shell at the same depth; the old nonce is gone.
+    t_mark(b, "P", "/home/u");
+    t_cmd_n(b, T_NONCE, "exec bash", "x", NULL);
+    t_rec_shell(b, 2, T_N2, 0);
+    t_mark_n(b, T_N2, "P", "/");
+    t_cmd_n(b, T_N2, "pwd", "/\r\n", NULL);
+    t_mark(b, "D", "5"); /* the old shell's nonce: ours, but says nothing now */
+    t_mark_n(b, T_N2, "D", "0");
+    //  An inner shell killed with its command running: the command is interrupted, the
+    //  outer command gets its own status.
+    t_cmd_n(b, T_N2, "bash", "", NULL);
+    t_rec_shell(b, 3, T_N3, 1);
+    t_cmd_n(b, T_N3, "sleep 9", "z", NULL);
+    t_mark_n(b, T_N2, "D", "137");
+    //  A registration with a spent proof is output; the unregistered nonce's marks too.
+    t_cmd_n(b, T_N2, "cat spool", "", NULL);
+    t_rec_shell(b, 3, "44444444444444444444444444444444", 1);
+    t_mark_n(b, "44444444444444444444444444444444", "C", "forged");
+    t_mark_n(b, T_N2, "D", "0");
+}
+
+static void s_test_inner_shells(void)
+{
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    s_inner_stream(&b);
+    sink_t sink;
+    s_sink_init(&sink);
+    l3_parser_t *p = s_parser(&sink, 0, L3_PARSER_MARKS);
+    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+    l3_parser_finish(p, 1700000001000000LL);
+    CHECK_MSG(sink.n == 8, "%d records", sink.n);
+    if (getenv("T_DUMP"))
+        fwrite(sink.xml.data, 1, sink.xml.len, stderr);
+    if (sink.n == 8) {
+        l3_record_t *r = sink.recs;
+        CHECK(r[0].nr == 2 && r[0].depth == 1 && s_bytes_eq(&r[0].cmdline, "echo in")
+              && s_bytes_eq(&r[0].output, "in\r\n") && s_bytes_eq(&r[0].cwd, "/tmp")
+              && r[0].has_exit && r[0].exit_code == 0 && r[0].flags == 0);
+        CHECK(r[1].nr == 3 && r[1].depth == 1 && s_bytes_eq(&r[1].cmdline, "exit"));
+        CHECK(r[2].nr == 1 && r[2].depth == 0 && s_bytes_eq(&r[2].cmdline, "bash")
+              && s_bytes_eq(&r[2].output, "starting\r\n") && s_bytes_eq(&r[2].cwd, "/home/u")
+              && r[2].has_exit && r[2].exit_code == 0 && r[2].flags == L3_FLAG_NESTED);
+        CHECK(r[3].nr == 4 && r[3].depth == 0 && s_bytes_eq(&r[3].cmdline, "exec bash")
+              && s_bytes_eq(&r[3].output, "x") && !r[3].has_exit
+              && r[3].flags == L3_FLAG_NESTED);
+        CHECK(r[4].nr == 5 && r[4].depth == 0 && s_bytes_eq(&r[4].cmdline, "pwd")
+              && s_bytes_eq(&r[4].output, "/\r\n") && s_bytes_eq(&r[4].cwd, "/")
+              && r[4].has_exit && r[4].exit_code == 0);
+        CHECK(r[5].nr == 7 && r[5].depth == 1 && s_bytes_eq(&r[5].cmdline, "sleep 9")
+              && s_bytes_eq(&r[5].output, "z") && !r[5].has_exit
+              && r[5].flags == L3_FLAG_INTERRUPTED);
+        CHECK(r[6].nr == 6 && r[6].depth == 0 && s_bytes_eq(&r[6].cmdline, "bash")
+              && r[6].exit_code == 137 && r[6].flags == (L3_FLAG_NESTED | L3_FLAG_AMBIGUOUS));
+        CHECK(r[7].nr == 8 && r[7].depth == 0 && s_bytes_eq(&r[7].cmdline, "cat spool")
+              && r[7].output.len > 100 && r[7].flags == 0);
+    }
+    CHECK(l3_parser_forged(p) == 2);
+    l3_parser_destroy(&p);
+    //  Saved and resumed at every byte (inner shells running, commands held): the same.
+    int bad = 0;
+    l3_buf_t blob;
+    l3_buf_init(&blob, 0);
+    for (size_t k = 0; k <= b.len; k++) {
+        sink_t got;
+        s_sink_init(&got);
+        p = s_parser(&got, k % 2 ? 100 : 0, L3_PARSER_MARKS);
+        l3_parser_feed(p, b.data, k, 1700000000000000LL);
+        l3_buf_reset(&blob);
+        CHECK(l3_parser_save(p, &blob));
+        l3_parser_destroy(&p);
+        p = s_parser(&got, k % 2 ? 100 : 0, L3_PARSER_MARKS);
+        bool loaded = l3_parser_load(p, blob.data, blob.len);
+        l3_parser_feed(p, b.data + k, b.len - k, 1700000000000000LL);
+        l3_parser_finish(p, 1700000001000000LL);
+        l3_parser_destroy(&p);
+        if (k % 2 == 0 && (!loaded || got.xml.len != sink.xml.len
+                           || memcmp(got.xml.data, sink.xml.data, sink.xml.len) != 0))
+            bad++;
+        else if (k % 2 && (!loaded || got.n != 8))
+            bad++;
+        s_sink_clear(&got);
+    }
+    CHECK_MSG(bad == 0, "%d resume points differ", bad);
+    l3_buf_free(&blob);
+    l3_buf_free(&b);
+    s_sink_clear(&sink);
+}
+
 int main(void)
 {
     t_rec_init();
@@ -851,6 +985,7 @@ int main(void)
         s_run_case(&s_cases[i]);
     s_test_details();
     s_test_recorder();
+    s_test_inner_shells();
     s_test_prompt_mode();
     s_test_chunking();
     s_test_garbage();
