@@ -9,7 +9,6 @@ junk, markup, long outputs (repeated), timing lines, diffs, other users' session
 Russian pages, HEAD, odd ids.
 
     fuzz/render_page_seeds.py [CORPUS_DIR]     (default: the corpus dir next to it)
-    fuzz/render_page_seeds.py --findings [DIR]  open findings' reproducers (fuzz/findings)
 
 Files named seed-* are rewritten; other files (crashes and merged finds) are kept.
 """
@@ -290,35 +289,18 @@ REGRESSIONS = {
     "journal": [("fullscreen-empty-line", header() + session(0) +
                  command("", b"", numbers=numbers(0, 0, FULLSCREEN, 1))),
                 ("wide-line", header() + session(0) + command("ls", b"x\n") +
-                 command("a;" * 16, b"", line_rep=0xf0 + 15))],
+                 command("a;" * 16, b"", line_rep=0xf0 + 15)),
+                # list views showed every byte of every command line (and diff): a 1 MiB
+                # line of '<' is 4 MiB escaped, and sixteen such commands made each page
+                # that listed them answer 503 "too large" (fixed in 1233d24: a list shows
+                # the first 4 KiB of a line and links to the command's page).
+                ("many-wide-lines", header() + session(0) +
+                 b"".join(command("<" * 64, b"", line_rep=0xf0 + 14) for _ in range(16)))],
 }
-
-
-# Open findings: inputs that still break a page, kept out of the corpora (so CTest stays
-# green) in fuzz/findings/, written by --findings. When a fix lands, move the entry to
-# REGRESSIONS (it becomes a seed of its target) and delete the file.
-OPEN = {
-    # ui_command_html: list views show every byte of every command line (and diff); a
-    # 1 MiB line of '<' is 4 MiB escaped, and sixteen such commands make each page that
-    # lists them answer 503 "too large" (the journal's newest page, the session page).
-    "render_page_journal/many-wide-lines": header() + session(0) +
-    b"".join(command("<" * 64, b"", line_rep=0xf0 + 14) for _ in range(16)),
-}
-
-
-def write_findings(root):
-    for name, data in OPEN.items():
-        path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    if sys.argv[1:2] == ["--findings"]:
-        write_findings(sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "findings"))
-        return
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
     for kind in KINDS:
         d = os.path.join(root, "render_page_" + kind)
