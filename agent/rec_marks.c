@@ -141,6 +141,20 @@ void rec_marks_note(rec_marks_t *self, rec_mark_kind_t kind)
     self->pending |= bit;
 }
 
+/* "\033]6973;rec;<proof>" for the next link of the chain into out; its length. The
+   caller has checked that a link is left. */
+static int s_proof(rec_marks_t *self, char *out)
+{
+    uint8_t x[32];
+    self->used++;
+    s_chain_value(self, REC_MARKS_CHAIN - self->used, x);
+    int n = snprintf(out, REC_MARKS_TEXT_MAX, "\033]6973;rec;");
+    for (int i = 0; i < 32; i++)
+        n += snprintf(out + n, REC_MARKS_TEXT_MAX - (size_t)n, "%02x", x[i]);
+    memset(x, 0, sizeof x);
+    return n;
+}
+
 size_t rec_marks_next(rec_marks_t *self, char *out)
 {
     int kind = -1;
@@ -157,16 +171,32 @@ size_t rec_marks_next(rec_marks_t *self, char *out)
         return 0;
     self->pending &= (uint8_t)~(1u << kind);
     self->since_out |= (uint8_t)(1u << kind);
-    self->used++;
-    uint8_t x[32];
-    s_chain_value(self, REC_MARKS_CHAIN - self->used, x);
-    int n = snprintf(out, REC_MARKS_TEXT_MAX, "\033]6973;rec;");
-    for (int i = 0; i < 32; i++)
-        n += snprintf(out + n, REC_MARKS_TEXT_MAX - (size_t)n, "%02x", x[i]);
+    int n = s_proof(self, out);
     n += snprintf(out + n, REC_MARKS_TEXT_MAX - (size_t)n, ";%s\a", s_verbs[kind]);
-    memset(x, 0, sizeof x);
     //  A hangup mark written inside an open sequence aborts it (ESC restarts any escape),
     //  so the terminal state after it is ground either way.
+    self->pty_state = T_GROUND;
+    return (size_t)n;
+}
+
+bool rec_marks_at_ground(const rec_marks_t *self)
+{
+    return self->pty_state == T_GROUND;
+}
+
+size_t rec_marks_shell(rec_marks_t *self, const char *nonce_sha256, unsigned depth, char *out)
+{
+    if (!self->ready || self->used >= REC_MARKS_CHAIN || depth > REC_MARKS_DEPTH_MAX)
+        return 0;
+    //  The hash goes into a mark verbatim: only 64 lowercase hex may pass.
+    if (strlen(nonce_sha256) != 2 * L3_SHA256_LEN ||
+        strspn(nonce_sha256, "0123456789abcdef") != 2 * L3_SHA256_LEN)
+        return 0;
+    int n = s_proof(self, out);
+    n += snprintf(out + n, REC_MARKS_TEXT_MAX - (size_t)n, ";shell;%s;%u\a", nonce_sha256,
+                  depth);
+    //  Written inside an open sequence (the caller could wait no longer), its ESC aborted
+    //  that sequence, as the hangup mark's does: the terminal is at ground after it.
     self->pty_state = T_GROUND;
     return (size_t)n;
 }

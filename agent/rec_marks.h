@@ -6,7 +6,10 @@
     hangs the session up (its terminal went away, or it was told to stop), it writes
       ESC ] 6973 ; rec ; <proof> ; interrupt|quit|suspend|hangup BEL
     into `.script` only (never to the terminal). The parser uses them as evidence for a
-    command's status (docs/capture.md, "Statuses").
+    command's status (docs/capture.md, "Statuses"). When l3-rec hands a shell started
+    inside the session a nonce of its own (rec_shells.h), it registers it with
+      ESC ] 6973 ; rec ; <proof> ; shell ; <sha256 of the nonce, 64 hex> ; <depth> BEL
+    from the same chain, so only the recorder can add a nonce to the session.
 
     Authentication is a hash chain (Lamport's one-time passwords): at start l3-rec draws a
     random seed x0 and publishes anchor = H^N(x0) (H = SHA-256) in `.info` as `recmark`.
@@ -38,7 +41,9 @@
 #define REC_MARKS_CHAIN 8192 /* marks per session */
 #define REC_MARKS_STRIDE 128 /* chain values between two kept checkpoints */
 #define REC_MARKS_ANCHOR_HEX 64
-#define REC_MARKS_TEXT_MAX 96 /* longest mark: ESC ] 6973;rec;<64>;interrupt BEL */
+/* longest mark: ESC ] 6973;rec;<64>;shell;<64>;<depth, 2 digits> BEL = 150 bytes */
+#define REC_MARKS_TEXT_MAX 160
+#define REC_MARKS_DEPTH_MAX 99 /* a shell mark's depth has at most two digits */
 
 typedef enum {
     REC_MARK_INTERRUPT = 0,
@@ -70,5 +75,15 @@ void rec_marks_note(rec_marks_t *self, rec_mark_kind_t kind);
    length, 0 when none is due (nothing noted, not at the ground state — except hangup,
    which is due at once — or the chain used up). Call until it returns 0. */
 size_t rec_marks_next(rec_marks_t *self, char *out);
+
+/* Is the terminal in its ground state after the pty's bytes so far (a mark written now
+   splits no sequence)? */
+bool rec_marks_at_ground(const rec_marks_t *self);
+/* The mark that registers a new shell nonce, in out (at least REC_MARKS_TEXT_MAX bytes):
+   nonce_sha256 is the SHA-256 of the nonce's 32 hex characters as 64 lowercase hex,
+   depth the shell's nesting depth (0..REC_MARKS_DEPTH_MAX). Made now, whatever the
+   terminal state: the caller waits for rec_marks_at_ground as long as it can afford.
+   Returns its length; 0 when no mark can be made (no chain, chain used up, bad input). */
+size_t rec_marks_shell(rec_marks_t *self, const char *nonce_sha256, unsigned depth, char *out);
 
 #endif
