@@ -40,9 +40,13 @@ DEADLINE below):
     '<' or '&' in its text: a line's markup characters are escaped;
   - /api/commands (all of them, oldest first) returns each line exactly as a JSON
     string: bytes that are not UTF-8 as U+FFFD (docs/journal.md); with html=1, each
-    command's fragment (what the permalink shows) holds its text as above;
+    command's fragment (what the journal shows) holds its text as above;
   - a fixed sample of permalinks: /cmd/ID, /cmd/ID?full=1 and /api/cmd/ID answer 200 in
     under 1 s with the same text;
+  - a list (a journal page, an html=1 fragment, a search page) shows at most the first
+    4 KiB of a line (render/ui.h UI_LIST_LINE_MAX, cut between characters): a longer
+    line is checked there for that start, and on its permalinks, which join the sample,
+    for all of it (Debian 12's lines are all shorter; the corpus line says how many);
   - a fixed sample of searches for a substring found in one line only (/search?q=...)
     answer 200 in under 1 s and show that command with its text.
 The slowest requests of each kind are printed. Env: L3_BIN_DIR, L3_SOURCE_DIR (CTest sets
@@ -253,24 +257,31 @@ def build_corpus():
     return [t[4] for t in items], summary
 
 
+def utf8_seq(b, i):
+    """(length, code point) of the valid UTF-8 sequence at b[i] (proto/l3_utf8.h), or
+    (0, 0) when the bytes there are not one (overlong, surrogate, past U+10FFFF,
+    truncated, stray continuation)."""
+    c = b[i]
+    n, v, least = ((1, c, 0) if c < 0x80 else (2, c & 0x1F, 0x80) if 0xC2 <= c <= 0xDF
+                   else (3, c & 0x0F, 0x800) if 0xE0 <= c <= 0xEF
+                   else (4, c & 0x07, 0x10000) if 0xF0 <= c <= 0xF4 else (0, 0, 0))
+    ok = n > 0 and i + n <= len(b)
+    for x in b[i + 1:i + n] if ok else ():
+        ok = ok and x & 0xC0 == 0x80
+        v = v << 6 | x & 0x3F
+    ok = ok and least <= v <= 0x10FFFF and not 0xD800 <= v <= 0xDFFF
+    return (n, v) if ok else (0, 0)
+
+
 def decode_strict(b):
-    """The journal's UTF-8 reading (proto/l3_utf8.h): a byte that does not start a valid
-    sequence (overlong, surrogate, past U+10FFFF, truncated, stray continuation) is one
+    """The journal's UTF-8 reading: a byte that does not start a valid sequence is one
     U+FFFD, and the next byte is read afresh."""
     out = []
     i = 0
     while i < len(b):
-        c = b[i]
-        n, v, least = ((1, c, 0) if c < 0x80 else (2, c & 0x1F, 0x80) if 0xC2 <= c <= 0xDF
-                       else (3, c & 0x0F, 0x800) if 0xE0 <= c <= 0xEF
-                       else (4, c & 0x07, 0x10000) if 0xF0 <= c <= 0xF4 else (0, 0, 0))
-        ok = n > 0 and i + n <= len(b)
-        for x in b[i + 1:i + n] if ok else ():
-            ok = ok and x & 0xC0 == 0x80
-            v = v << 6 | x & 0x3F
-        ok = ok and least <= v <= 0x10FFFF and not 0xD800 <= v <= 0xDFFF
-        out.append(chr(v) if ok else "\ufffd")
-        i += n if ok else 1
+        n, v = utf8_seq(b, i)
+        out.append(chr(v) if n else "\ufffd")
+        i += n or 1
     return "".join(out)
 
 
@@ -292,6 +303,40 @@ for raw, want_json, want_html in [
         (b"a\x1b[0m\rb\x7f\xc2\x85c", "a\x1b[0m\rb\x7f\x85c", "a[0mbc")]:
     assert decode_strict(raw) == want_json, (raw, decode_strict(raw))
     assert shown_text(raw) == want_html, (raw, shown_text(raw))
+
+
+# What a list shows of a command line (render/ui.h UI_LIST_LINE_MAX, render/ui_shared.c
+# ui_cut): all of it up to this many bytes, else at most that many, never splitting a
+# valid UTF-8 character; the command's permalink shows all of it.
+LIST_LINE_MAX = 4096
+
+
+def list_cut(b):
+    """The bytes of a command line a list shows."""
+    if len(b) <= LIST_LINE_MAX:
+        return b
+    for back in (1, 2, 3):
+        n, _ = utf8_seq(b, LIST_LINE_MAX - back)
+        if n > back:
+            return b[:LIST_LINE_MAX - back]
+        if n:
+            break
+    return b[:LIST_LINE_MAX]
+
+
+# The cut's rule on its own, as render/ui_shared.c ui_cut makes it (the corpus may have no
+# line long enough): a character across byte 4096 is left out whole; invalid bytes (here a
+# truncated U+20AC) are one U+FFFD each, and any cut between them is a boundary.
+for raw, shown in [(b"a" * 5000, 4096), (b"a" * 4096, 4096),
+                   (b"a" * 4095 + "\u00e9".encode() * 2, 4095),
+                   (b"a" * 4094 + "\u00e9".encode() * 2, 4096),
+                   (b"a" * 4095 + "\u20ac".encode() * 2, 4095),
+                   (b"a" * 4094 + "\u20ac".encode() * 2, 4094),
+                   (b"a" * 4093 + "\u20ac".encode() * 2, 4096),
+                   (b"a" * 4093 + "\U0001f600".encode(), 4093),
+                   (b"a" * 4092 + "\U0001f600".encode() * 2, 4096),
+                   (b"a" * 4094 + b"\xe2\x82\xe2\x82", 4096)]:
+    assert len(list_cut(raw)) == shown, (raw[4090:], len(list_cut(raw)), shown)
 
 
 # ------------------------------------------------------------------------------- HTML
@@ -358,13 +403,14 @@ def parse_page(body):
     return p
 
 
-def check_cmd_html(rep, page, cid, line, where):
-    """The command-line element of command cid on a parsed page shows line, escaped."""
+def check_cmd_html(rep, page, cid, line, where, listed=False):
+    """The command-line element of command cid on a parsed page shows line, escaped; when
+    the page is a list (listed), only the start of a long line (list_cut)."""
     got = page.result().get(cid)
     if not rep.item(got is not None, f"{where}: command {cid} has no command-line element"
                     f" (line {line[:80]!r})"):
         return
-    want = shown_text(line)
+    want = shown_text(list_cut(line) if listed else line)
     rep.item(got == want, f"{where}: command {cid} shows {got[:120]!r}, want {want[:120]!r} "
              f"(line {line[:120]!r})")
     rep.item(cid not in page.bad_tags, f"{where}: command {cid}: markup from the line: "
@@ -518,8 +564,10 @@ def main():
         for s in summary:
             print("journal_lines: corpus:", s)
         nmulti = sum(b"\n" in ln for ln in lines)
+        long_ids = [i for i, ln in enumerate(lines) if len(ln) > LIST_LINE_MAX]
         print(f"journal_lines: corpus: {len(lines)} command lines, {len(blob)} bytes, "
-              f"{nmulti} multi-line, "
+              f"{nmulti} multi-line, {len(long_ids)} longer than a list shows "
+              f"({LIST_LINE_MAX} bytes; longest {max(map(len, lines), default=0)}), "
               f"{sum(unusual(ln) for ln in lines)} with bytes outside printable ASCII, "
               f"sha256 {hashlib.sha256(blob).hexdigest()[:16]}", flush=True)
         if not check(len(lines) >= MIN_CORPUS, f"only {len(lines)} real shell lines found "
@@ -602,7 +650,7 @@ def main():
                 got_json[c["id"]] = c["cmd"]
                 if 0 <= c["id"] < len(lines):
                     check_cmd_html(frag, parse_page(c["html"].encode()), c["id"],
-                                   lines[c["id"]], "html=1")
+                                   lines[c["id"]], "html=1", listed=True)
             if not obj["commands"]:
                 break
             since = obj["next"]
@@ -643,7 +691,8 @@ def main():
             on_page.item(page.cmd_ids == ids, f"page {n}: commands "
                          f"{page.cmd_ids[:3]}..{page.cmd_ids[-3:]}, want {ids[0]}..{ids[-1]}")
             for cid in ids:
-                check_cmd_html(text_rep, page, cid, lines[cid], f"/journal?page={n}")
+                check_cmd_html(text_rep, page, cid, lines[cid], f"/journal?page={n}",
+                               listed=True)
         pages_rep.done()
         on_page.done()
         text_rep.done()
@@ -652,7 +701,8 @@ def main():
         rnd = random.Random(2005)
         multi_ids = [i for i, ln in enumerate(lines) if b"\n" in ln or unusual(ln)]
         sample = sorted(set(rnd.sample(range(len(lines)), min(SAMPLE_PERMALINKS, len(lines)))
-                            + rnd.sample(multi_ids, min(SAMPLE_ODD, len(multi_ids)))))
+                            + rnd.sample(multi_ids, min(SAMPLE_ODD, len(multi_ids)))
+                            + long_ids))
         perm_rep = Reporter("permalink answers 200 in under 1 s", show=20)
         perm_text = Reporter("command text on its permalink")
         for cid in sample:
@@ -703,7 +753,8 @@ def main():
                             f"/search?{q}: {st} in {dt:.3f} s, command {cid} "
                             f"{'found' if found else 'not found'}")
             if found:
-                check_cmd_html(search_text, page, cid, lines[cid], f"/search?{q}")
+                check_cmd_html(search_text, page, cid, lines[cid], f"/search?{q}",
+                               listed=True)
         search_rep.done()
         search_text.done()
         check(render.poll() is None, "render is still running")
