@@ -7,7 +7,9 @@ add_executable(l3-rec
   ${CMAKE_CURRENT_LIST_DIR}/rec_session.c
   ${CMAKE_CURRENT_LIST_DIR}/rec_spool.c
   ${CMAKE_CURRENT_LIST_DIR}/rec_filter.c
-  ${CMAKE_CURRENT_LIST_DIR}/rec_marks.c)
+  ${CMAKE_CURRENT_LIST_DIR}/rec_marks.c
+  ${CMAKE_CURRENT_LIST_DIR}/rec_proc.c
+  ${CMAKE_CURRENT_LIST_DIR}/rec_shells.c)
 target_include_directories(l3-rec PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_compile_definitions(l3-rec PRIVATE
   L3_REC_SHELL_DIR="${CMAKE_INSTALL_FULL_DATADIR}/lilalo/shell"

@@ -10,13 +10,19 @@
     which clear the environment). The enclosing session's id comes from L3_SID when the
     environment still has it; otherwise .info names only the ancestor's pid. A tmux or
     screen server, or sshd, is not a descendant of the recorder, so shells in them are
-    not nested: their output does not pass through the outer recorder either. */
+    not nested: their output does not pass through the outer recorder either.
+
+    `l3-rec --nonce PID` is the other program in this binary: the client a shell started
+    inside a session runs to get a nonce of its own from the recorder (rec_shells.h). It
+    runs at every inner shell's start, so it is handled before anything else. */
 #include "l3_config.h"
 #include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_sha256.h"
 #include "l3_time.h"
+#include "rec_proc.h"
 #include "rec_session.h"
+#include "rec_shells.h"
 #include "rec_spool.h"
 
 #include <errno.h>
@@ -50,6 +56,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out,
             "Usage: l3-rec [-c FILE] [--spool DIR] [--login] [-- CMD ARGS...]\n"
+            "       l3-rec --nonce PID\n"
             "Record a terminal session into the lilalo spool (<sid>.script/.timing/.info).\n"
             "Runs the user's shell (or CMD) in a new pty, with the lilalo shell integration\n"
             "for bash and zsh, and exits with its status (128+signal when it was killed).\n"
@@ -58,6 +65,11 @@ static void s_usage(FILE *out)
             "  --spool DIR    spool directory (overrides rec/spool)\n"
             "  --login        run the shell as a login shell (used by profile.d/lilalo.sh);\n"
             "                 when this user's terminal is already recorded, just run the shell\n"
+            "  --nonce PID    for the shell integration of a shell started inside a recorded\n"
+            "                 session (exec bash, su, sudo -i): ask the session's recorder for\n"
+            "                 a nonce for shell PID ($$; it must be this process or an\n"
+            "                 ancestor); prints 32 hex characters and a newline, or exits 1\n"
+            "                 (silently when not in a recorded session)\n"
             "  -v             verbose log on stderr\n"
             "  -h, --help     this help\n"
             "\n"
@@ -166,37 +178,41 @@ static bool s_hook_dir(char *out, size_t size)
     return true;
 }
 
-/* Walk the ancestors; return the pid of the nearest l3-rec (and its uid), or 0. */
+/* The nearest l3-rec among our ancestors and its uid, or 0. */
 static pid_t s_ancestor_recorder(uid_t *uid)
 {
-    pid_t pid = getppid();
-    for (int depth = 0; pid > 1 && depth < 64; depth++) {
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return 0;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-            return 0;
-        buf[n] = '\0';
-        char *open_paren = strchr(buf, '(');
-        char *close_paren = strrchr(buf, ')');
-        if (!open_paren || !close_paren || close_paren < open_paren)
-            return 0;
-        *close_paren = '\0';
-        if (strcmp(open_paren + 1, "l3-rec") == 0) {
-            struct stat st;
-            snprintf(path, sizeof path, "/proc/%d", (int)pid);
-            *uid = stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
-            return pid;
-        }
-        int ppid = 0;
-        char state;
-        if (sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
-            return 0;
-        pid = ppid;
+    pid_t pid = rec_proc_ancestor_named(getppid(), "l3-rec");
+    if (pid > 0) {
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%d", (int)pid);
+        *uid = stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
+    }
+    return pid;
+}
+
+/* `l3-rec --nonce PID`: print a nonce for shell PID from this session's recorder. */
+static int s_nonce_main(int argc, char **argv)
+{
+    char nonce[REC_SHELLS_NONCE_HEX + 2], why[256];
+    char *end = NULL;
+    errno = 0;
+    long pid = argc == 3 ? strtol(argv[2], &end, 10) : 0;
+    if (argc != 3 || errno || !end || *end || end == argv[2] || pid <= 0 || pid > INT32_MAX) {
+        fprintf(stderr, "l3-rec: usage: l3-rec --nonce PID\n");
+        return 2;
+    }
+    if (!rec_shells_request((pid_t)pid, nonce, why, sizeof why)) {
+        if (why[0])
+            fprintf(stderr, "l3-rec: no nonce: %s\n", why);
+        return 1;
+    }
+    nonce[REC_SHELLS_NONCE_HEX] = '\n';
+    bool ok = l3_write_all(STDOUT_FILENO, nonce, REC_SHELLS_NONCE_HEX + 1);
+    explicit_bzero(nonce, sizeof nonce);
+    if (!ok) {
+        fprintf(stderr, "l3-rec: cannot write the nonce: %s\n", strerror(errno));
+        return 1;
     }
     return 0;
 }
@@ -264,7 +280,10 @@ int main(int argc, char **argv)
     pid_t child = 0;
     static rec_marks_t marks; /* static: 2 KiB, and rec_marks_wipe at cleanup sees it */
     char marks_anchor[REC_MARKS_ANCHOR_HEX + 1] = "";
+    rec_shells_t *shells = NULL;
 
+    if (argc >= 2 && strcmp(argv[1], "--nonce") == 0)
+        return s_nonce_main(argc, argv);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             cmd_index = i + 1;
@@ -436,6 +455,12 @@ int main(int argc, char **argv)
         s_env_set(&env, "ZDOTDIR", zdotdir);
     }
 
+    /* Inner shells' nonces (rec_shells.h): listening before the fork, so that a shell's
+       first request cannot come before the socket exists (it waits in the backlog until
+       the loop runs). Without it (the name taken, no sockets), inner shells' commands are
+       output, as they were before; the session goes on. */
+    if (recording && !(shells = rec_shells_new()))
+        l3_debug("no nonces for inner shells: %s", strerror(errno));
     rec_session_opts_t opts = { .argv = run_argv, .path = run_path, .envp = env.vars,
                                 .spool = NULL, .nest_id = nest_id[0] ? nest_id : NULL };
     master = rec_session_spawn(&opts, &child, pty_name, sizeof pty_name);
@@ -501,6 +526,11 @@ int main(int argc, char **argv)
     }
     opts.spool = spool;
     opts.marks = spool && marks_anchor[0] ? &marks : NULL;
+    if (opts.marks && shells) {
+        rec_shells_start(shells, child, opts.marks, spool);
+        opts.shells = shells;
+    } else
+        rec_shells_destroy(&shells); /* without the chain no nonce could be registered */
 
     rec_session_result_t result;
     if (!rec_session_run(&opts, master, child, &result))
@@ -516,6 +546,7 @@ int main(int argc, char **argv)
     }
 
 cleanup:
+    rec_shells_destroy(&shells);
     explicit_bzero(nonce, sizeof nonce);
     if (nonce_fd >= 0)
         close(nonce_fd);

@@ -218,6 +218,7 @@ static int s_drain_master(s_loop_t *L)
     if (L->opts->marks) {
         rec_marks_track(L->opts->marks, L->rbuf, (size_t)n);
         s_write_marks(L); /* a key mark that waited for the end of a sequence */
+        rec_shells_handle(L->opts->shells, NULL, 0, l3_time_mono_us()); /* and a shell's */
     }
     size_t out = rec_filter_run(&L->filter, L->rbuf, (size_t)n, L->fbuf);
     if (L->stdout_ok && out > 0 && !l3_write_all(STDOUT_FILENO, L->fbuf, out))
@@ -313,8 +314,8 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
         s_nest_mark("begin", opts->nest_id);
 
     for (;;) {
-        struct pollfd fds[3];
-        int nfds = 0, i_sig, i_master = -1, i_in = -1;
+        struct pollfd fds[3 + REC_SHELLS_POLL_MAX];
+        int nfds = 0, i_sig, i_master = -1, i_in = -1, i_shells, n_shells;
         int timeout = -1;
         fds[nfds] = (struct pollfd){ .fd = L.sigfd, .events = POLLIN };
         i_sig = nfds++;
@@ -329,6 +330,9 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
             fds[nfds] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
             i_in = nfds++;
         }
+        i_shells = nfds;
+        n_shells = rec_shells_poll_fds(opts->shells, fds + nfds, REC_SHELLS_POLL_MAX);
+        nfds += n_shells;
         /* Idle means: flush the spool now. While output streams, poll never idles and the
            spool is written a full buffer at a time. */
         if (opts->spool && rec_spool_pending(opts->spool))
@@ -337,11 +341,17 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
             timeout = S_DRAIN_MS;
         else if (kill_at)
             timeout = 200;
+        int shells_ms = rec_shells_timeout_ms(opts->shells, l3_time_mono_us());
+        if (shells_ms >= 0 && (timeout < 0 || shells_ms < timeout))
+            timeout = shells_ms;
         int n = poll(fds, (nfds_t)nfds, timeout);
         if (n < 0 && errno != EINTR) {
             l3_error("poll: %s", strerror(errno));
             break;
         }
+        /* Inner shells' requests: new ones, and the deadlines of open ones. */
+        rec_shells_handle(opts->shells, fds + i_shells, n > 0 ? n_shells : 0,
+                          l3_time_mono_us());
         if (n == 0) {
             if (opts->spool && rec_spool_pending(opts->spool)) {
                 rec_spool_flush(opts->spool);

@@ -17,11 +17,15 @@
     (plus SIGCONT, for a stopped one) — keeps recording what they print on the way out,
     and SIGKILLs the shell if it is still there after a grace period. With opts.marks it
     writes the recorder marks (rec_marks.h) into .script: one for each interrupt, quit or
-    suspend key typed while the pty has ISIG on, and one `hangup` before the SIGHUPs. */
+    suspend key typed while the pty has ISIG on, and one `hangup` before the SIGHUPs.
+    With opts.shells it also answers the shells inside the session that ask for a nonce
+    (rec_shells.h): their socket is polled with the rest, and a request whose mark waits
+    for the ground state is answered after the pty output that brings it. */
 #ifndef REC_SESSION_H
 #define REC_SESSION_H
 
 #include "rec_marks.h"
+#include "rec_shells.h"
 #include "rec_spool.h"
 
 #include <stdbool.h>
@@ -34,6 +38,7 @@ typedef struct {
     rec_spool_t *spool;    /* borrowed; NULL = record nothing (fallback) */
     const char *nest_id;   /* "host/sid" when nested: nest begin/end marks go to stdout */
     rec_marks_t *marks;    /* borrowed; NULL = no recorder marks (keys, hangup) */
+    rec_shells_t *shells;  /* borrowed, started; NULL = no nonces for inner shells */
 } rec_session_opts_t;
 
 typedef struct {
