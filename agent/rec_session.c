@@ -90,6 +90,12 @@ int rec_session_spawn(const rec_session_opts_t *opts, pid_t *child, char *pty_na
     if (pid == 0) {
         sigprocmask(SIG_UNBLOCK, &set, NULL);
         signal(SIGPIPE, SIG_DFL);
+        /* The keys of the new terminal must work whatever l3-rec inherited: a command
+           started with & by a script ignores SIGINT and SIGQUIT, ignored signals stay
+           ignored across exec, and a shell keeps what it found ignored for its jobs. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        signal(SIGTSTP, SIG_DFL);
         setsid();
         if (ioctl(slave, TIOCSCTTY, 0) < 0) {
             fprintf(stderr, "l3-rec: cannot make the pty the controlling terminal: %s\r\n",
