@@ -373,8 +373,14 @@ static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool
     ui_fmt_time(r->start_us, tbuf, sizeof tbuf);
     ui_fmt_duration(r->end_us ? r->end_us - r->start_us : 0, dur, sizeof dur);
 
-    OUT("<div class=\"cmd%s%s%s\" id=\"c%" PRIu32 "\">", failed ? " fail" : "",
-        notfound ? " nf" : "", note ? " note" : "", ord);
+    /* A command typed in a shell started inside the session (docs/capture.md, "Inner
+       shells") is indented by its depth (classes d1..d4; deeper ones as d4). */
+    unsigned depth = r->depth > L3_DEPTH_MAX ? L3_DEPTH_MAX : r->depth;
+    char dcls[8] = "";
+    if (depth)
+        snprintf(dcls, sizeof dcls, " d%u", depth < 4 ? depth : 4);
+    OUT("<div class=\"cmd%s%s%s%s\" id=\"c%" PRIu32 "\">", failed ? " fail" : "",
+        notfound ? " nf" : "", note ? " note" : "", dcls, ord);
     OUT("<div class=\"meta\"><a class=\"time\" href=\"%s/cmd/%" PRIu32 "\" title=\"%s\">%s</a>",
         c->pg->base, ord, c->m[M_PERMALINK], tbuf);
     OUT(" <span class=\"dur\">%s</span> <span class=\"who\">", dur);
@@ -382,6 +388,8 @@ static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool
     PUT("@");
     ui_esc(c, host);
     PUT("</span>");
+    if (depth)
+        OUT(" <span class=\"inner\">%s %u</span>", c->m[M_INNER_SHELL], depth);
     if (show_cwd && r->cwd.len) {
         PUT(" <span class=\"cwd\">");
         s_typed_html(c, r->cwd.data, r->cwd.len, NULL, 0);
@@ -417,6 +425,8 @@ static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool
     }
     if (r->flags & L3_FLAG_INTERRUPTED)
         OUT(" <span class=\"sig\">%s</span>", c->m[M_INTERRUPTED]);
+    if ((r->flags & L3_FLAG_NESTED) && !r->nested[0])
+        OUT(" <span class=\"ranshell\">%s</span>", c->m[M_RAN_SHELL]);
     PUT("</div>\n");
     if (r->flags & L3_FLAG_FULLSCREEN) {
         size_t wl = 0;
