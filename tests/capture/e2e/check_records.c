@@ -11,7 +11,10 @@
     EXIT and SIGNAL are numbers, '-' for absent or '*' for any; FLAGS is the exact
     space-separated flag list ('' for none, '*' for any); CWD exact or '*'. Each CHECK
     is one of  * (nothing), =TEXT (output exactly), ~TEXT (output holds TEXT), !TEXT (does not),
-    len>=N, len<=N, dropped>=N, nested (the record names a nested session).
+    len>=N, len<=N, dropped>=N, nested (the record names a nested session), depth=N (typed
+    in a shell N levels inside the session's own; absent = 0).
+    Commands are taken in the order of their numbers: an inner shell's commands reach the
+    datafile before the outer command that started the shell, which ends after them.
     Every command of the XML must be expected: one left over is a failure (a forged mark
     that became a command shows up here). */
 #include "l3_log.h"
@@ -228,6 +231,7 @@ static void s_check_command(const l3_record_t *r, char **f, int nf)
                  s_show(r->cwd.data, r->cwd.len), f[5]);
     }
     const l3_bytes_t *o = &r->output;
+    bool depth_checked = false;
     for (int i = 6; i < nf; i++) {
         char *c = f[i];
         bool bad = false;
@@ -246,6 +250,12 @@ static void s_check_command(const l3_record_t *r, char **f, int nf)
             bad = r->dropped < strtoull(c + 9, NULL, 10);
         else if (!strcmp(c, "nested"))
             bad = !r->nested[0];
+        else if (!strncmp(c, "depth=", 6)) {
+            depth_checked = true;
+            if (r->depth != strtoul(c + 6, NULL, 10))
+                FAIL("command %" PRIu64 " [%s]: depth %u, expected %s", nr,
+                     s_show(r->cmdline.data, r->cmdline.len), r->depth, c + 6);
+        }
         else if (c[0] && strcmp(c, "*"))
             FAIL("unknown check '%s'", c);
         if (bad)
@@ -254,12 +264,28 @@ static void s_check_command(const l3_record_t *r, char **f, int nf)
                  nr, s_show(r->cmdline.data, r->cmdline.len), c, o->len, r->dropped,
                  s_show(o->data, o->len));
     }
+    if (!depth_checked && r->depth)
+        FAIL("command %" PRIu64 " [%s]: depth %u, expected 0", nr,
+             s_show(r->cmdline.data, r->cmdline.len), r->depth);
+}
+
+static int s_by_nr(const void *a, const void *b)
+{
+    const l3_record_t *x = a, *y = b;
+    //  Sessions first, then commands by number, then the end.
+    int kx = x->type == L3_RECORD_SESSION ? 0 : x->type == L3_RECORD_COMMAND ? 1 : 2;
+    int ky = y->type == L3_RECORD_SESSION ? 0 : y->type == L3_RECORD_COMMAND ? 1 : 2;
+    if (kx != ky)
+        return kx - ky;
+    return x->nr < y->nr ? -1 : x->nr > y->nr;
 }
 
 static int s_expect(const char *expect_path, const char *xml_path)
 {
     recs_t recs = {0};
     s_read_xml(xml_path, &recs);
+    if (recs.n)
+        qsort(recs.v, recs.n, sizeof(*recs.v), s_by_nr);
     FILE *f = fopen(expect_path, "r");
     if (!f) {
         FAIL("cannot open %s", expect_path);
