@@ -202,9 +202,11 @@ static int s_nonce_main(int argc, char **argv)
         fprintf(stderr, "l3-rec: usage: l3-rec --nonce PID\n");
         return 2;
     }
-    if (!rec_shells_request((pid_t)pid, nonce, why, sizeof why)) {
-        if (why[0])
-            fprintf(stderr, "l3-rec: no nonce: %s\n", why);
+    pid_t recorder = rec_proc_ancestor_named(getppid(), "l3-rec");
+    if (!recorder)
+        return 1; /* not in a recorded session: nothing to say */
+    if (!rec_shells_request(recorder, (pid_t)pid, nonce, why, sizeof why)) {
+        fprintf(stderr, "l3-rec: no nonce: %s\n", why);
         return 1;
     }
     nonce[REC_SHELLS_NONCE_HEX] = '\n';

@@ -419,6 +419,14 @@ unsigned rec_shells_given(const rec_shells_t *self)
     return self ? self->given : 0;
 }
 
+unsigned rec_shells_waiting(const rec_shells_t *self)
+{
+    unsigned n = 0;
+    for (int i = 0; self && i < REC_SHELLS_CONNS; i++)
+        n += self->conns[i].state == S_WAITING;
+    return n;
+}
+
 /* Client side. */
 
 /* Wait until fd is ready for events or the deadline; false at the deadline. */
@@ -437,8 +445,8 @@ static bool s_wait(int fd, short events, int64_t deadline_us)
     }
 }
 
-bool rec_shells_request(pid_t shell, char nonce[REC_SHELLS_NONCE_HEX + 1], char *why,
-                        size_t why_size)
+bool rec_shells_request(pid_t recorder, pid_t shell, char nonce[REC_SHELLS_NONCE_HEX + 1],
+                        char *why, size_t why_size)
 {
     struct sockaddr_un sa;
     char line[S_LINE_MAX], reply[REC_SHELLS_NONCE_HEX + 2];
@@ -449,9 +457,6 @@ bool rec_shells_request(pid_t shell, char nonce[REC_SHELLS_NONCE_HEX + 1], char 
 
     why[0] = '\0';
     nonce[0] = '\0';
-    pid_t recorder = rec_proc_ancestor_named(getppid(), "l3-rec");
-    if (!recorder)
-        goto cleanup; /* not in a recorded session: nothing to say */
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(why, why_size, "socket: %s", strerror(errno));

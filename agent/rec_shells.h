@@ -45,8 +45,8 @@
       REC_SHELLS_CONNS requests are open at once (more wait in the listen backlog), and
       each has a deadline.
 
-    Client (`l3-rec --nonce PID`, rec_shells_request): finds the nearest ancestor process
-    named l3-rec, connects to its socket, checks with SO_PEERCRED that the listener is that
+    Client (`l3-rec --nonce PID`, rec_shells_request): the nearest ancestor process named
+    l3-rec is the recorder (none: not in a recorded session); it connects to its socket, checks with SO_PEERCRED that the listener is that
     very process (a squatter on the name gets nothing), sends "<PID>\n", and accepts only
     a reply of exactly 32 lowercase hex and LF, within REC_SHELLS_REPLY_MS.
 
@@ -106,10 +106,13 @@ void rec_shells_handle(rec_shells_t *self, const struct pollfd *fds, int n, int6
 /* Number of nonces given so far. */
 unsigned rec_shells_given(const rec_shells_t *self);
 
-/* Client: ask the nearest l3-rec ancestor of this process for a nonce for `shell`. On
-   success nonce holds 32 lowercase hex and a NUL. On failure why says why in one line,
-   or is empty when this process is in no recorded session (no l3-rec ancestor). */
-bool rec_shells_request(pid_t shell, char nonce[REC_SHELLS_NONCE_HEX + 1], char *why,
-                        size_t why_size);
+/* Number of valid requests whose mark waits for the terminal's ground state. */
+unsigned rec_shells_waiting(const rec_shells_t *self);
+
+/* Client: ask recorder `recorder` (the nearest l3-rec among the caller's ancestors:
+   rec_proc_ancestor_named) for a nonce for `shell`. On success nonce holds 32 lowercase
+   hex and a NUL; on failure why says why, in one line. */
+bool rec_shells_request(pid_t recorder, pid_t shell, char nonce[REC_SHELLS_NONCE_HEX + 1],
+                        char *why, size_t why_size);
 
 #endif
