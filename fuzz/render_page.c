@@ -27,7 +27,11 @@
       another user's command or session answers 404;
     - search: every hit holds the needle in its command line, cwd, output or diff, and
       when the answer is not cut by the page size, every visible command that holds it
-      is a hit.
+      is a hit (the hit's record is searched: a list shows only the start of a long line
+      or diff, so the needle may stand past what the page shows);
+    - lists (the journal, a session, search hits, the live page, an html=1 fragment) cost
+      at most LIST_CMD_MAX per command they show, however long its line, output or diff:
+      a list shows the start of each and links to the command's page for the rest.
 
     Environment: RENDER_PAGE_DUMP=FILE writes the request and the response there (to see
     what a reproducer does).
@@ -94,6 +98,11 @@
 #endif
 
 #define MAX_RECORDS 48
+/* What one command may add to a list page. A list shows at most 4 KiB of a command line
+   (escaped: ~24 KiB, and up to 64 word links with their icons), 16 KiB of a diff and
+   about 6 KiB of output (its colour spans), a cwd of 4 KiB: far below this. Showing a
+   1 MiB line whole took 4 MiB. */
+#define LIST_CMD_MAX (2u << 20)
 #define SLOTS 4
 #define STATIC_URL "/static"
 #define BASE_URL "/journal"
@@ -970,6 +979,19 @@ static void s_check_html(const uint8_t *p, size_t n, bool document, seen_t *seen
         s_fail("<%s> never closed", stack[depth - 1]);
 }
 
+/* A list page of n bytes (or an html=1 fragment) takes at most LIST_CMD_MAX per command
+   it shows (<div class="cmd…">, which no record byte can spell: '<' is escaped). */
+static void s_check_list_size(const uint8_t *p, size_t n, const char *what)
+{
+    static const char div[] = "<div class=\"cmd";
+    size_t cmds = 0;
+    for (const uint8_t *h = p; (h = memmem(h, n - (size_t)(h - p), div, sizeof div - 1));
+         h += sizeof div - 1)
+        cmds++;
+    if (n > (256u << 10) + cmds * (size_t)LIST_CMD_MAX)
+        s_fail("%s: a %zu-byte list of %zu commands", what, n, cmds);
+}
+
 /* ---------------------------------------------------------------- JSON */
 
 typedef struct {
@@ -1492,6 +1514,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 s_fail("%s answered 503 (page too large) for %zu records", rq.path, m.nrecs);
             if (rs.blen > (256u << 10) + 128 * shown)
                 s_fail("%s: a %zu-byte page for %zu bytes of records", rq.path, rs.blen, shown);
+            if (!strcmp(rq.path, "/journal") || !strcmp(rq.path, "/search") ||
+                !strncmp(rq.path, "/live/", 6) ||
+                (!strncmp(rq.path, "/session/", 9) && !strchr(rq.path, '.')))
+                s_check_list_size(rs.body, rs.blen, rq.path);
         } else if (!strcmp(rs.ctype, "application/json")) {
             l3_buf_t html;
             l3_buf_init(&html, 0);
@@ -1499,6 +1525,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t o = 0; o < html.len;) {
                 size_t l = strlen((const char *)html.data + o);
                 s_check_html(html.data + o, l, false, &seen);
+                s_check_list_size(html.data + o, l, "an html=1 fragment");
                 o += l + 1;
             }
             l3_buf_free(&html);
