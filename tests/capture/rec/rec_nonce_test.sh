@@ -218,5 +218,11 @@ ok "a squatter on the socket's name: $out"
 
 # (Under ASan: no report from the recorder or any client.)
 grep -l 'Sanitizer' "$T/term.out" "$H"/*.err && fail "sanitizer report"
+# `--nonce` runs at every inner shell's start: l3-rec loads no library but libc (and the
+# sanitizers') before main; libczmq comes by dlopen with a config file (rec_zconfig.c).
+if command -v readelf >/dev/null; then
+    readelf -d "$REC" | grep -q 'NEEDED.*czmq' && fail "l3-rec needs libczmq at start"
+    ok "l3-rec starts without libczmq"
+fi
 "$REC" --help | grep -q -- '--nonce PID' || fail "--help does not document --nonce"
 echo "PASS rec_nonce_test"
