@@ -26,13 +26,20 @@
 # The hooks do nothing unless the nonce came from l3-rec.
 
 # The nonce: l3-rec hands it through a pipe (fd L3_NONCE_FD) that we read once and close,
-# so no copy is left in any environment, argv or file. Sets __l3_nonce; returns 1 without.
+# so no copy is left in any environment, argv or file. A shell started inside the session
+# (nested bash, exec bash, su, sudo -i) has no such fd: it asks the recorder it runs under
+# for a nonce of its own (`l3-rec --nonce $$` answers through a pipe too, and only to a
+# shell that is a descendant of that recorder; docs/capture.md, "Inner shells").
+# Sets __l3_nonce; returns 1 without.
 __l3_take_nonce() {
     local fd=${L3_NONCE_FD-} n=
     builtin unset L3_NONCE_FD
     if [[ $fd =~ ^[1-9][0-9]{0,3}$ ]]; then
         IFS= builtin read -r -t 1 -u "$fd" n 2>/dev/null || :
         { \exec {fd}<&-; } 2>/dev/null
+    elif [[ -z $fd && $- == *i* ]]; then
+        IFS= builtin read -r -t 2 n < <(command "${L3_REC:-l3-rec}" --nonce "$$" 2>/dev/null) || :
+        __l3_inner=1
     fi
     if [[ $n =~ ^[0-9a-f]{32}$ ]]; then
         __l3_nonce=$n
@@ -295,6 +302,7 @@ __l3_exit() {
     fi
     # Ctrl-D at the prompt: the user's history settings back before bash saves the history.
     __l3_hist_restore ""
+    [[ -z ${__l3_tmp_own-} ]] || command rm -f -- "$__l3_tmp"
     # The user's trap text after ours sees the exit status as $?; under errexit a
     # non-zero return would end the trap before it.
     [[ $- == *e* ]] && return 0
@@ -473,13 +481,30 @@ __l3_install_trap() {
     return 0
 }
 
-if [[ -n ${__l3_nonce-} && $- == *i* && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]]; then
+# Scratch file for reading builtin output back without a fork; l3-rec puts it on a tmpfs
+# (a truncate+write on ext4 can wait for the disk on close). An inner shell makes its own
+# (one fork, at start) and removes it at exit. Returns 1 when there is none.
+__l3_scratch() {
+    __l3_tmp=${L3_HOOK_TMP-}
+    builtin unset L3_HOOK_TMP
+    if [[ -z $__l3_tmp && -z ${__l3_inner-} && -n ${L3_SPOOL-} && -n ${L3_SID-} ]]; then
+        __l3_tmp=$L3_SPOOL/.$L3_SID.hook
+    elif [[ -z $__l3_tmp ]]; then
+        local d
+        for d in "${XDG_RUNTIME_DIR-}" /dev/shm "${TMPDIR:-/tmp}"; do
+            [[ -n $d && -d $d && -w $d ]] && break
+        done
+        __l3_tmp=$(builtin umask 077 && command mktemp -p "$d" .l3-hook.XXXXXXXX 2>/dev/null)
+        __l3_tmp_own=1
+    fi
+    [[ -n $__l3_tmp ]]
+}
+
+if [[ -n ${__l3_nonce-} && $- == *i* && -z ${__l3_installed-} ]] && __l3_scratch; then
     __l3_installed=1
-    __l3_spool=$L3_SPOOL __l3_sid=$L3_SID
-    # Scratch file for reading builtin output back without a fork; l3-rec puts it on a
-    # tmpfs (a truncate+write on ext4 can wait for the disk on close).
-    __l3_tmp=${L3_HOOK_TMP:-$L3_SPOOL/.$L3_SID.hook}
-    unset L3_HOOK_TMP
+    # Editor copies go to the spool; an inner shell of another user (su) cannot write
+    # there, and after `sudo -i` it is not even named: then no copies, the rest works.
+    __l3_spool=${L3_SPOOL-} __l3_sid=${L3_SID-}
     __l3_bashpid=$BASHPID
     __l3_armed=0 __l3_running=0 __l3_hc=-1 __l3_hc_c=$HISTCMD __l3_edit_count=0
     __l3_pwd= __l3_A= __l3_seq=0 __l3_seq_done=0 __l3_forced=0 __l3_pc_st=0

@@ -16,9 +16,18 @@ if string match -qr '^[1-9][0-9]{0,3}$' -- "$L3_NONCE_FD"; and test -e /proc/sel
     read -l n </dev/fd/$L3_NONCE_FD
     and set __l3_n $n
 end
+# A fish started inside the session (from /etc/fish/conf.d or ~/.config/fish/conf.d by
+# lilalo's inner.fish) has no such fd: it asks the recorder it runs under for a nonce of
+# its own, through a pipe too (docs/capture.md, "Inner shells").
+if not set -q L3_NONCE_FD; and not set -q __l3_nonce; and status is-interactive
+    set -l rec l3-rec
+    set -q L3_REC; and set rec $L3_REC
+    command $rec --nonce $fish_pid 2>/dev/null | read -l n
+    and set __l3_n $n
+end
 set -e L3_NONCE_FD
 set -e L3_NONCE
-if not string match -qr '^[0-9a-f]{32}$' -- "$__l3_n"; or not status is-interactive; or set -q __l3_installed; or test -z "$L3_SPOOL"
+if not string match -qr '^[0-9a-f]{32}$' -- "$__l3_n"; or not status is-interactive; or set -q __l3_installed
     return 0
 end
 set -g __l3_installed 1
@@ -85,5 +94,14 @@ function __l3_postexec --on-event fish_postexec
     end
     set -g __l3_edit_files
     printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' $__l3_nonce $st (string escape --style=url -- "$ps") $st >&2
+    set -g __l3_running 0
+end
+
+# `exit` runs no fish_postexec: its D comes from the fish_exit event, with the status the
+# shell exits with, so the record has it rather than being `interrupted`.
+function __l3_exit --on-event fish_exit
+    set -l st $status
+    test $__l3_running = 1; or return
+    printf '\e]6973;%s;D;%s;%s\a\e]133;D;%s\a' $__l3_nonce $st $st $st >&2
     set -g __l3_running 0
 end

@@ -15,7 +15,18 @@
 # `precmd` (zsh runs it before precmd_functions) prints before the marker instead of
 # after it, and with IGNORE_EOF the marker also follows zsh's "use 'exit'" message.
 
-[[ -n ${__l3_nonce-} && -o interactive && -n ${L3_SPOOL-} && -n ${L3_SID-} && -z ${__l3_installed-} ]] || return 0
+# A shell started inside the session (nested zsh, exec zsh, su, sudo -i; sourced from
+# /etc/zsh/zshrc or ~/.zshrc by lilalo's inner.zsh) has no nonce of l3-rec's pipe: it
+# asks the recorder it runs under for one of its own, through a pipe too
+# (docs/capture.md, "Inner shells").
+if [[ -z ${__l3_nonce-} && -o interactive && -z ${L3_NONCE_FD-} ]]; then
+    () {
+        local n=
+        IFS= read -r -t 2 n < <(command ${L3_REC:-l3-rec} --nonce $$ 2>/dev/null)
+        [[ ${#n} == 32 && $n != *[^0-9a-f]* ]] && typeset -g __l3_nonce=$n
+    }
+fi
+[[ -n ${__l3_nonce-} && -o interactive && -z ${__l3_installed-} ]] || return 0
 # The user's aliases (from their .zshrc, read before this file) must not rewrite our
 # functions: aliases are expanded when a function is parsed, so parse ours without them.
 typeset -g __l3_aliases=0

@@ -12,6 +12,11 @@ TM=(tmux -S "$T/tmux.sock" -f /dev/null)
 cleanup() {
     local i
     "${TM[@]}" kill-server 2>/dev/null
+    # L3_TEST_KEEP=1 keeps the directory (spool, home, expectations) for a look.
+    if [[ -n ${L3_TEST_KEEP-} ]]; then
+        echo "kept $T" >&2
+        return
+    fi
     cd /
     # The killed shells may still be writing their history files for a moment.
     for i in 1 2 3 4 5 6 7 8 9 10; do
