@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -457,14 +458,18 @@ bool rec_shells_request(pid_t recorder, pid_t shell, char nonce[REC_SHELLS_NONCE
 
     why[0] = '\0';
     nonce[0] = '\0';
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(why, why_size, "socket: %s", strerror(errno));
         goto cleanup;
     }
+    //  A unix stream connect completes at once, or waits for room in a full backlog (many
+    //  shells starting together) for the send timeout; then the socket is non-blocking.
+    struct timeval tv = { .tv_sec = REC_SHELLS_REPLY_MS / 1000,
+                          .tv_usec = (REC_SHELLS_REPLY_MS % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     socklen_t len = s_address(recorder, &sa);
-    if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
-        //  A unix stream socket connects at once or not at all (EAGAIN: backlog full).
+    if (connect(fd, (struct sockaddr *)&sa, len) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         snprintf(why, why_size, "cannot reach the recorder (pid %d): %s", (int)recorder,
                  strerror(errno));
         goto cleanup;
