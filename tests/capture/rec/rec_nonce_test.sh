@@ -14,6 +14,8 @@ E=(env -i PATH="$L3_BIN_DIR:/usr/bin:/bin" HOME="$H" LANG=C.UTF-8 TERM=xterm SHE
 mkfifo "$T/in" "$H/go"
 "${E[@]}" "$REC" --spool "$SPOOL" <"$T/in" >"$T/term.out" 2>&1 &
 RECPID=$!
+# On failure too: the recorder (and its shell) go with the test.
+trap 'kill -TERM $RECPID 2>/dev/null; cleanup' EXIT
 exec 3>"$T/in"
 send() { printf '%s\n' "$1" >&3; }
 wait_for 'ls $SPOOL/*.info >/dev/null 2>&1'
