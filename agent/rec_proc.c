@@ -37,31 +37,46 @@ bool rec_proc_read(pid_t pid, rec_proc_t *out)
         len = sizeof out->comm - 1;
     memcpy(out->comm, open_paren + 1, len);
     out->comm[len] = '\0';
-    //  Fields 3 (state) to 22 (starttime) follow the comm.
+    //  Fields 3 (state) to 22 (starttime) follow the comm; the image fields go up to 50
+    //  (kernels before 3.5 stop earlier: then the image is unknown).
     char *p = close_paren + 1;
     long long ppid = -1;
-    unsigned long long start = 0;
-    for (int field = 3; field <= 22; field++) {
+    unsigned long long start = 0, v = 0, stack = 0;
+    uint64_t image = 0xcbf29ce484222325ULL; /* FNV-1a over the image fields */
+    for (int field = 3; field <= 50; field++) {
         while (*p == ' ')
             p++;
-        if (!*p)
-            return false;
+        if (!*p || *p == '\n') {
+            if (field <= 22)
+                return false;
+            image = 0;
+            break;
+        }
         char *end = p;
         if (field == 4)
             ppid = strtoll(p, &end, 10);
         else if (field == 22)
             start = strtoull(p, &end, 10);
-        else
-            end = p + strcspn(p, " ");
+        else if (field == 26 || field == 28 || field == 48 || field == 50) {
+            v = strtoull(p, &end, 10);
+            if (field == 28)
+                stack = v;
+            for (int i = 0; i < 8; i++)
+                image = (image ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+        } else
+            end = p + strcspn(p, " \n");
         if (end == p)
             return false;
         p = end;
     }
+    if (stack == 0)
+        image = 0; /* hidden from us (or a kernel thread): unknown */
     if (ppid < 0 || ppid > INT32_MAX)
         return false;
     out->pid = pid;
     out->ppid = (pid_t)ppid;
     out->starttime = start;
+    out->image = image;
     return true;
 }
 

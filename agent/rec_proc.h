@@ -20,6 +20,13 @@ typedef struct {
     pid_t pid;
     pid_t ppid;
     uint64_t starttime;
+    /* Which program image runs in it: derived from where exec placed its code, stack,
+       argv and environment (fields 26, 28, 48, 50 of stat), which address space layout
+       randomisation draws anew at every execve. 0 when we may not see them (another
+       user's process, which the kernel shows as 0). It changes when the process execs
+       and only then: how the recorder tells `exec bash` from a command that asks in the
+       name of its shell. */
+    uint64_t image;
     char comm[REC_PROC_COMM_MAX]; /* truncated if longer (it never is, from the kernel) */
 } rec_proc_t;
 

@@ -39,6 +39,8 @@ typedef struct {
 typedef struct {
     pid_t pid;
     uint64_t starttime;
+    uint64_t image;      /* the program image it had when registered (0: unknown) */
+    bool image_pending;  /* l3-rec's own child, until it has exec'd its shell */
     unsigned depth;
     uint64_t serial;     /* registration order: the oldest goes first when full */
 } s_shell_t;
@@ -55,6 +57,7 @@ struct rec_shells_t {
     uint64_t serial;
     s_conn_t conns[REC_SHELLS_CONNS];
     int polled[REC_SHELLS_POLL_MAX]; /* what rec_shells_poll_fds put in fds: -1 = listener */
+    uint64_t own_image;  /* ours: l3-rec's child has it until it execs */
     int npolled;
 };
 
@@ -143,7 +146,8 @@ void rec_shells_destroy(rec_shells_t **self_p)
 }
 
 /* Remember shell `pid` (started at `starttime`) at `depth`. */
-static void s_register(rec_shells_t *self, pid_t pid, uint64_t starttime, unsigned depth)
+static void s_register(rec_shells_t *self, pid_t pid, uint64_t starttime, uint64_t image,
+                       unsigned depth)
 {
     size_t at = self->shells;
     for (size_t i = 0; i < self->shells; i++)
@@ -166,7 +170,8 @@ static void s_register(rec_shells_t *self, pid_t pid, uint64_t starttime, unsign
     }
     if (at == self->shells)
         self->shells++;
-    self->table[at] = (s_shell_t){ .pid = pid, .starttime = starttime, .depth = depth,
+    self->table[at] = (s_shell_t){ .pid = pid, .starttime = starttime, .image = image,
+                                   .depth = depth,
                                    .serial = ++self->serial };
 }
 
@@ -210,8 +215,31 @@ void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
     self->marks = marks;
     self->spool = spool;
     self->started = marks && spool;
-    if (rec_proc_read(shell, &p))
-        s_register(self, shell, p.starttime, 0);
+    if (rec_proc_read(shell, &p)) {
+        //  Forked, maybe not exec'd yet: its image is taken once it differs from ours.
+        s_register(self, shell, p.starttime, 0, 0);
+        rec_proc_t me;
+        self->table[self->shells - 1].image_pending = true;
+        self->own_image = rec_proc_read(self->self_pid, &me) ? me.image : 0;
+    }
+}
+
+/* The image of l3-rec's own shell, once it has exec'd (its image is no longer ours): at
+   the latest at its first output, long before any command of it could ask. */
+static void s_take_child_image(rec_shells_t *self)
+{
+    for (size_t i = 0; i < self->shells; i++) {
+        s_shell_t *s = &self->table[i];
+        rec_proc_t p;
+        if (!s->image_pending)
+            continue;
+        if (!rec_proc_read(s->pid, &p) || p.starttime != s->starttime)
+            s->image_pending = false; /* gone: its entry stays without an image */
+        else if (p.image && p.image != self->own_image) {
+            s->image = p.image;
+            s->image_pending = false;
+        }
+    }
 }
 
 int rec_shells_poll_fds(rec_shells_t *self, struct pollfd *fds, int max)
@@ -223,6 +251,7 @@ int rec_shells_poll_fds(rec_shells_t *self, struct pollfd *fds, int max)
     self->npolled = 0;
     if (!self->started)
         return 0;
+    s_take_child_image(self);
     for (int i = 0; i < REC_SHELLS_CONNS && n < max; i++) {
         if (self->conns[i].state == S_FREE)
             free_slot = true;
@@ -320,6 +349,11 @@ static bool s_validate(rec_shells_t *self, s_conn_t *c)
     //  Inside this session: the peer's ancestry may say so for a shell above us too.
     if (!rec_proc_has_ancestor(pid, self->self_pid, false))
         return false;
+    //  A shell that has a nonce asks again only after exec (rec_shells.h).
+    const s_shell_t *known = s_lookup(self, pid, shell.starttime);
+    if (known && (known->image_pending || !known->image || !shell.image ||
+                  shell.image == known->image))
+        return false;
     c->shell = pid;
     c->starttime = shell.starttime;
     return true;
@@ -371,7 +405,7 @@ static void s_answer(rec_shells_t *self, s_conn_t *c, int64_t now_us)
         goto cleanup; /* the chain is used up: a nonce the parser cannot know is useless */
     rec_spool_write(self->spool, (const uint8_t *)mark, mark_len, now_us);
     self->given++;
-    s_register(self, shell.pid, shell.starttime, depth);
+    s_register(self, shell.pid, shell.starttime, shell.image, depth);
     reply[REC_SHELLS_NONCE_HEX] = '\n';
     //  A fresh socket's buffer takes 33 bytes at once; a short write leaves the client
     //  with a reply it rejects.

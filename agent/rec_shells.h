@@ -24,9 +24,17 @@
             costs a link of the recorder's hash chain, REC_MARKS_CHAIN), and the chain
             has a link left.
         Anything else: the connection is closed without a reply.
-      - depth: the shell l3-rec started is registered at depth 0. When S is registered
-        with the same start time, it is that same process after an `exec` (`exec bash`):
-        it keeps its depth. Otherwise the nearest registered, still living ancestor A of
+      - S has no nonce yet. A shell registered with the same start time has one: it may
+        ask again only after an `exec` (`exec bash`), that is when the program image in
+        it changed (rec_proc_t.image, drawn anew by ASLR at every execve; the image of
+        the shell l3-rec started is taken once it exec'd). A command that asks in the
+        name of the shell it runs in (`l3-rec --nonce $$` typed at the prompt, or from
+        a script) finds the image unchanged and is refused: granting it would hand out
+        a nonce of a shell the user types in and end that shell's recording. An image
+        we may not see (another user's shell: after `su`, before its exec) counts as
+        unchanged, so an `exec` inside `su` is not recorded as a new shell.
+      - depth: the shell l3-rec started is registered at depth 0. A registered shell
+        asking again after an exec keeps its depth. Otherwise the nearest registered, still living ancestor A of
         S gives A.depth + 1 (at most REC_SHELLS_DEPTH_MAX), and 1 when there is none.
         S is then registered (pid, start time, depth) in a table of REC_SHELLS_TABLE_MAX
         entries; when it is full, entries whose process is gone go first, then the

@@ -45,17 +45,20 @@ expect_depth() {
 has_mark() { grep -aqE $'\e\\]6973;rec;[0-9a-f]{64};'"$1"$'\a' "$SCRIPT"; }
 shell_marks() { grep -aoE $'\e\\]6973;rec;[0-9a-f]{64};shell;' "$SCRIPT" | wc -l; }
 
-# 1. The top shell asks for itself: it is registered already (l3-rec started it), so it
-#    is the same process (as after `exec bash`): depth 0. From a subshell and a command
-#    substitution, where the client's parent is a fork of the shell, too.
+# 1. A command asks in the name of the top shell, which has its nonce already (l3-rec
+#    gave it): refused, directly, from a subshell and from a command substitution, and
+#    no shell mark is written. (Granting it would end the recording of the shell the
+#    user types in; only an exec, a new program image in that process, may ask again.)
+m=$(shell_marks)
 send 'l3-rec --nonce $$ >~/top 2>~/top.err; echo $? >~/top.rc'
 wait_for '[ -s $H/top.rc ]'
-[[ $(cat "$H/top.rc") == 0 ]] || fail "top shell: status $(cat "$H/top.rc"): $(cat "$H/top.err")"
-expect_depth top 0
-send '(l3-rec --nonce $$ >~/sub; true); echo "$(l3-rec --nonce $$)" >~/subst; echo >~/sub.rc'
-wait_for '[ -s $H/sub.rc ]'
-expect_depth sub 0
-expect_depth subst 0
+[[ $(cat "$H/top.rc") == 1 && ! -s $H/top ]] || fail "top shell asked again: status $(cat "$H/top.rc"), out [$(cat "$H/top")]"
+send '(l3-rec --nonce $$ >~/sub; echo $? >~/sub.rc); echo "$(l3-rec --nonce $$)" >~/subst; echo >~/subst.rc'
+wait_for '[ -s $H/sub.rc ] && [ -s $H/subst.rc ]'
+[[ $(cat "$H/sub.rc") == 1 && ! -s $H/sub && $(cat "$H/subst") == "" ]] ||
+    fail "a subshell or \$(…) of the top shell got a nonce"
+[[ $(shell_marks) == "$m" ]] || fail "a refused request made a shell mark"
+ok "a command asking in the name of its shell: refused"
 
 # Nested shells: one level down, then two (`; true` keeps bash -c from exec'ing its last
 # command, which would make the inner bash the same process as the outer one).
@@ -134,7 +137,7 @@ ok "refused: a direct connection and a client from outside the session"
 
 # 4. The nonces are in no process's environment or command line (the session's included;
 #    grep reads them from a file, so its own command line has none).
-cat "$H"/{top,sub,subst,n1,n2,n1x,hold} >"$T/nonces"
+cat "$H"/{n1,n2,n1x,hold} >"$T/nonces"
 for f in "$H/z1" "$H/f1"; do [[ -f $f ]] && cat "$f" >>"$T/nonces"; done
 pgrep -P "$CHILD" -x bash >/dev/null || fail "the holding shell is gone"
 found=$(grep -laFf "$T/nonces" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null)

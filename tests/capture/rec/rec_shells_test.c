@@ -399,10 +399,19 @@ static void s_test_cap(void)
 {
     unsigned given = rec_shells_given(s_shells);
     char script[128];
-    snprintf(script, sizeof script, "bash \"$T/ask1.sh\" cap %u",
+    //  One shell asks twice: it has a nonce, so the second is refused (rec_shells.h: a
+    //  registered shell asks again only after exec). Then the shell execs itself before
+    //  each request (a new program image each time) until the cap.
+    CHECK(s_serve("bash \"$T/ask1.sh\" twice 2", NULL, NULL) == 0);
+    int nonces, others;
+    s_count("twice", &nonces, &others);
+    CHECK_MSG(nonces == 1 && others == 1, "twice: %d nonces, %d refused", nonces, others);
+    given = rec_shells_given(s_shells);
+    s_script("askx.sh", "\"$ASK\" ask \"$REC\" $$ 1 >>\"$T/$1\"\n"
+                        "[ \"$2\" -gt 1 ] && exec bash \"$0\" \"$1\" $(($2 - 1))\ntrue\n");
+    snprintf(script, sizeof script, "bash \"$T/askx.sh\" cap %u",
              REC_SHELLS_NONCES_MAX - given + 5);
     CHECK(s_serve(script, NULL, NULL) == 0);
-    int nonces, others;
     s_count("cap", &nonces, &others);
     CHECK_MSG(nonces == (int)(REC_SHELLS_NONCES_MAX - given) && others == 5,
               "%d nonces, %d refused", nonces, others);
