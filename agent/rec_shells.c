@@ -58,6 +58,7 @@ struct rec_shells_t {
     s_conn_t conns[REC_SHELLS_CONNS];
     int polled[REC_SHELLS_POLL_MAX]; /* what rec_shells_poll_fds put in fds: -1 = listener */
     uint64_t own_image;  /* ours: l3-rec's child has it until it execs */
+    unsigned max_nonces; /* REC_SHELLS_NONCES_MAX, or less (rec_shells_set_max) */
     int npolled;
 };
 
@@ -100,6 +101,8 @@ rec_shells_t *rec_shells_new(void)
 {
     struct sockaddr_un sa;
     rec_shells_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->max_nonces = REC_SHELLS_NONCES_MAX;
     if (!self)
         return NULL;
     self->self_pid = getpid();
@@ -143,6 +146,12 @@ void rec_shells_destroy(rec_shells_t **self_p)
     explicit_bzero(self, sizeof *self);
     free(self);
     *self_p = NULL;
+}
+
+void rec_shells_set_max(rec_shells_t *self, unsigned max_nonces)
+{
+    if (self && max_nonces < REC_SHELLS_NONCES_MAX)
+        self->max_nonces = max_nonces;
 }
 
 /* Remember shell `pid` (started at `starttime`) at `depth`. */
@@ -335,7 +344,7 @@ static bool s_validate(rec_shells_t *self, s_conn_t *c)
 {
     rec_proc_t shell;
     pid_t pid = s_parse_pid(c->line, c->len);
-    if (!pid || self->given >= REC_SHELLS_NONCES_MAX)
+    if (!pid || self->given >= self->max_nonces)
         return false;
     //  The peer itself or its ancestor: the hook asks from a subshell or a process
     //  substitution of the shell, and names the shell by $$.

@@ -111,6 +111,10 @@ int rec_shells_timeout_ms(const rec_shells_t *self, int64_t now_us);
    NULL when n is 0), then on deadlines and on requests that waited for the ground state.
    Call it with no fds after each chunk of pty output too. */
 void rec_shells_handle(rec_shells_t *self, const struct pollfd *fds, int n, int64_t now_us);
+/* Give at most max_nonces (below REC_SHELLS_NONCES_MAX) in this session: so a test can
+   reach the cap without a thousand shells. */
+void rec_shells_set_max(rec_shells_t *self, unsigned max_nonces);
+
 /* Number of nonces given so far. */
 unsigned rec_shells_given(const rec_shells_t *self);
 
