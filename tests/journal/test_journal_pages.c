@@ -14,10 +14,19 @@
     commands with 1 MiB lines of '<' (4 MiB each, escaped) made every page that listed
     them answer 503 to everyone. A list shows the start of a long line or diff and a link
     to the command's page, which shows all of it; command words in the shown part are
-    still links, at most 64 of them, and the cut splits no character. */
+    still links, at most 64 of them, and the cut splits no character.
+
+    the JSON API over wide lines: /api/commands sent every command whole, so the same
+    sixteen commands made ~96 MiB of JSON, and the API, the live page's feed and the
+    session's .json export answered 503. An answer stops at its byte budget and says where
+    to go on; following its cursor yields every command exactly once, whole or (a lone
+    command too large for an answer) cut as a list cuts it with the bytes left out said,
+    and in the export always whole. Answers are read by a strict JSON reader, itself
+    checked first on what RFC 8259 accepts and refuses. */
 #include "index.h"
 #include "l3_config.h"
 #include "l3_test.h"
+#include "l3_utf8.h"
 #include "l3_xmlrec.h"
 #include "pages.h"
 #include "req.h"
@@ -479,6 +488,391 @@ static void test_cmdlines_with_parens(void)
     s_fixture_destroy(&f);
 }
 
+/* ---------------------------------------------------------------- JSON answers */
+
+/* A strict RFC 8259 reader over one answer: every value checked (strings valid UTF-8
+   with only the escapes JSON has, lone surrogates refused, numbers in JSON's grammar,
+   nothing after the value), strings decoded on request. */
+typedef struct {
+    const uint8_t *p, *end;
+} jr_t;
+
+static void s_jr_ws(jr_t *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+static bool s_jr_hex4(jr_t *j, uint32_t *v)
+{
+    if (j->end - j->p < 4)
+        return false;
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+        uint8_t h = j->p[k];
+        int d = h >= '0' && h <= '9'   ? h - '0'
+                : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return false;
+        *v = (*v << 4) | (uint32_t)d;
+    }
+    j->p += 4;
+    return true;
+}
+
+/* A string at j->p; decoded into out (may be NULL). */
+static bool s_jr_string(jr_t *j, l3_buf_t *out)
+{
+    if (j->p >= j->end || *j->p != '"')
+        return false;
+    j->p++;
+    while (j->p < j->end) {
+        uint8_t ch = *j->p;
+        if (ch == '"') {
+            j->p++;
+            return true;
+        }
+        if (ch < 0x20)
+            return false;
+        if (ch == '\\') {
+            static const char esc[] = "\"\\/bfnrt", dec[] = "\"\\/\b\f\n\r\t";
+            if (++j->p >= j->end)
+                return false;
+            uint8_t e = *j->p++;
+            const char *k = e ? strchr(esc, e) : NULL;
+            if (k) {
+                if (out)
+                    l3_buf_append_byte(out, (uint8_t)dec[k - esc]);
+                continue;
+            }
+            uint32_t v, lo;
+            if (e != 'u' || !s_jr_hex4(j, &v) || (v >= 0xdc00 && v <= 0xdfff))
+                return false;
+            if (v >= 0xd800 && v <= 0xdbff) {
+                if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
+                    return false;
+                j->p += 2;
+                if (!s_jr_hex4(j, &lo) || lo < 0xdc00 || lo > 0xdfff)
+                    return false;
+                v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            if (out) {
+                uint8_t u[4];
+                size_t n = v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0x10000 ? 3 : 4;
+                static const uint8_t lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
+                for (size_t i = n; i-- > 1; v >>= 6)
+                    u[i] = (uint8_t)(0x80 | (v & 0x3f));
+                u[0] = (uint8_t)(lead[n] | v);
+                l3_buf_append(out, u, n);
+            }
+            continue;
+        }
+        uint32_t cp;
+        size_t n = 0;
+        while (j->p + n < j->end && j->p[n] >= 0x20 && j->p[n] < 0x80 && j->p[n] != '"' &&
+               j->p[n] != '\\')
+            n++; /* a run of plain ASCII */
+        if (!n && !(n = l3_utf8_decode(j->p, (size_t)(j->end - j->p), &cp)))
+            return false;
+        if (out)
+            l3_buf_append(out, j->p, n);
+        j->p += n;
+    }
+    return false;
+}
+
+static bool s_jr_digits(jr_t *j)
+{
+    const uint8_t *s = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+        j->p++;
+    return j->p > s;
+}
+
+static bool s_jr_number(jr_t *j)
+{
+    if (j->p < j->end && *j->p == '-')
+        j->p++;
+    if (j->p < j->end && *j->p == '0')
+        j->p++;
+    else if (j->p >= j->end || *j->p < '1' || *j->p > '9' || !s_jr_digits(j))
+        return false;
+    if (j->p < j->end && *j->p == '.' && (j->p++, !s_jr_digits(j)))
+        return false;
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+            j->p++;
+        if (!s_jr_digits(j))
+            return false;
+    }
+    return true;
+}
+
+static bool s_jr_value(jr_t *j, int depth)
+{
+    s_jr_ws(j);
+    if (j->p >= j->end || depth > 64)
+        return false;
+    uint8_t ch = *j->p;
+    if (ch == '{' || ch == '[') {
+        uint8_t close = ch == '{' ? '}' : ']';
+        j->p++;
+        s_jr_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return true;
+        }
+        for (;;) {
+            s_jr_ws(j);
+            if (ch == '{') {
+                if (!s_jr_string(j, NULL))
+                    return false;
+                s_jr_ws(j);
+                if (j->p >= j->end || *j->p++ != ':')
+                    return false;
+            }
+            if (!s_jr_value(j, depth + 1))
+                return false;
+            s_jr_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == close) {
+                j->p++;
+                return true;
+            }
+            return false;
+        }
+    }
+    if (ch == '"')
+        return s_jr_string(j, NULL);
+    static const char *lits[] = {"true", "false", "null"};
+    for (int k = 0; k < 3; k++) {
+        size_t l = strlen(lits[k]);
+        if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, lits[k], l)) {
+            j->p += l;
+            return true;
+        }
+    }
+    return s_jr_number(j);
+}
+
+/* Whether p[0..n) is one strict JSON value. */
+static bool s_json_strict(const uint8_t *p, size_t n)
+{
+    jr_t j = {p, p + n};
+    if (!s_jr_value(&j, 0))
+        return false;
+    s_jr_ws(&j);
+    return j.p == j.end;
+}
+
+/* One member of an object: its key (decoded into key) and the ':' after it; j is left at
+   the value. */
+static bool s_jr_key(jr_t *j, l3_buf_t *key)
+{
+    l3_buf_reset(key);
+    s_jr_ws(j);
+    if (!s_jr_string(j, key))
+        return false;
+    s_jr_ws(j);
+    if (j->p >= j->end || *j->p != ':')
+        return false;
+    j->p++;
+    s_jr_ws(j);
+    return true;
+}
+
+/* After a member's value or an array's element: true at a ',' (skipped), false at the
+   closing byte (skipped; *closed set) or anything else. */
+static bool s_jr_next(jr_t *j, uint8_t close, bool *closed)
+{
+    s_jr_ws(j);
+    *closed = j->p < j->end && *j->p == close;
+    if (j->p < j->end && (*j->p == ',' || *closed)) {
+        j->p++;
+        return !*closed;
+    }
+    return false;
+}
+
+/* The object at j->p, checked strictly; the values of members keys[0..n) are found at
+   vals (NULL: not there). */
+static bool s_jr_object(jr_t *j, const char *const *keys, size_t n, const uint8_t **vals)
+{
+    for (size_t i = 0; i < n; i++)
+        vals[i] = NULL;
+    if (j->p >= j->end || *j->p != '{')
+        return false;
+    j->p++;
+    s_jr_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return true;
+    }
+    l3_buf_t k;
+    l3_buf_init(&k, 0);
+    bool closed = false;
+    do {
+        if (!s_jr_key(j, &k))
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (k.len == strlen(keys[i]) && !memcmp(k.data, keys[i], k.len))
+                vals[i] = j->p;
+        if (!s_jr_value(j, 1))
+            break;
+    } while (s_jr_next(j, '}', &closed));
+    l3_buf_free(&k);
+    return closed;
+}
+
+/* An integer value at v; def when v is NULL or not an integer. */
+static int64_t s_jr_int(const uint8_t *v, int64_t def)
+{
+    if (!v || !((*v >= '0' && *v <= '9') || *v == '-'))
+        return def;
+    return strtoll((const char *)v, NULL, 10);
+}
+
+/* One /api/commands answer (or a .json export page), read: its cursor and, per command,
+   what the tests look at. */
+#define API_CMDS_MAX 32
+typedef struct {
+    int64_t id, depth;
+    int64_t cmd_more, output_more, diff_more; /* -1: not there (the field is whole) */
+    l3_buf_t cmd, html;                       /* decoded */
+} api_cmd_t;
+
+typedef struct {
+    bool json;            /* strict JSON of the documented shape */
+    int64_t next, before; /* -1: not there */
+    bool more;
+    size_t n;
+    api_cmd_t c[API_CMDS_MAX];
+} api_answer_t;
+
+static void s_api_answer_free(api_answer_t *a)
+{
+    for (size_t i = 0; i < API_CMDS_MAX; i++) {
+        l3_buf_free(&a->c[i].cmd);
+        l3_buf_free(&a->c[i].html);
+    }
+}
+
+/* Read the body of an HTTP response (resp, NUL-terminated as s_get leaves it) as an
+   answer; *body_len is the body's length. */
+static void s_api_answer(const l3_buf_t *resp, api_answer_t *a, size_t *body_len)
+{
+    memset(a, 0, sizeof *a);
+    for (size_t i = 0; i < API_CMDS_MAX; i++) {
+        l3_buf_init(&a->c[i].cmd, 0);
+        l3_buf_init(&a->c[i].html, 0);
+    }
+    a->next = a->before = -1;
+    const char *head_end = strstr((const char *)resp->data, "\r\n\r\n");
+    const uint8_t *p = head_end ? (const uint8_t *)head_end + 4 : resp->data;
+    const uint8_t *end = resp->data + resp->len - 1; /* s_get's NUL */
+    *body_len = (size_t)(end - p);
+    /* One strict pass: the answer's own members here, each command's in s_jr_object. */
+    jr_t j = {p, end};
+    s_jr_ws(&j);
+    if (!head_end || j.p >= end || *j.p++ != '{')
+        return;
+    l3_buf_t key;
+    l3_buf_init(&key, 0);
+    bool closed = false, listed = false, more = false;
+    do {
+        if (!s_jr_key(&j, &key))
+            break;
+        const uint8_t *v = j.p;
+        if (key.len == 8 && !memcmp(key.data, "commands", 8) && *v == '[') {
+            bool done = false;
+            j.p++;
+            s_jr_ws(&j);
+            if (j.p < end && *j.p == ']')
+                done = true, j.p++;
+            while (!done && a->n < API_CMDS_MAX) {
+                static const char *const keys[] = {"id",        "depth", "cmd_more", "output_more",
+                                                   "diff_more", "cmd",   "html"};
+                const uint8_t *cv[7];
+                api_cmd_t *c = &a->c[a->n++];
+                s_jr_ws(&j);
+                if (!s_jr_object(&j, keys, 7, cv))
+                    break;
+                c->id = s_jr_int(cv[0], -1);
+                c->depth = s_jr_int(cv[1], -1);
+                c->cmd_more = s_jr_int(cv[2], -1);
+                c->output_more = s_jr_int(cv[3], -1);
+                c->diff_more = s_jr_int(cv[4], -1);
+                jr_t str = {cv[5], end};
+                if (!str.p || !s_jr_string(&str, &c->cmd))
+                    break;
+                str.p = cv[6];
+                if (str.p && !s_jr_string(&str, &c->html))
+                    break;
+                if (!s_jr_next(&j, ']', &done) && !done)
+                    break;
+            }
+            listed = done;
+            if (!done)
+                break;
+        } else {
+            if (!s_jr_value(&j, 1))
+                break;
+            if (key.len == 4 && !memcmp(key.data, "more", 4))
+                more = true, a->more = *v == 't';
+            else if (key.len == 4 && !memcmp(key.data, "next", 4))
+                a->next = s_jr_int(v, -1);
+            else if (key.len == 6 && !memcmp(key.data, "before", 6))
+                a->before = s_jr_int(v, -1);
+        }
+    } while (s_jr_next(&j, '}', &closed));
+    l3_buf_free(&key);
+    s_jr_ws(&j);
+    if (!closed || !listed || !more || j.p != end)
+        return;
+    a->json = true;
+}
+
+/* The reader the API checks rest on: it refuses what RFC 8259 refuses. */
+static void test_json_reader(void)
+{
+    static const struct {
+        const char *text;
+        bool ok;
+    } cases[] = {
+        {"{\"commands\":[],\"next\":0,\"more\":false}\n", true},
+        {"{\"a\":[1,-0.5e+3,true,null,\"\\u003c\\ud83d\\ude00\\/\"]}", true},
+        {"\"\xe2\x82\xac\"", true},
+        {"{\"a\":1,}", false},
+        {"[1,]", false},
+        {"{\"a\" 1}", false},
+        {"{\"a\":1}x", false},
+        {"{\"a\":01}", false},
+        {"{\"a\":1.}", false},
+        {"{\"a\":.5}", false},
+        {"\"\x01\"", false},
+        {"\"\xff\"", false},
+        {"\"\xc0\xbc\"", false},
+        {"\"\\ud800\"", false},
+        {"\"\\udc00\\ud800\"", false},
+        {"\"\\x41\"", false},
+        {"\"\\u12\"", false},
+        {"'a'", false},
+        {"tru", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i].text;
+        CHECK_MSG(s_json_strict((const uint8_t *)t, strlen(t)) == cases[i].ok,
+                  "JSON case %zu (%s): %s", i, t, cases[i].ok ? "refused" : "accepted");
+    }
+}
+
 /* ---------------------------------------------------------------- wide lines */
 
 /* Occurrences of needle in s. Not s_count: strstr under ASan measures the rest of the
@@ -511,6 +905,92 @@ static char *s_cmd_part(const char *page, uint32_t ord, const char *from, const 
    render/ui.h, which is private to render). */
 #define UI_LINE_SHOWN 4096
 #define UI_DIFF_SHOWN 16384
+
+/* What one answer of the JSON API may take (API_BUDGET in render/ui_api.c), and one page
+   of a session's .json export (EXPORT_BUDGET), unless it holds a single command. */
+#define API_ANSWER_MAX (4u << 20)
+#define EXPORT_ANSWER_MAX (32u << 20)
+
+/* The commands a JSON follow is checked against: each one's line (and its diff's length). */
+typedef struct {
+    const char *line;
+    size_t len, difflen;
+} api_want_t;
+
+/* Follow path?query (from since= when since >= 0) through its cursor (since=next, or
+   before= for a search) while more is true. Every answer: 200 within deadline_ms, strict
+   JSON with its cursor, at most max bytes (or a single command when lossless). Each
+   command it lists is whole when lossless (the export), else whole or cut as a list cuts
+   it, with the bytes left out said (cmd_more, diff_more) and all of them there when it
+   is not. count[id] counts how often each came. */
+static void s_api_follow(pages_t *pages, index_t *ix, const char *path, const char *query,
+                         int64_t since, bool search, bool lossless, size_t max,
+                         const api_want_t *want, size_t nwant, unsigned *count, int deadline_ms)
+{
+    l3_buf_t resp;
+    l3_buf_init(&resp, 0);
+    char q[256];
+    snprintf(q, sizeof q, "%s", query);
+    if (since >= 0)
+        snprintf(q, sizeof q, "%s%ssince=%lld", query, query[0] ? "&" : "", (long long)since);
+    for (int asked = 0; asked < 64; asked++) {
+        int64_t took;
+        bool ok = s_get_within(pages, ix, path, q, deadline_ms, &resp, &took);
+        CHECK_MSG(ok, "%s?%s: no answer within %d ms (took %lld ms)", path, q, deadline_ms,
+                  (long long)took);
+        if (!ok)
+            break;
+        const char *page = (const char *)resp.data;
+        api_answer_t a;
+        size_t blen;
+        s_api_answer(&resp, &a, &blen);
+        bool fine = !strncmp(page, "HTTP/1.1 200 ", 13) && a.json && a.n > 0 &&
+                    (search ? a.before >= 0 : a.next >= 0);
+        CHECK_MSG(fine, "%s?%s: %.40s, %zu bytes, %s JSON, %zu commands", path, q, page, blen,
+                  a.json ? "strict" : "not strict", a.n);
+        CHECK_MSG(blen <= max || (lossless && a.n == 1),
+                  "%s?%s: an answer of %zu bytes, %zu commands", path, q, blen, a.n);
+        for (size_t i = 0; fine && i < a.n; i++) {
+            const api_cmd_t *c = &a.c[i];
+            if (c->id < 0 || (size_t)c->id >= nwant) {
+                CHECK_MSG(false, "%s?%s: command id %lld", path, q, (long long)c->id);
+                continue;
+            }
+            const api_want_t *w = &want[c->id];
+            count[c->id]++;
+            size_t shown = c->cmd.len, left = c->cmd_more < 0 ? 0 : (size_t)c->cmd_more;
+            bool cut = left > 0 || c->diff_more >= 0 || c->output_more >= 0;
+            CHECK_MSG(!(lossless && cut), "%s?%s: command %lld is cut in the export", path, q,
+                      (long long)c->id);
+            CHECK_MSG(shown + left == w->len && (!shown || !memcmp(c->cmd.data, w->line, shown)),
+                      "%s?%s: command %lld: %zu bytes of its line and %zu left out, want %zu", path,
+                      q, (long long)c->id, shown, left, w->len);
+            if (left)
+                CHECK_MSG(shown == UI_LINE_SHOWN, "%s?%s: command %lld shows %zu bytes, want %d",
+                          path, q, (long long)c->id, shown, UI_LINE_SHOWN);
+            if (c->diff_more >= 0)
+                CHECK_MSG((size_t)c->diff_more == w->difflen - UI_DIFF_SHOWN,
+                          "%s?%s: command %lld: diff_more %lld, want %zu", path, q,
+                          (long long)c->id, (long long)c->diff_more, w->difflen - UI_DIFF_SHOWN);
+            if (c->html.len) {
+                l3_buf_append_byte((l3_buf_t *)&c->html, 0);
+                CHECK_MSG(strstr((const char *)c->html.data, "<div class=\"cmd") &&
+                              (w->len <= UI_LINE_SHOWN ||
+                               strstr((const char *)c->html.data, " more bytes — full command")),
+                          "%s?%s: command %lld: its html is not the list's: %.80s", path, q,
+                          (long long)c->id, (const char *)c->html.data);
+            }
+        }
+        bool more = fine && a.more;
+        int64_t cursor = search ? a.before : a.next;
+        s_api_answer_free(&a);
+        if (!more)
+            break;
+        snprintf(q, sizeof q, "%s%s%s=%lld", query, query[0] ? "&" : "",
+                 search ? "before" : "since", (long long)cursor);
+    }
+    l3_buf_free(&resp);
+}
 
 static void test_wide_lines(void)
 {
@@ -650,6 +1130,68 @@ static void test_wide_lines(void)
             free(cl);
         }
     }
+
+    /* The JSON API over them: /api/commands (the live page's feed with html=1, a search)
+       and the session's .json export. Each answer 200, strict JSON, within its budget;
+       following the cursor yields each command exactly once: whole, or (/api/commands)
+       cut as a list cuts it and saying how much was left out; the export, whole. */
+    api_want_t cmds_want[ALL];
+    for (int i = 0; i < WIDE; i++)
+        cmds_want[i] = (api_want_t){angles, mib, 0};
+    cmds_want[WIDE] = (api_want_t){"vi x", 4, mib};
+    cmds_want[WIDE + 1] = (api_want_t){semis, mib, 0};
+    cmds_want[WIDE + 2] = (api_want_t){words, 4104, 0};
+    cmds_want[WIDE + 3] = (api_want_t){euros, 6000, 0};
+    cmds_want[WIDE + 4] = (api_want_t){note, mib, 0};
+    static const struct {
+        const char *path, *query;
+        int since; /* the first answer's since= (-1: none) */
+        bool search, lossless;
+        int from, to; /* the commands it yields (ordinals, inclusive) */
+    } follows[] = {
+        {"/api/commands", "", -1, false, false, 0, ALL - 1},
+        /* the live page's feed (html=1), from the last wide line: a follow from the first
+           costs ~5 s under ASan and tells nothing more */
+        {"/api/commands", "html=1", WIDE - 2, false, false, WIDE - 1, ALL - 1},
+        {"/api/commands", "q=%3C", -1, true, false, 0, WIDE}, /* the commands holding '<' */
+        {"/session/0.json", "", -1, false, true, 0, ALL - 1},
+    };
+    for (size_t k = 0; pages && k < sizeof follows / sizeof follows[0]; k++) {
+        unsigned count[ALL] = {0};
+        s_api_follow(pages, f.ix, follows[k].path, follows[k].query, follows[k].since,
+                     follows[k].search, follows[k].lossless,
+                     follows[k].lossless ? EXPORT_ANSWER_MAX : API_ANSWER_MAX, cmds_want, ALL,
+                     count, deadline_ms);
+        for (int i = 0; i < ALL; i++) {
+            unsigned expect = i >= follows[k].from && i <= follows[k].to;
+            CHECK_MSG(count[i] == expect, "%s?%s (since %d): command %d came %u times, want %u",
+                      follows[k].path, follows[k].query, follows[k].since, i, count[i], expect);
+        }
+    }
+    /* and /api/cmd/ID has all of a command that a list answer cut */
+    bool ok = pages && s_get_within(pages, f.ix, "/api/cmd/0", "", deadline_ms, &resp, &took);
+    CHECK_MSG(ok, "/api/cmd/0: no answer within %d ms (took %lld ms)", deadline_ms,
+              (long long)took);
+    if (ok) {
+        const char *head_end = strstr((const char *)resp.data, "\r\n\r\n");
+        const uint8_t *body = head_end ? (const uint8_t *)head_end + 4 : NULL;
+        const uint8_t *end = resp.data + resp.len - 1; /* s_get's NUL */
+        l3_buf_t line;
+        l3_buf_init(&line, 0);
+        static const char *const keys[] = {"cmd", "cmd_more"};
+        const uint8_t *v[2] = {NULL, NULL};
+        jr_t j = {body, end};
+        if (body && s_jr_object(&j, keys, 2, v) && (s_jr_ws(&j), j.p == end))
+            j.p = v[0];
+        else
+            j.p = NULL;
+        bool all = j.p && s_jr_string(&j, &line) && line.len == mib &&
+                   !memcmp(line.data, angles, mib) && !v[1];
+        CHECK_MSG(!strncmp((const char *)resp.data, "HTTP/1.1 200 ", 13) && all,
+                  "/api/cmd/0: not all of the line (%zu bytes)", line.len);
+        l3_buf_free(&line);
+    }
+
     l3_buf_free(&resp);
     pages_destroy(&pages);
     s_fixture_destroy(&f);
@@ -730,6 +1272,7 @@ int main(void)
     setenv("TZ", "UTC", 1);
     test_instructors();
     test_cmdlines_with_parens();
+    test_json_reader();
     test_wide_lines();
     test_stats_far_dates();
     TEST_DONE();
