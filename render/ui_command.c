@@ -417,7 +417,11 @@ static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool
     if (r->signal) {
         char sn[32];
         s_sig_name(r->signal, sn, sizeof sn);
-        OUT(" <span class=\"sig\">%s %s</span>", c->m[M_KILLED], sn);
+        /* A job suspended with Ctrl-Z (or stopped by a signal) is stopped, not killed:
+           the shell reports it as 128+N all the same. */
+        bool stopped = r->signal == SIGTSTP || r->signal == SIGSTOP || r->signal == SIGTTIN
+                       || r->signal == SIGTTOU;
+        OUT(" <span class=\"sig\">%s %s</span>", c->m[stopped ? M_STOPPED : M_KILLED], sn);
     } else if (notfound) {
         OUT(" <span class=\"exit\">%s 127: %s</span>", c->m[M_EXIT], c->m[M_NOT_FOUND_CMD]);
     } else if (failed) {

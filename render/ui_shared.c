@@ -29,7 +29,7 @@ static const char *s_en[M_COUNT_] = {
     "older results", "Not found", "note", "bytes not recorded", "Page", "following this session",
     "Replay needs JavaScript; download the recording as text or asciicast.", "permalink",
     "total", "Indexing the datafile", "interrupted", "Date", "Count", "all", "more bytes",
-    "full command", "inner shell", "started a shell: its commands follow as its own"};
+    "full command", "inner shell", "started a shell: its commands follow as its own", "stopped by"};
 
 static const char *s_ru[M_COUNT_] = {
     "Оглавление", "Журнал", "Поиск", "Статистика", "Машины", "Пользователи", "Сеансы",
@@ -42,7 +42,7 @@ static const char *s_ru[M_COUNT_] = {
     "Для воспроизведения нужен JavaScript; скачайте запись как текст или asciicast.",
     "ссылка", "всего", "Индексирую файл данных", "прервана", "Дата", "Число", "все",
     "байт не показано", "вся команда", "вложенная оболочка",
-    "запустила оболочку: её команды идут отдельно"};
+    "запустила оболочку: её команды идут отдельно", "остановлена сигналом"};
 
 static const char *s_wday[2][7] = {
     {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
