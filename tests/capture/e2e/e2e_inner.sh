@@ -104,7 +104,13 @@ if [[ $(id -u) == 0 ]] && command -v useradd >/dev/null && command -v userdel >/
         printf '%s\n' '. ~/.bashrc' >"$SU_HOME/.bash_profile"
         chown -R "$SU_USER" "$SU_HOME"
         chmod 755 "$SU_HOME"
-        # Our build tree must be readable by the account (it runs l3-rec and inner.bash).
+        # The account runs l3-rec and inner.bash from our tree: a checkout under a private
+        # directory (mode 0700 somewhere above it) is out of its reach.
+        if ! su -s /bin/sh -c "test -x '$L3_BIN_DIR/l3-rec' && test -r '$SHELLS/l3.bash'" "$SU_USER"; then
+            echo "skip: su - (the account $SU_USER cannot reach $L3_BIN_DIR or $SHELLS)"
+            userdel "$SU_USER" 2>/dev/null; groupdel "$SU_USER" 2>/dev/null; rm -rf "$SU_HOME"
+            SU_USER=
+        fi
     else
         cat "$T/useradd.err" >&2
         SU_USER=
