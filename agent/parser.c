@@ -30,9 +30,16 @@
 #define MARK_PREFIX "6973;"
 #define MARK_PREFIX_LEN 5
 #define SAVE_MAGIC 0x4c33503155ULL /* "L3P1U" */
-#define SAVE_VERSION 3 /* 3: inner shells; 2: recorder chain, keys, full-screen
-                           counters; 1 and 2 still load */
+#define SAVE_VERSION 4 /* 4: shell numbers (marks=2); 3: inner shells; 2: recorder
+                           chain, keys, full-screen counters; 1 to 3 still load */
 #define REC_PROOF_HEX 64
+/* marks=2: a first field "=<n>" names shell n, at most five digits (the recorder gives
+   1024 nonces per session, and its chain has 8192 marks). */
+#define REF_DIGITS_MAX 5
+#define SHELLS_SEEN_MAX 99999u
+/* The living shells are one chain of depths (a new one ends those at its depth and
+   deeper), so under marks=2 a registration always finds a slot. */
+_Static_assert(L3_DEPTH_MAX + 1 < L3_PARSER_NONCES_MAX, "a slot for every living shell");
 /* Main-screen full screen (parser.h): screens drawn from the top, rows addressed. */
 #define FULLSCREEN_REDRAWS 3 /* home/clear events after output: the 4th screen drawn */
 #define FULLSCREEN_ROWS 12
@@ -106,6 +113,15 @@ struct l3_parser_t {
     bool nonce_alive[L3_PARSER_NONCES_MAX];
     bool nonce_legacy_alive; /* the nonce given in clear (depth 0) */
     size_t nonces;
+    /* .info marks=2 (parser.h): marks name their shell "=<n>" instead of carrying its
+       nonce. Each slot keeps its shell's number n (0: the session's own shell; k: the
+       shell of the k-th proven `shell` mark, counted in shells_seen). */
+    bool ref;
+    uint32_t nonce_reg[L3_PARSER_NONCES_MAX];
+    uint32_t shells_seen;
+    /* The nonce hashes the options gave (.info): the table a fresh state starts from. */
+    uint8_t opt_hash[L3_PARSER_NONCES_MAX][L3_SHA256_LEN];
+    size_t opt_nonces;
     size_t output_cap;
     bool have_re;
     regex_t re;
@@ -575,8 +591,9 @@ static void s_shell_enter(l3_parser_t *self, uint8_t depth)
     self->depth = depth;
 }
 
-/* Register the nonce hash of a new shell at `depth`: shells at that depth or deeper are
-   gone. A full table reuses the slot of a shell that is gone. */
+/* Register the nonce hash of a new shell at `depth`, numbered shells_seen (its marks'
+   "=<n>" under marks=2): shells at that depth or deeper are gone. A full table reuses the
+   slot of a shell that is gone. */
 static bool s_shell_register(l3_parser_t *self, const uint8_t hash[L3_SHA256_LEN], uint8_t depth)
 {
     size_t slot = self->nonces;
@@ -601,6 +618,7 @@ static bool s_shell_register(l3_parser_t *self, const uint8_t hash[L3_SHA256_LEN
     self->nonce_known[slot] = false;
     self->nonce_depth[slot] = depth;
     self->nonce_alive[slot] = true;
+    self->nonce_reg[slot] = self->shells_seen;
     return true;
 }
 
@@ -723,7 +741,11 @@ static bool s_rec_mark(l3_parser_t *self, const char **f, const size_t *fl, int 
     memcpy(self->rec_last, proof, sizeof(proof));
     if (shell) {
         //  "rec;<proof>;shell;<sha256 of its nonce>;<depth>": a shell started inside the
-        //  session asked the recorder for a nonce (agent/rec_shells.h).
+        //  session asked the recorder for a nonce (agent/rec_shells.h). Under marks=2 its
+        //  marks say "=<k>", k counting the shell marks: every proven one counts, as the
+        //  recorder counts every one it wrote.
+        if (self->shells_seen < SHELLS_SEEN_MAX)
+            self->shells_seen++;
         uint8_t hash[L3_SHA256_LEN];
         unsigned depth = 0;
         bool ok = s_hex_decode(f[3], fl[3], hash, sizeof(hash)) && fl[4] >= 1 && fl[4] <= 2;
@@ -765,13 +787,43 @@ static bool s_rec_mark(l3_parser_t *self, const char **f, const size_t *fl, int 
     return true; /* a verb we do not know: ours all the same, not output */
 }
 
+/* s_nonce_shell's answers besides a slot: the session's nonce given in clear; a shell of
+   ours that is gone and whose slot went to another (marks=2 only). */
+#define NONCE_LEGACY L3_PARSER_NONCES_MAX
+#define SHELL_GONE (L3_PARSER_NONCES_MAX + 1)
+
+/* Under marks=2, the shell a mark's first field "=<n>" names: its slot, SHELL_GONE, or -1
+   when the field is no such reference or names a shell not registered yet. The recorder
+   wrote every "=" first field in .script itself (it changes any a program printed), and
+   never a nonce, so a field of 32 hex characters is nobody's. A registered shell without
+   a slot is gone: a new one takes only the slot of a shell that is gone, and the living
+   ones are one chain of depths, far fewer than the slots. */
+static int s_ref_shell(l3_parser_t *self, const char *s, size_t len)
+{
+    if (len < 2 || len > 1 + REF_DIGITS_MAX || s[0] != '=' || (s[1] == '0' && len > 2))
+        return -1;
+    uint32_t n = 0;
+    for (size_t i = 1; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        n = n * 10 + (uint32_t) (s[i] - '0');
+    }
+    if (n > self->shells_seen)
+        return -1;
+    for (size_t i = 0; i < self->nonces; i++)
+        if (self->nonce_reg[i] == n)
+            return (int) i;
+    return SHELL_GONE;
+}
+
 /* Which shell's nonce is s (len bytes)? Its slot, NONCE_LEGACY for the session's own
    nonce given in clear (old spools name it in .info), -1 for none. A nonce that matched
    once is remembered, so a shell's marks cost one hash in all, and only a wrong nonce is
    hashed each time. */
-#define NONCE_LEGACY L3_PARSER_NONCES_MAX
 static int s_nonce_shell(l3_parser_t *self, const char *s, size_t len)
 {
+    if (self->ref)
+        return s_ref_shell(self, s, len);
     if (len != L3_PARSER_NONCE_LEN)
         return -1;
     if (self->nonce[0] && memcmp(s, self->nonce, len) == 0)
@@ -805,6 +857,15 @@ bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex)
             return false;
         h[i / 2] = (uint8_t) (i % 2 ? (h[i / 2] << 4) | v : v);
     }
+    for (size_t i = 0; i < self->opt_nonces; i++)
+        if (memcmp(h, self->opt_hash[i], sizeof h) == 0)
+            return true;
+    if (self->opt_nonces >= L3_PARSER_NONCES_MAX)
+        return false;
+    memcpy(self->opt_hash[self->opt_nonces++], h, sizeof h);
+    //  Under marks=2 the session's shell is "=0" whatever its hash: the table needs none.
+    if (self->ref)
+        return true;
     for (size_t i = 0; i < self->nonces; i++)
         if (memcmp(h, self->nonce_hash[i], sizeof h) == 0)
             return true;
@@ -812,8 +873,32 @@ bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex)
         return false;
     self->nonce_depth[self->nonces] = 0;
     self->nonce_alive[self->nonces] = true;
+    self->nonce_known[self->nonces] = false;
+    self->nonce_reg[self->nonces] = 0;
     memcpy(self->nonce_hash[self->nonces++], h, sizeof h);
     return true;
+}
+
+/* The shells a fresh state knows: under marks=2 the session's own ("=0", depth 0);
+   otherwise one per nonce hash of the options, all at depth 0. */
+static void s_table_reset(l3_parser_t *self)
+{
+    self->shells_seen = 0;
+    self->nonces = 0;
+    if (self->ref) {
+        memset(self->nonce_hash[0], 0, L3_SHA256_LEN);
+        self->nonces = 1;
+    } else {
+        for (size_t i = 0; i < self->opt_nonces; i++)
+            memcpy(self->nonce_hash[i], self->opt_hash[i], L3_SHA256_LEN);
+        self->nonces = self->opt_nonces;
+    }
+    for (size_t i = 0; i < self->nonces; i++) {
+        self->nonce_known[i] = false;
+        self->nonce_depth[i] = 0;
+        self->nonce_alive[i] = true;
+        self->nonce_reg[i] = 0;
+    }
 }
 
 /* Act on a complete mark. Returns false when it is not ours (then it is output). */
@@ -853,6 +938,8 @@ static bool s_mark_apply(l3_parser_t *self)
     int shell = s_nonce_shell(self, f[0], fl[0]);
     if (shell < 0)
         return false;
+    if (shell == SHELL_GONE)
+        return true;
     //  A mark of an outer shell: the shells inside it are gone. A shell that is gone
     //  (it exec'd another) says nothing any more; its marks are ours all the same.
     uint8_t depth = shell == NONCE_LEGACY ? 0 : self->nonce_depth[shell];
@@ -1661,6 +1748,7 @@ static void s_state_reset(l3_parser_t *self)
     }
     self->depth = 0;
     self->nonce_legacy_alive = true;
+    s_table_reset(self);
     self->state = ST_GROUND;
     self->esc_held = self->string_esc = false;
     self->seq_len = 0;
@@ -1688,7 +1776,8 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts)
         self->output_cap = 64;
     if (self->output_cap > L3_OUTPUT_MAX)
         self->output_cap = L3_OUTPUT_MAX;
-    if (opts->nonce && opts->nonce[0]) {
+    self->ref = self->mode == L3_PARSER_MARKS && opts->marks == L3_PARSER_MARKS_REF;
+    if (opts->nonce && opts->nonce[0] && !self->ref) {
         size_t n = strlen(opts->nonce);
         bool ok = n == L3_PARSER_NONCE_LEN;
         for (size_t i = 0; ok && i < n; i++)
@@ -1892,6 +1981,10 @@ bool l3_parser_save(l3_parser_t *self, l3_buf_t *out)
         s_cmd_put_v2(out, c);
         s_put_bytes(out, self->held[d].cwd.data, self->held[d].cwd.len);
     }
+    //  Version 4: the shells' numbers (marks=2) and how many shell marks there were.
+    s_put_u64(out, (uint64_t) self->ref | (uint64_t) self->shells_seen << 1);
+    for (size_t i = 0; i < self->nonces; i++)
+        s_put_u64(out, self->nonce_reg[i]);
     return !out->failed;
 }
 
@@ -2055,6 +2148,7 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
             self->nonce_known[i] = false;
             self->nonce_depth[i] = (uint8_t) d;
             self->nonce_alive[i] = (d >> 8) & 1;
+            self->nonce_reg[i] = 0;
             self->nonces++;
         }
         //  Each held command is read into the active slot and moved to its level.
@@ -2075,6 +2169,23 @@ bool l3_parser_load(l3_parser_t *self, const void *blob, size_t len)
                 goto bad;
         }
         self->depth = (uint8_t) depth;
+    }
+    if (version >= 4) {
+        uint64_t refs = s_get_u64(&r);
+        //  A state saved under the other form of marks (another .info) does not apply.
+        if ((refs & 1) != self->ref || (refs >> 1) > SHELLS_SEEN_MAX)
+            goto bad;
+        self->shells_seen = (uint32_t) (refs >> 1);
+        for (size_t i = 0; i < self->nonces; i++) {
+            uint64_t reg = s_get_u64(&r);
+            if (reg > self->shells_seen)
+                goto bad;
+            self->nonce_reg[i] = (uint32_t) reg;
+        }
+    } else if (self->ref) {
+        //  An agent from before marks=2 took every "=<n>" mark for output: its state is
+        //  not where this parser would be. Parse again from the start.
+        goto bad;
     }
     if (r.bad || r.len != 0)
         goto bad;

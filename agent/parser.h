@@ -10,7 +10,11 @@
     minus lilalo's own marks.
 
     Two modes:
-    - MARKS (the spool): marks with the right nonce drive records; anything else is output.
+    - MARKS (the spool): marks of the session's shells drive records; anything else is
+      output. A mark names its shell by the shell's nonce (older recorders), or, when
+      .info says marks=2, by "=<n>": l3-rec replaced each nonce it gave with the shell's
+      number and changed every "=" first field a program printed, so no nonce is in the
+      spool (docs/capture.md "Marks").
     - PROMPT (importers of plain typescripts, asciicast, tlog): no marks; the parser keeps a
       rendered copy of the current line (CR, BS, TAB, cursor moves, erase, UTF-8) and a
       line that matches the prompt regex starts a command with the rest of the line as
@@ -53,6 +57,11 @@
 
 typedef enum { L3_PARSER_MARKS = 0, L3_PARSER_PROMPT = 1 } l3_parser_mode_t;
 
+/* .info `marks`: the form of the marks in .script. Absent (0) or 1: each mark carries its
+   shell's nonce. 2: the recorder wrote "=<n>" in its place, n the shell's number: 0 the
+   session's own shell, k the shell the k-th recorder `shell` mark registered. */
+#define L3_PARSER_MARKS_REF 2
+
 /* What a command record carries besides the record itself. */
 typedef struct {
     char edit_token[L3_PARSER_EDIT_TOKEN_MAX + 1]; /* from an E mark, "" if none */
@@ -80,6 +89,9 @@ typedef struct {
                                  nonce_sha256), 64 lowercase hex each, separated by
                                  spaces; a mark counts when its nonce hashes to one of
                                  them (each nonce is hashed once, then remembered) */
+    uint32_t marks;           /* MARKS: .info `marks`; L3_PARSER_MARKS_REF: marks name
+                                 their shell "=<n>", nonce and nonce_sha256 are not used,
+                                 and a mark carrying a nonce is output */
 } l3_parser_opts_t;
 
 /* The default prompt: `user@host:cwd$ ` or `# `, optionally in brackets. */
@@ -92,7 +104,8 @@ l3_parser_t *l3_parser_new(const l3_parser_opts_t *opts);
 void l3_parser_destroy(l3_parser_t **self_p);
 
 /* One more shell's nonce hash (64 lowercase hex), e.g. read again from .info when a
-   shell started later. false when malformed or when L3_PARSER_NONCES_MAX are known. */
+   shell started later. false when malformed or when L3_PARSER_NONCES_MAX are known.
+   Under marks=2 it changes nothing (the session's shell is "=0"). */
 bool l3_parser_add_nonce_sha256(l3_parser_t *self, const char *hex);
 
 /* Feed bytes the terminal got at time_us (µs since the epoch, UTC). Any chunking. */
@@ -110,7 +123,7 @@ uint64_t l3_parser_offset(l3_parser_t *self);
 uint64_t l3_parser_commands(l3_parser_t *self);
 /* True while a command is open (C seen, no D yet). */
 bool l3_parser_in_command(l3_parser_t *self);
-/* Marks that carried a wrong nonce (seen as output), for the log. */
+/* Marks that named no shell of the session (seen as output), for the log. */
 uint64_t l3_parser_forged(l3_parser_t *self);
 
 /* Append the whole state to out (a bounded blob, versioned). */

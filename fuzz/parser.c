@@ -1,5 +1,6 @@
-/*  Fuzz target: the spool byte-stream parser. The first bytes choose the mode, output cap
-    and a split point; the rest is the stream. Checks beyond "no crash": feeding the stream
+/*  Fuzz target: the spool byte-stream parser. The first bytes choose the mode (bit 0 of
+    the first byte; bit 1: marks name their shell "=<n>", .info marks=2), output cap and a
+    split point; the rest is the stream. Checks beyond "no crash": feeding the stream
     whole, split at the point, and resumed from a saved state at the point must give the
     same records (byte for byte, through the XML encoding). The same input is also tried as
     a saved-state blob, which must be refused or accepted without harm. */
@@ -40,10 +41,11 @@ static void s_on_record(void *arg, l3_record_t *rec, const l3_parser_extra_t *ex
     l3_xmlrec_write(rec, &s->xml);
 }
 
-static l3_parser_t *s_new(sink_t *s, int mode, size_t cap)
+static l3_parser_t *s_new(sink_t *s, int mode, bool ref, size_t cap)
 {
     l3_parser_opts_t o = {.mode = (l3_parser_mode_t) mode,
                           .nonce = NONCE,
+                          .marks = ref ? L3_PARSER_MARKS_REF : 0,
                           .rec_anchor = s_rec_anchor,
                           .cols = mode ? (uint32_t) (cap / 4) % 97 : 0, /* wrapped rows */
                           .output_cap = cap,
@@ -69,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 3)
         return 0;
     int mode = data[0] & 1;
+    bool ref = data[0] & 2;
     size_t cap = 64 + (size_t) data[1] * 4;
     const uint8_t *p = data + 3;
     size_t len = size - 3;
@@ -78,22 +81,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     l3_buf_init(&a.xml, 0);
     l3_buf_init(&b.xml, 0);
     l3_buf_init(&c.xml, 0);
-    l3_parser_t *pa = s_new(&a, mode, cap);
+    l3_parser_t *pa = s_new(&a, mode, ref, cap);
     l3_parser_feed(pa, p, len, 1000000);
     l3_parser_finish(pa, 2000000);
 
-    l3_parser_t *pb = s_new(&b, mode, cap);
+    l3_parser_t *pb = s_new(&b, mode, ref, cap);
     l3_parser_feed(pb, p, split, 1000000);
     l3_parser_feed(pb, p + split, len - split, 1000000);
     l3_parser_finish(pb, 2000000);
 
-    l3_parser_t *pc = s_new(&c, mode, cap);
+    l3_parser_t *pc = s_new(&c, mode, ref, cap);
     l3_parser_feed(pc, p, split, 1000000);
     l3_buf_t blob;
     l3_buf_init(&blob, 0);
     l3_parser_save(pc, &blob);
     l3_parser_destroy(&pc);
-    pc = s_new(&c, mode, cap);
+    pc = s_new(&c, mode, ref, cap);
     if (!l3_parser_load(pc, blob.data, blob.len))
         abort();
     l3_parser_feed(pc, p + split, len - split, 1000000);

@@ -824,24 +824,34 @@ static void s_test_recorder(void)
     CHECK(l3_parser_new(&opts) == NULL);
     s_sink_clear(&sink);
 
-    //  Version 1 state: the version 3 blob of a fresh parser (its nonce given in clear, so
-    //  no nonce hashes: the version 3 part is depth, open nr and count) minus the tails.
-    s_sink_init(&sink);
-    p = s_parser(&sink, 0, L3_PARSER_MARKS);
+    //  States of earlier versions: the version 4 blob of a fresh parser (its nonce given
+    //  in clear, so no nonce hashes: the version 3 part is depth, open nr and count, the
+    //  version 4 part one word) minus the later versions' tails. Each loads, and the chain
+    //  starts at the anchor: the first mark counts.
+    size_t v4_tail = 8, v3_tail = v4_tail + 3 * 8, v1_tail = v3_tail + 8 + L3_SHA256_LEN + 4 * 8;
+    const struct {
+        uint8_t version;
+        size_t tail;
+    } old[] = {{1, v1_tail}, {2, v3_tail}, {3, v4_tail}, {4, 0}};
     l3_buf_t blob;
     l3_buf_init(&blob, 0);
-    CHECK(l3_parser_save(p, &blob));
-    size_t v2_tail = 8 + L3_SHA256_LEN + 4 * 8 + 3 * 8;
-    CHECK(blob.len > 16 + v2_tail);
-    blob.data[8] = 1; /* the version, little-endian after the magic */
-    CHECK(l3_parser_load(p, blob.data, blob.len - v2_tail));
-    //  The chain starts at the anchor: the first mark counts.
-    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
-    l3_parser_finish(p, 1700000001000000LL);
-    CHECK(sink.n == 1 && sink.recs[0].signal == SIGINT && sink.recs[0].flags == 0);
+    for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+        s_sink_init(&sink);
+        p = s_parser(&sink, 0, L3_PARSER_MARKS);
+        l3_buf_reset(&blob);
+        CHECK(l3_parser_save(p, &blob));
+        CHECK(blob.len > 16 + v1_tail);
+        CHECK(blob.data[8] == 4);
+        blob.data[8] = old[i].version; /* the version, little-endian after the magic */
+        CHECK_MSG(l3_parser_load(p, blob.data, blob.len - old[i].tail), "version %u",
+                  old[i].version);
+        l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+        l3_parser_finish(p, 1700000001000000LL);
+        CHECK(sink.n == 1 && sink.recs[0].signal == SIGINT && sink.recs[0].flags == 0);
+        l3_parser_destroy(&p);
+        s_sink_clear(&sink);
+    }
     l3_buf_free(&blob);
-    l3_parser_destroy(&p);
-    s_sink_clear(&sink);
     l3_buf_free(&b);
 }
 
@@ -877,50 +887,79 @@ static void t_cmd_n(l3_buf_t *b, const char *nonce, const char *cmd, const char 
         t_mark_n(b, nonce, "D", exit_code);
 }
 
-static void s_inner_stream(l3_buf_t *b)
+/* What each shell's marks carry: its nonce (older recorders) or, under marks=2, the
+   "=<n>" the recorder wrote in its place. The fifth is a shell whose registration is
+   forged (a spent proof). */
+static const char *const t_nonces[5] = {T_NONCE, T_N1, T_N2, T_N3,
+                                        "44444444444444444444444444444444"};
+static const char *const t_refs[5] = {"=0", "=1", "=2", "=3", "=4"};
+
+static void s_inner_stream(l3_buf_t *b, const char *const name[5])
 {
     //  A nested bash: its commands are its own, the outer `bash` keeps only what came
     //  before the inner shell and its own status.
-    t_mark(b, "P", "/home/u");
-    t_cmd_n(b, T_NONCE, "bash", "starting\r\n", NULL);
+    t_mark_n(b, name[0], "P", "/home/u");
+    t_cmd_n(b, name[0], "bash", "starting\r\n", NULL);
     t_rec_shell(b, 1, T_N1, 1);
     t_put(b, "inner prompt$ ");
-    t_mark_n(b, T_N1, "P", "/tmp");
-    t_cmd_n(b, T_N1, "echo in", "in\r\n", "0");
-    t_cmd_n(b, T_N1, "exit", "", "0");
-    t_mark(b, "D", "0");
+    t_mark_n(b, name[1], "P", "/tmp");
+    t_cmd_n(b, name[1], "echo in", "in\r\n", "0");
+    t_cmd_n(b, name[1], "exit", "", "0");
+    t_mark_n(b, name[0], "D", "0");
     //  exec bash: the same process, a new shell at the same depth; the old nonce is gone.
-    t_mark(b, "P", "/home/u");
-    t_cmd_n(b, T_NONCE, "exec bash", "x", NULL);
+    t_mark_n(b, name[0], "P", "/home/u");
+    t_cmd_n(b, name[0], "exec bash", "x", NULL);
     t_rec_shell(b, 2, T_N2, 0);
-    t_mark_n(b, T_N2, "P", "/");
-    t_cmd_n(b, T_N2, "pwd", "/\r\n", NULL);
-    t_mark(b, "D", "5"); /* the old shell's nonce: ours, but says nothing now */
-    t_mark_n(b, T_N2, "D", "0");
+    t_mark_n(b, name[2], "P", "/");
+    t_cmd_n(b, name[2], "pwd", "/\r\n", NULL);
+    t_mark_n(b, name[0], "D", "5"); /* the old shell's nonce: ours, but says nothing now */
+    t_mark_n(b, name[2], "D", "0");
     //  An inner shell killed with its command running: the command is interrupted, the
     //  outer command gets its own status.
-    t_cmd_n(b, T_N2, "bash", "", NULL);
+    t_cmd_n(b, name[2], "bash", "", NULL);
     t_rec_shell(b, 3, T_N3, 1);
-    t_cmd_n(b, T_N3, "sleep 9", "z", NULL);
-    t_mark_n(b, T_N2, "D", "137");
+    t_cmd_n(b, name[3], "sleep 9", "z", NULL);
+    t_mark_n(b, name[2], "D", "137");
     //  A registration with a spent proof is output; the unregistered nonce's marks too.
-    t_cmd_n(b, T_N2, "cat spool", "", NULL);
-    t_rec_shell(b, 3, "44444444444444444444444444444444", 1);
-    t_mark_n(b, "44444444444444444444444444444444", "C", "forged");
-    t_mark_n(b, T_N2, "D", "0");
+    t_cmd_n(b, name[2], "cat spool", "", NULL);
+    t_rec_shell(b, 3, t_nonces[4], 1);
+    t_mark_n(b, name[4], "C", "forged");
+    t_mark_n(b, name[2], "D", "0");
 }
 
-static void s_test_inner_shells(void)
+/* A parser for the marks of a spool: the nonce given in clear (the oldest .info), or
+   under marks=2 with the session shell's nonce hash, as l3-rec writes .info now. */
+static l3_parser_t *s_spool_parser(sink_t *sink, size_t cap, bool ref)
+{
+    static char hash[2 * L3_SHA256_LEN + 1];
+    uint8_t h[L3_SHA256_LEN];
+    l3_sha256(T_NONCE, L3_PARSER_NONCE_LEN, h);
+    for (int i = 0; i < L3_SHA256_LEN; i++)
+        sprintf(hash + 2 * i, "%02x", h[i]);
+    l3_parser_opts_t opts = {.mode = L3_PARSER_MARKS,
+                             .nonce = ref ? NULL : T_NONCE,
+                             .nonce_sha256 = ref ? hash : NULL,
+                             .marks = ref ? L3_PARSER_MARKS_REF : 0,
+                             .rec_anchor = t_rec_anchor,
+                             .output_cap = cap,
+                             .on_record = s_on_record,
+                             .arg = sink};
+    return l3_parser_new(&opts);
+}
+
+/* The inner-shell stream in one form of marks: the records, and the same records when
+   resumed from a state saved at every byte. */
+static void s_test_inner_shells_as(bool ref)
 {
     l3_buf_t b;
     l3_buf_init(&b, 0);
-    s_inner_stream(&b);
+    s_inner_stream(&b, ref ? t_refs : t_nonces);
     sink_t sink;
     s_sink_init(&sink);
-    l3_parser_t *p = s_parser(&sink, 0, L3_PARSER_MARKS);
+    l3_parser_t *p = s_spool_parser(&sink, 0, ref);
     l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
     l3_parser_finish(p, 1700000001000000LL);
-    CHECK_MSG(sink.n == 8, "%d records", sink.n);
+    CHECK_MSG(sink.n == 8, "%s: %d records", ref ? "marks=2" : "nonces", sink.n);
     if (getenv("T_DUMP"))
         fwrite(sink.xml.data, 1, sink.xml.len, stderr);
     if (sink.n == 8) {
@@ -955,12 +994,12 @@ static void s_test_inner_shells(void)
     for (size_t k = 0; k <= b.len; k++) {
         sink_t got;
         s_sink_init(&got);
-        p = s_parser(&got, k % 2 ? 100 : 0, L3_PARSER_MARKS);
+        p = s_spool_parser(&got, k % 2 ? 100 : 0, ref);
         l3_parser_feed(p, b.data, k, 1700000000000000LL);
         l3_buf_reset(&blob);
         CHECK(l3_parser_save(p, &blob));
         l3_parser_destroy(&p);
-        p = s_parser(&got, k % 2 ? 100 : 0, L3_PARSER_MARKS);
+        p = s_spool_parser(&got, k % 2 ? 100 : 0, ref);
         bool loaded = l3_parser_load(p, blob.data, blob.len);
         l3_parser_feed(p, b.data + k, b.len - k, 1700000000000000LL);
         l3_parser_finish(p, 1700000001000000LL);
@@ -972,10 +1011,101 @@ static void s_test_inner_shells(void)
             bad++;
         s_sink_clear(&got);
     }
-    CHECK_MSG(bad == 0, "%d resume points differ", bad);
+    CHECK_MSG(bad == 0, "%s: %d resume points differ", ref ? "marks=2" : "nonces", bad);
+    //  A state saved under one form of marks does not resume the other (another .info).
+    sink_t other;
+    s_sink_init(&other);
+    p = s_spool_parser(&other, 0, ref);
+    l3_parser_feed(p, b.data, b.len / 2, 1700000000000000LL);
+    l3_buf_reset(&blob);
+    CHECK(l3_parser_save(p, &blob));
+    l3_parser_destroy(&p);
+    p = s_spool_parser(&other, 0, !ref);
+    CHECK(!l3_parser_load(p, blob.data, blob.len));
+    l3_parser_destroy(&p);
+    s_sink_clear(&other);
     l3_buf_free(&blob);
     l3_buf_free(&b);
     s_sink_clear(&sink);
+}
+
+/* marks=2 (docs/capture.md "Marks"): what is not the recorder's "=<n>" is output — a
+   mark a program printed from .script ("=" changed to "!" by l3-rec), the session's own
+   nonce in clear (which l3-rec never writes now), references that are malformed or name
+   a shell not registered yet; and a parser for an older .info takes "=<n>" for output. */
+static void s_test_ref_marks(void)
+{
+    static const char *const forged[] = {"!0", T_NONCE, "=1", "=00", "=0x", "=", "=-0",
+                                         "=123456", " =0"};
+    const size_t nforged = sizeof(forged) / sizeof(forged[0]);
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    t_mark_n(&b, "=0", "P", "/home/u");
+    t_cmd_n(&b, "=0", "cat spool/x.script", "", NULL);
+    for (size_t i = 0; i < nforged; i++) {
+        t_mark_n(&b, forged[i], "C", "rm -rf");
+        t_mark_n(&b, forged[i], "D", "0");
+    }
+    t_put(&b, "done\r\n");
+    t_mark_n(&b, "=0", "D", "0");
+    t_cmd_n(&b, "=0", "true", "", "0");
+    sink_t sink;
+    s_sink_init(&sink);
+    l3_parser_t *p = s_spool_parser(&sink, 0, true);
+    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+    l3_parser_finish(p, 1700000001000000LL);
+    CHECK_MSG(sink.n == 2, "%d records", sink.n);
+    if (sink.n == 2) {
+        l3_record_t *r = sink.recs;
+        CHECK(s_bytes_eq(&r[0].cmdline, "cat spool/x.script") && r[0].has_exit
+              && r[0].exit_code == 0 && r[0].flags == 0 && s_bytes_eq(&r[0].cwd, "/home/u"));
+        //  Every forged mark is in the output, as it came.
+        l3_buf_t want;
+        l3_buf_init(&want, 0);
+        for (size_t i = 0; i < nforged; i++) {
+            t_mark_n(&want, forged[i], "C", "rm -rf");
+            t_mark_n(&want, forged[i], "D", "0");
+        }
+        t_put(&want, "done\r\n");
+        CHECK(r[0].output.len == want.len && memcmp(r[0].output.data, want.data, want.len) == 0);
+        l3_buf_free(&want);
+        CHECK(s_bytes_eq(&r[1].cmdline, "true") && r[1].nr == 2);
+    }
+    CHECK_MSG(l3_parser_forged(p) == 2 * nforged, "%llu forged",
+              (unsigned long long) l3_parser_forged(p));
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+
+    //  The same stream for an .info without marks=2: "=0" names nothing, all is output
+    //  (but the nonce in clear, which such a session's shell did print).
+    s_sink_init(&sink);
+    p = s_spool_parser(&sink, 0, false);
+    l3_parser_feed(p, b.data, b.len, 1700000000000000LL);
+    l3_parser_finish(p, 1700000001000000LL);
+    CHECK_MSG(sink.n == 1 && s_bytes_eq(&sink.recs[0].cmdline, "rm -rf"), "%d records", sink.n);
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+
+    //  A state from before marks=2 (version 3) does not resume a marks=2 stream: that
+    //  agent took its marks for output.
+    s_sink_init(&sink);
+    p = s_spool_parser(&sink, 0, true);
+    l3_buf_t blob;
+    l3_buf_init(&blob, 0);
+    CHECK(l3_parser_save(p, &blob));
+    blob.data[8] = 3;
+    CHECK(!l3_parser_load(p, blob.data, blob.len - 2 * 8)); /* v4: one word, one shell */
+    l3_parser_destroy(&p);
+    s_sink_clear(&sink);
+    l3_buf_free(&blob);
+    l3_buf_free(&b);
+}
+
+static void s_test_inner_shells(void)
+{
+    s_test_inner_shells_as(false);
+    s_test_inner_shells_as(true);
+    s_test_ref_marks();
 }
 
 int main(void)
