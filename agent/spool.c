@@ -47,6 +47,7 @@ struct l3_spool_session_t {
     char nonce[L3_PARSER_NONCE_LEN + 1];
     char nonce_sha256[L3_PARSER_NONCES_MAX * 65]; /* each shell's, space-separated */
     char recmark[L3_PARSER_REC_ANCHOR_LEN + 1]; /* anchor of the recorder's marks, or "" */
+    uint32_t marks; /* the form of the marks in .script (L3_PARSER_MARKS_REF), 0 = nonces */
     int64_t start_us;
     pid_t pid;
     uint16_t cols, rows;
@@ -210,7 +211,9 @@ static bool s_read_info(l3_spool_session_t *self)
             } else if (KEY("recmark") && vlen == L3_PARSER_REC_ANCHOR_LEN) {
                 memcpy(self->recmark, val, vlen);
                 self->recmark[vlen] = 0;
-            } else if (KEY("pid") && s_int(val, vlen, 1, INT32_MAX, &v))
+            } else if (KEY("marks") && s_int(val, vlen, 0, UINT16_MAX, &v))
+                self->marks = (uint32_t) v;
+            else if (KEY("pid") && s_int(val, vlen, 1, INT32_MAX, &v))
                 self->pid = (pid_t) v;
             else if (KEY("cols") && s_int(val, vlen, 0, UINT16_MAX, &v))
                 self->cols = (uint16_t) v;
@@ -627,11 +630,18 @@ l3_spool_session_t *l3_spool_session_new(const char *script_path, const l3_spool
                               .output_cap = opts->output_cap,
                               .on_record = s_on_command,
                               .arg = self,
-                              .nonce_sha256 = self->nonce_sha256};
+                              .nonce_sha256 = self->nonce_sha256,
+                              .marks = self->marks};
+    //  A form of marks from a newer recorder: none of them counts (they are output).
+    if (self->marks > L3_PARSER_MARKS_REF) {
+        l3_warn("spool: %s: .info has marks=%u, unknown to this agent; no marks will count",
+                self->sid, (unsigned) self->marks);
+        popts.nonce = popts.nonce_sha256 = NULL;
+    }
     self->parser = l3_parser_new(&popts);
     if (!self->parser)
         goto fail;
-    if (!self->nonce[0] && !self->nonce_sha256[0])
+    if (!self->nonce[0] && !self->nonce_sha256[0] && self->marks != L3_PARSER_MARKS_REF)
         l3_warn("spool: %s: .info has no nonce; no marks will count", self->sid);
     return self;
 fail:

@@ -72,6 +72,41 @@ grep -q '<line>rm' "$T/out.xml" && fail "forged mark became a command"
 grep -q 'user="forged-name"' "$T/out.xml" && fail "user taken from .info"
 grep -q '<line>pwd</line>' "$T/out.xml" || fail "asciicast command missing"
 grep -q '<line>cd /tmp</line>' "$T/out.xml" || fail "tlog command missing"
+
+# A spool of today's l3-rec (.info marks=2): marks name their shell "=<n>", no nonce in
+# .script. A command's output with marks a program printed from such a .script (l3-rec
+# changed their "=" to "!") and the session nonce in clear: output, no command. An inner
+# shell registered by the recorder's shell mark speaks as "=1".
+SID2=20260101T130000-4243-beef
+ref() { printf '\033]6973;=%s;%s\007' "$1" "$2"; }
+INNER_SHA=$(printf %s 11111111111111111111111111111111 | sha256sum | cut -c1-64)
+{
+  printf 'Script started on 2026-01-01T13:00:00.000000Z [l3-rec]\n'
+  ref 0 'P;/home/u'; ref 0 A; printf 'u@h:~$ '; ref 0 B; ref 0 'C;cat%20x.script'
+  printf '\033]6973;!0;C;rm%%20-rf\007\033]6973;%s;C;rm%%20-rf\007listed\r\n' "$N"
+  ref 0 'D;0'
+  ref 0 A; ref 0 B; ref 0 'C;bash'
+  printf '\033]6973;rec;%s;shell;%s;1\007' "$PROOF1" "$INNER_SHA"
+  ref 1 A; ref 1 B; ref 1 'C;echo%20inner'; printf 'inner\r\n'; ref 1 'D;0'
+  ref 1 'C;exit'; ref 1 'D;0'; ref 0 'D;0'
+} > "$T/$SID2.script"
+HDR=$(head -n1 "$T/$SID2.script" | wc -c)
+SIZE=$(wc -c < "$T/$SID2.script")
+printf '0.500000 %d\n' $((SIZE - HDR)) > "$T/$SID2.timing"
+sed -e "s/^sid=.*/sid=$SID2/" -e "s/^nonce=.*/nonce_sha256=$(printf %s "$N" | sha256sum | cut -c1-64)/" \
+  -e 's/^version=1$/version=1\nmarks=2/' "$T/$SID.info" > "$T/$SID2.info"
+grep -q '^marks=2$' "$T/$SID2.info" || fail "test setup: no marks=2"
+"$BIN/l3-agent" --once "$T/$SID2.script" -o "$T/out2.xml" || fail "l3-agent --once (marks=2) exited $?"
+xmllint --noout "$T/out2.xml" || fail "xmllint rejects the marks=2 output"
+count2() { grep -o "$1" "$T/out2.xml" | wc -l; }
+[ "$(count2 '<command ')" = 4 ] || fail "marks=2: expected 4 commands, got $(count2 '<command ')"
+grep -q '<line>rm' "$T/out2.xml" && fail "marks=2: a forged mark became a command"
+grep -q 'depth="1"[^>]*><cwd>/home/u</cwd><line>echo inner</line>' "$T/out2.xml" ||
+  fail "marks=2: the inner shell's command is missing"
+grep -q 'flags="nested"><cwd>/home/u</cwd><line>bash</line>' "$T/out2.xml" ||
+  fail "marks=2: bash not flagged nested"
+grep -q '!0;C;rm%20-rf' "$T/out2.xml" || fail "marks=2: the neutralised mark is not output"
+
 # Errors are reported, not crashed on.
 if "$BIN/l3-agent" --once "$T/missing.script" -o "$T/x.xml" 2>/dev/null; then fail "missing file accepted"; fi
 "$BIN/l3-agent" --help | grep -q -- '--once' || fail "--help"
