@@ -69,7 +69,8 @@ static void s_json_cmd(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool htm
     ui_json_str(c->body, index_str(c->ix, s->user));
     PUT(",\"sid\":");
     ui_json_str(c->body, index_str(c->ix, s->sid));
-    OUT(",\"nr\":%" PRIu64 ",\"start\":\"%s\",\"end\":\"%s\",", r->nr, t1, t2);
+    OUT(",\"nr\":%" PRIu64 ",\"depth\":%u,\"start\":\"%s\",\"end\":\"%s\",", r->nr,
+        (unsigned)r->depth, t1, t2);
     if (r->has_exit)
         OUT("\"exit\":%" PRId32 ",", r->exit_code);
     else

@@ -22,7 +22,12 @@
     to go on; following its cursor yields every command exactly once, whole or (a lone
     command too large for an answer) cut as a list cuts it with the bytes left out said,
     and in the export always whole. Answers are read by a strict JSON reader, itself
-    checked first on what RFC 8259 accepts and refuses. */
+    checked first on what RFC 8259 accepts and refuses.
+
+    inner shells: a command typed in a shell started inside the session is indented by
+    its depth and says "inner shell N", the command that started the shell says so, and
+    one typed in the session's own shell says neither: in the journal and on the
+    session's page, in English and Russian; the JSON API gives each command's depth. */
 #include "index.h"
 #include "l3_config.h"
 #include "l3_test.h"
@@ -922,7 +927,7 @@ typedef struct {
    JSON with its cursor, at most max bytes (or a single command when lossless). Each
    command it lists is whole when lossless (the export), else whole or cut as a list cuts
    it, with the bytes left out said (cmd_more, diff_more) and all of them there when it
-   is not. count[id] counts how often each came. */
+   is not; and at depth 0. count[id] counts how often each came. */
 static void s_api_follow(pages_t *pages, index_t *ix, const char *path, const char *query,
                          int64_t since, bool search, bool lossless, size_t max,
                          const api_want_t *want, size_t nwant, unsigned *count, int deadline_ms)
@@ -972,6 +977,8 @@ static void s_api_follow(pages_t *pages, index_t *ix, const char *path, const ch
                 CHECK_MSG((size_t)c->diff_more == w->difflen - UI_DIFF_SHOWN,
                           "%s?%s: command %lld: diff_more %lld, want %zu", path, q,
                           (long long)c->id, (long long)c->diff_more, w->difflen - UI_DIFF_SHOWN);
+            CHECK_MSG(c->depth == 0, "%s?%s: command %lld at depth %lld", path, q, (long long)c->id,
+                      (long long)c->depth);
             if (c->html.len) {
                 l3_buf_append_byte((l3_buf_t *)&c->html, 0);
                 CHECK_MSG(strstr((const char *)c->html.data, "<div class=\"cmd") &&
@@ -1205,6 +1212,167 @@ static void test_wide_lines(void)
     free(got);
 }
 
+/* ---------------------------------------------------------------- inner shells */
+
+/* A command of alice's session sid typed in a shell depth deep, with flags, running
+   [start_s, end_s) seconds after f->now_us. */
+static void s_fixture_command_inner(fixture_t *f, const char *sid, uint64_t nr, const char *cmdline,
+                                    unsigned depth, uint32_t flags, int start_s, int end_s)
+{
+    l3_record_t r;
+    l3_record_init(&r);
+    r.type = L3_RECORD_COMMAND;
+    snprintf(r.host, sizeof r.host, "lab1");
+    snprintf(r.user, sizeof r.user, "alice");
+    snprintf(r.sid, sizeof r.sid, "%s", sid);
+    r.nr = nr;
+    r.depth = (uint8_t)depth;
+    r.flags = flags;
+    r.start_us = f->now_us + start_s * 1000000ll;
+    r.end_us = f->now_us + end_s * 1000000ll;
+    r.has_exit = true;
+    l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
+    l3_bytes_set(&r.cmdline, cmdline, strlen(cmdline), L3_CMDLINE_MAX);
+    s_fixture_record(f, &r);
+    l3_record_clear(&r);
+}
+
+/* Command ord's element in page: the class of its <div class="cmd…">, its meta line (the
+   <div class="meta"> in it) and the rest of it, up to the next command, as copies the
+   caller frees; false when it is not there. */
+static bool s_cmd_element(const char *page, uint32_t ord, char **cls, char **meta, char **rest)
+{
+    char id[32];
+    snprintf(id, sizeof id, "\" id=\"c%u\">", ord);
+    const char *at = strstr(page, id), *tag = at;
+    while (tag && tag > page && strncmp(tag, "<div class=\"", 12))
+        tag--;
+    if (!at || !tag || strncmp(tag, "<div class=\"", 12))
+        return false;
+    const char *body = at + strlen(id);
+    const char *next = strstr(body, "<div class=\"cmd");
+    size_t len = next ? (size_t)(next - body) : strlen(body);
+    const char *m = strstr(body, "<div class=\"meta\">");
+    const char *m_end = m ? strstr(m, "</div>") : NULL;
+    if (!m_end || m_end > body + len)
+        return false;
+    *cls = strndup(tag + 12, (size_t)(at - tag - 12));
+    *meta = strndup(m, (size_t)(m_end - m));
+    *rest = strndup(m_end, len - (size_t)(m_end - body));
+    return *cls && *meta && *rest;
+}
+
+/* Commands typed in shells started inside the session: a command is indented by the depth
+   of the shell it was typed in (class d1..d4, deeper as d4) and its meta line says
+   "inner shell N"; the command that started a shell says so; one typed in the session's
+   own shell says neither. Both in the journal and on the session's page, in English and
+   Russian, and the JSON API gives each command's depth. The records come in the order a
+   real session writes them: a command that started a shell is held until that shell
+   ends, so its record follows those of the commands typed in it. */
+static void test_inner_shells(void)
+{
+    static const struct {
+        const char *sid, *line;
+        uint64_t nr;
+        unsigned depth;
+        bool nested; /* started a shell */
+        int start_s, end_s;
+    } cmds[] = {
+        {"s1", "ls", 2, 1, false, 10, 11},        /* ord 0, in the bash of nr 1 */
+        {"s1", "id", 4, 2, false, 25, 26},        /* ord 1, in the bash of nr 3 */
+        {"s1", "bash", 3, 1, true, 20, 35},       /* ord 2 */
+        {"s1", "bash", 1, 0, true, 5, 40},        /* ord 3, typed in the session's shell */
+        {"s2", "uname -a", 1, 15, false, 50, 51}, /* ord 4: deeper than d4 */
+    };
+    enum { N = sizeof cmds / sizeof cmds[0] };
+    static const struct {
+        const char *lang, *inner, *ranshell;
+    } langs[] = {
+        {"en", "inner shell", "started a shell: its commands follow as its own"},
+        {"ru", "вложенная оболочка", "запустила оболочку: её команды идут отдельно"},
+    };
+    fixture_t f;
+    s_fixture_init(&f);
+    s_fixture_session(&f, "alice", "s1");
+    s_fixture_session(&f, "alice", "s2");
+    for (size_t i = 0; i < N; i++)
+        s_fixture_command_inner(&f, cmds[i].sid, cmds[i].nr, cmds[i].line, cmds[i].depth,
+                                cmds[i].nested ? L3_FLAG_NESTED : 0, cmds[i].start_s,
+                                cmds[i].end_s);
+    s_fixture_open(&f);
+    l3_buf_t resp;
+    l3_buf_init(&resp, 0);
+    for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++) {
+        char keys[64];
+        snprintf(keys, sizeof keys, "    language = \"%s\"\n", langs[l].lang);
+        pages_t *pages = s_pages_with(&f, keys);
+        CHECK(pages != NULL);
+        static const char *paths[] = {"/journal", "/session/0"};
+        for (size_t k = 0; pages && k < sizeof paths / sizeof paths[0]; k++) {
+            s_get(pages, f.ix, paths[k], "", "", &resp);
+            const char *page = (const char *)resp.data;
+            CHECK_MSG(!strncmp(page, "HTTP/1.1 200 ", 13), "%s (%s): %.40s", paths[k],
+                      langs[l].lang, page);
+            for (uint32_t ord = 0; ord < N; ord++) {
+                bool listed = k == 0 || !strcmp(cmds[ord].sid, "s1");
+                char *cls = NULL, *meta = NULL, *rest = NULL;
+                bool found = s_cmd_element(page, ord, &cls, &meta, &rest);
+                CHECK_MSG(found == listed, "%s: command %u %s", paths[k], ord,
+                          listed ? "not there" : "there");
+                if (found) {
+                    unsigned d = cmds[ord].depth;
+                    char want_cls[16] = "cmd", want_inner[128] = "";
+                    if (d) {
+                        snprintf(want_cls, sizeof want_cls, "cmd d%u", d < 4 ? d : 4);
+                        snprintf(want_inner, sizeof want_inner,
+                                 "<span class=\"inner\">%s %u</span>", langs[l].inner, d);
+                    }
+                    CHECK_MSG(!strcmp(cls, want_cls),
+                              "%s (%s): command %u at depth %u: class \"%s\", want \"%s\"",
+                              paths[k], langs[l].lang, ord, d, cls, want_cls);
+                    CHECK_MSG(d ? strstr(meta, want_inner) != NULL
+                                : !strstr(meta, "class=\"inner\""),
+                              "%s (%s): command %u at depth %u: meta line %s", paths[k],
+                              langs[l].lang, ord, d, meta);
+                    char want_ran[160];
+                    snprintf(want_ran, sizeof want_ran, "<span class=\"ranshell\">%s</span>",
+                             langs[l].ranshell);
+                    bool ran = strstr(rest, want_ran) != NULL;
+                    CHECK_MSG(ran == cmds[ord].nested && (ran || !strstr(rest, "ranshell")),
+                              "%s (%s): command %u %s that it started a shell: %.300s", paths[k],
+                              langs[l].lang, ord, ran ? "says" : "does not say", rest);
+                }
+                free(cls);
+                free(meta);
+                free(rest);
+            }
+        }
+        pages_destroy(&pages);
+    }
+
+    /* the JSON API: each command's depth */
+    pages_t *pages = s_pages_with(&f, "");
+    CHECK(pages != NULL);
+    if (pages) {
+        s_get(pages, f.ix, "/api/commands", "", "", &resp);
+        api_answer_t a;
+        size_t blen;
+        s_api_answer(&resp, &a, &blen);
+        CHECK_MSG(a.json && a.n == N, "/api/commands: %s JSON, %zu commands",
+                  a.json ? "strict" : "not strict", a.n);
+        for (size_t i = 0; a.json && i < a.n; i++) {
+            int64_t id = a.c[i].id;
+            CHECK_MSG(id >= 0 && id < N && a.c[i].depth == cmds[id].depth,
+                      "/api/commands: command %lld at depth %lld, want %u", (long long)id,
+                      (long long)a.c[i].depth, id >= 0 && id < N ? cmds[id].depth : 0);
+        }
+        s_api_answer_free(&a);
+        pages_destroy(&pages);
+    }
+    l3_buf_free(&resp);
+    s_fixture_destroy(&f);
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static void s_fixture_command_at(fixture_t *f, uint64_t nr, int64_t start_us)
@@ -1274,6 +1442,7 @@ int main(void)
     test_cmdlines_with_parens();
     test_json_reader();
     test_wide_lines();
+    test_inner_shells();
     test_stats_far_dates();
     TEST_DONE();
 }
