@@ -31,7 +31,15 @@
       or diff, so the needle may stand past what the page shows);
     - lists (the journal, a session, search hits, the live page, an html=1 fragment) cost
       at most LIST_CMD_MAX per command they show, however long its line, output or diff:
-      a list shows the start of each and links to the command's page for the rest.
+      a list shows the start of each and links to the command's page for the rest;
+    - the JSON API's lists: an /api/commands answer takes at most API_ANSWER_MAX unless it
+      lists a single command, and a .json export page EXPORT_ANSWER_MAX; only a lone
+      command in an /api/commands answer may come cut, and then each "X_more" says as
+      many left-out bytes as the lists' cut leaves out of that field of its record; the
+      export and /api/cmd/ID never cut;
+    - depth: every command object in a JSON answer says its record's "depth"; in HTML a
+      command at depth d > 0 has class dK (K = min(d, 4)) and "inner shell d" in its meta
+      line, one at depth 0 neither.
 
     Environment: RENDER_PAGE_DUMP=FILE writes the request and the response there (to see
     what a reproducer does).
@@ -57,7 +65,8 @@
       [new identity]  str host, str user, str sid, str tty
       [times]         u64 start (modulo the valid range), u32 duration in us (0: no end)
       [numbers]       u32 exit, u8 signal, u8 flags, u32 nr, u32 dropped, u16 head,
-                      u16 cols, u16 rows
+                      u16 cols, u16 rows (a command has no size: its cols % 16 is the
+                      depth of the shell it was typed in)
       command only:   str cwd, str line, u8 line repeat, str out, u8 out repeat,
                       str timing, str diff (repeat 0xf0+k: 2^k copies, else one) */
 #include "index.h"
@@ -103,6 +112,15 @@
    about 6 KiB of output (its colour spans), a cwd of 4 KiB: far below this. Showing a
    1 MiB line whole took 4 MiB. */
 #define LIST_CMD_MAX (2u << 20)
+/* What one answer of the JSON API's lists may take unless it lists a single command
+   (render/ui_api.c: API_BUDGET, EXPORT_BUDGET), and what the lists show of a command's
+   line, diff and output when cut (render/ui.h: UI_LIST_LINE_MAX, UI_LIST_DIFF_MAX;
+   ui_api.c: CUT_OUTPUT_MAX). */
+#define API_ANSWER_MAX (4u << 20)
+#define EXPORT_ANSWER_MAX (32u << 20)
+#define CUT_LINE_MAX 4096
+#define CUT_DIFF_MAX 16384
+#define CUT_OUTPUT_MAX 4096
 #define SLOTS 4
 #define STATIC_URL "/static"
 #define BASE_URL "/journal"
@@ -385,6 +403,7 @@ static void s_decode_records(rd_t *r, model_t *m, ident_t *ids)
             s_field(&rec->timing, d, len, 0, L3_TIMING_MAX);
             len = s_str(r, &d);
             s_field(&rec->diff, d, len, 0, L3_DIFF_MAX);
+            rec->depth = (uint8_t)(rec->cols % (L3_DEPTH_MAX + 1));
             if (dropped) {
                 rec->dropped = dropped;
                 rec->flags |= L3_FLAG_TRUNCATED;
@@ -1308,6 +1327,129 @@ static void s_json_seen(const uint8_t *p, size_t n, seen_t *seen)
     }
 }
 
+/* The command objects of a JSON answer ({"id":N,"session": starts each; none of these
+   byte sequences can stand inside a string, whose '"' is escaped): each says its record's
+   depth; the "X_more" fields of a cut one match what the lists' cut leaves out of that
+   field of the record, and only a lone command of an /api/commands answer may be cut;
+   a list answer stays within its budget unless it holds a single command. */
+static void s_check_json_cmds(const uint8_t *p, size_t n, const model_t *m, const char *path)
+{
+    static const char pat[] = "{\"id\":";
+    static const struct {
+        const char *key;
+        size_t max;
+        bool at_line;
+    } cut[] = {{",\"cmd_more\":", CUT_LINE_MAX, false},
+               {",\"output_more\":", CUT_OUTPUT_MAX, true},
+               {",\"diff_more\":", CUT_DIFF_MAX, true}};
+    bool list = !strcmp(path, "/api/commands");
+    bool export = !strncmp(path, "/session/", 9);
+    const uint8_t *end = p + n, *h = memmem(p, n, pat, sizeof pat - 1);
+    size_t objects = 0, cut_objects = 0;
+    while (h) {
+        const uint8_t *d = h + sizeof pat - 1, *num = d;
+        while (d < end && *d >= '0' && *d <= '9')
+            d++;
+        const uint8_t *next = memmem(d, (size_t)(end - d), pat, sizeof pat - 1);
+        const uint8_t *obj_end = next ? next : end;
+        uint32_t ord;
+        if (!s_u32_at((const char *)num, (size_t)(d - num), &ord) || (size_t)(end - d) < 11 ||
+            memcmp(d, ",\"session\":", 11)) {
+            h = next;
+            continue; /* a session of /api/sessions */
+        }
+        objects++;
+        if (ord >= m->ncmds)
+            s_fail("%s: command %" PRIu32 " was never written", path, ord);
+        const l3_record_t *r = &m->recs[m->cmd_rec[ord]];
+        static const char dk[] = ",\"depth\":";
+        const uint8_t *dv = memmem(d, (size_t)(obj_end - d), dk, sizeof dk - 1);
+        if (!dv || strtoul((const char *)dv + sizeof dk - 1, NULL, 10) != r->depth)
+            s_fail("%s: command %" PRIu32 " at depth %u does not say so", path, ord, r->depth);
+        bool is_cut = false;
+        for (size_t k = 0; k < sizeof cut / sizeof cut[0]; k++) {
+            size_t kl = strlen(cut[k].key);
+            const uint8_t *v = memmem(d, (size_t)(obj_end - d), cut[k].key, kl);
+            if (!v)
+                continue;
+            is_cut = true;
+            const l3_bytes_t *f = k == 0 ? &r->cmdline : k == 1 ? &r->output : &r->diff;
+            unsigned long long left = strtoull((const char *)v + kl, NULL, 10);
+            /* the cut keeps at least max - 3 bytes (a character is not split), and when
+               it ends at a line end, at least half of what it may keep */
+            size_t least = cut[k].at_line ? (cut[k].max - 3) / 2 : cut[k].max - 3;
+            if (f->len <= cut[k].max || left == 0 || left > f->len - least ||
+                left < f->len - cut[k].max)
+                s_fail("%s: command %" PRIu32 " says %llu bytes left out of a %zu-byte field "
+                       "(%s)",
+                       path, ord, left, f->len, cut[k].key);
+        }
+        cut_objects += is_cut;
+        if (is_cut && !list)
+            s_fail("%s: command %" PRIu32 " is cut", path, ord);
+        h = next;
+    }
+    if (cut_objects && objects != 1)
+        s_fail("%s: %zu of %zu commands cut (only a lone one may be)", path, cut_objects, objects);
+    if ((list && n > API_ANSWER_MAX && objects != 1) ||
+        (export && n > EXPORT_ANSWER_MAX && objects != 1))
+        s_fail("%s: a %zu-byte answer of %zu commands", path, n, objects);
+}
+
+/* In HTML: a command at depth d > 0 has the class dK (K = min(d, 4)) and
+   <span class="inner">… d</span> in its meta line; one at depth 0 neither. No record
+   byte can spell these: '<' and '"' are escaped. */
+static void s_check_depths(const uint8_t *p, size_t n, const model_t *m, const char *what)
+{
+    static const char tag[] = "<div class=\"cmd";
+    const uint8_t *end = p + n;
+    for (const uint8_t *h = p; (h = memmem(h, (size_t)(end - h), tag, sizeof tag - 1));) {
+        const uint8_t *cls = h + sizeof tag - 1;
+        const uint8_t *q = memchr(cls, '"', (size_t)(end - cls));
+        h = cls;
+        static const char id[] = "\" id=\"c";
+        uint32_t ord;
+        if (!q || (size_t)(end - q) < sizeof id || memcmp(q, id, sizeof id - 1))
+            continue; /* an unreadable record's line: no id */
+        const uint8_t *num = q + sizeof id - 1, *d = num;
+        while (d < end && *d >= '0' && *d <= '9')
+            d++;
+        if (!s_u32_at((const char *)num, (size_t)(d - num), &ord) || ord >= m->ncmds)
+            s_fail("%s: a command element with id \"c%.*s\"", what, (int)(d - num), num);
+        unsigned depth = m->recs[m->cmd_rec[ord]].depth;
+        unsigned want = depth > 4 ? 4 : depth, got = 0, classes = 0;
+        /* the class after "cmd": " fail", " nf", " note", " dK", each at most once */
+        for (const uint8_t *t = cls; t < q;) {
+            const uint8_t *e = t + 1;
+            while (e < q && *e != ' ')
+                e++;
+            if (*t != ' ')
+                s_fail("%s: command %" PRIu32 ": odd class \"cmd%.*s\"", what, ord, (int)(q - cls),
+                       cls);
+            if (e - t == 3 && t[1] == 'd' && t[2] >= '1' && t[2] <= '9')
+                got = (unsigned)(t[2] - '0'), classes++;
+            t = e;
+        }
+        if (got != want || classes > 1)
+            s_fail("%s: command %" PRIu32 " at depth %u has class \"cmd%.*s\"", what, ord, depth,
+                   (int)(q - cls), cls);
+        static const char meta_end[] = "</div>", inner[] = "<span class=\"inner\">";
+        const uint8_t *me = memmem(d, (size_t)(end - d), meta_end, sizeof meta_end - 1);
+        if (!me)
+            s_fail("%s: command %" PRIu32 " without its meta line", what, ord);
+        const uint8_t *in = memmem(d, (size_t)(me - d), inner, sizeof inner - 1);
+        const uint8_t *in_end = in ? memmem(in, (size_t)(me - in), "</span>", 7) : NULL;
+        char num_text[16];
+        snprintf(num_text, sizeof num_text, " %u</span>", depth);
+        size_t nl = strlen(num_text);
+        bool says =
+            in_end && (size_t)(in_end + 7 - in) >= nl && !memcmp(in_end + 7 - nl, num_text, nl);
+        if (depth ? !says : in != NULL)
+            s_fail("%s: command %" PRIu32 " at depth %u: its meta line %s", what, ord, depth,
+                   depth ? "does not say so" : "says an inner shell");
+    }
+}
+
 /* ---------------------------------------------------------------- search */
 
 static bool s_has_needle(const l3_record_t *r, const char *q)
@@ -1518,6 +1660,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 !strncmp(rq.path, "/live/", 6) ||
                 (!strncmp(rq.path, "/session/", 9) && !strchr(rq.path, '.')))
                 s_check_list_size(rs.body, rs.blen, rq.path);
+            s_check_depths(rs.body, rs.blen, &m, rq.path);
         } else if (!strcmp(rs.ctype, "application/json")) {
             l3_buf_t html;
             l3_buf_init(&html, 0);
@@ -1526,10 +1669,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 size_t l = strlen((const char *)html.data + o);
                 s_check_html(html.data + o, l, false, &seen);
                 s_check_list_size(html.data + o, l, "an html=1 fragment");
+                s_check_depths(html.data + o, l, &m, "an html=1 fragment");
                 o += l + 1;
             }
             l3_buf_free(&html);
             s_json_seen(rs.body, rs.blen, &seen);
+            s_check_json_cmds(rs.body, rs.blen, &m, rq.path);
             static const char more_true[] = "\"more\":true";
             search_more = memmem(rs.body, rs.blen, more_true, sizeof more_true - 1) != NULL;
         } else if (!strcmp(rs.ctype, "application/x-asciicast")) {
