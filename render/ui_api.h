@@ -10,7 +10,8 @@ void ui_api_sessions(ui_ctx_t *c);
 /* /api/commands: the newest page of matching commands (limit=N, at most 1000), or with
    since=ORD the following ones in order (the live page's feed; html=1 adds each
    command's HTML), or with q the newest search hits below before=. With c->export_all
-   and c->sess: every command of that session (/session/N.json). */
+   and c->sess: every command of that session (/session/N.json), whole, in answers of at
+   most 32 MiB: `more` and `next` say where the rest starts (?since=next). */
 void ui_api_commands(ui_ctx_t *c);
 
 /* /api/cmd/ID: one command with all of its fields; a JSON 404 when not visible. */

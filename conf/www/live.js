@@ -25,7 +25,7 @@
     fetch(api + "&since=" + encodeURIComponent(since), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
-        if (!data) return;
+        if (!data) return false;
         var t = target();
         data.commands.forEach(function (c) {
           if (seen["c" + c.id]) return;
@@ -37,9 +37,15 @@
           bar.setAttribute("data-since", since);
           bar.setAttribute("data-updated", String(Date.now()));
         }
+        // An answer stops at the API's byte budget: when it says there is more, fetch
+        // the rest at once instead of a second later.
+        return data.more === true && data.commands.length > 0;
       })
-      .catch(function () { /* render restarting: try again next tick */ })
-      .finally(function () { busy = false; });
+      .catch(function () { /* render restarting: try again next tick */ return false; })
+      .then(function (again) {
+        busy = false;
+        if (again) poll();
+      });
   }
   setInterval(poll, 1000);
   poll();
