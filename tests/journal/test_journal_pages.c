@@ -1373,6 +1373,65 @@ static void test_inner_shells(void)
     s_fixture_destroy(&f);
 }
 
+
+/* A job suspended with Ctrl-Z is stopped, not killed: the journal says "stopped by
+   SIGTSTP" for it, and "killed by SIGINT" for a Ctrl-C'd one. */
+static void test_stopped_or_killed(void)
+{
+    static const struct {
+        const char *line;
+        int sig;
+        const char *want, *not;
+    } cmds[] = {
+        {"vim notes", SIGTSTP, "stopped by SIGTSTP", "killed by"},
+        {"sleep 100", SIGINT, "killed by SIGINT", "stopped by"},
+        {"cat", SIGTTIN, "stopped by SIGTTIN", "killed by"},
+    };
+    enum { N = sizeof cmds / sizeof cmds[0] };
+    fixture_t f;
+    s_fixture_init(&f);
+    s_fixture_session(&f, "alice", "s1");
+    for (size_t i = 0; i < N; i++) {
+        l3_record_t r;
+        l3_record_init(&r);
+        r.type = L3_RECORD_COMMAND;
+        snprintf(r.host, sizeof r.host, "lab1");
+        snprintf(r.user, sizeof r.user, "alice");
+        snprintf(r.sid, sizeof r.sid, "s1");
+        r.nr = i + 1;
+        r.start_us = f.now_us + (int64_t)i * 1000000;
+        r.end_us = r.start_us + 500000;
+        r.has_exit = true;
+        r.exit_code = 128 + cmds[i].sig;
+        r.signal = cmds[i].sig;
+        l3_bytes_set(&r.cmdline, cmds[i].line, strlen(cmds[i].line), L3_CMDLINE_MAX);
+        s_fixture_record(&f, &r);
+        l3_record_clear(&r);
+    }
+    s_fixture_open(&f);
+    l3_buf_t resp;
+    l3_buf_init(&resp, 0);
+    pages_t *pages = s_pages_with(&f, "");
+    CHECK(pages != NULL);
+    if (pages) {
+        s_get(pages, f.ix, "/journal", "", "", &resp);
+        const char *page = (const char *)resp.data;
+        for (uint32_t ord = 0; ord < N; ord++) {
+            char *cls = NULL, *meta = NULL, *rest = NULL;
+            CHECK_MSG(s_cmd_element(page, ord, &cls, &meta, &rest), "command %u not there", ord);
+            if (rest)
+                CHECK_MSG(strstr(rest, cmds[ord].want) && !strstr(rest, cmds[ord].not),
+                          "%s: want \"%s\": %.200s", cmds[ord].line, cmds[ord].want, rest);
+            free(cls);
+            free(meta);
+            free(rest);
+        }
+        pages_destroy(&pages);
+    }
+    l3_buf_free(&resp);
+    s_fixture_destroy(&f);
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static void s_fixture_command_at(fixture_t *f, uint64_t nr, int64_t start_us)
@@ -1443,6 +1502,7 @@ int main(void)
     test_json_reader();
     test_wide_lines();
     test_inner_shells();
+    test_stopped_or_killed();
     test_stats_far_dates();
     TEST_DONE();
 }
