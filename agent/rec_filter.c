@@ -1,6 +1,8 @@
-/*  rec_filter — streaming removal of OSC 6973 marks; see rec_filter.h. */
+/*  rec_filter — the terminal's and the spool's views of the pty's bytes; see
+    rec_filter.h. */
 #include "rec_filter.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum { S_TEXT = 0, S_PREFIX, S_BODY, S_BODY_ESC };
@@ -97,5 +99,182 @@ size_t rec_filter_flush(rec_filter_t *self, uint8_t *out)
     }
     self->held_len = 0;
     self->state = S_TEXT;
+    return o;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Script side: nonces out, forged references neutralised                               */
+
+static const uint8_t s_mark_start[] = "\033]6973;";
+#define S_MARK_START_LEN (sizeof s_mark_start - 1)
+
+static bool s_is_hex(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+void rec_filter_script_init(rec_filter_script_t *self)
+{
+    memset(self, 0, sizeof *self);
+}
+
+void rec_filter_script_wipe(rec_filter_script_t *self)
+{
+    explicit_bzero(self, sizeof *self);
+}
+
+bool rec_filter_script_full(const rec_filter_script_t *self)
+{
+    return self->count >= REC_FILTER_NONCES_MAX;
+}
+
+/* sorted[lo..hi) narrowed to the nonces whose character at `at` is c (the range holds
+   nonces that agree before `at`, so those are one stretch of it). */
+static void s_narrow(rec_filter_script_t *self, size_t at, uint8_t c)
+{
+    size_t lo = self->lo, hi = self->hi;
+    while (lo < hi) { /* first whose character is >= c */
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uint8_t)self->nonces[self->sorted[mid]][at] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    hi = self->hi;
+    while (end < hi) { /* first whose character is > c */
+        size_t mid = end + (hi - end) / 2;
+        if ((uint8_t)self->nonces[self->sorted[mid]][at] <= c)
+            end = mid + 1;
+        else
+            hi = mid;
+    }
+    self->lo = lo;
+    self->hi = end;
+}
+
+/* The candidates for the held run, from scratch (the table changed under it). */
+static void s_renarrow(rec_filter_script_t *self)
+{
+    self->lo = 0;
+    self->hi = self->count;
+    for (size_t i = 0; i < self->run_len; i++)
+        s_narrow(self, i, self->run[i]);
+}
+
+int rec_filter_script_add(rec_filter_script_t *self, const char *nonce)
+{
+    if (rec_filter_script_full(self))
+        return -1;
+    for (size_t i = 0; i < REC_FILTER_NONCE_HEX; i++)
+        if (!s_is_hex((uint8_t)nonce[i]))
+            return -1;
+    size_t k = self->count, at = 0;
+    memcpy(self->nonces[k], nonce, REC_FILTER_NONCE_HEX);
+    self->starts[(uint8_t)nonce[0]] = true;
+    while (at < k && memcmp(self->nonces[self->sorted[at]], nonce, REC_FILTER_NONCE_HEX) < 0)
+        at++;
+    memmove(self->sorted + at + 1, self->sorted + at, (k - at) * sizeof self->sorted[0]);
+    self->sorted[at] = (uint16_t)k;
+    self->count++;
+    s_renarrow(self);
+    return (int)k;
+}
+
+/* The held run ends (a byte that is no lowercase hex, or the end of the stream): a nonce
+   we gave is written as its number, anything else as it came. */
+static size_t s_run_end(rec_filter_script_t *self, uint8_t *out)
+{
+    size_t o = 0;
+    if (self->run_len == REC_FILTER_NONCE_HEX && self->lo < self->hi) {
+        o = (size_t)snprintf((char *)out, REC_FILTER_NONCE_HEX, "=%u",
+                             (unsigned)self->sorted[self->lo]);
+        self->replaced++;
+    } else {
+        memcpy(out, self->run, self->run_len);
+        o = self->run_len;
+    }
+    self->run_len = 0;
+    return o;
+}
+
+size_t rec_filter_script_run(rec_filter_script_t *self, const uint8_t *in, size_t len,
+                             uint8_t *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (self->matched == 0 && self->run_len == 0) {
+            //  Fast path, up to the next ESC or the next run that may begin a nonce: the
+            //  bytes pass as they are.
+            size_t j = i;
+            bool passed = self->run_passed;
+            for (; j < len && in[j] != 0x1b; j++) {
+                if (!s_is_hex(in[j]))
+                    passed = false;
+                else if (passed || !self->starts[in[j]])
+                    passed = true;
+                else
+                    break;
+            }
+            memcpy(out + o, in + i, j - i);
+            o += j - i;
+            self->run_passed = passed;
+            i = j;
+            if (i == len)
+                break;
+        }
+        uint8_t c = in[i];
+        bool first = self->matched == S_MARK_START_LEN; /* the byte after "ESC]6973;" */
+        if (c == s_mark_start[self->matched] && !first)
+            self->matched++;
+        else
+            self->matched = c == 0x1b ? 1 : 0;
+        if (!s_is_hex(c)) {
+            if (self->run_len)
+                o += s_run_end(self, out + o);
+            self->run_passed = false;
+            if (first && c == '=') {
+                //  A reference only the recorder may write: this one a program printed.
+                c = '!';
+                self->neutralised++;
+            }
+            out[o++] = c;
+            continue;
+        }
+        if (self->run_passed) {
+            out[o++] = c;
+            continue;
+        }
+        if (self->run_len == 0) {
+            self->lo = 0;
+            self->hi = self->count;
+        }
+        if (self->run_len == REC_FILTER_NONCE_HEX) {
+            //  33 characters: no nonce; the rest of the run passes as it comes.
+            memcpy(out + o, self->run, self->run_len);
+            o += self->run_len;
+            self->run_len = 0;
+            self->run_passed = true;
+            out[o++] = c;
+            continue;
+        }
+        s_narrow(self, self->run_len, c);
+        self->run[self->run_len++] = c;
+        if (self->lo == self->hi) {
+            //  The beginning of no nonce we gave: written now, and so is the rest of it.
+            memcpy(out + o, self->run, self->run_len);
+            o += self->run_len;
+            self->run_len = 0;
+            self->run_passed = true;
+        }
+    }
+    return o;
+}
+
+size_t rec_filter_script_flush(rec_filter_script_t *self, uint8_t *out)
+{
+    size_t o = self->run_len ? s_run_end(self, out) : 0;
+    self->run_passed = false;
+    self->matched = 0;
     return o;
 }

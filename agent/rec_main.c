@@ -1,7 +1,7 @@
 /*  l3-rec — record a terminal session into the lilalo spool.
 
     Thin main over rec_session (pty + copy loop), rec_spool (files) and rec_filter (mark
-    removal). This file decides *what* to run and *where* to record: the spool directory,
+    removal for the terminal; for .script, the nonces replaced by their shells' numbers). This file decides *what* to run and *where* to record: the spool directory,
     the session id and nonce, the environment handed to the shell (so it loads the shell
     integration from conf/shell/), and whether this recorder is nested inside another.
 
@@ -281,6 +281,7 @@ int main(int argc, char **argv)
     int master = -1, nonce_fd = -1;
     pid_t child = 0;
     static rec_marks_t marks; /* static: 2 KiB, and rec_marks_wipe at cleanup sees it */
+    static rec_filter_script_t script; /* static: 33 KiB of nonces, wiped at cleanup */
     char marks_anchor[REC_MARKS_ANCHOR_HEX + 1] = "";
     rec_shells_t *shells = NULL;
 
@@ -391,6 +392,13 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     snprintf(sid, sizeof sid, "%s-%d-%s", stamp, (int)getpid(), tag);
+    /* The session shell's nonce is shell 0 of the script filter: its marks go into .script
+       as "=0", so no spool file holds it (docs/capture.md "Marks"). */
+    rec_filter_script_init(&script);
+    if (rec_filter_script_add(&script, nonce) != 0) {
+        l3_error("cannot keep the session nonce");
+        goto cleanup;
+    }
     const char *outer_sid = getenv("L3_SID");
     if (outer > 0) {
         snprintf(nest_id, sizeof nest_id, "%s/%s", host, sid);
@@ -482,6 +490,8 @@ int main(int argc, char **argv)
         ioctl(master, TIOCGWINSZ, &ws);
         l3_time_format(l3_time_now_us(), when, sizeof when);
         rec_spool_info_add(info, sizeof info, "version", "1");
+        /* The marks in .script name their shell "=<n>" (rec_filter.h), never its nonce. */
+        rec_spool_info_add(info, sizeof info, "marks", "2");
         rec_spool_info_add(info, sizeof info, "sid", sid);
         rec_spool_info_add(info, sizeof info, "host", host);
         rec_spool_info_add(info, sizeof info, "user", pw->pw_name);
@@ -527,9 +537,10 @@ int main(int argc, char **argv)
                             "recorded\r\n");
     }
     opts.spool = spool;
+    opts.script = &script;
     opts.marks = spool && marks_anchor[0] ? &marks : NULL;
     if (opts.marks && shells) {
-        rec_shells_start(shells, child, opts.marks, spool);
+        rec_shells_start(shells, child, opts.marks, spool, &script);
         opts.shells = shells;
     } else
         rec_shells_destroy(&shells); /* without the chain no nonce could be registered */
@@ -553,6 +564,7 @@ cleanup:
     if (nonce_fd >= 0)
         close(nonce_fd);
     rec_marks_wipe(&marks);
+    rec_filter_script_wipe(&script);
     if (hook_dir[0]) {
         unlink(hook_file);
         rmdir(hook_dir);

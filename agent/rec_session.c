@@ -148,8 +148,10 @@ typedef struct {
     bool eof_pending;          /* stdin (not a tty) ended: send VEOF once the queue drains */
     uint8_t *queue;            /* input waiting for the child */
     size_t queue_len;
-    uint8_t *rbuf, *fbuf;
+    uint8_t *rbuf, *fbuf, *sbuf;
     rec_filter_t filter;
+    rec_filter_script_t *script; /* what .script gets (opts->script, or own) */
+    rec_filter_script_t *own_script;
     bool term_lost;            /* stdin is a terminal and it hung up (EOF or EIO) */
     bool hung_up;              /* we sent the session SIGHUP */
 } s_loop_t;
@@ -219,10 +221,14 @@ static int s_drain_master(s_loop_t *L)
         L->master_open = false;
         return -1;
     }
-    if (L->opts->spool)
-        rec_spool_write(L->opts->spool, L->rbuf, (size_t)n, l3_time_mono_us());
+    /* .script gets the bytes with no nonce in them; a run that may still become one is
+       held back (at most 32 bytes), so recorder marks written below go before it. The
+       terminal state the marks wait for is that of what .script holds. */
+    size_t s = rec_filter_script_run(L->script, L->rbuf, (size_t)n, L->sbuf);
+    if (L->opts->spool && s > 0)
+        rec_spool_write(L->opts->spool, L->sbuf, s, l3_time_mono_us());
     if (L->opts->marks) {
-        rec_marks_track(L->opts->marks, L->rbuf, (size_t)n);
+        rec_marks_track(L->opts->marks, L->sbuf, s);
         s_write_marks(L); /* a key mark that waited for the end of a sequence */
         rec_shells_handle(L->opts->shells, NULL, 0, l3_time_mono_us()); /* and a shell's */
     }
@@ -296,7 +302,13 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
     L.queue = malloc(S_QUEUE_MAX);
     L.rbuf = malloc(S_READ_BUF);
     L.fbuf = malloc(S_READ_BUF + REC_FILTER_HOLD);
-    if (!L.queue || !L.rbuf || !L.fbuf) {
+    L.sbuf = malloc(S_READ_BUF + REC_FILTER_SCRIPT_SLACK);
+    L.script = opts->script;
+    if (!L.script && (L.own_script = malloc(sizeof *L.own_script)) != NULL) {
+        rec_filter_script_init(L.own_script);
+        L.script = L.own_script;
+    }
+    if (!L.queue || !L.rbuf || !L.fbuf || !L.sbuf || !L.script) {
         l3_error("out of memory");
         goto cleanup;
     }
@@ -435,6 +447,11 @@ bool rec_session_run(const rec_session_opts_t *opts, int master, pid_t child,
         if (t > 0 && L.stdout_ok)
             l3_write_all(STDOUT_FILENO, tail, t);
     }
+    {
+        size_t t = rec_filter_script_flush(L.script, L.sbuf);
+        if (t > 0 && opts->spool)
+            rec_spool_write(opts->spool, L.sbuf, t, l3_time_mono_us());
+    }
     if (opts->spool)
         rec_spool_flush(opts->spool);
     if (WIFSIGNALED(status)) {
@@ -453,5 +470,10 @@ cleanup:
     free(L.queue);
     free(L.rbuf);
     free(L.fbuf);
+    free(L.sbuf);
+    if (L.own_script) {
+        rec_filter_script_wipe(L.own_script);
+        free(L.own_script);
+    }
     return ok;
 }

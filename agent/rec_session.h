@@ -1,8 +1,10 @@
 /*  rec_session — one recorded session: a child in a new pty, bytes copied both ways.
 
     The loop is poll(2) over stdin, the pty master and a signalfd. Output of the child is
-    read from the master, written unchanged to the spool and, with the private marks
-    removed (rec_filter), to stdout. Input from stdin goes to the master through a bounded
+    read from the master and written to the spool with no nonce in it (rec_filter's script
+    side: each nonce the recorder gave becomes its shell's number, "=<n>", and a mark a
+    program printed back from .script is neutralised) and, with the private marks removed
+    (rec_filter), to stdout. Input from stdin goes to the master through a bounded
     queue with non-blocking writes: when the child does not read (a 1 MB paste into
     `cat > file` whose echo fills the pty), the queue fills, stdin stops being polled, and
     the child's output keeps being drained, so neither side can deadlock.
@@ -24,6 +26,7 @@
 #ifndef REC_SESSION_H
 #define REC_SESSION_H
 
+#include "rec_filter.h"
 #include "rec_marks.h"
 #include "rec_shells.h"
 #include "rec_spool.h"
@@ -39,6 +42,8 @@ typedef struct {
     const char *nest_id;   /* "host/sid" when nested: nest begin/end marks go to stdout */
     rec_marks_t *marks;    /* borrowed; NULL = no recorder marks (keys, hangup) */
     rec_shells_t *shells;  /* borrowed, started; NULL = no nonces for inner shells */
+    rec_filter_script_t *script; /* borrowed: the nonces given (the session shell's
+                                    first); NULL = one of its own that knows none */
 } rec_session_opts_t;
 
 typedef struct {

@@ -19,6 +19,10 @@
 
 #define S_LINE_MAX 16 /* "<pid>\n": a pid has at most 10 digits */
 
+/* Every nonce given has its number in the script filter, after the session shell's. */
+_Static_assert(REC_SHELLS_NONCES_MAX + 1 <= REC_FILTER_NONCES_MAX,
+               "the script filter holds every nonce of a session");
+
 typedef enum {
     S_FREE = 0,
     S_READING, /* accepted, waiting for the request line */
@@ -51,6 +55,7 @@ struct rec_shells_t {
     bool started;
     rec_marks_t *marks;  /* borrowed */
     rec_spool_t *spool;  /* borrowed */
+    rec_filter_script_t *script; /* borrowed: learns each nonce given */
     unsigned given;
     s_shell_t table[REC_SHELLS_TABLE_MAX];
     size_t shells;
@@ -216,14 +221,15 @@ static unsigned s_depth(const rec_shells_t *self, const rec_proc_t *shell)
 }
 
 void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
-                      rec_spool_t *spool)
+                      rec_spool_t *spool, rec_filter_script_t *script)
 {
     rec_proc_t p;
     if (!self)
         return;
     self->marks = marks;
     self->spool = spool;
-    self->started = marks && spool;
+    self->script = script;
+    self->started = marks && spool && script;
     if (rec_proc_read(shell, &p)) {
         //  Forked, maybe not exec'd yet: its image is taken once it differs from ours.
         s_register(self, shell, p.starttime, 0, 0);
@@ -409,11 +415,17 @@ static void s_answer(rec_shells_t *self, s_conn_t *c, int64_t now_us)
     s_hex(raw, sizeof raw, reply);
     l3_sha256(reply, REC_SHELLS_NONCE_HEX, digest);
     s_hex(digest, sizeof digest, hash);
+    //  The mark and the filter's number go together: the parser numbers the shells by
+    //  their marks, the filter by the nonces it learnt. Neither may happen alone.
+    if (rec_filter_script_full(self->script))
+        goto cleanup;
     mark_len = rec_marks_shell(self->marks, hash, depth, mark);
     if (mark_len == 0)
         goto cleanup; /* the chain is used up: a nonce the parser cannot know is useless */
     rec_spool_write(self->spool, (const uint8_t *)mark, mark_len, now_us);
     self->given++;
+    //  From now on its marks go into .script as "=<given>" (the session shell's is "=0").
+    (void)rec_filter_script_add(self->script, reply);
     s_register(self, shell.pid, shell.starttime, shell.image, depth);
     reply[REC_SHELLS_NONCE_HEX] = '\n';
     //  A fresh socket's buffer takes 33 bytes at once; a short write leaves the client

@@ -21,8 +21,8 @@
             is what keeps shells outside the session out (a peer outside it is refused
             as soon as it connects, before anything is read),
           * fewer than REC_SHELLS_NONCES_MAX nonces were given in this session (each
-            costs a link of the recorder's hash chain, REC_MARKS_CHAIN), and the chain
-            has a link left.
+            costs a link of the recorder's hash chain, REC_MARKS_CHAIN, and a place in
+            the script filter), and the chain has a link left.
         Anything else: the connection is closed without a reply.
       - S has no nonce yet. A shell registered with the same start time has one: it may
         ask again only after an `exec` (`exec bash`), that is when the program image in
@@ -48,7 +48,10 @@
         cannot print one before it has the reply). Like a key mark it is written only
         where the pty's bytes so far leave the terminal at its ground state; the reply
         waits for that at most REC_SHELLS_GROUND_MS, then the mark is written anyway.
-      - reply "<nonce>\n", close, and the nonce is wiped from memory.
+      - the nonce goes to the script filter (rec_filter.h), which writes it into .script
+        as "=<k>", k counting the shell marks written (the session shell's is "=0"): the
+        filter keeps every nonce given, in this process's memory only, for the session.
+      - reply "<nonce>\n", close, and the reply buffers are wiped.
       The server never blocks the pty relay: every socket is non-blocking, at most
       REC_SHELLS_CONNS requests are open at once (more wait in the listen backlog), and
       each has a deadline.
@@ -61,7 +64,7 @@
     Usage (server):
         rec_shells_t *shells = rec_shells_new();         // before the child is forked
         ... fork the shell, set up marks and spool ...
-        rec_shells_start(shells, child, marks, spool);    // or rec_shells_destroy
+        rec_shells_start(shells, child, marks, spool, script); // or rec_shells_destroy
         loop: n = rec_shells_poll_fds(shells, fds + k, max); timeout = min(...,
               rec_shells_timeout_ms(shells, now)); poll; rec_shells_handle(shells,
               fds + k, n, now); after each pty read: rec_shells_handle(shells, NULL, 0, now)
@@ -70,6 +73,7 @@
 #ifndef REC_SHELLS_H
 #define REC_SHELLS_H
 
+#include "rec_filter.h"
 #include "rec_marks.h"
 #include "rec_spool.h"
 
@@ -97,10 +101,11 @@ typedef struct rec_shells_t rec_shells_t;
 rec_shells_t *rec_shells_new(void);
 /* Close the socket and every open request; wipes what is left. Accepts NULL. */
 void rec_shells_destroy(rec_shells_t **self_p);
-/* Begin answering: `shell` (the child l3-rec started) is registered at depth 0; marks and
-   spool are borrowed and must outlive self. Until then, requests wait in the backlog. */
+/* Begin answering: `shell` (the child l3-rec started) is registered at depth 0; marks,
+   spool and script (which knows the session shell's nonce already) are borrowed and must
+   outlive self. Until then, requests wait in the backlog. */
 void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
-                      rec_spool_t *spool);
+                      rec_spool_t *spool, rec_filter_script_t *script);
 
 /* The fds to poll, at most max (REC_SHELLS_POLL_MAX is enough) from fds; returns how
    many. This and the next two do nothing when self is NULL (no server). */

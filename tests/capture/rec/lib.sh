@@ -58,22 +58,48 @@ start_rec() {
     SCRIPT=${INFO%.info}.script
     TIMING=${INFO%.info}.timing
     NONCE=
-    wait_for 'NONCE=$(nonce_of "$INFO" "$SCRIPT"); [ -n "$NONCE" ]'
+    wait_for 'NONCE=$(shell_ref "$INFO"); [ -n "$NONCE" ]'
+    wait_for 'grep -aqF -- "$OSC6973$NONCE;" "$SCRIPT"'
+}
+OSC6973=$'\e]6973;'
+
+# shell_ref INFO: what the session shell's marks carry in .script instead of its nonce,
+# "=0" (docs/capture.md "Marks": l3-rec writes no nonce into the spool, .info says
+# marks=2). Empty while .info is not written yet. The tests call it NONCE.
+shell_ref() {
+    grep -qx 'marks=2' "$1" 2>/dev/null && printf '=0'
 }
 
-# nonce_of INFO SCRIPT: the session's nonce as the test sees it from outside: .info holds
-# only its SHA-256 (nonce_sha256), so take the 32-hex nonce of a mark in .script whose
-# hash is there. Empty until the shell printed a mark.
-nonce_of() {
-    local c hashes
-    hashes=$(sed -n 's/^nonce_sha256=//p' "$1")
-    [[ -n $hashes ]] || return 0
-    for c in $(grep -aoE $'\e\\]6973;[0-9a-f]{32};' "$2" 2>/dev/null | cut -c8-39 | sort -u); do
-        if grep -qx "$(printf %s "$c" | sha256sum | cut -c1-64)" <<<"$hashes"; then
-            printf %s "$c"
-            return 0
-        fi
-    done
+# nonce_in FILE...: the files that hold a nonce of a shell of the spool's sessions — any
+# 32 characters of a run of lowercase hex whose SHA-256 is a nonce_sha256 of a .info or
+# the hash in a recorder shell mark of a .script in $SPOOL. The test cannot know the
+# nonces themselves (no spool file holds one: that is what this checks).
+nonce_in() {
+    perl -MDigest::SHA=sha256_hex -e '
+        my ($spool, @files) = @ARGV;
+        my %hash;
+        for my $f (glob("$spool/*.info"), glob("$spool/*.script")) {
+            open(my $fh, "<:raw", $f) or next;
+            local $/; my $d = <$fh>;
+            $hash{$1} = 1 while $d =~ /^nonce_sha256=([0-9a-f]{64})$/mg;
+            $hash{$1} = 1 while $d =~ /\e\]6973;rec;[0-9a-f]{64};shell;([0-9a-f]{64});/g;
+        }
+        die "nonce_in: no nonce hash in $spool\n" unless %hash;
+        my %hit; # each window hashed once
+        for my $f (@files) {
+            open(my $fh, "<:raw", $f) or next;
+            local $/; my $d = <$fh>;
+            my $found = 0;
+            while (!$found && $d =~ /([0-9a-f]{32,})/g) {
+                my $run = $1;
+                for my $i (0 .. length($run) - 32) {
+                    my $w = substr($run, $i, 32);
+                    $hit{$w} //= $hash{sha256_hex($w)} ? 1 : 0;
+                    if ($hit{$w}) { $found = 1; last; }
+                }
+            }
+            print "$f\n" if $found;
+        }' "$SPOOL" "$@"
 }
 
 marks() { perl "$HERE/marks.pl" "$NONCE" "$SCRIPT"; }

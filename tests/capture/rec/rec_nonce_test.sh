@@ -4,8 +4,9 @@
 # real bash, fed line by line through a fifo. Checks the reply, the shell marks in .script
 # (the nonce's SHA-256, the depth), that their proofs chain with the key marks from the
 # .info anchor, the refusals (not an ancestor, not a shell, outside the session, a
-# squatter on the socket's name), and that no nonce is left in .script, .info, or any
-# process's environment or command line.
+# squatter on the socket's name), that a nonce given is written into .script as the
+# number of its shell mark, and that no nonce is left in .script, .info, or any process's
+# environment or command line.
 . "$(dirname "$0")/lib.sh"
 H=$T/home
 E=(env -i PATH="$L3_BIN_DIR:/usr/bin:/bin" HOME="$H" LANG=C.UTF-8 TERM=xterm SHELL=/bin/bash)
@@ -73,6 +74,12 @@ expect_depth n1 1
 expect_depth n2 2
 # After exec the shell is the process registered at depth 1: it keeps that depth.
 expect_depth n1x 1
+# What .script gets for a nonce given: the number of its shell mark ("=1" the first),
+# wherever it is printed; the session shell's marks say "=0".
+send 'printf "\033]6973;%s;A\007 %s;%s\n" "$(cat ~/n2)" "$(cat ~/n1)" "$(cat ~/n1x)"; echo >~/refs.rc'
+wait_for '[ -s $H/refs.rc ]'
+wait_for 'grep -aqF $'"'"'\e]6973;=2;A\a =1;=3'"'"' "$SCRIPT"'
+ok "the nonces given go into .script as their shells' numbers"
 if command -v zsh >/dev/null; then
     send 'zsh -fc '\''l3-rec --nonce $$ >~/z1 2>~/z1.err; true'\''; echo >~/z1.rc'
     wait_for '[ -s $H/z1.rc ]'
@@ -182,8 +189,12 @@ chain=$(perl -MDigest::SHA=sha256_hex -e '
 [[ $chain == *' interrupt '* && $chain == *' shell' ]] || fail "chain: $chain"
 ok "proofs chain from recmark: $chain"
 
-# No nonce in the spool (.info has only hashes, .script only their marks' hashes).
+# No nonce in the spool (.info has only hashes, .script only their marks' hashes and the
+# shells' numbers): neither those the commands got nor the session shell's.
 grep -aqFf "$T/nonces" "$SCRIPT" "$INFO" "${INFO%.info}.timing" && fail "a nonce in the spool"
+grep -aqF $'\e]6973;=0;' "$SCRIPT" || fail "no mark of the session shell"
+found=$(nonce_in "$SCRIPT" "$INFO" "${INFO%.info}.timing")
+[[ -z $found ]] || fail "a nonce in $found"
 ok "no nonce in .script, .info, .timing"
 
 # The socket went with the recorder.

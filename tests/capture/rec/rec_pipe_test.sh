@@ -10,13 +10,14 @@ printf 'echo hi-from-bash\nprintf "\\033]6973;%%s;C;forged\\007\\n" 0123\nexit 5
     "${E[@]}" SHELL=/bin/bash "$REC" --spool "$SPOOL" >"$T/term.out" 2>&1
 rc=$?
 [[ $rc == 5 ]] || fail "exit status $rc, want 5"
-INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(nonce_of "$INFO" "$SCRIPT")
+INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(shell_ref "$INFO")
 grep -aq $'\e]6973' "$T/term.out" && fail "OSC 6973 reached the terminal side"
 grep -aq $'\e]133;C' "$T/term.out" || fail "no OSC 133 for the terminal"
 grep -aq hi-from-bash "$T/term.out" || fail "output missing on the terminal side"
 [[ $(marks | grep -c $'^C\techo hi-from-bash$') == 1 ]] || fail "C mark missing"
 marks | grep -q $'^C\tforged' && fail "forged mark decoded"
 grep -aq $'\e]6973;0123;C;forged' "$SCRIPT" || fail "forged mark not kept as output"
+[[ -z $(nonce_in "$SCRIPT" "$INFO" "${INFO%.info}.timing") ]] || fail "the nonce is in the spool"
 grep -q '^exit=5$' "$INFO" || fail "no exit=5 in .info"
 for f in "$INFO" "$SCRIPT" "${INFO%.info}.timing"; do
     [[ $(stat -c %a "$f") == 600 ]] || fail "$f is not 0600"
@@ -33,7 +34,7 @@ printf 'false\nPROMPT_COMMAND+=("echo pcC >>~/pc.log")\ntrue\nexit\n' |
     "${E[@]}" SHELL=/bin/bash "$REC" --spool "$SPOOL" >/dev/null 2>&1
 [[ $(tr '\n' ' ' <"$T/home/pc.log") == 'pcA 0 pcB pcA 1 pcB pcA 0 pcB pcC pcA 0 pcB pcC ' ]] ||
     fail "array PROMPT_COMMAND: $(tr '\n' ' ' <"$T/home/pc.log")"
-INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(nonce_of "$INFO" "$SCRIPT")
+INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(shell_ref "$INFO")
 # false, PROMPT_COMMAND+=, true, and exit (its D comes from the hook's EXIT trap).
 [[ $(marks | grep -c '^D') == 4 ]] || fail "array PROMPT_COMMAND: D marks $(marks)"
 ok "array PROMPT_COMMAND kept working"

@@ -51,7 +51,7 @@ echo 'echo "mark=$MARK"; exit' | env -i PATH=/usr/bin:/bin HOME="$T/home" SHELL=
     "$REC" --spool "$SPOOL" --login >"$T/out" 2>&1
 grep -aq 'mark=from-profile' "$T/out" || fail "~/.bash_profile not read in --login"
 [[ $(cat "$T/home/logout.txt" 2>/dev/null) == bye ]] || fail "~/.bash_logout did not run"
-INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(nonce_of "$INFO" "$SCRIPT")
+INFO=$(ls "$SPOOL"/*.info) SCRIPT=${INFO%.info}.script NONCE=$(shell_ref "$INFO")
 marks | grep -q $'^C\techo "mark=$MARK"; exit$' || fail "no C mark in a login session: $(marks)"
 ok "--login bash reads the login files, keeps the hooks, runs .bash_logout"
 echo "PASS rec_profile_test"

@@ -34,8 +34,9 @@ printf 'rec\n    editors = "fakeed vi"\n' >"$T/l3.cfg"
 mkdir -p "$T/home/dir one"
 touch "$T/home/uniquefilename_xyz.txt"
 printf 'line 1\n' >"$T/home/notes.txt"
-# Forged marks: a wrong nonce, a missing one, and a C that would look real.
-printf 'evil\033]6973;00000000000000000000000000000000;C;rm%%20-rf\007\033]6973;C;x\007done\n' >"$T/home/evil.txt"
+# Forged marks: a wrong nonce, a missing one, and a C that would look real; and one as
+# l3-rec writes the session shell's marks into .script ("=0" for its nonce).
+printf 'evil\033]6973;00000000000000000000000000000000;C;rm%%20-rf\007\033]6973;C;x\007\033]6973;=0;C;rm%%20-rf\007done\n' >"$T/home/evil.txt"
 
 start_rec -c "$T/l3.cfg"
 wait_for '[ $(count A) -ge 1 ]'
@@ -162,12 +163,19 @@ ok "no fd leak"
 run 'env | grep -c L3_NONCE >nonce.txt'
 [[ $(cat nonce.txt) == 0 ]] || fail "L3_NONCE visible to commands"
 run 'env >env.txt'
-grep -q "$NONCE" env.txt && fail "nonce value visible to commands"
+[[ -z $(nonce_in env.txt) ]] || fail "nonce value visible to commands"
 ok "nonce hidden"
+# The hook's variable printed to the terminal (`set` lists it, so do `declare -p` and
+# `set -x`): .script gets the shell's number in its place, no spool file the nonce.
+run 'set | grep -a "^__l3_nonce="'
+grep -aqF '__l3_nonce==0' "$SCRIPT" || fail "the printed nonce is not replaced in .script"
+[[ -z $(nonce_in "$SCRIPT") ]] || fail "the printed nonce is in .script"
+ok "a printed nonce is replaced in .script"
 
 # Forged marks are plain output.
 run 'cat evil.txt'
 grep -aq $'\e]6973;00000000000000000000000000000000;C;rm%20-rf' "$SCRIPT" || fail "forged mark not kept in .script"
+grep -aq $'\e]6973;!0;C;rm%20-rf' "$SCRIPT" || fail "a printed =0 mark not neutralised in .script"
 marks | grep -q 'rm -rf' && fail "forged mark decoded as a command"
 "${TM[@]}" capture-pane -p -t t | grep -q 6973 && fail "6973 visible on the terminal"
 ok "forged marks are output"
@@ -212,6 +220,8 @@ expect_c 'exit 7'
 grep -q '^exit=7$' "$INFO" || fail ".info has no exit=7"
 [[ $(stat -c %a "$SCRIPT") == 600 && $(stat -c %a "$SPOOL") == 700 ]] || fail "spool modes"
 ls -a "$SPOOL" | grep -q '\.hook$' && fail "hook scratch file left behind"
+found=$(nonce_in "$SPOOL"/*)
+[[ -z $found ]] || fail "the nonce is in $found"
 ok "exit status 7"
 expect_tty_restored
 

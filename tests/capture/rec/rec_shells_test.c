@@ -12,7 +12,9 @@
       - at most REC_SHELLS_NONCES_MAX nonces per session;
       - connections that send nothing, half a line, a line too long or not a pid are
         closed without a reply, and holding every slot only delays the others;
-      - every shell mark's proof chains from the anchor, in order.
+      - every shell mark's proof chains from the anchor, in order;
+      - the script filter learns each nonce given, numbered as the parser numbers the
+        shell marks: the k-th mark's nonce goes into .script as "=k".
 
     Events, not sleeps: the loop polls the server's fds and a pidfd of the child. */
 #include "l3_sha256.h"
@@ -40,6 +42,7 @@ static char s_self[PATH_MAX]; /* this binary, for the children */
 static char s_dir[PATH_MAX];  /* temp dir: spool and the children's files */
 static rec_shells_t *s_shells;
 static rec_marks_t s_marks;
+static rec_filter_script_t s_filter; /* the session shell's nonce is its number 0 */
 static rec_spool_t *s_spool;
 static char s_anchor[REC_MARKS_ANCHOR_HEX + 1];
 static const char *s_sid = "20260101T000000-1-abcd";
@@ -239,9 +242,21 @@ static int s_depth_of(const char *name, int line)
         s_hex_sha256(p, 32, hash);
         result = -1;
         int n = s_shell_marks(NULL);
-        for (int i = 0; i < n; i++)
-            if (strcmp(s_hash[i], hash) == 0)
-                result = s_depth[i];
+        for (int i = 0; i < n; i++) {
+            if (strcmp(s_hash[i], hash) != 0)
+                continue;
+            result = s_depth[i];
+            //  What .script gets for it: the number of its shell mark.
+            uint8_t out[64 + REC_FILTER_SCRIPT_SLACK], in[34] = ".";
+            char want[16];
+            memcpy(in + 1, p, 32);
+            in[33] = '.';
+            size_t o = rec_filter_script_run(&s_filter, in, sizeof in, out);
+            snprintf(want, sizeof want, ".=%d.", i + 1);
+            CHECK_MSG(o == strlen(want) && memcmp(out, want, o) == 0,
+                      "%s line %d: the nonce of shell mark %d goes into .script as [%.*s]",
+                      name, line, i + 1, (int)o, (char *)out);
+        }
     }
     free(text);
     return result;
@@ -449,7 +464,9 @@ int main(int argc, char **argv)
     struct pollfd fds[REC_SHELLS_POLL_MAX];
     CHECK(rec_shells_poll_fds(s_shells, fds, REC_SHELLS_POLL_MAX) == 0);
     //  This process plays the recorder and stands for its top shell too (depth 0).
-    rec_shells_start(s_shells, getpid(), &s_marks, s_spool);
+    rec_filter_script_init(&s_filter);
+    CHECK(rec_filter_script_add(&s_filter, "0123456789abcdef0123456789abcdef") == 0);
+    rec_shells_start(s_shells, getpid(), &s_marks, s_spool, &s_filter);
     s_script("ask1.sh", "\"$ASK\" ask \"$REC\" $$ ${2:-1} >>\"$T/$1\"\n");
 
     s_test_depth();
@@ -458,11 +475,16 @@ int main(int argc, char **argv)
     s_test_refusals();
     s_test_cap();
 
+    //  The filter knows the session shell's nonce and every nonce given, no other.
+    CHECK_MSG(s_filter.count == rec_shells_given(s_shells) + 1, "%zu nonces known, %u given",
+              s_filter.count, rec_shells_given(s_shells));
+    CHECK(s_shell_marks(NULL) == (int)rec_shells_given(s_shells));
     rec_shells_destroy(&s_shells);
     CHECK(s_shells == NULL);
     rec_shells_destroy(&s_shells); /* NULL is fine */
     rec_spool_destroy(&s_spool);
     rec_marks_wipe(&s_marks);
+    rec_filter_script_wipe(&s_filter);
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
     if (system(cmd) != 0)
