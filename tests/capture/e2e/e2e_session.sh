@@ -16,7 +16,7 @@ EXPECT=$T/expect
 : >"$EXPECT"
 
 # Cheap mark counting (the spool grows to 50 MB; marks.pl would re-decode all of it).
-count() { grep -aoF -- "$NONCE;$1" "$SCRIPT" | wc -l; }
+count() { grep -aoF -- "$OSC6973$NONCE;$1" "$SCRIPT" | wc -l; }
 screen() { "${TM[@]}" capture-pane -p -t t; }
 # A person waits for the prompt before typing on.
 wait_prompt() { wait_for '[ "$(count B)" -gt '"$1"' ]' "${2:-20}"; }
@@ -126,8 +126,8 @@ printf 'evil\e]133;A\a\e]133;B\a\e]133;C\a\e]7;file://x/etc\a\e]6973;00000000000
 
 # What a command run inside the session can read, collected for the test to search for
 # the nonces: every process's environment and argv (all of /proc, read-only), the fd
-# targets of the processes on this terminal, and every spool and hook file but .script
-# (whose marks carry the nonce: docs/capture.md "Marks").
+# targets of the processes on this terminal, and every spool and hook file, .script
+# included (its marks name the shell "=0", docs/capture.md "Marks").
 cat >"$H/scan.sh" <<'SCAN'
 out=$1
 tty=$(readlink /proc/$$/fd/0)
@@ -137,7 +137,7 @@ for p in /proc/[0-9]*; do
     [ "$(readlink "$p/fd/0" 2>/dev/null)" = "$tty" ] && ls -l "$p/fd/" 2>/dev/null
 done >"$out"
 for f in "$L3_SPOOL"/* "$L3_SPOOL"/.[!.]* "${TMPDIR:-/tmp}"/l3-rec.*/* /dev/shm/l3-rec.*/*; do
-    case $f in *.script) ;; *) [ -f "$f" ] && cat "$f" ;; esac
+    [ -f "$f" ] && cat "$f"
 done >>"$out" 2>/dev/null
 echo scanned
 SCAN
@@ -170,7 +170,7 @@ c 'ls --color=always colors' 0 - '' '~\e[' '~run.sh' '~plain.txt'
 
 # --- no command can find the nonce (scanned again inside the nested session below) -------
 c 'sh scan.sh scan1.out' 0 - '' '=scanned\r\n'
-grep -aqF "$NONCE" "$H/scan1.out" && fail "the nonce is readable by a command"
+[[ -z $(nonce_in "$H/scan1.out") ]] || fail "the nonce is readable by a command"
 [[ $(wc -c <"$H/scan1.out") -gt 1000 ]] || fail "the scan read nothing"
 ok "nonce in no environ, argv, fd or spool file"
 
@@ -280,8 +280,8 @@ wait_for '[ $(ls "$SPOOL"/*.info | wc -l) -eq 2 ]'
 INNER_INFO=$(ls "$SPOOL"/*.info | grep -v "^$INFO$")
 INNER=${INNER_INFO%.info}.script
 INONCE=
-wait_for 'INONCE=$(nonce_of "$INNER_INFO" "$INNER"); [ -n "$INONCE" ]'
-icount() { grep -aoF -- "$INONCE;$1" "$INNER" | wc -l; }
+wait_for 'INONCE=$(shell_ref "$INNER_INFO"); [ -n "$INONCE" ]'
+icount() { grep -aoF -- "$OSC6973$INONCE;$1" "$INNER" | wc -l; }
 wait_for '[ $(icount B) -ge 1 ]'
 for l in 'echo inner-one' 'sh scan.sh scan2.out' 'echo inner-two'; do
     ib=$(icount B)
@@ -293,9 +293,8 @@ wait_for 'grep -q "^end=" "$INNER_INFO"'
 wait_for "[ \$(count D) -gt $n ]"
 wait_prompt "$b"
 expect 'l3-rec --spool ../spool' 0 - 'nested' 'nested' '!inner-one' '!inner-two'
-for n in "$NONCE" "$INONCE"; do
-    grep -aqF "$n" "$H/scan1.out" "$H/scan2.out" && fail "a nonce is readable by a command (nested)"
-done
+# (nonce_in knows both sessions' nonce hashes: both .info are in $SPOOL.)
+[[ -z $(nonce_in "$H/scan1.out" "$H/scan2.out") ]] || fail "a nonce is readable by a command (nested)"
 ok "neither nonce readable from inside the nested session" 
 grep -q '^parent=' "$INNER_INFO" || fail "inner session has no parent"
 ok "nested session"
@@ -489,4 +488,8 @@ if [[ $SH == bash ]]; then
     }
     ok "daemon killed -9 twice: records exact, once"
 fi
+# No spool file holds a nonce of either session (docs/capture.md "Marks").
+found=$(nonce_in "$SPOOL"/*)
+[[ -z $found ]] || fail "a nonce in $found"
+ok "no nonce in any spool file"
 echo "PASS e2e_session $SH"

@@ -20,7 +20,7 @@ H=$T/home
 EXPECT=$T/expect
 : >"$EXPECT"
 
-count() { grep -aoF -- "$NONCE;$1" "$SCRIPT" | wc -l; }
+count() { grep -aoF -- "$OSC6973$NONCE;$1" "$SCRIPT" | wc -l; }
 recmarks() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};[a-z]+' "$SCRIPT" | wc -l; }
 screen() { "${TM[@]}" capture-pane -p -t t; }
 PMARK=B
