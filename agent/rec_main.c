@@ -1,8 +1,9 @@
 /*  l3-rec — record a terminal session into the lilalo spool.
 
-    Thin main over rec_session (pty + copy loop), rec_spool (files) and rec_filter (mark
-    removal for the terminal; for .script, the nonces replaced by their shells' numbers). This file decides *what* to run and *where* to record: the spool directory,
-    the session id and nonce, the environment handed to the shell (so it loads the shell
+    Thin main over rec_session (pty + copy loop), rec_spool (files) and rec_filter (marks
+    removed for the terminal; for .script, the nonces replaced by their shells' numbers).
+    This file decides *what* to run and *where* to record: the spool directory, the
+    session id and nonce, the environment handed to the shell (so it loads the shell
     integration from conf/shell/), and whether this recorder is nested inside another.
 
     Nesting, kept simple: a recorder is nested when one of its ancestor processes is an
@@ -281,7 +282,7 @@ int main(int argc, char **argv)
     int master = -1, nonce_fd = -1;
     pid_t child = 0;
     static rec_marks_t marks; /* static: 2 KiB, and rec_marks_wipe at cleanup sees it */
-    static rec_filter_script_t script; /* static: 33 KiB of nonces, wiped at cleanup */
+    static rec_filter_script_t script; /* static: 35 KiB of nonces, wiped at cleanup */
     char marks_anchor[REC_MARKS_ANCHOR_HEX + 1] = "";
     rec_shells_t *shells = NULL;
 

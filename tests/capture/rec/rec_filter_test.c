@@ -123,9 +123,10 @@ static size_t s_script_run(const char *in, size_t len, size_t split, const char 
 static bool s_has_nonce(const uint8_t *p, size_t len)
 {
     static const char *const known[] = { N0, N1, N2 };
+#define S_HEX(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f'))
     for (size_t i = 0; i + 32 <= len; i++) {
-        bool left = i == 0 || !((p[i - 1] >= '0' && p[i - 1] <= '9') || (p[i - 1] >= 'a' && p[i - 1] <= 'f'));
-        bool right = i + 32 == len || !((p[i + 32] >= '0' && p[i + 32] <= '9') || (p[i + 32] >= 'a' && p[i + 32] <= 'f'));
+        bool left = i == 0 || !S_HEX(p[i - 1]);
+        bool right = i + 32 == len || !S_HEX(p[i + 32]);
         for (size_t k = 0; left && right && k < 3; k++)
             if (memcmp(p + i, known[k], 32) == 0)
                 return true;
