@@ -17,8 +17,8 @@ H=$T/home
 EXPECT=$T/expect
 : >"$EXPECT"
 
-# Marks of any shell (the nested bash has a nonce of its own).
-count() { grep -aoE -- $'\e\\]6973;[0-9a-f]{32};'"$1" "$SCRIPT" | wc -l; }
+# Marks of any shell (the nested bash has a nonce of its own; .script names each "=<n>").
+count() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
 recmarks() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};[a-z]+' "$SCRIPT" | wc -l; }
 screen() { "${TM[@]}" capture-pane -p -t t; }
 S=31431 # sleeps with a number of their own, so pgrep finds this test's

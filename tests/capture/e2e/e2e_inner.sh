@@ -19,8 +19,8 @@ H=$T/home
 EXPECT=$T/expect
 : >"$EXPECT"
 
-# Marks of any shell: the nonces differ from shell to shell.
-count() { grep -aoE -- $'\e\\]6973;[0-9a-f]{32};'"$1" "$SCRIPT" | wc -l; }
+# Marks of any shell: .script names each shell "=<n>" (no nonce is in the spool).
+count() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
 shells() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};shell;' "$SCRIPT" | wc -l; }
 screen() { "${TM[@]}" capture-pane -p -t t; }
 esc() {
@@ -78,7 +78,7 @@ ln -s "$SHELLS/inner.fish" "$H/.config/fish/conf.d/lilalo.fish"
 printf '%s\n' 'function fish_greeting; end' 'function fish_prompt; echo -n "f> "; end' >"$H/.config/fish/config.fish"
 ln -s "$L3_BIN_DIR/l3-rec" "$T/bin/l3-rec"
 # What a command can read (as e2e_session.sh's scan): every environ and argv, the fds of
-# the processes on this terminal, the hooks' scratch files.
+# the processes on this terminal, the hooks' scratch files and every spool file.
 cat >"$H/scan.sh" <<'SCAN'
 out=$1
 tty=$(readlink /proc/$$/fd/0)
@@ -88,7 +88,7 @@ for p in /proc/[0-9]*; do
     [ "$(readlink "$p/fd/0" 2>/dev/null)" = "$tty" ] && ls -l "$p/fd/" 2>/dev/null
 done >"$out"
 for f in "$L3_SPOOL"/* "$L3_SPOOL"/.[!.]* /dev/shm/.l3-hook.* "${XDG_RUNTIME_DIR:-/nonexistent}"/.l3-hook.*; do
-    case $f in *.script) ;; *) [ -f "$f" ] && cat "$f" ;; esac
+    [ -f "$f" ] && cat "$f"
 done >>"$out" 2>/dev/null
 echo scanned
 SCAN
@@ -143,11 +143,9 @@ c 'sh scan.sh scan.out' 0 - '' '=scanned\r\n' depth=1
 leave 'exit 3' 3 depth=1
 ok "nested bash: commands recorded at depth 1 and 2"
 
-# Every nonce seen in the spool so far (the top shell's and the inner ones'): none is
-# readable by a command of an inner shell.
-for n in $(grep -aoE $'\e\\]6973;[0-9a-f]{32};' "$SCRIPT" | cut -c8-39 | sort -u); do
-    grep -aqF "$n" "$H/scan.out" && fail "nonce $n is readable by a command"
-done
+# No nonce of any shell so far (the top shell's and the inner ones': any 32 hex whose
+# SHA-256 the spool names) is readable by a command of an inner shell, .script included.
+[[ -z $(nonce_in "$H/scan.out") ]] || fail "a nonce is readable by a command"
 [[ $(wc -c <"$H/scan.out") -gt 1000 ]] || fail "the scan read nothing"
 ok "no shell's nonce in any environ, argv, fd or scratch file"
 
@@ -189,5 +187,6 @@ expect 'exit' 0 - ''
 
 "$AGENT" --once "$SCRIPT" -o "$T/out.xml" || fail "l3-agent --once failed"
 "$CHECK" expect "$EXPECT" "$T/out.xml" || fail "records differ from the table"
+[[ -z $(nonce_in "$SPOOL"/*) ]] || fail "a nonce in the spool: $(nonce_in "$SPOOL"/*)"
 ok "records match the table"
 echo "PASS e2e_inner"
