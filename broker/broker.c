@@ -32,6 +32,9 @@
 #define BROKER_PEERS_MAX 100000
 #define BROKER_ADDR_MAX 256
 #define BROKER_HEARTBEAT_MS 30000
+/* How often the loop looks at allowed_keys for changed keys and bindings (a stat of the
+   directory; it is re-read when that changed or every KEYRING_IDLE_RELOAD_MS). */
+#define BROKER_KEYRING_CHECK_MS 1000
 
 /* A rate limit for log lines a remote peer can trigger, so a flood of garbage cannot fill
    the disk: at most `limit` lines per window, then one summary line per window. */
@@ -46,7 +49,9 @@ typedef struct {
 struct broker_t {
     bool curve;
     zsock_t *zap;        /* our ZAP handler (REP on inproc://zeromq.zap.01) */
-    keyring_t *keyring;  /* allowed agent keys (CURVE only) */
+    keyring_t *keyring;  /* allowed agent keys and their hosts (CURVE only) */
+    bool allow_unbound;  /* broker/unbound_keys = allow: keys binding no host get in */
+    int64_t keyring_checked; /* zclock_mono of the loop's last keyring_refresh */
     zcert_t *server_cert;
 
     zsock_t *frontend, *backend, *ack_in, *ack_out, *capture, *monitor;
@@ -201,6 +206,13 @@ broker_t *broker_new(l3_config_t *config)
     const char *writer_ack =
         l3_config_str(config, "broker/writer_ack_endpoint", "tcp://127.0.0.1:5681");
     self->curve = l3_config_bool(config, "broker/curve", true);
+    const char *unbound = l3_config_str(config, "broker/unbound_keys", "refuse");
+    if (strcmp(unbound, "allow") == 0)
+        self->allow_unbound = true;
+    else if (strcmp(unbound, "refuse") != 0) {
+        l3_error("broker/unbound_keys = '%s': use refuse (the default) or allow", unbound);
+        goto fail;
+    }
     bool plain_remote = l3_config_bool(config, "broker/allow_plaintext_remote", false);
     snprintf(self->writer_ep, sizeof self->writer_ep, "%s", writer);
 
@@ -244,6 +256,10 @@ broker_t *broker_new(l3_config_t *config)
                      "them)", allowed);
             goto fail;
         }
+        if (self->allow_unbound)
+            l3_warn("unbound_keys = allow: an allowed key whose certificate binds no host "
+                    "can send records under any host name; bind them (l3-keygen --bind) and "
+                    "remove the setting");
         if (!s_zap_start(self))
             goto fail;
         if (!l3_curve_server_setup(self->frontend, self->server_cert, BROKER_ZAP_DOMAIN) ||
@@ -482,6 +498,47 @@ static bool s_identity(broker_t *self, zmq_msg_t *msg, const l3_msg_t *decoded, 
     return true;
 }
 
+/* Why the key of an allowed entry may not send at all (NULL when it may): a conflict
+   between two files, or no binding while unbound keys are refused. */
+static const char *s_binding_refusal(broker_t *self, const keyring_entry_t *entry, char *buf,
+                                     size_t size)
+{
+    if (entry->conflict) {
+        snprintf(buf, size, "%s and %s bind its key to different hosts", entry->file,
+                 entry->conflict);
+        return buf;
+    }
+    if (!entry->host && !self->allow_unbound) {
+        snprintf(buf, size, "its certificate %s binds no host (broker/unbound_keys = refuse)",
+                 entry->file);
+        return buf;
+    }
+    return NULL;
+}
+
+/* The host check of a CURVE record: the key's entry as the keyring has it now (so a
+   re-read binding or a removed key counts from the next record on) must bind the host
+   the record claims. NULL when it does, else why not (in buf). */
+static const char *s_check_host(broker_t *self, const char *id, const l3_record_t *record,
+                                char *buf, size_t size)
+{
+    const keyring_entry_t *entry = keyring_lookup(self->keyring, id);
+    if (!entry)
+        return "its key is no longer in allowed_keys";
+    const char *refusal = s_binding_refusal(self, entry, buf, size);
+    if (refusal)
+        return refusal;
+    if (entry->host && strcmp(record->host, entry->host) != 0) {
+        /* Both names are printable (l3_text_valid, checked by the decoder and by the
+           keyring), so they go into the log line as they are. */
+        self->stats.host_refused++;
+        snprintf(buf, size, "record claims host \"%s\", but its key (%s) is bound to host \"%s\"",
+                 record->host, entry->file, entry->host);
+        return buf;
+    }
+    return NULL;
+}
+
 /* Read up to a batch of records from agents and forward them; stops early when the
    backend refuses one (kept as pending). */
 static void s_handle_frontend(broker_t *self)
@@ -516,7 +573,7 @@ static void s_handle_frontend(broker_t *self)
         /* Validation only, so a view: the same checks as l3_msg_decode without copying
            the byte fields (decoded owns nothing and is not cleared). */
         l3_msg_t decoded;
-        char err[160] = "";
+        char err[1024] = "";
         const char *why = NULL;
         if (!l3_msg_decode_view(zmq_msg_data(&msg), zmq_msg_size(&msg), &decoded, err,
                                 sizeof err))
@@ -525,6 +582,8 @@ static void s_handle_frontend(broker_t *self)
             why = "not a record (acks flow from the writer, not to it)";
         else
             s_identity(self, &msg, &decoded, id, &why); /* sets why when it fails */
+        if (!why && self->curve)
+            why = s_check_host(self, id, &decoded.record, err, sizeof err);
         if (!why && self->curve && strcmp(decoded.record.agent, id) != 0)
             l3_debug("record claims agent %s, authenticated as %s; using the latter",
                      decoded.record.agent, id);
@@ -709,9 +768,11 @@ static void s_handle_monitor(broker_t *self)
     }
 }
 
-/* Answer ZAP requests (RFC 27): CURVE keys in the keyring get 200 with User-Id = the
-   agent id (hex of the key); NULL (plaintext mode) gets 200 with no user; anything else
-   400. Every request gets a reply, or libzmq would wait for it. */
+/* Answer ZAP requests (RFC 27): CURVE keys in the keyring that may send (bound to a
+   host, or unbound with unbound_keys = allow, and not in conflict) get 200 with User-Id =
+   the agent id (hex of the key); NULL (plaintext mode) gets 200 with no user; anything
+   else 400. Refusing an unusable key here, not record by record, makes the agent's own
+   log show a failed handshake. Every request gets a reply, or libzmq would wait for it. */
 static void s_handle_zap(broker_t *self)
 {
     for (int n = 0; n < BROKER_BATCH; n++) {
@@ -738,19 +799,21 @@ static void s_handle_zap(broker_t *self)
             text = "OK";
         } else if (strcmp(mechanism, "CURVE") == 0 && self->keyring && key &&
                    zframe_size(key) == L3_CURVE_KEY_LEN) {
-            char name[256] = "";
+            char buf[1024];
             l3_curve_agent_id(zframe_data(key), user);
-            if (keyring_allows(self->keyring, zframe_data(key), name, sizeof name)) {
+            keyring_refresh(self->keyring, KEYRING_RELOAD_MS);
+            const keyring_entry_t *entry = keyring_lookup(self->keyring, user);
+            const char *refusal = entry ? s_binding_refusal(self, entry, buf, sizeof buf)
+                                        : "its key is not in allowed_keys";
+            if (!refusal) {
                 status = "200";
                 text = "OK";
-                l3_debug("agent %s (%s) authenticated from %s", user, name,
-                         address ? address : "?");
+                l3_debug("agent %s (%s, host %s) authenticated from %s", user, entry->file,
+                         entry->host ? entry->host : "unbound", address ? address : "?");
             } else {
                 if (s_ratelog_allow(&self->peerlog))
-                    l3_warn("refused agent %s from %s: authentication failed, its key is "
-                            "not in allowed_keys",
-                            user,
-                            address ? address : "?");
+                    l3_warn("refused agent %s from %s: authentication failed, %s", user,
+                            address ? address : "?", refusal);
                 user[0] = '\0';
             }
         }
@@ -857,11 +920,19 @@ int broker_run(broker_t *self)
             s_handle_capture(self);
         s_ratelog_tick(&self->badlog);
         s_ratelog_tick(&self->peerlog);
+        /* Keys and bindings changed while no agent connects still count, for the
+           connections that are up (s_check_host looks at every record). */
+        if (self->keyring && zclock_mono() - self->keyring_checked >= BROKER_KEYRING_CHECK_MS) {
+            keyring_refresh(self->keyring, KEYRING_IDLE_RELOAD_MS);
+            self->keyring_checked = zclock_mono();
+        }
     }
     s_ratelog_flush(&self->badlog);
     s_ratelog_flush(&self->peerlog);
-    l3_info("stopping: %" PRIu64 " records forwarded, %" PRIu64 " rejected, %" PRIu64
-            " acks, %" PRIu64 " writer stalls",
-            self->stats.forwarded, self->stats.rejected, self->stats.acks, self->stats.stalls);
+    l3_info("stopping: %" PRIu64 " records forwarded, %" PRIu64 " rejected (%" PRIu64
+            " claiming another host than their key's), %" PRIu64 " acks, %" PRIu64
+            " writer stalls",
+            self->stats.forwarded, self->stats.rejected, self->stats.host_refused,
+            self->stats.acks, self->stats.stalls);
     return rc;
 }

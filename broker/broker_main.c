@@ -26,7 +26,8 @@ static void s_usage(FILE *out)
             "  -h, --help          this help\n"
             "\n"
             "CURVE is on by default: broker/server_cert is the broker's secret key (created when\n"
-            "missing), broker/allowed_keys the directory of agents' public keys (l3-keygen).\n"
+            "missing), broker/allowed_keys the directory of agents' public keys (l3-keygen),\n"
+            "each bound to the one host whose records it may send (docs/security.md).\n"
             "Stop with SIGTERM or SIGINT.\n");
 }
 

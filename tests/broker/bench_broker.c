@@ -38,7 +38,8 @@ int main(int argc, char **argv)
         snprintf(allowed, sizeof allowed, "%s/allowed", dir);
         if (!l3_curve_keygen(own, "broker", false, NULL, server_pub, sizeof server_pub, err,
                              sizeof err) ||
-            !l3_curve_keygen(allowed, "agent", false, key, pub, sizeof pub, err, sizeof err)) {
+            !l3_curve_keygen(allowed, "agent", false, key, pub, sizeof pub, err, sizeof err) ||
+            !bt_bind(pub, BT_HOST) || !bt_bind(key, BT_HOST)) { /* both are in allowed */
             fprintf(stderr, "keygen: %s\n", err);
             goto cleanup;
         }

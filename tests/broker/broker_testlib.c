@@ -1,6 +1,7 @@
 /*  broker_testlib — helpers of the broker tests. See broker_testlib.h. */
 #include "broker_testlib.h"
 #include "l3_port.h"
+#include "keyring.h"
 #include "l3_curve.h"
 
 #include <errno.h>
@@ -159,8 +160,14 @@ bt_writer_t *bt_writer_new(void)
     zlist_autofree(self->subs);
     /* Verbose: every broker's subscription shows, not only the first of each topic. */
     zsock_set_xpub_verbose(self->pub, 1);
-    self->port = zsock_bind(self->pull, "tcp://127.0.0.1:*");
-    self->ack_port = zsock_bind(self->pub, "tcp://127.0.0.1:*");
+    /* Random ports, not "*": libzmq gives "*" the first free port from 49152 up, so when
+       tests run in parallel (ctest -j) one test's writer took the port another test's
+       writer had just closed, and that test's broker forwarded into the wrong test. */
+    self->port = self->ack_port = -1;
+    for (int attempt = 0; attempt < 20 && self->port < 0; attempt++)
+        self->port = zsock_bind(self->pull, "tcp://127.0.0.1:%d", bt_free_port());
+    for (int attempt = 0; attempt < 20 && self->ack_port < 0; attempt++)
+        self->ack_port = zsock_bind(self->pub, "tcp://127.0.0.1:%d", bt_free_port());
     if (self->port < 0 || self->ack_port < 0)
         bt_writer_destroy(&self);
     return self;
@@ -334,13 +341,28 @@ void bt_agent_destroy(bt_agent_t **self_p)
 void bt_record(l3_buf_t *out, l3_record_type_t type, const char *agent, uint64_t epoch,
                uint64_t seq, const char *cmd)
 {
+    bt_record_host(out, type, agent, BT_HOST, epoch, seq, cmd);
+}
+
+bool bt_bind(const char *cert_path, const char *host)
+{
+    char err[512];
+    if (keyring_cert_bind(cert_path, host, err, sizeof err))
+        return true;
+    fprintf(stderr, "bind %s to %s: %s\n", cert_path, host ? host : "(none)", err);
+    return false;
+}
+
+void bt_record_host(l3_buf_t *out, l3_record_type_t type, const char *agent, const char *host,
+                    uint64_t epoch, uint64_t seq, const char *cmd)
+{
     l3_record_t r;
     l3_record_init(&r);
     r.type = type;
     snprintf(r.agent, sizeof r.agent, "%s", agent);
     r.epoch = epoch;
     r.seq = seq;
-    snprintf(r.host, sizeof r.host, "lab01");
+    snprintf(r.host, sizeof r.host, "%s", host);
     snprintf(r.user, sizeof r.user, "alice");
     snprintf(r.sid, sizeof r.sid, "20261124T211144-4242-beef");
     if (type == L3_RECORD_SESSION) {

@@ -83,9 +83,17 @@ typedef struct {
 bt_agent_t *bt_agent_new(bt_broker_t *b, const char *id, const char *key_path,
                          const char *server_pub_path);
 void bt_agent_destroy(bt_agent_t **self_p);
-/* Encode a ~300-byte command record (or session/end for type) into out. */
+/* The host bt_record's records claim: CURVE tests bind their agents' keys to it. */
+#define BT_HOST "lab01"
+/* Encode a ~300-byte command record (or session/end for type) from host BT_HOST into out. */
 void bt_record(l3_buf_t *out, l3_record_type_t type, const char *agent, uint64_t epoch,
                uint64_t seq, const char *cmd);
+/* The same record claiming another host. */
+void bt_record_host(l3_buf_t *out, l3_record_type_t type, const char *agent, const char *host,
+                    uint64_t epoch, uint64_t seq, const char *cmd);
+/* Bind the certificate file at path to host (NULL or "": unbind), as l3-keygen --bind
+   does; false (said on stderr) when it fails. */
+bool bt_bind(const char *cert_path, const char *host);
 bool bt_agent_send(bt_agent_t *self, const l3_buf_t *msg);
 /* Receive one ack for this agent within timeout_ms, decoded. */
 bool bt_agent_recv_ack(bt_agent_t *self, l3_msg_t *ack, int timeout_ms);

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
         CHECK(l3_curve_keygen(keylog, "broker", false, NULL, server_pub, sizeof server_pub, err,
                               sizeof err));
         CHECK(l3_curve_keygen(keylog, "good", false, good_key, pub, sizeof pub, err, sizeof err));
+        CHECK(bt_bind(pub, BT_HOST)); /* the host bt_record's records claim */
         CHECK(mkdir(keys, 0700) == 0);
         char allowed_pub[400];
         snprintf(allowed_pub, sizeof allowed_pub, "%s/good.pub", keys);

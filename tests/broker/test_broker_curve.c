@@ -10,11 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool s_keygen(const char *dir, const char *name, const char *log)
+/* l3-keygen NAME --dir DIR [--host HOST] */
+static bool s_keygen(const char *dir, const char *name, const char *host, const char *log)
 {
     char bin[512];
     bt_bin("l3-keygen", bin, sizeof bin);
-    char *argv[] = {bin, (char *) name, "--dir", (char *) dir, NULL};
+    char *argv[] = {bin, (char *) name, "--dir", (char *) dir, host ? "--host" : NULL,
+                    (char *) host, NULL};
     return bt_wait_exit(bt_spawn(argv, log, log), 10000) == 0;
 }
 
@@ -58,11 +60,12 @@ int main(void)
     char keylog[300];
     snprintf(keylog, sizeof keylog, "%s/keygen.out", dir);
     CHECK(mkdir(allowed, 0700) == 0);
-    CHECK(s_keygen(keys, "broker", keylog));
-    CHECK(s_keygen(keys, "a1", keylog));
-    CHECK(s_keygen(keys, "a2", keylog));
+    CHECK(s_keygen(keys, "broker", NULL, keylog));
+    /* The agents' keys are bound to the host their records claim. */
+    CHECK(s_keygen(keys, "a1", BT_HOST, keylog));
+    CHECK(s_keygen(keys, "a2", BT_HOST, keylog));
     /* l3-keygen refuses to overwrite a secret key. */
-    CHECK(!s_keygen(keys, "a1", keylog));
+    CHECK(!s_keygen(keys, "a1", NULL, keylog));
     snprintf(path, sizeof path, "%s/a1.key", keys);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
