@@ -9,30 +9,17 @@
 # who fights the hook: their own fish_preexec/fish_postexec handlers and a function named
 # like ours.
 . "$(dirname "$0")/../rec/lib.sh"
+. "$(dirname "$0")/e2e_lib.sh"
 CHECK=$(realpath "${1:?usage: e2e_fish.sh CHECKER}")
 REC_SHELL=$(command -v fish) || { echo "skip: no fish"; exit 77; }
 AGENT=$L3_BIN_DIR/l3-agent
 SHELLS=$L3_SOURCE_DIR/conf/shell
 H=$T/home
-EXPECT=$T/expect
-: >"$EXPECT"
 
 # Marks of any shell (the nested bash has a nonce of its own; .script names each "=<n>").
 count() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
 recmarks() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};[a-z]+' "$SCRIPT" | wc -l; }
-screen() { "${TM[@]}" capture-pane -p -t t; }
 S=31431 # sleeps with a number of their own, so pgrep finds this test's
-esc() {
-    local s=${1//\\/\\\\}
-    s=${s//$'\n'/\\n}
-    printf '%s' "${s//$'\t'/\\t}"
-}
-expect() {
-    local line=$1
-    shift
-    local IFS=$'\t'
-    printf 'cmd\t%s\t%s\t%s\t%s\t*\t%s\n' "$(esc "$line")" "$1" "$2" "$3" "${*:4}" >>"$EXPECT"
-}
 # fish draws its prompt itself (no B mark): a prompt is its A mark.
 c() {
     local a n

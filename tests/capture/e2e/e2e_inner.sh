@@ -11,30 +11,16 @@
 # PROMPT_COMMAND= in the inner shell, a command that asks l3-rec for a nonce itself, a
 # scan of every environ, argv and fd for the inner shells' nonces.
 . "$(dirname "$0")/../rec/lib.sh"
+. "$(dirname "$0")/e2e_lib.sh"
 CHECK=$(realpath "${1:?usage: e2e_inner.sh CHECKER}")
 REC_SHELL=$(command -v bash)
 AGENT=$L3_BIN_DIR/l3-agent
 SHELLS=$L3_SOURCE_DIR/conf/shell
 H=$T/home
-EXPECT=$T/expect
-: >"$EXPECT"
 
 # Marks of any shell: .script names each shell "=<n>" (no nonce is in the spool).
 count() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
 shells() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};shell;' "$SCRIPT" | wc -l; }
-screen() { "${TM[@]}" capture-pane -p -t t; }
-esc() {
-    local s=${1//\\/\\\\}
-    s=${s//$'\n'/\\n}
-    printf '%s' "${s//$'\t'/\\t}"
-}
-# expect LINE EXIT SIGNAL FLAGS CHECK...: the next command record (any cwd).
-expect() {
-    local line=$1
-    shift
-    local IFS=$'\t'
-    printf 'cmd\t%s\t%s\t%s\t%s\t*\t%s\n' "$(esc "$line")" "$1" "$2" "$3" "${*:4}" >>"$EXPECT"
-}
 # c 'typed' EXIT SIGNAL FLAGS CHECK...: type it, Enter, wait for its D and the next prompt.
 c() {
     local a n
@@ -77,21 +63,7 @@ mkdir -p "$H/.config/fish/conf.d"
 ln -s "$SHELLS/inner.fish" "$H/.config/fish/conf.d/lilalo.fish"
 printf '%s\n' 'function fish_greeting; end' 'function fish_prompt; echo -n "f> "; end' >"$H/.config/fish/config.fish"
 ln -s "$L3_BIN_DIR/l3-rec" "$T/bin/l3-rec"
-# What a command can read (as e2e_session.sh's scan): every environ and argv, the fds of
-# the processes on this terminal, the hooks' scratch files and every spool file.
-cat >"$H/scan.sh" <<'SCAN'
-out=$1
-tty=$(readlink /proc/$$/fd/0)
-for p in /proc/[0-9]*; do
-    cat "$p/environ" "$p/cmdline" 2>/dev/null
-    echo
-    [ "$(readlink "$p/fd/0" 2>/dev/null)" = "$tty" ] && ls -l "$p/fd/" 2>/dev/null
-done >"$out"
-for f in "$L3_SPOOL"/* "$L3_SPOOL"/.[!.]* /dev/shm/.l3-hook.* "${XDG_RUNTIME_DIR:-/nonexistent}"/.l3-hook.*; do
-    [ -f "$f" ] && cat "$f"
-done >>"$out" 2>/dev/null
-echo scanned
-SCAN
+write_scan "$H/scan.sh"
 
 # An account for `su -` (root only): its own home and startup files, and no PATH to our
 # build tree (su - resets it), so its .bashrc names l3-rec itself.

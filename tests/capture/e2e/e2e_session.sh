@@ -7,28 +7,21 @@
 # (once between commands, once during a 50 MB flood) and restarted; its outbox must
 # hold exactly the --once records, each once.
 . "$(dirname "$0")/../rec/lib.sh"
+. "$(dirname "$0")/e2e_lib.sh"
 SH=${1:-bash}
 CHECK=$(realpath "${2:?usage: e2e_session.sh bash|zsh CHECKER}")
 REC_SHELL=$(command -v "$SH") || { echo "skip: no $SH"; exit 77; }
 AGENT=$L3_BIN_DIR/l3-agent
 H=$T/home
-EXPECT=$T/expect
-: >"$EXPECT"
 
 # Cheap mark counting (the spool grows to 50 MB; marks.pl would re-decode all of it).
 count() { grep -aoF -- "$OSC6973$NONCE;$1" "$SCRIPT" | wc -l; }
-screen() { "${TM[@]}" capture-pane -p -t t; }
 # A person waits for the prompt before typing on.
 wait_prompt() { wait_for '[ "$(count B)" -gt '"$1"' ]' "${2:-20}"; }
 
-# Escape a command line for the expect table (\ newline tab).
-esc() {
-    local s=${1//\\/\\\\}
-    s=${s//$'\n'/\\n}
-    printf '%s' "${s//$'\t'/\\t}"
-}
 CWD=$H
-# expect LINE EXIT SIGNAL FLAGS CHECK...: the next command record (cwd = $CWD).
+# expect LINE EXIT SIGNAL FLAGS CHECK...: the next command record, cwd = $CWD (this test
+# checks the cwd too: e2e_lib.sh's expect takes any).
 expect() {
     local line=$1
     shift
@@ -128,19 +121,7 @@ printf 'evil\e]133;A\a\e]133;B\a\e]133;C\a\e]7;file://x/etc\a\e]6973;00000000000
 # the nonces: every process's environment and argv (all of /proc, read-only), the fd
 # targets of the processes on this terminal, and every spool and hook file, .script
 # included (its marks name the shell "=0", docs/capture.md "Marks").
-cat >"$H/scan.sh" <<'SCAN'
-out=$1
-tty=$(readlink /proc/$$/fd/0)
-for p in /proc/[0-9]*; do
-    cat "$p/environ" "$p/cmdline" 2>/dev/null
-    echo
-    [ "$(readlink "$p/fd/0" 2>/dev/null)" = "$tty" ] && ls -l "$p/fd/" 2>/dev/null
-done >"$out"
-for f in "$L3_SPOOL"/* "$L3_SPOOL"/.[!.]* "${TMPDIR:-/tmp}"/l3-rec.*/* /dev/shm/l3-rec.*/*; do
-    [ -f "$f" ] && cat "$f"
-done >>"$out" 2>/dev/null
-echo scanned
-SCAN
+write_scan "$H/scan.sh"
 start_rec
 wait_prompt 0
 cd "$H" || exit 1

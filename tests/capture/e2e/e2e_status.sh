@@ -12,33 +12,19 @@
 #   - the tmux pane is killed while `sleep` runs: the recorder hangs the session up, and
 #     the command is recorded cut by hangup, SIGHUP, with no made-up exit status.
 . "$(dirname "$0")/../rec/lib.sh"
+. "$(dirname "$0")/e2e_lib.sh"
 SH=${1:-bash}
 CHECK=$(realpath "${2:?usage: e2e_status.sh bash|zsh CHECKER}")
 REC_SHELL=$(command -v "$SH") || { echo "skip: no $SH"; exit 77; }
 AGENT=$L3_BIN_DIR/l3-agent
 H=$T/home
-EXPECT=$T/expect
-: >"$EXPECT"
 
 count() { grep -aoF -- "$OSC6973$NONCE;$1" "$SCRIPT" | wc -l; }
 recmarks() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};[a-z]+' "$SCRIPT" | wc -l; }
-screen() { "${TM[@]}" capture-pane -p -t t; }
 PMARK=B
 # Sleeps with numbers of their own, so pgrep finds this test's and no other's.
 case $SH in bash) S=31411 ;; *) S=31421 ;; esac
 wait_prompt() { wait_for '[ "$(count $PMARK)" -gt '"$1"' ]' "${2:-20}"; }
-esc() {
-    local s=${1//\\/\\\\}
-    s=${s//$'\n'/\\n}
-    printf '%s' "${s//$'\t'/\\t}"
-}
-# expect LINE EXIT SIGNAL FLAGS CHECK...: the next command record (any cwd).
-expect() {
-    local line=$1
-    shift
-    local IFS=$'\t'
-    printf 'cmd\t%s\t%s\t%s\t%s\t*\t%s\n' "$(esc "$line")" "$1" "$2" "$3" "${*:4}" >>"$EXPECT"
-}
 c() {
     local b n
     b=$(count $PMARK) n=$(count D)
