@@ -131,10 +131,16 @@ __l3_debug() {
         fi
         return "$1"
     fi
+    # Between __l3_precmd and __l3_prompt (armed=2): the call made for __l3_prompt itself
+    # proves our DEBUG trap is still set, so __l3_prompt need not read `trap -p` back.
+    if ((__l3_armed == 2)); then
+        [[ $BASH_COMMAND != __l3_prompt ]] || __l3_armed=3
+        return "$1"
+    fi
     # Under functrace (extdebug, set -T) the trap also runs inside our own functions.
     [[ ${FUNCNAME[1]-} != __l3_* ]] || return "$1"
-    local -
-    builtin set +eu
+    # (`local -` and `set` cost a few µs: only when the user's options need it.)
+    if [[ $- == *[eu]* ]]; then local -; builtin set +eu; fi
     # A subshell inheriting the trap (set -T) is not the interactive shell.
     [[ $BASHPID == "$__l3_bashpid" ]] || return "$1"
     # The line ran nothing in this shell (a subshell alone): PROMPT_COMMAND is next.
@@ -144,12 +150,18 @@ __l3_debug() {
     if ((__l3_running)); then
         __l3_close "${@:2:$# - 2}"
     fi
-    local line= hist= hc=$HISTCMD
-    if builtin fc -ln -0 >|"$__l3_tmp" 2>/dev/null; then
-        IFS= builtin read -rd '' hist <"$__l3_tmp" || :
-        hist=${hist#$'\t '}
-        while [[ $hist == *$'\n' ]]; do hist=${hist%$'\n'}; done
-    fi
+    local line= hist= hc=$HISTCMD ex=
+    # The line from the history and, in the same file, the EXIT trap (a `trap … EXIT`
+    # the previous line set gets ours in front of it now; `exit` on the same line is
+    # caught above). The history line cannot hold a NUL, so NUL separates them.
+    # (Each redirection costs 10-20 µs, the most of anything here: there are two. fc's
+    # error on an empty history goes into the file too, and \1 says so.)
+    { builtin fc -ln -0 || builtin printf '\1'; builtin printf '\0'; builtin trap -p EXIT; } >|"$__l3_tmp" 2>&1
+    { IFS= builtin read -rd '' hist; IFS= builtin read -rd '' ex; } <"$__l3_tmp" || :
+    [[ $hist != *$'\1' ]] || hist=
+    hist=${hist#$'\t '}
+    while [[ $hist == *$'\n' ]]; do hist=${hist%$'\n'}; done
+    [[ $ex == "$__l3_exit_text" ]] || __l3_adopt_exit "$ex"
     if ((hc > __l3_hc_c)); then
         line=$hist             # the line went into the history: it is the last entry
         __l3_hist_restore "$line"
@@ -158,7 +170,7 @@ __l3_debug() {
     else
         line=$BASH_COMMAND     # a pasted line the user's settings kept out of the history
     fi
-    __l3_hist_restore ""
+    ((!__l3_forced)) || __l3_hist_restore ""
     __l3_hc_c=$HISTCMD
     [[ -n $line ]] || line=$BASH_COMMAND
     ((${#line} <= 131072)) || line=${line:0:131072}
@@ -173,7 +185,7 @@ __l3_debug() {
     fi
     # PROMPT_COMMAND replaced wholesale (`PROMPT_COMMAND=(…)`, `unset PROMPT_COMMAND`)
     # by the line before: ours back before the next prompt.
-    __l3_order
+    [[ ${PROMPT_COMMAND-} == __l3_precmd && ${PROMPT_COMMAND[-1]} == "$__l3_pc_last" ]] || __l3_order
     return "$1"
 }
 
@@ -338,24 +350,27 @@ __l3_adopt_exit() {
 # and PIPESTATUS are the line's in every PROMPT_COMMAND element: bash restores them).
 __l3_precmd() {
     local __l3_st=$? __l3_ps=("${PIPESTATUS[@]}")
-    local -
-    builtin set +eu
+    # (`local -` and `set` cost a few µs: only when the user's options need it.)
+    if [[ $- == *[eu]* ]]; then local -; builtin set +eu; fi
     if ((__l3_running)); then
         __l3_close "$__l3_st" "${__l3_ps[@]}"
     elif [[ $__l3_seq != "$__l3_seq_done" ]] || ((__l3_hc >= 0 && HISTCMD > __l3_hc)); then
         __l3_lone "$__l3_st"
     fi
-    __l3_hist_restore ""
+    ((!__l3_forced)) || __l3_hist_restore ""
     __l3_seq_done=$__l3_seq
-    __l3_armed=0
+    __l3_armed=2
     return 0
 }
 
 # Last in PROMPT_COMMAND: P and A go into the prompt, B at its end; PS0 counts the lines.
 # Also the place where what the user's code moved is put back.
 __l3_prompt() {
-    local -
-    builtin set +eu
+    # $? and PIPESTATUS are the line's here too (bash restores them around the DEBUG
+    # trap and for each PROMPT_COMMAND element).
+    __l3_pc_st=$? __l3_pc_ps=("${PIPESTATUS[@]}")
+    # (`local -` and `set` cost a few µs: only when the user's options need it.)
+    if [[ $- == *[eu]* ]]; then local -; builtin set +eu; fi
     local __l3_t
     # Our first element was replaced (`PROMPT_COMMAND='history -a'`): D from here, once,
     # with the status our PROMPT_COMMAND element saw.
@@ -364,19 +379,23 @@ __l3_prompt() {
         __l3_hist_restore ""
         __l3_seq_done=$__l3_seq
     fi
-    # Someone replaced our DEBUG or EXIT trap: adopt theirs and chain it after ours. The
-    # trap text was written by our PROMPT_COMMAND element at top level: inside a function
-    # `trap -p` does not show the DEBUG trap.
-    IFS= builtin read -rd '' __l3_t <"$__l3_tmp" || :
-    if [[ $__l3_t != "$__l3_traps_text" ]]; then
-        local __l3_ex= __l3_dbg=$__l3_t
-        if [[ $__l3_t == "trap -- "*" EXIT"$'\n'* ]]; then
-            __l3_ex=${__l3_t%%" EXIT"$'\n'*}" EXIT"$'\n'
-            __l3_dbg=${__l3_t#"$__l3_ex"}
-        fi
-        [[ $__l3_dbg == "$__l3_trap_text" ]] || __l3_install_trap "$__l3_dbg"
-        [[ $__l3_ex == "$__l3_exit_text" ]] || __l3_adopt_exit "$__l3_ex"
-        __l3_traps_text=$__l3_exit_text$__l3_trap_text
+    # Our DEBUG trap did not run for this function (armed is not 3): someone replaced or
+    # removed it. Adopt theirs and chain it after ours. (The EXIT trap is checked where
+    # the next line starts, in __l3_debug.)
+    if ((__l3_armed != 3)); then
+        __l3_t=
+        __l3_trap_probe
+        IFS= builtin read -rd '' __l3_t <"$__l3_tmp" || :
+        [[ $__l3_t == "$__l3_trap_text" ]] || __l3_install_trap "$__l3_t"
+    fi
+    __l3_armed=0
+    # An inner shell owns its scratch file and removes it in our EXIT trap: after a
+    # `trap … EXIT` of the user's, ours goes back in front now, before a Ctrl-D.
+    if [[ -n ${__l3_tmp_own-} ]]; then
+        builtin trap -p EXIT >|"$__l3_tmp"
+        __l3_t=
+        IFS= builtin read -rd '' __l3_t <"$__l3_tmp" || :
+        [[ $__l3_t == "$__l3_exit_text" ]] || __l3_adopt_exit "$__l3_t"
     fi
     if [[ $PWD != "$__l3_pwd" ]]; then
         __l3_pwd=$PWD
@@ -396,7 +415,7 @@ __l3_prompt() {
         builtin printf '%s' "$__l3_A" >&2
         __l3_armed=1
     fi
-    __l3_order
+    [[ ${PROMPT_COMMAND-} == __l3_precmd && ${PROMPT_COMMAND[-1]} == "$__l3_pc_last" ]] || __l3_order
     __l3_hc=$HISTCMD
     __l3_hc_c=$((HISTCMD - 1))
     __l3_hist_force
@@ -412,7 +431,7 @@ __l3_ps1_pre='\[${__l3_A-}\]'
 # A plain assignment by the user replaces element 0 only; __l3_prompt, last, notices and
 # gives the new text its place after __l3_precmd, as the whole of the user's part unless
 # it was built from "$PROMPT_COMMAND" (then the user's old part is kept around it).
-__l3_pc_last='__l3_pc_st=$? __l3_pc_ps=("${PIPESTATUS[@]}"); builtin trap -p EXIT DEBUG >|"$__l3_tmp"; __l3_prompt'
+__l3_pc_last=__l3_prompt
 __l3_order() {
     local __l3_pc IFS=$' \t\n'
     local -a __l3_user=()
@@ -457,6 +476,12 @@ __l3_order() {
 }
 
 __l3_nop() { return 0; }
+
+# `trap -p DEBUG` into the scratch file. Inside a function the DEBUG trap is hidden
+# unless the function has the trace attribute, which this one alone gets (declare -t).
+__l3_trap_probe() {
+    builtin trap -p DEBUG >|"$__l3_tmp"
+}
 
 # Install our DEBUG trap, chaining the user's trap text ($1 as printed by `trap -p`).
 __l3_install_trap() {
@@ -519,7 +544,7 @@ if [[ -n ${__l3_nonce-} && $- == *i* && -z ${__l3_installed-} ]] && __l3_scratch
     IFS= builtin read -rd '' __l3_trap_text <"$__l3_tmp" || :
     __l3_install_trap "$__l3_trap_text"
     __l3_adopt_exit
-    __l3_traps_text=$__l3_exit_text$__l3_trap_text
+    builtin declare -ft __l3_trap_probe
     __l3_order
 fi
 ((!__l3_aliases)) || shopt -s expand_aliases
