@@ -1,7 +1,8 @@
 #!/bin/bash
 # e2e_inner.sh CHECKER — shells started inside a recorded session (issue 8), end to end:
 # a real bash under l3-rec in tmux, typed key by key, runs a nested bash (and a bash in
-# that one), zsh, fish, `exec bash` and, as root, `su -` to another account; each loads
+# that one), zsh, fish, `exec bash` and, as root, `su -` and `sudo -i` to another
+# account; each loads
 # the hooks through lilalo's inner.* file from its own startup files, as a user's
 # ~/.bashrc, ~/.zshrc or fish conf.d would, and gets a nonce of its own from l3-rec.
 # Then `l3-agent --once` on the spool against a table of expected records (CHECKER =
@@ -145,6 +146,17 @@ if [[ -n $SU_USER ]]; then
     c 'whoami' 0 - '' "=$SU_USER\\r\\n" depth=1
     leave 'exit' 0 depth=1
     ok "su - $SU_USER: commands recorded as the inner shell's"
+    # sudo -i: a login shell of the account, environment reset, its own pty when sudoers
+    # says use_pty (Debian's default): the shell still finds the recorder above sudo.
+    if command -v sudo >/dev/null; then
+        enter_shell "sudo -i -u $SU_USER" 1 nested
+        c 'echo sudo $((2+3)) $(whoami)' 0 - '' "=sudo 5 $SU_USER\r\n" depth=1
+        c 'false' 1 - '' depth=1
+        leave 'exit' 1 depth=1
+        ok "sudo -i -u $SU_USER: commands recorded as the inner shell's"
+    else
+        echo "skip: sudo -i (no sudo)"
+    fi
 else
     echo "skip: su - (not root, or no useradd)"
 fi
