@@ -13,6 +13,8 @@
 #   the line comes from the history: while the prompt waits, the hook lifts the user's
 #     HISTCONTROL/HISTIGNORE/`set +o history` so every line enters it, and puts them
 #     back (dropping or deduplicating the entry as they would have) before the line runs;
+#     with history off (`set +o history`), Enter hands readline's buffer over (bind -x)
+#     and PS0's LINENO says which of its lines each command was;
 #   D comes from our PROMPT_COMMAND elements (the first, or the last when a plain
 #     `PROMPT_COMMAND=…` replaced the first), or from the DEBUG trap of the next pasted
 #     line; PS1 carries A and B.
@@ -165,6 +167,8 @@ __l3_debug() {
     if ((hc > __l3_hc_c)); then
         line=$hist             # the line went into the history: it is the last entry
         __l3_hist_restore "$line"
+    elif ((__l3_rl_bound)) && __l3_rl_cut; then
+        line=$__l3_out         # history off: the lines Enter handed over (__l3_rl_take)
     elif [[ $hist == "$BASH_COMMAND" || $hist == "$BASH_COMMAND"[\ \;\|\&]* ]]; then
         line=$hist             # ignoredups: the last entry is the same line
     else
@@ -286,8 +290,14 @@ __l3_hist_restore() {
 # and D together.
 __l3_lone() {
     local __l3_hist= __l3_st=$1 __l3_ps=$1
-    builtin fc -ln -1 >|"$__l3_tmp" 2>/dev/null || return 0
-    IFS= builtin read -rd '' __l3_hist <"$__l3_tmp" || :
+    if ((__l3_rl_bound)); then
+        # History off: the last entry is an old line; the lines Enter handed over are this one.
+        __l3_rl_cut || return 0
+        __l3_hist=$__l3_out
+    else
+        builtin fc -ln -1 >|"$__l3_tmp" 2>/dev/null || return 0
+        IFS= builtin read -rd '' __l3_hist <"$__l3_tmp" || :
+    fi
     __l3_hist=${__l3_hist#$'\t '}
     while [[ $__l3_hist == *$'\n' ]]; do __l3_hist=${__l3_hist%$'\n'}; done
     __l3_hist_restore "$__l3_hist"
@@ -408,7 +418,7 @@ __l3_prompt() {
             __l3_ps1_ours=$PS1
         fi
         if [[ ${PS0-} != "$__l3_ps0_ours" ]]; then
-            PS0=${PS0-}'${__l3_arm[__l3_seq+=1]-}'
+            PS0=${PS0-}'${__l3_arm[__l3_seq+=1,__l3_ps0_ln=LINENO]-}'
             __l3_ps0_ours=$PS0
         fi
     else
@@ -419,7 +429,92 @@ __l3_prompt() {
     __l3_hc=$HISTCMD
     __l3_hc_c=$((HISTCMD - 1))
     __l3_hist_force
+    # History off or on again since the last prompt: Enter's binding follows.
+    if [[ -o history ]]; then
+        ((!__l3_rl_bound)) || __l3_rl_bind 0
+    elif ((!__l3_rl_bound)) && [[ -o emacs || -o vi ]]; then
+        __l3_rl_bind 1
+    fi
+    if ((__l3_rl_bound)); then
+        # Lines read from here on are numbered from the line after the last one read.
+        __l3_rl_text= __l3_rl_n=0 __l3_rl_base=$((BASH_LINENO[0] + 1))
+        __l3_rl_next=$__l3_rl_base
+    fi
     [[ $- != *a* ]] || builtin export -n __l3_nonce __l3_A __l3_B
+    return 0
+}
+
+# History off (`set +o history`): no line reaches the history, and bash puts the option
+# back after PROMPT_COMMAND, traps and `bind -x` code, so the hook cannot lift it as it
+# lifts HISTCONTROL. While it is off (only then), Enter and Ctrl-J in the emacs and vi
+# keymaps run a macro: first __l3_rl_take gets readline's whole buffer (`bind -x`), then
+# accept-line. The lines it handed over are numbered from the line after the last one
+# bash read before the prompt (BASH_LINENO in PROMPT_COMMAND); PS0 notes the number of
+# the last line of each command bash parsed (LINENO), so __l3_rl_cut knows which lines
+# were this command, pastes and PS2 continuation lines included. The user's bindings of
+# those keys are saved and put back when history is on again.
+__l3_rl_keymaps=(emacs vi-insert vi-command)
+__l3_rl_take() {
+    if ((__l3_rl_n++)); then __l3_rl_text+=$'\n'; fi
+    __l3_rl_text+=${READLINE_LINE-}
+    return 0
+}
+
+# The command whose last line PS0 noted: its lines (leading blank and comment lines
+# dropped, as the history would not have them in the line) into __l3_out; 1 if unknown.
+__l3_rl_cut() {
+    local __l3_i __l3_l IFS=
+    local -a __l3_lines
+    local -i __l3_first=$((__l3_rl_next - __l3_rl_base)) __l3_last=$((__l3_ps0_ln - __l3_rl_base))
+    __l3_rl_next=$((__l3_ps0_ln + 1))
+    ((__l3_rl_n && __l3_first >= 0 && __l3_last >= __l3_first)) || return 1
+    builtin mapfile -t __l3_lines <<<"$__l3_rl_text"
+    ((__l3_last < ${#__l3_lines[@]})) || return 1
+    __l3_out=
+    for ((__l3_i = __l3_first; __l3_i <= __l3_last; __l3_i++)); do
+        __l3_l=${__l3_lines[__l3_i]}
+        if [[ -z $__l3_out && ( -z ${__l3_l//[$' \t']/} || ${__l3_l#"${__l3_l%%[! $'\t']*}"} == '#'* ) ]]; then
+            continue
+        fi
+        __l3_out+=${__l3_out:+$'\n'}$__l3_l
+    done
+    [[ -n $__l3_out ]]
+}
+
+# $1 = 1: bind Enter to take the buffer first (saving the user's bindings); 0: put the
+# user's bindings back.
+__l3_rl_bind() {
+    local __l3_km __l3_k __l3_b IFS=$'\n'
+    if (($1)); then
+        __l3_rl_saved=()
+        for __l3_km in "${__l3_rl_keymaps[@]}"; do
+            # Functions and macros, then (after a line `#-x`) `bind -x` commands.
+            { builtin bind -m "$__l3_km" -p; builtin bind -m "$__l3_km" -s; builtin echo '#-x'; builtin bind -m "$__l3_km" -X; } >|"$__l3_tmp" 2>/dev/null
+            __l3_k=
+            while builtin read -r __l3_b; do
+                [[ $__l3_b != '#-x' ]] || { __l3_k='-x '; continue; }
+                [[ $__l3_b == '"\C-m": '* || $__l3_b == '"\C-j": '* ]] && __l3_rl_saved+=("$__l3_km" "$__l3_k$__l3_b")
+            done <"$__l3_tmp"
+            builtin bind -m "$__l3_km" -x '"\C-x\C-]1": __l3_rl_take'
+            builtin bind -m "$__l3_km" '"\C-x\C-]2": accept-line'
+            builtin bind -m "$__l3_km" '"\C-m": "\C-x\C-]1\C-x\C-]2"'
+            builtin bind -m "$__l3_km" '"\C-j": "\C-x\C-]1\C-x\C-]2"'
+        done 2>/dev/null
+        __l3_rl_bound=1
+    else
+        for __l3_km in "${__l3_rl_keymaps[@]}"; do
+            for __l3_k in '\C-m' '\C-j'; do builtin bind -m "$__l3_km" -r "$__l3_k"; done
+        done 2>/dev/null
+        for ((__l3_k = 0; __l3_k < ${#__l3_rl_saved[@]}; __l3_k += 2)); do
+            __l3_km=${__l3_rl_saved[__l3_k]} __l3_b=${__l3_rl_saved[__l3_k + 1]}
+            if [[ $__l3_b == '-x '* ]]; then
+                builtin bind -m "$__l3_km" -x "${__l3_b#-x }"
+            else
+                builtin bind -m "$__l3_km" "$__l3_b"
+            fi
+        done 2>/dev/null
+        __l3_rl_bound=0
+    fi
     return 0
 }
 
@@ -531,6 +626,8 @@ if [[ -n ${__l3_nonce-} && $- == *i* && -z ${__l3_installed-} ]] && __l3_scratch
     # there, and after `sudo -i` it is not even named: then no copies, the rest works.
     __l3_spool=${L3_SPOOL-} __l3_sid=${L3_SID-}
     __l3_bashpid=$BASHPID
+    __l3_rl_bound=0 __l3_rl_n=0 __l3_rl_text= __l3_rl_base=0 __l3_rl_next=0 __l3_ps0_ln=0
+    declare -a __l3_rl_saved=()
     __l3_armed=0 __l3_running=0 __l3_hc=-1 __l3_hc_c=$HISTCMD __l3_edit_count=0
     __l3_pwd= __l3_A= __l3_seq=0 __l3_seq_done=0 __l3_forced=0 __l3_pc_st=0
     __l3_ps0_ours=$'\1' __l3_ps1_ours=$'\1' __l3_exit_text=$'\1' __l3_user_exit= __l3_user_trap=

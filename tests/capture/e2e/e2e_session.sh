@@ -339,6 +339,33 @@ if [[ $SH == bash ]]; then
     c 'echo dup' 0 - '' '=dup\r\n'
     c 'echo dup' 0 - '' '=dup\r\n'
     c 'history 3 | cut -c8-' 0 - '' '=HISTCONTROL=ignoreboth:erasedups HISTIGNORE="pwd:ls *"\r\necho dup\r\nhistory 3 | cut -c8-\r\n'
+    # History off: every line still recorded whole (while it is off, Enter hands readline's
+    # buffer to the hook first), typed, continued on PS2 lines or pasted, and none of them
+    # enters the history.
+    c 'set +o history' 0 - '' '='
+    c 'echo off1; echo off2 | tr o O' 0 - '' '=off1\r\nOff2\r\n'
+    b=$(count B) n=$(count D)
+    type_keys 'for i in 1 2'; keys Enter
+    wait_for 'screen | grep -q "^>$"'
+    type_keys 'do echo "o$i"; done'; enter
+    expect $'for i in 1 2\ndo echo "o$i"; done' 0 - '' '=o1\r\no2\r\n'
+    printf '%s\n' 'echo h1' 'for i in 1' 'do echo "h$i"; done' '# a note' '  echo h3 | tr h H' >"$T/paste-off.txt"
+    "${TM[@]}" load-buffer "$T/paste-off.txt"
+    n=$(count D) b=$(count B)
+    "${TM[@]}" paste-buffer -p -t t
+    wait_for 'screen | grep -q "echo h3"'
+    keys Enter
+    wait_for "[ \$(count D) -ge $((n + 3)) ]"
+    wait_prompt "$b"
+    expect 'echo h1' 0 - '' '=h1\r\n'
+    expect $'for i in 1\ndo echo "h$i"; done' 0 - '' '=h1\r\n'
+    expect '  echo h3 | tr h H' 0 - '' '=H3\r\n'
+    c 'set -o vi' 0 - '' '='
+    c 'echo vi1; echo vi2' 0 - '' '=vi1\r\nvi2\r\n'
+    c 'set -o emacs' 0 - '' '='
+    c 'set -o history' 0 - '' '='
+    c 'history | grep -c "[o]ff1\|[h]3 |\|[o]\$i"' 1 - '' '=0\r\n'
+    ok "history off: lines recorded whole, none in the history"
     # PROMPT_COMMAND assigned, appended to as a string and as an array: the user's code runs
     # once per prompt, so do the hooks (one record per line, each with its status).
     c "PROMPT_COMMAND='echo pc1 >>~/pc.log'" 0 - '' '='
