@@ -10,6 +10,7 @@
 #include "l3_curve.h"
 #include "l3_daemon.h"
 #include "l3_log.h"
+#include "l3_paths.h"
 #include "l3_xmlrec.h"
 #include "parser.h"
 
@@ -30,7 +31,8 @@ static void s_usage(FILE *out)
             "parses every recorded session into records, keeps them in the durable outbox\n"
             "(agent/outbox) and sends them to the brokers.\n"
             "\n"
-            "  -c FILE          config file (ZPL, section agent; see conf/lilalo.cfg)\n"
+            "  -c FILE          config file (ZPL, section agent; default %s\n"
+            "                   when it exists, else built-in defaults)\n"
             "  --daemon         detach and write the pidfile (agent/backend_pidfile)\n"
             "  --pidfile FILE   pidfile, overriding the config\n"
             "  -v               verbose (debug) logging\n"
@@ -46,7 +48,7 @@ static void s_usage(FILE *out)
             "  --keygen NAME    create the CURVE key pair NAME.key/NAME.pub (in --dir DIR,\n"
             "                   default /etc/lilalo); give NAME.pub to the brokers\n"
             "  -h, --help       this help\n",
-            L3_PARSER_PROMPT_DEFAULT);
+            l3_paths_config_installed(), L3_PARSER_PROMPT_DEFAULT);
 }
 
 typedef struct {
@@ -172,6 +174,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (!config_path)
+        config_path = l3_paths_config_default();
     l3_config_t *config = l3_config_load(config_path);
     if (!config) {
         fprintf(stderr, "l3-agent: cannot load config %s\n", config_path ? config_path : "");

@@ -16,6 +16,7 @@ if(TARGET l3outbox)
   target_link_libraries(l3agentd PUBLIC l3agentparse l3outbox)
   add_executable(l3-agent ${CMAKE_CURRENT_SOURCE_DIR}/l3-agent.c)
   target_link_libraries(l3-agent PRIVATE l3agentd)
+  install(TARGETS l3-agent RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT agent)
 endif()
 
 if(EXISTS ${CMAKE_SOURCE_DIR}/bench/parse_bench.c)

@@ -25,6 +25,15 @@ if(NOT _czmq_major)
 endif()
 target_compile_definitions(l3-rec PRIVATE L3_REC_CZMQ_SONAME="libczmq.so.${_czmq_major}")
 target_link_options(l3-rec PRIVATE -Wl,--as-needed)
-install(TARGETS l3-rec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/conf/shell/ DESTINATION ${CMAKE_INSTALL_DATADIR}/lilalo/shell)
-install(FILES ${PROJECT_SOURCE_DIR}/conf/profile.d/lilalo.sh DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/profile.d)
+# Component rec: the recorder and what it needs on a host, installable alone
+# (tests/install builds and installs just this part into a scratch prefix).
+install(TARGETS l3-rec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT rec)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/conf/shell/
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/lilalo/shell COMPONENT rec
+  PATTERN "*.swp" EXCLUDE PATTERN "*~" EXCLUDE)
+# profile.d/lilalo.sh records every interactive login of every user once it is in
+# /etc/profile.d. That is the site's decision, not a side effect of `cmake --install`:
+# it is installed beside the shell integration and the admin (or a package) links it:
+#   ln -s /usr/share/lilalo/profile.d/lilalo.sh /etc/profile.d/lilalo.sh
+install(FILES ${PROJECT_SOURCE_DIR}/conf/profile.d/lilalo.sh
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/lilalo/profile.d COMPONENT rec)

@@ -19,6 +19,7 @@
 #include "l3_config.h"
 #include "l3_fs.h"
 #include "l3_log.h"
+#include "l3_paths.h"
 #include "l3_sha256.h"
 #include "l3_time.h"
 #include "rec_proc.h"
@@ -62,7 +63,8 @@ static void s_usage(FILE *out)
             "Runs the user's shell (or CMD) in a new pty, with the lilalo shell integration\n"
             "for bash and zsh, and exits with its status (128+signal when it was killed).\n"
             "\n"
-            "  -c FILE        config file (section rec: spool, shell_dir, editors, ...)\n"
+            "  -c FILE        config file (section rec: spool, shell_dir, editors, ...);\n"
+            "                 default %s when it exists\n"
             "  --spool DIR    spool directory (overrides rec/spool)\n"
             "  --login        run the shell as a login shell (used by profile.d/lilalo.sh);\n"
             "                 when this user's terminal is already recorded, just run the shell\n"
@@ -76,7 +78,8 @@ static void s_usage(FILE *out)
             "\n"
             "Environment given to the shell: L3_SID, L3_SPOOL, L3_NONCE_FD (a pipe holding the\n"
             "session nonce; the hook reads it once and closes it), L3_SHELL_DIR, L3_UID,\n"
-            "L3_PARENT (when nested).\n");
+            "L3_PARENT (when nested).\n",
+            l3_paths_config_installed());
 }
 
 /* 32 lowercase hex characters from getrandom(2). */
@@ -316,6 +319,8 @@ int main(int argc, char **argv)
         return 2;
     }
     l3_log_init("l3-rec", false, verbose ? L3_LOG_DEBUG : L3_LOG_WARN);
+    if (!config_path)
+        config_path = l3_paths_config_default();
     if (config_path && !(cfg = l3_config_load(config_path)))
         return 2;
 
@@ -334,14 +339,25 @@ int main(int argc, char **argv)
         /* l3-rec as the login shell (chsh): the real shell is unknown; never run ourselves. */
         shell = access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
     }
+    /* The shell integration: rec/shell_dir, else the installed share/lilalo/shell, else
+       the source tree's conf/shell. A build-tree l3-rec tries the source tree first, so
+       tests and developers run the hooks they are editing, never an older installed
+       copy. */
     const char *cfg_shell_dir = l3_config_str(cfg, "rec/shell_dir", NULL);
+    const char *shell_dirs[2] = {L3_REC_SHELL_DIR, L3_REC_SOURCE_SHELL_DIR};
+    if (l3_paths_in_build_tree()) {
+        shell_dirs[0] = L3_REC_SOURCE_SHELL_DIR;
+        shell_dirs[1] = L3_REC_SHELL_DIR;
+    }
     struct stat st;
+    char probe[PATH_MAX + 16];
+    snprintf(probe, sizeof probe, "%s/l3.bash", shell_dirs[0]);
     if (cfg_shell_dir && *cfg_shell_dir)
         snprintf(shell_dir, sizeof shell_dir, "%s", cfg_shell_dir);
-    else if (stat(L3_REC_SHELL_DIR "/l3.bash", &st) == 0)
-        snprintf(shell_dir, sizeof shell_dir, "%s", L3_REC_SHELL_DIR);
+    else if (*shell_dirs[0] && stat(probe, &st) == 0)
+        snprintf(shell_dir, sizeof shell_dir, "%s", shell_dirs[0]);
     else
-        snprintf(shell_dir, sizeof shell_dir, "%s", L3_REC_SOURCE_SHELL_DIR);
+        snprintf(shell_dir, sizeof shell_dir, "%s", shell_dirs[1]);
 
     uid_t outer_uid = (uid_t)-1;
     pid_t outer = s_ancestor_recorder(&outer_uid);

@@ -3,6 +3,7 @@
 #include "l3_config.h"
 #include "l3_daemon.h"
 #include "l3_log.h"
+#include "l3_paths.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -18,7 +19,8 @@ static void s_usage(FILE *out)
             "id on it and forwards it to l3-writer; forwards the writer's acks back to the\n"
             "agents; publishes a copy of everything on a capture socket for l3-tap.\n"
             "\n"
-            "  -c, --config FILE   config file (section \"broker\", see conf/lilalo.cfg)\n"
+            "  -c, --config FILE   config file (section \"broker\"; default %s\n"
+            "                      when it exists, else built-in defaults)\n"
             "      --daemon        detach and write the pidfile (backend_pidfile)\n"
             "      --pidfile FILE  pidfile (overrides broker/backend_pidfile)\n"
             "      --syslog        log to syslog instead of stderr\n"
@@ -28,7 +30,8 @@ static void s_usage(FILE *out)
             "CURVE is on by default: broker/server_cert is the broker's secret key (created when\n"
             "missing), broker/allowed_keys the directory of agents' public keys (l3-keygen),\n"
             "each bound to the one host whose records it may send (docs/security.md).\n"
-            "Stop with SIGTERM or SIGINT.\n");
+            "Stop with SIGTERM or SIGINT.\n",
+            l3_paths_config_installed());
 }
 
 int main(int argc, char **argv)
@@ -60,6 +63,8 @@ int main(int argc, char **argv)
 
     int rc = 1;
     broker_t *broker = NULL;
+    if (!opts.config_path)
+        opts.config_path = l3_paths_config_default();
     l3_config_t *config = l3_config_load(opts.config_path);
     if (!config)
         goto cleanup;

@@ -6,6 +6,7 @@
 #include "l3_daemon.h"
 #include "l3_log.h"
 #include "l3_msg.h"
+#include "l3_paths.h"
 #include "l3_time.h"
 #include "tap_format.h"
 
@@ -27,7 +28,8 @@ static void s_usage(FILE *out)
             "  TIME DIR AGENT TYPE host=H user=U sid=S seq=N [exit=X] [cmd=\"...\"]\n"
             "\n"
             "  -c, --config FILE   config file; the endpoint is tcp://capture_address:\n"
-            "                      capture_port of its \"broker\" section\n"
+            "                      capture_port of its \"broker\" section (default\n"
+            "                      %s when it exists)\n"
             "  -e, --endpoint E    capture endpoint (default tcp://127.0.0.1:5672)\n"
             "  -j, --json          one JSON object per line with every field\n"
             "  -t, --type LIST     only these types: session,command,end,ack,nack\n"
@@ -37,7 +39,8 @@ static void s_usage(FILE *out)
             "  -h, --help          this help\n"
             "\n"
             "The capture socket drops messages for a tap that does not keep up; a gap in\n"
-            "seq numbers seen here is not a gap in the datafile.\n");
+            "seq numbers seen here is not a gap in the datafile.\n",
+            l3_paths_config_installed());
 }
 
 int main(int argc, char **argv)
@@ -94,7 +97,7 @@ int main(int argc, char **argv)
     l3_buf_init(&line, 0);
     char ep[300];
     if (!endpoint) {
-        config = l3_config_load(config_path);
+        config = l3_config_load(config_path ? config_path : l3_paths_config_default());
         if (!config)
             goto cleanup;
         const char *addr = l3_config_str(config, "broker/capture_address", "127.0.0.1");

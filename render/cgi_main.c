@@ -8,7 +8,8 @@
     stdout carries nothing but the response.
 
     Render's endpoint: $L3_RENDER, else cgi/render or render/bind of the config named by
-    $L3_CONFIG (default /etc/lilalo/lilalo.cfg when it exists), else
+    $L3_CONFIG (default the installed SYSCONFDIR/lilalo/lilalo.cfg when it exists and
+    this is not a build-tree l3-cgi, l3_paths.h), else
     ipc:///run/lilalo/render/render.sock. render lets only the web server's account in
     (render/access.h): when it refuses us, the answer is 502 at once, with the reason
     and our uid on stderr, not a 504 after the timeout.
@@ -19,6 +20,7 @@
     plain fork/exec. */
 #include "fcgi.h"
 #include "l3_log.h"
+#include "l3_paths.h"
 #include "req.h"
 #include "l3_time.h"
 #include "zmtp.h"
@@ -204,9 +206,10 @@ int main(int argc, char **argv)
         printf("usage: l3-cgi   (run by a web server as a CGI/1.1 or FastCGI program)\n"
                "Environment: REQUEST_METHOD, PATH_INFO, QUERY_STRING, REMOTE_USER,\n"
                "HTTP_ACCEPT_LANGUAGE; L3_RENDER (render endpoint), L3_CONFIG (config file,\n"
-               "keys cgi/render, cgi/timeout_ms), default /etc/lilalo/lilalo.cfg.\n"
+               "keys cgi/render, cgi/timeout_ms), default %s.\n"
                "When started with a listening socket as stdin (FastCGI), it stays and serves\n"
-               "requests on it.\n");
+               "requests on it.\n",
+               l3_paths_config_installed());
         return 0;
     }
     l3_log_init("l3-cgi", false, L3_LOG_WARN);
@@ -214,8 +217,8 @@ int main(int argc, char **argv)
     char ep_buf[512], num[32];
     if (!self.endpoint || !*self.endpoint) {
         const char *path = getenv("L3_CONFIG");
-        if ((!path || !*path) && access("/etc/lilalo/lilalo.cfg", R_OK) == 0)
-            path = "/etc/lilalo/lilalo.cfg";
+        if (!path || !*path)
+            path = l3_paths_config_default();
         self.endpoint = "ipc:///run/lilalo/render/render.sock"; /* ACCESS_DEFAULT_BIND */
         if (path && *path) {
             if (s_zpl_get(path, "cgi", "render", ep_buf, sizeof ep_buf) ||

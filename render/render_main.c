@@ -20,6 +20,7 @@
 #include "l3_daemon.h"
 #include "index.h"
 #include "l3_log.h"
+#include "l3_paths.h"
 #include "pages.h"
 #include "req.h"
 #include "l3_time.h"
@@ -132,7 +133,9 @@ static void s_usage(FILE *f)
             "Indexes the lilalo datafile and answers journal requests from l3-cgi over\n"
             "ZeroMQ (REP) with complete HTTP responses. Follows the writer's commits.\n"
             "Config keys (section render): datafile (else writer/backend_datafile), index,\n"
-            "bind, commits, timezone, poll_ms, and the page keys in conf/lilalo.cfg.\n");
+            "bind, commits, timezone, poll_ms, and the page keys in conf/lilalo.cfg.\n"
+            "Without -c it reads %s when that exists.\n",
+            l3_paths_config_installed());
 }
 
 /* Send resp to the client whose ROUTER routing id is id (a REQ envelope: id, empty
@@ -419,7 +422,7 @@ int main(int argc, char **argv)
     int rc = 1;
     char idxbuf[4096];
     l3_buf_init(&self.resp, 0);
-    self.cfg = l3_config_load(config_path);
+    self.cfg = l3_config_load(config_path ? config_path : l3_paths_config_default());
     if (!self.cfg)
         goto cleanup;
     const char *tz = l3_config_str(self.cfg, "render/timezone", "");

@@ -4,6 +4,7 @@
 #include "l3_config.h"
 #include "l3_daemon.h"
 #include "l3_log.h"
+#include "l3_paths.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -22,7 +23,8 @@ static void s_usage(FILE *out)
             "Receive records from the brokers, keep them in the XML datafile, acknowledge\n"
             "them once they are on disk. Exactly one writer may own a datafile.\n"
             "\n"
-            "  -c, --config FILE   config file (ZPL, section [writer]; see conf/lilalo.cfg)\n"
+            "  -c, --config FILE   config file (ZPL, section writer; default %s\n"
+            "                      when it exists, else built-in defaults)\n"
             "      --datafile PATH datafile (overrides writer/backend_datafile)\n"
             "      --bind EP       PULL endpoint for records (overrides writer/bind,\n"
             "                      default tcp://127.0.0.1:5680)\n"
@@ -35,7 +37,8 @@ static void s_usage(FILE *out)
             "  -h, --help          this help\n"
             "\n"
             "Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (datafile locked by\n"
-            "another writer, not a lilalo datafile, cannot bind), 2 on bad usage.\n");
+            "another writer, not a lilalo datafile, cannot bind), 2 on bad usage.\n",
+            l3_paths_config_installed());
 }
 
 /* The daemon chdirs to /, so relative paths are made absolute first. */
@@ -90,7 +93,7 @@ int main(int argc, char *argv[])
     char *abs_datafile = NULL, *abs_pidfile = NULL;
     writer_t *writer = NULL;
     bool started = false;
-    l3_config_t *cfg = l3_config_load(config_path);
+    l3_config_t *cfg = l3_config_load(config_path ? config_path : l3_paths_config_default());
     if (!cfg)
         goto cleanup; /* reason logged */
 
