@@ -15,6 +15,7 @@
 #include "l3_fs.h"
 #include "l3_log.h"
 #include "l3_msg.h"
+#include "l3_service.h"
 #include "l3_time.h"
 #include "outbox.h"
 #include "sender.h"
@@ -612,10 +613,13 @@ bool l3_agentd_run(l3_agentd_t *self)
 {
     l3_info("agent on %s: %d spool director%s, state %s", self->host, self->nspool,
             self->nspool == 1 ? "y" : "ies", self->state_dir);
+    l3_service_ready("agent on %s: %d spool director%s", self->host, self->nspool,
+                     self->nspool == 1 ? "y" : "ies");
     while (!l3_daemon_interrupted() && !zsys_interrupted) {
-        if (!l3_agentd_step(self, 1000))
+        if (!l3_agentd_step(self, l3_service_watchdog(1000)))
             return false;
     }
+    l3_service_stopping();
     l3_info("stopping: %llu records appended, %llu skipped as already in the outbox",
             (unsigned long long) self->records, (unsigned long long) self->skipped);
     return true;

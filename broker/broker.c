@@ -5,10 +5,12 @@
     fields), and the original bytes are forwarded unchanged behind the identity frame, so
     the broker never re-encodes. */
 #include "broker.h"
+#include "enrol.h"
 #include "keyring.h"
 #include "l3_curve.h"
 #include "l3_log.h"
 #include "l3_msg.h"
+#include "l3_service.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -53,6 +55,7 @@ struct broker_t {
     bool allow_unbound;  /* broker/unbound_keys = allow: keys binding no host get in */
     int64_t keyring_checked; /* zclock_mono of the loop's last keyring_refresh */
     zcert_t *server_cert;
+    enrol_t *enrol;      /* join requests of hosts not enrolled yet, or NULL (enrol.h) */
 
     zsock_t *frontend, *backend, *ack_in, *ack_out, *capture, *monitor;
     void *fe, *be, *ain, *aout, *cap, *mon; /* raw handles of the above */
@@ -303,6 +306,9 @@ broker_t *broker_new(l3_config_t *config)
         goto fail;
     if (!s_bind(self->ack_out, address, ack_port, "agents (acks)", NULL, 0))
         goto fail;
+    if (self->curve &&
+        !enrol_new(config, self->server_cert, self->keyring, address, &self->enrol))
+        goto fail;
     if (zsock_connect(self->backend, "%s", writer) != 0) {
         l3_error("writer_endpoint %s: %s", writer, zmq_strerror(zmq_errno()));
         goto fail;
@@ -357,6 +363,7 @@ void broker_destroy(broker_t **self_p)
     zsock_destroy(&self->ack_out);
     zsock_destroy(&self->ack_in);
     zsock_destroy(&self->backend);
+    enrol_destroy(&self->enrol);
     zsock_destroy(&self->zap);
     keyring_destroy(&self->keyring);
     zcert_destroy(&self->server_cert);
@@ -797,14 +804,25 @@ static void s_handle_zap(broker_t *self)
         } else if (strcmp(mechanism, "NULL") == 0 && !self->curve) {
             status = "200";
             text = "OK";
+        } else if (strcmp(mechanism, "CURVE") == 0 && self->enrol && domain &&
+                   strcmp(domain, ENROL_ZAP_DOMAIN) == 0 && key &&
+                   zframe_size(key) == L3_CURVE_KEY_LEN) {
+            /* The enrolment socket takes any key: all it can do there is ask to join. */
+            status = "200";
+            text = "OK";
+            l3_curve_agent_id(zframe_data(key), user);
         } else if (strcmp(mechanism, "CURVE") == 0 && self->keyring && key &&
                    zframe_size(key) == L3_CURVE_KEY_LEN) {
             char buf[1024];
             l3_curve_agent_id(zframe_data(key), user);
             keyring_refresh(self->keyring, KEYRING_RELOAD_MS);
             const keyring_entry_t *entry = keyring_lookup(self->keyring, user);
-            const char *refusal = entry ? s_binding_refusal(self, entry, buf, sizeof buf)
-                                        : "its key is not in allowed_keys";
+            const char *refusal =
+                entry ? s_binding_refusal(self, entry, buf, sizeof buf)
+                : self->enrol && enrol_is_pending(self->enrol, user)
+                    ? "its key is not in allowed_keys (its join request is pending: l3-hosts "
+                      "list)"
+                    : "its key is not in allowed_keys";
             if (!refusal) {
                 status = "200";
                 text = "OK";
@@ -868,6 +886,7 @@ int broker_run(broker_t *self)
     int rc = 0;
     int64_t blocked_since = 0;
     self->writer_ok = true; /* so the first look logs a missing writer */
+    l3_service_ready("agents -> %s -> writer %s", self->frontend_ep, self->writer_ep);
     while (!zsys_interrupted) {
         if (self->have_pending && s_backend_writable(self)) {
             if (s_backend_send(self, self->pending_id, &self->pending))
@@ -884,17 +903,21 @@ int broker_run(broker_t *self)
         else if (zclock_mono() - blocked_since >= 500)
             s_note_writer(self, false);
 
-        zmq_pollitem_t items[7] = {
+        zmq_pollitem_t items[8] = {
             {self->fe, 0, writable ? ZMQ_POLLIN : 0, 0},
             {self->be, 0, writable ? 0 : ZMQ_POLLOUT, 0},
             {self->ain, 0, ZMQ_POLLIN, 0},
             {self->aout, 0, ZMQ_POLLIN, 0},
             {self->mon, 0, ZMQ_POLLIN, 0},
             {zsock_resolve(self->zap), 0, ZMQ_POLLIN, 0},
-            {self->cap, 0, ZMQ_POLLIN, 0},
         };
-        int count = self->cap ? 7 : 6;
-        int n = zmq_poll(items, count, writable ? 1000 : 500);
+        int count = 6, at_cap = -1, at_enrol = -1;
+        if (self->cap)
+            items[at_cap = count++] = (zmq_pollitem_t){self->cap, 0, ZMQ_POLLIN, 0};
+        if (self->enrol)
+            items[at_enrol = count++] =
+                (zmq_pollitem_t){enrol_socket(self->enrol), 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(items, count, l3_service_watchdog(writable ? 1000 : 500));
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -916,8 +939,10 @@ int broker_run(broker_t *self)
             s_handle_ack_in(self);
         if (items[3].revents & ZMQ_POLLIN)
             s_handle_ack_out(self);
-        if (self->cap && (items[6].revents & ZMQ_POLLIN))
+        if (at_cap >= 0 && (items[at_cap].revents & ZMQ_POLLIN))
             s_handle_capture(self);
+        if (at_enrol >= 0 && (items[at_enrol].revents & ZMQ_POLLIN))
+            enrol_handle(self->enrol);
         s_ratelog_tick(&self->badlog);
         s_ratelog_tick(&self->peerlog);
         /* Keys and bindings changed while no agent connects still count, for the
@@ -927,6 +952,7 @@ int broker_run(broker_t *self)
             self->keyring_checked = zclock_mono();
         }
     }
+    l3_service_stopping();
     s_ratelog_flush(&self->badlog);
     s_ratelog_flush(&self->peerlog);
     l3_info("stopping: %" PRIu64 " records forwarded, %" PRIu64 " rejected (%" PRIu64

@@ -21,6 +21,7 @@
 #include "index.h"
 #include "l3_log.h"
 #include "l3_paths.h"
+#include "l3_service.h"
 #include "pages.h"
 #include "req.h"
 #include "l3_time.h"
@@ -358,6 +359,7 @@ static void s_initial_index(render_t *self)
     bool more = true;
     uint64_t start = index_pos(self->index);
     while (more && !l3_daemon_interrupted()) {
+        l3_service_watchdog(0); /* a slice is bounded, so a stuck one stops the pings */
         if (index_scan(self->index, UINT64_MAX, INDEX_SLICE, &more) < 0)
             break;
         uint64_t pos = index_pos(self->index), size = index_file_size(self->index);
@@ -480,6 +482,8 @@ int main(int argc, char **argv)
         }
     }
     l3_info("serving on %s, datafile %s, index %s", bind, datafile, idxpath);
+    /* Ready once the socket is bound: until the index is built it answers "indexing". */
+    l3_service_ready("serving on %s", bind);
     if (self.faults)
         l3_warn("L3_RENDER_TEST_FAULTS=1: the /_fault/ test pages are on (tests only)");
 
@@ -489,7 +493,7 @@ int main(int argc, char **argv)
         if (self.index)
             break;
         zmq_pollitem_t item = {self.router, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, 1000) > 0)
+        if (zmq_poll(&item, 1, l3_service_watchdog(1000)) > 0)
             while (s_serve(&self, true, 0))
                 ;
     }
@@ -531,7 +535,7 @@ int main(int argc, char **argv)
         }
         size_t nw = workers_pollitems(self.workers, items + fixed, WORKERS_MAX);
         int n = zmq_poll(items, (int)(fixed + nw),
-                         workers_timeout_ms(self.workers, self.poll_ms));
+                         l3_service_watchdog(workers_timeout_ms(self.workers, self.poll_ms)));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -570,6 +574,8 @@ int main(int argc, char **argv)
 done:
     rc = 0;
 cleanup:
+    if (rc == 0)
+        l3_service_stopping();
     /* Workers first: they are killed and reaped before anything they might share goes. */
     workers_destroy(&self.workers);
     whatis_destroy(&self.whatis);

@@ -5,6 +5,7 @@
 #include "l3_buf.h"
 #include "l3_log.h"
 #include "l3_msg.h"
+#include "l3_service.h"
 #include "l3_time.h"
 #include "l3_xmlrec.h"
 
@@ -389,6 +390,8 @@ int writer_run(writer_t *self)
     l3_info("ready: datafile %s, records on %s, acks on %s (batch %d records / %d ms)",
             datafile_path(self->datafile), self->opts.bind, self->opts.ack_bind,
             self->opts.batch_records, self->opts.batch_ms);
+    l3_service_ready("datafile %s, records on %s", datafile_path(self->datafile),
+                     self->opts.bind);
     self->heartbeat_at = l3_time_mono_us();
     while (!zsys_interrupted) {
         int64_t now = l3_time_mono_us();
@@ -401,6 +404,7 @@ int writer_run(writer_t *self)
                     self->batch.len >= self->opts.batch_bytes;
         bool reading = !self->failing && !full;
         long timeout_ms = wake > now ? (long)((wake - now + 999) / 1000) : 0;
+        timeout_ms = l3_service_watchdog(timeout_ms);
         zmq_pollitem_t item = {.socket = self->pull_raw, .events = ZMQ_POLLIN};
         int rc;
         if (full && !self->failing)
@@ -427,6 +431,7 @@ int writer_run(writer_t *self)
             self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
         }
     }
+    l3_service_stopping();
     if (self->batch_count && !self->failing)
         s_commit(self); /* a clean stop commits what it has; agents would resend anyway */
     l3_info("stopping: %" PRIu64 " records written in %" PRIu64 " batches, %" PRIu64
