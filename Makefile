@@ -2,12 +2,13 @@
 #   make run            install what is missing, build, start the whole system with a demo
 #   make check          install what is missing, build, run every test (plain and ASan/UBSan)
 #   make stop           stop what `make run` started
+#   make package        Debian packages into build/packages/ (packaging/CMakeLists.txt)
 #   make bench-ingest | bench-rec | bench-render    the benchmarks (run on purpose, slow)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan check check-fast check-asan run stop bench-ingest bench-rec bench-render clean
+.PHONY: all deps build build-asan check check-fast check-asan run stop bench-ingest bench-rec bench-render package clean
 
 all: build
 
@@ -35,6 +36,17 @@ run: deps build
 stop:
 	@scripts/demo stop $(BUILD)
 
+# The packages get their own build, configured for /usr (the programs' default paths).
+PKG_BUILD ?= build-pkg
+package:
+	@cmake -S . -B $(PKG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+		-DL3_TESTS=OFF -DL3_PACKAGING=ON >/dev/null
+	@cmake --build $(PKG_BUILD) -j$(JOBS)
+	@rm -rf $(BUILD)/packages && mkdir -p $(BUILD)/packages
+	@cd $(PKG_BUILD) && cpack -G DEB -B $(abspath $(BUILD))/packages >/dev/null
+	@rm -rf $(BUILD)/packages/_CPack_Packages
+	@ls -1 $(BUILD)/packages/*.deb
+
 bench-ingest: build
 	@bench/ingest.sh $(BUILD)
 
@@ -47,4 +59,4 @@ bench-render: build
 	@bench/render.sh $(BUILD)/bin
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(PKG_BUILD)

@@ -1,0 +1,10 @@
+# The system account the daemons run as, and the state directory every part shares.
+# Existing ones are left as they are (an admin may have changed them). The account
+# stays on purge: Debian keeps system accounts (files elsewhere may belong to it).
+if [ "$1" = configure ]; then
+    if ! getent passwd lilalo >/dev/null; then
+        adduser --system --group --quiet --home /var/lib/lilalo --no-create-home \
+            --gecos "lilalo terminal journal" lilalo
+    fi
+    [ -d /var/lib/lilalo ] || install -d -o lilalo -g lilalo -m 0750 /var/lib/lilalo
+fi

@@ -1,0 +1,1 @@
+    rm -f /var/lib/lilalo/datafile.xml.idx /var/lib/lilalo/datafile.xml.idx.*
