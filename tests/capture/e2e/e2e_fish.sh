@@ -17,18 +17,10 @@ SHELLS=$L3_SOURCE_DIR/conf/shell
 H=$T/home
 
 # Marks of any shell (the nested bash has a nonce of its own; .script names each "=<n>").
-count() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
+count() { count_any "$@"; }
 recmarks() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};[a-z]+' "$SCRIPT" | wc -l; }
 S=31431 # sleeps with a number of their own, so pgrep finds this test's
-# fish draws its prompt itself (no B mark): a prompt is its A mark.
-c() {
-    local a n
-    a=$(count A) n=$(count D)
-    type_keys "$1"
-    keys Enter
-    wait_for "[ \$(count D) -gt $n ] && [ \$(count A) -gt $a ]" 30
-    expect "$@"
-}
+# c (e2e_lib.sh): type a line, wait for its D and the next prompt, expect its record.
 
 mkdir -p "$H/.config/fish/conf.d"
 cat >"$H/.config/fish/config.fish" <<'EOF'

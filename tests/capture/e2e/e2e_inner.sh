@@ -20,17 +20,9 @@ SHELLS=$L3_SOURCE_DIR/conf/shell
 H=$T/home
 
 # Marks of any shell: .script names each shell "=<n>" (no nonce is in the spool).
-count() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
+count() { count_any "$@"; }
 shells() { grep -aoE -- $'\e\\]6973;rec;[0-9a-f]{64};shell;' "$SCRIPT" | wc -l; }
-# c 'typed' EXIT SIGNAL FLAGS CHECK...: type it, Enter, wait for its D and the next prompt.
-c() {
-    local a n
-    a=$(count A) n=$(count D)
-    type_keys "$1"
-    keys Enter
-    wait_for "[ \$(count D) -gt $n ] && [ \$(count A) -gt $a ]" 30
-    expect "$@"
-}
+# c (e2e_lib.sh): type a line, wait for its D and the next prompt, expect its record.
 # enter_shell 'typed' EXIT FLAGS CHECK...: a command that starts a shell; wait until the
 # recorder gave it a nonce and it drew its first prompt. EXIT is the status the command
 # will have when that shell ends (the table is in command order).

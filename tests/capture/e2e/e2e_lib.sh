@@ -21,6 +21,20 @@ expect() {
     printf 'cmd\t%s\t%s\t%s\t%s\t*\t%s\n' "$(esc "$line")" "$1" "$2" "$3" "${*:4}" >>"$EXPECT"
 }
 
+# For the sessions of several shells (inner shells, fish), where .script names each shell
+# "=<n>" (no nonce is in the spool): count MARK counts the marks of any shell, and
+# c 'typed' EXIT SIGNAL FLAGS CHECK... types a line, Enter, waits for its D and the next
+# prompt (A: fish draws its prompt itself, with no B mark) and expects its record.
+count_any() { grep -aoE -- $'\e\\]6973;=[0-9]+;'"$1" "$SCRIPT" | wc -l; }
+c() {
+    local a n
+    a=$(count_any A) n=$(count_any D)
+    type_keys "$1"
+    keys Enter
+    wait_for "[ \$(count_any D) -gt $n ] && [ \$(count_any A) -gt $a ]" 30
+    expect "$@"
+}
+
 # write_scan FILE: a script that collects what a command run inside the session can read,
 # for the test to search for nonces (nonce_in): every process's environment and argv (all
 # of /proc, read-only), the fd targets of the processes on its terminal, and every spool
