@@ -34,6 +34,10 @@ expected() {
     (cd "$S/conf/www" && find . -type f | sed 's|^\./|share/lilalo/www/|')
     for p in lilalo.conf lilalo-fastcgi.conf auth.conf; do echo "share/lilalo/lighttpd/$p"; done
     echo share/lilalo/nginx/lilalo.conf
+    for p in lilalo-agent.service lilalo-broker.service lilalo-writer.service \
+             lilalo-render.service lilalo-cgi.service lilalo-cgi.socket; do
+        echo "lib/systemd/system/$p"
+    done
     echo share/lilalo/lilalo.rng
     for p in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-render; do
         echo "share/man/man1/$p.1"
