@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,42 @@ bool bt_bind(const char *cert_path, const char *host)
         return true;
     fprintf(stderr, "bind %s to %s: %s\n", cert_path, host ? host : "(none)", err);
     return false;
+}
+
+int bt_keygen(const char *log, ...)
+{
+    char bin[512];
+    bt_bin("l3-keygen", bin, sizeof bin);
+    char *argv[10] = {bin};
+    va_list ap;
+    va_start(ap, log);
+    for (int i = 1; i < 9; i++)
+        if (!(argv[i] = va_arg(ap, char *)))
+            break;
+    va_end(ap);
+    return bt_wait_exit(bt_spawn(argv, log, log), 10000);
+}
+
+bool bt_copy(const char *from, const char *to)
+{
+    char *text = bt_file_read(from);
+    if (!text)
+        return false;
+    FILE *f = fopen(to, "w");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    free(text);
+    return ok;
+}
+
+void bt_id_of(const char *cert_path, char *id)
+{
+    id[0] = '\0';
+    zcert_t *cert = l3_curve_cert_load(cert_path);
+    if (cert)
+        l3_curve_agent_id(zcert_public_key(cert), id);
+    zcert_destroy(&cert);
 }
 
 void bt_record_host(l3_buf_t *out, l3_record_type_t type, const char *agent, const char *host,

@@ -94,6 +94,14 @@ void bt_record_host(l3_buf_t *out, l3_record_type_t type, const char *agent, con
 /* Bind the certificate file at path to host (NULL or "": unbind), as l3-keygen --bind
    does; false (said on stderr) when it fails. */
 bool bt_bind(const char *cert_path, const char *host);
+/* Run l3-keygen with the arguments up to the first NULL (at most 8), output to log; its
+   exit status (-1 when it did not finish in 10 s). */
+int bt_keygen(const char *log, ...);
+/* Copy a file (a certificate into allowed_keys). */
+bool bt_copy(const char *from, const char *to);
+/* The agent id (hex of the public key) of a certificate file, "" when unreadable; id has
+   room for L3_CURVE_ID_LEN + 1 bytes. */
+void bt_id_of(const char *cert_path, char *id);
 bool bt_agent_send(bt_agent_t *self, const l3_buf_t *msg);
 /* Receive one ack for this agent within timeout_ms, decoded. */
 bool bt_agent_recv_ack(bt_agent_t *self, l3_msg_t *ack, int timeout_ms);

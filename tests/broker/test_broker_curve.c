@@ -13,34 +13,7 @@
 /* l3-keygen NAME --dir DIR [--host HOST] */
 static bool s_keygen(const char *dir, const char *name, const char *host, const char *log)
 {
-    char bin[512];
-    bt_bin("l3-keygen", bin, sizeof bin);
-    char *argv[] = {bin, (char *) name, "--dir", (char *) dir, host ? "--host" : NULL,
-                    (char *) host, NULL};
-    return bt_wait_exit(bt_spawn(argv, log, log), 10000) == 0;
-}
-
-static bool s_copy(const char *from, const char *to)
-{
-    char *text = bt_file_read(from);
-    if (!text)
-        return false;
-    FILE *f = fopen(to, "w");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f)
-        fclose(f);
-    free(text);
-    return ok;
-}
-
-/* Agent id the broker should stamp: hex of the public key in the .pub file. */
-static void s_id_of(const char *pub, char *id)
-{
-    id[0] = '\0';
-    zcert_t *cert = l3_curve_cert_load(pub);
-    if (cert)
-        l3_curve_agent_id(zcert_public_key(cert), id);
-    zcert_destroy(&cert);
+    return bt_keygen(log, name, "--dir", dir, host ? "--host" : NULL, host, NULL) == 0;
 }
 
 int main(void)
@@ -71,12 +44,12 @@ int main(void)
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     snprintf(path, sizeof path, "%s/a1.pub", keys);
     snprintf(path2, sizeof path2, "%s/a1.pub", allowed);
-    CHECK(s_copy(path, path2));
-    s_id_of(path, id1);
+    CHECK(bt_copy(path, path2));
+    bt_id_of(path, id1);
     /* The same key twice and a file that is no certificate: czmq's zcertstore would abort
        the broker on the duplicate; the keyring takes it as one key. */
     snprintf(path2, sizeof path2, "%s/a1-copy.pub", allowed);
-    CHECK(s_copy(path, path2));
+    CHECK(bt_copy(path, path2));
     snprintf(path2, sizeof path2, "%s/README", allowed);
     FILE *junk = fopen(path2, "w");
     if (junk) {
@@ -84,7 +57,7 @@ int main(void)
         fclose(junk);
     }
     snprintf(path, sizeof path, "%s/a2.pub", keys);
-    s_id_of(path, id2);
+    bt_id_of(path, id2);
     CHECK(l3_curve_id_is_hex(id1) && l3_curve_id_is_hex(id2));
     snprintf(server_pub, sizeof server_pub, "%s/broker.pub", keys);
 
@@ -149,11 +122,11 @@ int main(void)
     /* Allowing a2 now lets it in on its next connection, without a broker restart. */
     snprintf(path, sizeof path, "%s/a2.pub", keys);
     snprintf(path2, sizeof path2, "%s/a2.pub", allowed);
-    CHECK(s_copy(path, path2));
+    CHECK(bt_copy(path, path2));
     /* and, carelessly, its secret file too: same key again, must not hurt */
     snprintf(path, sizeof path, "%s/a2.key", keys);
     snprintf(path2, sizeof path2, "%s/a2.key", allowed);
-    CHECK(s_copy(path, path2));
+    CHECK(bt_copy(path, path2));
     bt_agent_destroy(&a2);
     snprintf(path, sizeof path, "%s/a2.key", keys);
     a2 = bt_agent_new(&broker, id2, path, server_pub);

@@ -19,38 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* l3-keygen with up to four arguments after the program; its exit status. */
-static int s_keygen(const char *log, const char *a, const char *b, const char *c,
-                    const char *d, const char *e)
-{
-    char bin[512];
-    bt_bin("l3-keygen", bin, sizeof bin);
-    char *argv[] = {bin, (char *) a, (char *) b, (char *) c, (char *) d, (char *) e, NULL};
-    return bt_wait_exit(bt_spawn(argv, log, log), 10000);
-}
-
-static bool s_copy(const char *from, const char *to)
-{
-    char *text = bt_file_read(from);
-    if (!text)
-        return false;
-    FILE *f = fopen(to, "w");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0)
-        ok = false;
-    free(text);
-    return ok;
-}
-
-static void s_id_of(const char *pub, char *id)
-{
-    id[0] = '\0';
-    zcert_t *cert = l3_curve_cert_load(pub);
-    if (cert)
-        l3_curve_agent_id(zcert_public_key(cert), id);
-    zcert_destroy(&cert);
-}
-
 /* True when one line of the file holds both needles. */
 static bool s_line_has(const char *path, const char *a, const char *b)
 {
@@ -142,16 +110,16 @@ int main(void)
     /* l3-keygen: the default binding is this machine's name (what l3-agent claims unless
        agent/host is set), --host binds both files, --bind rebinds, and a host that could
        not be a record's host (or be written in a certificate) is refused. */
-    CHECK(s_keygen(keylog, "broker", "--dir", keys, NULL, NULL) == 0);
+    CHECK(bt_keygen(keylog, "broker", "--dir", keys, NULL) == 0);
     char self_host[256] = "";
     CHECK(gethostname(self_host, sizeof self_host - 1) == 0);
     snprintf(path, sizeof path, "%s/broker.pub", keys);
     CHECK(keyring_cert_host(path, host, sizeof host, err, sizeof err) &&
           strcmp(host, self_host) == 0);
-    CHECK(s_keygen(keylog, "k1", "--dir", keys, "--host", "h1") == 0);
-    CHECK(s_keygen(keylog, "k2", "--dir", keys, "--host", "h2") == 0);
-    CHECK(s_keygen(keylog, "ku", "--dir", keys, NULL, NULL) == 0);
-    CHECK(s_keygen(keylog, "kx", "--dir", keys, "--host", "bad\"host") == 2);
+    CHECK(bt_keygen(keylog, "k1", "--dir", keys, "--host", "h1", NULL) == 0);
+    CHECK(bt_keygen(keylog, "k2", "--dir", keys, "--host", "h2", NULL) == 0);
+    CHECK(bt_keygen(keylog, "ku", "--dir", keys, NULL) == 0);
+    CHECK(bt_keygen(keylog, "kx", "--dir", keys, "--host", "bad\"host", NULL) == 2);
     snprintf(path, sizeof path, "%s/kx.key", keys);
     CHECK(access(path, F_OK) != 0);
     snprintf(path, sizeof path, "%s/k1.key", keys);
@@ -159,22 +127,22 @@ int main(void)
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     snprintf(path, sizeof path, "%s/ku.pub", keys);
-    CHECK(s_keygen(keylog, "--bind", "h3", path, NULL, NULL) == 0);
+    CHECK(bt_keygen(keylog, "--bind", "h3", path, NULL) == 0);
     CHECK(keyring_cert_host(path, host, sizeof host, err, sizeof err) && strcmp(host, "h3") == 0);
     CHECK(bt_file_count(keylog, "host:       h3") == 1);
 
     snprintf(server_pub, sizeof server_pub, "%s/broker.pub", keys);
     snprintf(path, sizeof path, "%s/k1.pub", keys);
     snprintf(path2, sizeof path2, "%s/k1.pub", allowed);
-    CHECK(s_copy(path, path2));
-    s_id_of(path, id1);
+    CHECK(bt_copy(path, path2));
+    bt_id_of(path, id1);
     snprintf(path, sizeof path, "%s/k2.pub", keys);
     snprintf(path2, sizeof path2, "%s/k2.pub", allowed);
-    CHECK(s_copy(path, path2));
-    s_id_of(path, id2);
+    CHECK(bt_copy(path, path2));
+    bt_id_of(path, id2);
     /* A key from another tool: a certificate without metadata, so no host. */
     snprintf(path, sizeof path, "%s/ku.pub", keys);
-    s_id_of(path, idu);
+    bt_id_of(path, idu);
     zcert_t *ku = l3_curve_cert_load(path);
     snprintf(path2, sizeof path2, "%s/foreign.pub", allowed);
     FILE *f = fopen(path2, "w");
@@ -248,7 +216,7 @@ int main(void)
     /* Two files binding one key differently: refused until they agree. */
     snprintf(path, sizeof path, "%s/k2.pub", keys);
     snprintf(path2, sizeof path2, "%s/k2-copy.pub", allowed);
-    CHECK(s_copy(path, path2));
+    CHECK(bt_copy(path, path2));
     CHECK(bt_bind(path2, "h9"));
     snprintf(want, sizeof want,
              "agent %s is in k2-copy.pub and in k2.pub with different host bindings", id2);
