@@ -3,9 +3,11 @@
     Modes (a thin main over agentd.c, import.c and spool.c):
       l3-agent -c FILE [--daemon]        follow the spool, outbox, send (the daemon)
       l3-agent --once FILE... [-o OUT]   parse/import files, print the records as XML
-      l3-agent --keygen NAME [-d DIR]    make the agent's CURVE key pair */
+      l3-agent --keygen NAME [-d DIR]    make the agent's CURVE key pair
+      l3-agent --enrol [--broker-key K]  ask the broker to enrol this host (join.c) */
 #include "agentd.h"
 #include "import.h"
+#include "join.h"
 #include "l3_config.h"
 #include "l3_curve.h"
 #include "l3_daemon.h"
@@ -26,6 +28,7 @@ static void s_usage(FILE *out)
             "Usage: l3-agent [-c FILE] [--daemon] [--pidfile FILE] [-v] [--syslog]\n"
             "       l3-agent --once [--format F] [--prompt REGEX] [-o OUT] FILE...\n"
             "       l3-agent --keygen NAME [--dir DIR] [--force]\n"
+            "       l3-agent --enrol [-c FILE] [--broker-key KEY] [--host HOST] [--wait]\n"
             "\n"
             "The lilalo agent. Without --once it follows the spool directories (agent/spool),\n"
             "parses every recorded session into records, keeps them in the durable outbox\n"
@@ -47,6 +50,14 @@ static void s_usage(FILE *out)
             "  -o OUT           write the XML to OUT instead of stdout\n"
             "  --keygen NAME    create the CURVE key pair NAME.key/NAME.pub (in --dir DIR,\n"
             "                   default /etc/lilalo); give NAME.pub to the brokers\n"
+            "  --enrol          ask the broker to enrol this host: makes agent/cert when\n"
+            "                   missing, sends a join request, prints what to run on the\n"
+            "                   broker (l3-hosts approve HOST); exit 0 once it is pending\n"
+            "  --broker-key KEY the broker's public key (Z85, or its broker.pub), saved to\n"
+            "                   agent/broker_cert; needed when that file does not exist\n"
+            "  --host HOST      the host name to enrol (default agent/host, else this\n"
+            "                   machine's name: what the daemon puts into records)\n"
+            "  --wait           with --enrol: ask again until the host is approved\n"
             "  -h, --help       this help\n",
             l3_paths_config_installed(), L3_PARSER_PROMPT_DEFAULT);
 }
@@ -113,6 +124,8 @@ int main(int argc, char **argv)
     const char *config_path = NULL, *pidfile = NULL, *out_path = NULL, *prompt = NULL;
     const char *keygen = NULL, *keydir = "/etc/lilalo";
     bool daemonize = false, verbose = false, use_syslog = false, once = false, force = false;
+    bool enrol = false;
+    join_opts_t join = {0};
     l3_import_format_t format = L3_IMPORT_AUTO;
     //  Options and files may come in any order (l3-agent --once FILE... -o OUT).
     //  The files are gathered at the front of argv itself (never past the option being
@@ -155,6 +168,14 @@ int main(int argc, char **argv)
             keydir = argv[++i];
         else if (!strcmp(a, "--force"))
             force = true;
+        else if (!strcmp(a, "--enrol"))
+            enrol = true;
+        else if (!strcmp(a, "--wait"))
+            join.wait = true;
+        else if (!strcmp(a, "--host") && has_next)
+            join.host = argv[++i];
+        else if (!strcmp(a, "--broker-key") && has_next)
+            join.broker_key = argv[++i];
         else if (!strcmp(a, "--"))
             only_files = true;
         else {
@@ -180,6 +201,13 @@ int main(int argc, char **argv)
     if (!config) {
         fprintf(stderr, "l3-agent: cannot load config %s\n", config_path ? config_path : "");
         return 1;
+    }
+    if (enrol) {
+        int rc = nfiles ? 2 : join_run(config, &join);
+        if (nfiles)
+            fprintf(stderr, "l3-agent: --enrol takes no files\n");
+        l3_config_destroy(&config);
+        return rc;
     }
     size_t output_cap = (size_t) l3_config_int(config, "agent/output_cap", 65536, 64,
                                                L3_OUTPUT_MAX);

@@ -22,6 +22,7 @@
 #define S_ERROR_RETRY_MS 1000 /* after an outbox read error */
 #define S_ACK_BATCH 1000      /* messages read per handle call, to stay fair to the caller */
 #define S_PROBE_MS 200        /* after the ack socket (re)connects, see below */
+#define S_REDIAL_MS 2000      /* after a refused handshake, connect again this much later */
 
 struct sender_t {
     outbox_t *box;
@@ -53,6 +54,14 @@ struct sender_t {
     int64_t probe_us;
     uint64_t probe_acked;
     int64_t handshake_log_us;
+    /* libzmq gives up on an endpoint whose handshake failed (a key not, or not yet, in
+       the broker's allowed_keys: a host waiting for its enrolment to be approved) and
+       never connects there again. The sender does, so an approval counts without a
+       restart: the endpoints to dial again, and when. */
+    char eps[S_ENDPOINTS_MAX][S_ENDPOINT_LEN], acks[S_ENDPOINTS_MAX][S_ENDPOINT_LEN];
+    int neps, nacks;
+    bool redial_ep[S_ENDPOINTS_MAX], redial_ack[S_ENDPOINTS_MAX];
+    int64_t redial_us;
     uint64_t silent_timeouts; /* consecutive ack timeouts */
     sender_stats_t stats;
 };
@@ -155,16 +164,16 @@ sender_t *sender_new(l3_config_t *config, outbox_t *box)
 {
     sender_t *self = calloc(1, sizeof *self);
     zcert_t *own = NULL, *server = NULL;
-    char eps[S_ENDPOINTS_MAX][S_ENDPOINT_LEN], acks[S_ENDPOINTS_MAX][S_ENDPOINT_LEN];
     if (!self)
         return NULL;
+    char(*eps)[S_ENDPOINT_LEN] = self->eps, (*acks)[S_ENDPOINT_LEN] = self->acks;
     self->box = box;
     snprintf(self->id, sizeof self->id, "%s", outbox_agent(box));
     self->window = (uint64_t)l3_config_int(config, "agent/window", 1000, 1, 1000000);
     self->ack_timeout_us =
         l3_config_int(config, "agent/ack_timeout_ms", 5000, 10, 3600 * 1000) * 1000;
-    int neps = s_endpoints(config, "agent/brokers", "broker/backend_port", 5670, eps);
-    int nacks = s_endpoints(config, "agent/acks", "broker/ack_port", 5671, acks);
+    int neps = self->neps = s_endpoints(config, "agent/brokers", "broker/backend_port", 5670, eps);
+    int nacks = self->nacks = s_endpoints(config, "agent/acks", "broker/ack_port", 5671, acks);
     if (neps <= 0 || nacks <= 0)
         goto fail;
 
@@ -371,6 +380,36 @@ static void s_handle_ack_message(sender_t *self, int parts, zmq_msg_t *topic, zm
     l3_msg_clear(&msg);
 }
 
+/* Note a failed handshake with endpoint `where` of the PUSH or the SUB, to dial it again
+   in S_REDIAL_MS (sender_handle). */
+static void s_redial_later(sender_t *self, bool push, const char *where)
+{
+    int n = push ? self->neps : self->nacks;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(push ? self->eps[i] : self->acks[i], where)) {
+            (push ? self->redial_ep : self->redial_ack)[i] = true;
+            if (!self->redial_us)
+                self->redial_us = l3_time_mono_us() + S_REDIAL_MS * 1000;
+        }
+}
+
+static void s_redial(sender_t *self)
+{
+    self->redial_us = 0;
+    for (int i = 0; i < self->neps; i++)
+        if (self->redial_ep[i]) {
+            self->redial_ep[i] = false;
+            zsock_disconnect(self->push, "%s", self->eps[i]); /* ENOENT when it is gone */
+            zsock_connect(self->push, "%s", self->eps[i]);
+        }
+    for (int i = 0; i < self->nacks; i++)
+        if (self->redial_ack[i]) {
+            self->redial_ack[i] = false;
+            zsock_disconnect(self->sub, "%s", self->acks[i]);
+            zsock_connect(self->sub, "%s", self->acks[i]);
+        }
+}
+
 /* Connection events: after a (re)connect whatever was in flight may be lost. */
 static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
 {
@@ -409,7 +448,9 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 l3_warn("sender: %s disconnected from %s", which, where);
             } else {
-                /* libzmq retries for ever; say why at most once a minute. */
+                /* A failed handshake: libzmq stops there, we dial again (s_redial_later);
+                   say why at most once a minute. */
+                s_redial_later(self, mon == self->mon_push, where);
                 int64_t now = l3_time_mono_us();
                 if (!self->handshake_log_us || now - self->handshake_log_us >= 60000000) {
                     self->handshake_log_us = now;
@@ -501,6 +542,11 @@ long sender_timeout_ms(sender_t *self)
         if (t < 0 || ms < t)
             t = ms;
     }
+    if (self->redial_us) {
+        long ms = self->redial_us <= now ? 0 : (long)((self->redial_us - now) / 1000 + 1);
+        if (t < 0 || ms < t)
+            t = ms;
+    }
     return t;
 }
 
@@ -522,6 +568,8 @@ bool sender_handle(sender_t *self)
             break;
     }
     int64_t now = l3_time_mono_us();
+    if (self->redial_us && now >= self->redial_us)
+        s_redial(self);
     if (self->probe_us && now >= self->probe_us) {
         self->probe_us = 0;
         if (self->next > self->acked + 1 && self->acked == self->probe_acked) {

@@ -477,6 +477,26 @@ static void s_reject(broker_t *self, zmq_msg_t *msg, const char *who, const char
             who && *who ? who : "unauthenticated", zmq_msg_size(msg), why);
 }
 
+/* Close the connection a message came from (a removed key's): shutdown(2) on libzmq's
+   socket makes its I/O thread see the peer gone and close it; the agent's reconnect then
+   meets the ZAP handler, which refuses the key. Only when the fd still leads to the
+   address the message came from, so a reused fd is never cut. */
+static void s_cut(broker_t *self, zmq_msg_t *msg)
+{
+    int fd = zmq_msg_get(msg, ZMQ_SRCFD);
+    const char *addr = zmq_msg_gets(msg, "Peer-Address");
+    char now[BROKER_ADDR_MAX];
+    if (fd < 0 || !addr)
+        return;
+    s_peer_address(fd, now, sizeof now);
+    size_t len = strlen(addr);
+    /* now is "ip:port" or "[ip6]:port"; addr the ip alone */
+    bool same = (strncmp(now, addr, len) == 0 && now[len] == ':') ||
+                (now[0] == '[' && strncmp(now + 1, addr, len) == 0 && now[len + 1] == ']');
+    if (same && shutdown(fd, SHUT_RDWR) == 0 && s_ratelog_allow(&self->peerlog))
+        l3_info("closed the connection from %s: its key is no longer in allowed_keys", now);
+}
+
 /* The identity of a record: the authenticated key with CURVE, the claimed "a" without. */
 static bool s_identity(broker_t *self, zmq_msg_t *msg, const l3_msg_t *decoded, char *id,
                        const char **why)
@@ -550,6 +570,10 @@ static const char *s_check_host(broker_t *self, const char *id, const l3_record_
    backend refuses one (kept as pending). */
 static void s_handle_frontend(broker_t *self)
 {
+    /* A stat of allowed_keys per batch: a host removed (l3-hosts remove) is refused from
+       its very next record, not from the loop's next look. */
+    if (self->keyring)
+        keyring_refresh(self->keyring, KEYRING_IDLE_RELOAD_MS);
     for (int n = 0; n < BROKER_BATCH && !self->have_pending; n++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -596,6 +620,8 @@ static void s_handle_frontend(broker_t *self)
                      decoded.record.agent, id);
         if (why) {
             s_reject(self, &msg, id, why);
+            if (self->curve && id[0] && !keyring_lookup(self->keyring, id))
+                s_cut(self, &msg);
             zmq_msg_close(&msg);
             continue;
         }

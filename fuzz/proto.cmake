@@ -1,3 +1,4 @@
 # Fuzz targets of proto's parsers.
 l3_fuzz_target(msg ${CMAKE_CURRENT_SOURCE_DIR}/msg.c)
 l3_fuzz_target(xmlrec ${CMAKE_CURRENT_SOURCE_DIR}/xmlrec.c)
+l3_fuzz_target(join ${CMAKE_CURRENT_SOURCE_DIR}/join.c)

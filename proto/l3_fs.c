@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +58,35 @@ bool l3_fsync_dir(const char *dir)
     bool ok = fsync(fd) == 0;
     int saved = errno;
     close(fd);
+    errno = saved;
+    return ok;
+}
+
+bool l3_replace_file(const char *path, const char *text, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int) (slash - path + 1) : 0;
+    if (snprintf(tmp, sizeof tmp, "%.*s.%s.XXXXXX", dir_len, path, path + dir_len) >=
+        (int) sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return false;
+    bool ok = fchmod(fd, mode) == 0 && l3_write_all(fd, text, strlen(text)) && fsync(fd) == 0;
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        saved = errno;
+        ok = false;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        saved = errno;
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmp);
     errno = saved;
     return ok;
 }

@@ -14,5 +14,9 @@ bool l3_write_all(int fd, const void *data, size_t len);
 bool l3_mkdirs(const char *path, mode_t mode);
 /* fsync the directory dir, so a rename or create inside it is durable. */
 bool l3_fsync_dir(const char *dir);
+/* Replace the file at path with text, atomically: a temporary ".NAME.XXXXXX" beside it
+   (a dot-file, which the directory readers skip), given mode, written, synced, renamed
+   over path. false with errno set; the temporary file is gone either way. */
+bool l3_replace_file(const char *path, const char *text, mode_t mode);
 
 #endif

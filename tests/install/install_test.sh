@@ -26,7 +26,7 @@ ok() { if ((FAILS == LAST)); then echo "ok: $*"; else echo "not ok: $*"; fi; LAS
 # The files an install must hold, relative to the prefix (etc/ is SYSCONFDIR).
 expected() {
     local p
-    for p in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-render; do echo "bin/$p"; done
+    for p in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-hosts l3-render; do echo "bin/$p"; done
     echo libexec/lilalo/l3-cgi
     echo etc/lilalo/lilalo.cfg
     (cd "$S/conf/shell" && find . -type f ! -name '*.swp' ! -name '*~' | sed 's|^\./|share/lilalo/shell/|')
@@ -39,7 +39,7 @@ expected() {
         echo "lib/systemd/system/$p"
     done
     echo share/lilalo/lilalo.rng
-    for p in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-render; do
+    for p in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-hosts l3-render; do
         echo "share/man/man1/$p.1"
     done
     echo share/man/man8/l3-cgi.8
@@ -104,7 +104,7 @@ help_opts() {
         grep -oE -- '--?[A-Za-z][A-Za-z-]*'; printf -- '-h\n--help\n'; } | sort -u
 }
 page_opts() { grep -oE '\\-(\\-)?[A-Za-z][A-Za-z\\-]*' "$1" | sed 's/\\-/-/g' | sort -u; }
-for prog in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-render l3-cgi; do
+for prog in l3-rec l3-agent l3-broker l3-writer l3-tap l3-keygen l3-hosts l3-render l3-cgi; do
     page=$(ls "$P"/share/man/man?/"$prog".[18])
     comm -3 <(help_opts "$prog" | grep -vxE -- "$not_ours") <(page_opts "$page" | grep -vxE -- "$not_ours") >"$T/optdiff"
     if [[ -s $T/optdiff ]]; then
