@@ -448,9 +448,11 @@ static void s_handle_monitor(sender_t *self, zsock_t *mon, const char *which)
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 l3_warn("sender: %s disconnected from %s", which, where);
             } else {
-                /* A failed handshake: libzmq stops there, we dial again (s_redial_later);
-                   say why at most once a minute. */
-                s_redial_later(self, mon == self->mon_push, where);
+                /* A refused or broken handshake (AUTH, PROTOCOL): libzmq stops there and
+                   we dial again (s_redial_later); after a connection error (NO_DETAIL)
+                   libzmq reconnects by itself. Say why at most once a minute. */
+                if (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                    s_redial_later(self, mon == self->mon_push, where);
                 int64_t now = l3_time_mono_us();
                 if (!self->handshake_log_us || now - self->handshake_log_us >= 60000000) {
                     self->handshake_log_us = now;

@@ -5,6 +5,7 @@
     fields), and the original bytes are forwarded unchanged behind the identity frame, so
     the broker never re-encodes. */
 #include "broker.h"
+#include "conns.h"
 #include "enrol.h"
 #include "keyring.h"
 #include "l3_curve.h"
@@ -56,6 +57,7 @@ struct broker_t {
     int64_t keyring_checked; /* zclock_mono of the loop's last keyring_refresh */
     zcert_t *server_cert;
     enrol_t *enrol;      /* join requests of hosts not enrolled yet, or NULL (enrol.h) */
+    conns_t *conns;      /* each key's records connection, to cut a removed key's */
 
     zsock_t *frontend, *backend, *ack_in, *ack_out, *capture, *monitor;
     void *fe, *be, *ain, *aout, *cap, *mon; /* raw handles of the above */
@@ -254,7 +256,8 @@ broker_t *broker_new(l3_config_t *config)
         if (!self->server_cert)
             goto fail;
         self->keyring = keyring_new(allowed);
-        if (!self->keyring) {
+        self->conns = conns_new();
+        if (!self->keyring || !self->conns) {
             l3_error("create %s and copy each agent's NAME.pub into it (l3-keygen NAME makes "
                      "them)", allowed);
             goto fail;
@@ -366,6 +369,7 @@ void broker_destroy(broker_t **self_p)
     enrol_destroy(&self->enrol);
     zsock_destroy(&self->zap);
     keyring_destroy(&self->keyring);
+    conns_destroy(&self->conns);
     zcert_destroy(&self->server_cert);
     zhashx_destroy(&self->peers);
     free(self);
@@ -477,6 +481,14 @@ static void s_reject(broker_t *self, zmq_msg_t *msg, const char *who, const char
             who && *who ? who : "unauthenticated", zmq_msg_size(msg), why);
 }
 
+/* Re-read allowed_keys when it changed or is older than max_age_ms, and close the
+   connections of keys that are gone from it. */
+static void s_keyring_refresh(broker_t *self, int64_t max_age_ms)
+{
+    if (keyring_refresh(self->keyring, max_age_ms))
+        conns_cut_removed(self->conns, self->keyring);
+}
+
 /* Close the connection a message came from (a removed key's): shutdown(2) on libzmq's
    socket makes its I/O thread see the peer gone and close it; the agent's reconnect then
    meets the ZAP handler, which refuses the key. Only when the fd still leads to the
@@ -573,7 +585,7 @@ static void s_handle_frontend(broker_t *self)
     /* A stat of allowed_keys per batch: a host removed (l3-hosts remove) is refused from
        its very next record, not from the loop's next look. */
     if (self->keyring)
-        keyring_refresh(self->keyring, KEYRING_IDLE_RELOAD_MS);
+        s_keyring_refresh(self, KEYRING_IDLE_RELOAD_MS);
     for (int n = 0; n < BROKER_BATCH && !self->have_pending; n++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -625,6 +637,8 @@ static void s_handle_frontend(broker_t *self)
             zmq_msg_close(&msg);
             continue;
         }
+        if (self->curve)
+            conns_note(self->conns, id, zmq_msg_get(&msg, ZMQ_SRCFD));
         s_capture(self, "rec", id, strlen(id), &msg);
         if (!s_backend_send(self, id, &msg)) {
             zmq_msg_init(&self->pending);
@@ -793,6 +807,8 @@ static void s_handle_monitor(broker_t *self)
                 l3_info("connection from %s closed",
                         peer ? peer : "(address not seen: it closed at once)");
             self->failure[0] = '\0';
+            if (self->conns)
+                conns_forget_fd(self->conns, (int) value);
             /* The entry stays: messages of this connection may still be queued, and the
                map cannot grow past the number of fds, as a reused fd overwrites it. */
         }
@@ -841,7 +857,7 @@ static void s_handle_zap(broker_t *self)
                    zframe_size(key) == L3_CURVE_KEY_LEN) {
             char buf[1024];
             l3_curve_agent_id(zframe_data(key), user);
-            keyring_refresh(self->keyring, KEYRING_RELOAD_MS);
+            s_keyring_refresh(self, KEYRING_RELOAD_MS);
             const keyring_entry_t *entry = keyring_lookup(self->keyring, user);
             const char *refusal =
                 entry ? s_binding_refusal(self, entry, buf, sizeof buf)
@@ -975,6 +991,9 @@ int broker_run(broker_t *self)
            connections that are up (s_check_host looks at every record). */
         if (self->keyring && zclock_mono() - self->keyring_checked >= BROKER_KEYRING_CHECK_MS) {
             keyring_refresh(self->keyring, KEYRING_IDLE_RELOAD_MS);
+            /* Whoever re-read the directory last (a handshake, the enrolment socket, a
+               batch of records), a removed key's connection is closed within a second. */
+            conns_cut_removed(self->conns, self->keyring);
             self->keyring_checked = zclock_mono();
         }
     }

@@ -9,8 +9,10 @@
       and once the first is approved the second is refused at approval;
     - approved, the first host's outbox drains: the writer stores all its records once,
       under the approved host name; --enrol then answers "enrolled";
-    - l3-hosts remove: that key's very next record on its open connection is refused and
-      the connection closed (waited on in the log, no sleeps);
+    - l3-hosts remove: the broker closes that key's idle connection by itself, its
+      reconnection is refused; the name is free for another key then (rotation), and
+      that key's very next record after its removal is refused (waited on in the log,
+      no sleeps);
     - a flood of join requests from fresh keys leaves at most pending_max files, the
       refusals are rate-limited in the log, and a replayed or garbage request is refused. */
 #include "broker_testlib.h"
@@ -254,7 +256,7 @@ int main(void)
     CHECK(s_run(out, "l3-agent", "-c", cfga, "--enrol", NULL, NULL, NULL) == 0);
     CHECK(bt_file_count(out, "enrolled: records of this key are stored as host") == 1);
 
-    /* 5. Removed: the next record on A's open connection is refused, the connection cut. */
+    /* 5. Removed while idle: the broker closes A's connection by itself. */
     snprintf(path, sizeof path, "%s/broker.pub", hosta);
     char keypath[512];
     snprintf(keypath, sizeof keypath, "%s/agent.key", hosta);
@@ -265,12 +267,35 @@ int main(void)
     bt_record_host(&rec, L3_RECORD_COMMAND, "a", host, 99, 1, "before removal");
     CHECK(bt_agent_send(agent, &rec));
     CHECK(s_wait_lines_with(datafile, ida, "before removal", 1, 10000));
-    CHECK(s_run(out, "l3-hosts", "-c", broker.cfg, "remove", host, NULL, NULL) == 0);
-    CHECK(bt_file_count(out, "removed: 2 file(s)") == 1); /* A's key and B's request */
+    CHECK(s_run(out, "l3-hosts", "-c", broker.cfg, "remove", prefix, NULL, NULL) == 0);
+    CHECK(bt_file_count(out, "removed: 1 file(s)") == 1); /* A's key, not B's request */
+    snprintf(want, sizeof want, "closed the records connection of agent %s", ida);
+    CHECK(bt_wait_file_count(broker.log, want, 1, 5000));
+    /* Its reconnection is refused at the handshake; what it sends stays with it. */
+    zsock_set_sndtimeo(agent->push, 200);
     bt_record_host(&rec, L3_RECORD_COMMAND, "a", host, 99, 2, "after removal");
+    bt_agent_send(agent, &rec);
+    CHECK(s_wait_lines_with(broker.log, ida, "its key is not in allowed_keys", 1, 5000));
+    bt_agent_destroy(&agent);
+
+    /* The name is free now: B's key gets it (how a host's key is rotated). Removed, its
+       very next record, sent at once, is refused (or its connection already closed). */
+    CHECK(s_run(out, "l3-hosts", "-c", broker.cfg, "approve", host, NULL, NULL) == 0);
+    snprintf(path, sizeof path, "%s/broker.pub", hostb);
+    snprintf(keypath, sizeof keypath, "%s/agent.key", hostb);
+    agent = bt_agent_new(&broker, idb, keypath, path);
+    CHECK(agent != NULL);
+    if (!agent)
+        goto cleanup;
+    bt_record_host(&rec, L3_RECORD_COMMAND, "b", host, 98, 1, "b before removal");
     CHECK(bt_agent_send(agent, &rec));
-    CHECK(s_wait_lines_with(broker.log, ida, "its key is no longer in allowed_keys", 1, 5000));
-    CHECK(bt_wait_file_count(broker.log, "closed the connection from 127.0.0.1:", 1, 5000));
+    CHECK(s_wait_lines_with(datafile, idb, "b before removal", 1, 10000));
+    CHECK(s_run(out, "l3-hosts", "-c", broker.cfg, "remove", host, NULL, NULL) == 0);
+    CHECK(bt_file_count(out, "removed: 1 file(s)") == 1);
+    zsock_set_sndtimeo(agent->push, 200);
+    bt_record_host(&rec, L3_RECORD_COMMAND, "b", host, 98, 2, "b after removal");
+    bt_agent_send(agent, &rec);
+    CHECK(s_wait_lines_with(broker.log, idb, "its key is no longer in allowed_keys", 1, 5000));
     CHECK(bt_file_count(datafile, "after removal") == 0);
 
     /* 6. A flood of fresh keys: at most PENDING_MAX wait, the rest are refused. */
