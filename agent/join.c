@@ -27,7 +27,7 @@ static void s_endpoint(l3_config_t *config, char *out, size_t size)
     const char *brokers = l3_config_str(config, "agent/brokers", NULL);
     if (brokers && strncmp(brokers, "tcp://", 6) == 0) {
         /* tcp://HOST:PORT[,...]: HOST is everything up to the last ':' of the first */
-        snprintf(host, sizeof host, "%.*s", (int) strcspn(brokers + 6, ", "), brokers + 6);
+        snprintf(host, sizeof host, "%.*s", (int)strcspn(brokers + 6, ", "), brokers + 6);
         char *colon = strrchr(host, ':');
         if (colon)
             *colon = '\0';
@@ -35,9 +35,8 @@ static void s_endpoint(l3_config_t *config, char *out, size_t size)
     if (!host[0]) {
         const char *address = l3_config_str(config, "broker/backend_address", "127.0.0.1");
         snprintf(host, sizeof host, "%s",
-                 !*address || !strcmp(address, "*") || !strcmp(address, "0.0.0.0")
-                     ? "127.0.0.1"
-                     : address);
+                 !*address || !strcmp(address, "*") || !strcmp(address, "0.0.0.0") ? "127.0.0.1"
+                                                                                   : address);
     }
     bool v6 = strchr(host, ':') && host[0] != '[';
     snprintf(out, size, v6 ? "tcp://[%s]:%" PRId64 : "tcp://%s:%" PRId64, host, port);
@@ -69,15 +68,17 @@ static zcert_t *s_broker_key(l3_config_t *config, const char *given)
     if (strlen(given) == L3_CURVE_Z85_LEN && zmq_z85_decode(key, given))
         cert = zcert_new_from(key, key); /* the secret half is never used for a peer */
     else if (!(cert = l3_curve_cert_read(given, err, sizeof err)))
-        fprintf(stderr, "l3-agent: --enrol: --broker-key is neither a 40-character Z85 key "
-                        "nor a certificate file (%s)\n",
+        fprintf(stderr,
+                "l3-agent: --enrol: --broker-key is neither a 40-character Z85 key "
+                "nor a certificate file (%s)\n",
                 err);
     if (!cert)
         goto fail;
     if (saved) {
         if (memcmp(zcert_public_key(saved), zcert_public_key(cert), L3_CURVE_KEY_LEN) != 0) {
-            fprintf(stderr, "l3-agent: --enrol: %s holds another broker key (%s) than "
-                            "--broker-key (%s); remove the file if the broker's key changed\n",
+            fprintf(stderr,
+                    "l3-agent: --enrol: %s holds another broker key (%s) than "
+                    "--broker-key (%s); remove the file if the broker's key changed\n",
                     path, zcert_public_txt(saved), zcert_public_txt(cert));
             goto fail;
         }
@@ -107,7 +108,7 @@ static bool s_ask(zsock_t *sock, const char *host, l3_join_reply_t *reply)
 {
     l3_join_t join = {.ts = l3_time_now_us()};
     snprintf(join.host, sizeof join.host, "%s", host);
-    if (getrandom(join.nonce, sizeof join.nonce, 0) != (ssize_t) sizeof join.nonce) {
+    if (getrandom(join.nonce, sizeof join.nonce, 0) != (ssize_t)sizeof join.nonce) {
         l3_error("getrandom: %s", strerror(errno));
         return false;
     }
@@ -187,8 +188,9 @@ int join_run(l3_config_t *config, const join_opts_t *opts)
         l3_join_reply_t reply;
         if (!s_ask(sock, host, &reply)) {
             if (!zsys_interrupted)
-                fprintf(stderr, "l3-agent: --enrol: no answer from %s within %d s (broker down, "
-                                "enrolment off there, or not the broker's key)\n",
+                fprintf(stderr,
+                        "l3-agent: --enrol: no answer from %s within %d s (broker down, "
+                        "enrolment off there, or not the broker's key)\n",
                         endpoint, JOIN_ANSWER_MS / 1000);
             break;
         }

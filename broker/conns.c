@@ -30,9 +30,9 @@ conns_t *conns_new(void)
         conns_destroy(&self);
         return NULL;
     }
-    zhashx_set_destructor(self->by_id, (zhashx_destructor_fn *) s_conn_destroy);
-    zhashx_set_destructor(self->by_fd, (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_duplicator(self->by_fd, (zhashx_duplicator_fn *) strdup);
+    zhashx_set_destructor(self->by_id, (zhashx_destructor_fn *)s_conn_destroy);
+    zhashx_set_destructor(self->by_fd, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator(self->by_fd, (zhashx_duplicator_fn *)strdup);
     return self;
 }
 
@@ -60,10 +60,10 @@ void conns_note(conns_t *self, const char *id, int fd)
     conn->peer_len = sizeof conn->peer;
     char key[16];
     snprintf(key, sizeof key, "%d", fd);
-    if (getpeername(fd, (struct sockaddr *) &conn->peer, &conn->peer_len) != 0)
+    if (getpeername(fd, (struct sockaddr *)&conn->peer, &conn->peer_len) != 0)
         zhashx_delete(self->by_id, id);
     else
-        zhashx_update(self->by_fd, key, (void *) id);
+        zhashx_update(self->by_fd, key, (void *)id);
 }
 
 void conns_forget_fd(conns_t *self, int fd)
@@ -90,15 +90,14 @@ size_t conns_cut_removed(conns_t *self, keyring_t *keyring)
             continue;
         struct sockaddr_storage now;
         socklen_t len = sizeof now;
-        if (getpeername(conn->fd, (struct sockaddr *) &now, &len) == 0 &&
-            len == conn->peer_len && memcmp(&now, &conn->peer, len) == 0 &&
-            shutdown(conn->fd, SHUT_RDWR) == 0) {
+        if (getpeername(conn->fd, (struct sockaddr *)&now, &len) == 0 && len == conn->peer_len &&
+            memcmp(&now, &conn->peer, len) == 0 && shutdown(conn->fd, SHUT_RDWR) == 0) {
             cut++;
             l3_info("closed the records connection of agent %s: its key is no longer in "
                     "allowed_keys",
                     id);
         }
-        zlist_append(gone, (void *) id);
+        zlist_append(gone, (void *)id);
     }
     for (const char *id = zlist_first(gone); id; id = zlist_next(gone)) {
         s_conn_t *conn = zhashx_lookup(self->by_id, id);

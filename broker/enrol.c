@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #define ENROL_BATCH 64
-#define ENROL_LOG_BURST 20          /* log lines a flood may cause per window... */
-#define ENROL_LOG_WINDOW_MS 10000   /* ...then one summary */
-#define ENROL_HWM 100               /* requests queued per connection */
+#define ENROL_LOG_BURST 20        /* log lines a flood may cause per window... */
+#define ENROL_LOG_WINDOW_MS 10000 /* ...then one summary */
+#define ENROL_HWM 100             /* requests queued per connection */
 
 struct enrol_t {
     zsock_t *sock;
@@ -36,7 +36,7 @@ static bool s_log_allowed(enrol_t *self)
     if (now - self->window_start >= ENROL_LOG_WINDOW_MS) {
         if (self->suppressed)
             l3_warn("enrol: %" PRIu64 " more join-request log lines not logged in %.0f s",
-                    self->suppressed, (double) (now - self->window_start) / 1000.0);
+                    self->suppressed, (double)(now - self->window_start) / 1000.0);
         self->window_start = now;
         self->logged = 0;
         self->suppressed = 0;
@@ -49,8 +49,8 @@ static bool s_log_allowed(enrol_t *self)
     return false;
 }
 
-bool enrol_new(l3_config_t *config, zcert_t *server_cert, keyring_t *keyring,
-               const char *address, enrol_t **out)
+bool enrol_new(l3_config_t *config, zcert_t *server_cert, keyring_t *keyring, const char *address,
+               enrol_t **out)
 {
     *out = NULL;
     int64_t port = l3_config_int(config, "broker/enrol_port", 0, 0, 65535);
@@ -60,15 +60,15 @@ bool enrol_new(l3_config_t *config, zcert_t *server_cert, keyring_t *keyring,
     if (!self)
         return false;
     self->keyring = keyring;
-    self->max = (size_t) l3_config_int(config, "broker/pending_max", ENROL_PENDING_MAX_DEFAULT,
-                                       1, 100000);
+    self->max =
+        (size_t)l3_config_int(config, "broker/pending_max", ENROL_PENDING_MAX_DEFAULT, 1, 100000);
     self->dir = strdup(l3_config_str(config, "broker/pending_keys", "/var/lib/lilalo/pending"));
     l3_buf_init(&self->reply, L3_JOIN_MAX);
     if (!self->dir)
         goto fail;
     if (!l3_mkdirs(self->dir, 0700) || access(self->dir, W_OK) != 0) {
-        l3_error("broker/pending_keys %s: cannot create or write it (%s); set enrol_port = 0 "
-                 "to run without enrolment",
+        l3_error("broker/pending_keys %s: cannot create or write it (%s); set enrol_port = 0 to "
+                 "run without enrolment",
                  self->dir, strerror(errno));
         goto fail;
     }
@@ -143,12 +143,12 @@ static void s_answer(enrol_t *self, const uint8_t *key, const char *id, const ch
     int64_t skew = join.ts - l3_time_now_us();
     if (skew > L3_JOIN_SKEW_US || skew < -L3_JOIN_SKEW_US) {
         if (s_log_allowed(self))
-            l3_warn("enrol: join request from %s (agent %s, host \"%s\") refused: its clock "
-                    "is %+.0f s off",
-                    peer, id, join.host, (double) skew / 1e6);
+            l3_warn("enrol: join request from %s (agent %s, host \"%s\") refused: its clock is "
+                    "%+.0f s off",
+                    peer, id, join.host, (double)skew / 1e6);
         snprintf(reply->text, sizeof reply->text,
                  "your clock is %+.0f s off the broker's (at most %lld s allowed)",
-                 (double) skew / 1e6, L3_JOIN_SKEW_US / 1000000);
+                 (double)skew / 1e6, L3_JOIN_SKEW_US / 1000000);
         return;
     }
     /* Approved already (l3-hosts approve): say which host the key is bound to, so
@@ -158,51 +158,49 @@ static void s_answer(enrol_t *self, const uint8_t *key, const char *id, const ch
     if (entry && entry->host && !entry->conflict) {
         reply->status = L3_JOIN_ENROLLED;
         snprintf(reply->host, sizeof reply->host, "%s", entry->host);
-        snprintf(reply->text, sizeof reply->text, "records of this key are stored "
-                                                  "as host \"%s\"",
+        snprintf(reply->text, sizeof reply->text, "records of this key are stored as host \"%s\"",
                  entry->host);
         return;
     }
     if (entry) {
-        snprintf(reply->text, sizeof reply->text, "the key is in allowed_keys (%s) "
-                                                  "but binds no host or is in conflict; ask "
-                                                  "the broker's administrator",
+        snprintf(reply->text, sizeof reply->text,
+                 "the key is in allowed_keys (%s) but binds no host or is in conflict; ask the "
+                 "broker's administrator",
                  entry->file);
         return;
     }
     switch (pending_store(self->dir, self->max, key, &join, peer, err, sizeof err)) {
     case PENDING_STORED:
-        l3_info("enrol: host \"%s\" (agent %s) from %s asks to join; approve with "
-                "`l3-hosts approve %s`",
+        l3_info("enrol: host \"%s\" (agent %s) from %s asks to join; approve with `l3-hosts "
+                "approve %s`",
                 join.host, id, peer, join.host);
         /* fall through */
     case PENDING_UPDATED:
         reply->status = L3_JOIN_PENDING;
-        snprintf(reply->text, sizeof reply->text, "the broker's administrator "
-                                                  "approves it with `l3-hosts approve %.100s`",
+        snprintf(reply->text, sizeof reply->text,
+                 "the broker's administrator approves it with `l3-hosts approve %.100s`",
                  join.host);
         return;
     case PENDING_FULL:
         if (s_log_allowed(self))
-            l3_warn("enrol: join request of host \"%s\" (agent %s) from %s refused: %zu hosts "
-                    "are pending already (broker/pending_max; `l3-hosts list`)",
+            l3_warn("enrol: join request of host \"%s\" (agent %s) from %s refused: %zu hosts are "
+                    "pending already (broker/pending_max; `l3-hosts list`)",
                     join.host, id, peer, self->max);
-        snprintf(reply->text, sizeof reply->text, "too many hosts are waiting for "
-                                                  "approval; ask the broker's administrator");
+        snprintf(reply->text, sizeof reply->text,
+                 "too many hosts are waiting for approval; ask the broker's administrator");
         return;
     case PENDING_REPLAYED:
         if (s_log_allowed(self))
-            l3_warn("enrol: join request of host \"%s\" (agent %s) from %s refused: not "
-                    "newer than the one pending for its key (replayed?)",
+            l3_warn("enrol: join request of host \"%s\" (agent %s) from %s refused: not newer than "
+                    "the one pending for its key (replayed?)",
                     join.host, id, peer);
-        snprintf(reply->text, sizeof reply->text, "not newer than the request "
-                                                  "pending for this key");
+        snprintf(reply->text, sizeof reply->text,
+                 "not newer than the request pending for this key");
         return;
     case PENDING_FAILED:
         if (s_log_allowed(self))
             l3_error("enrol: cannot keep the join request of agent %s: %s", id, err);
-        snprintf(reply->text, sizeof reply->text, "the broker cannot store requests "
-                                                  "now");
+        snprintf(reply->text, sizeof reply->text, "the broker cannot store requests now");
         return;
     }
 }
@@ -248,8 +246,8 @@ void enrol_handle(enrol_t *self)
                          ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
                 zmq_send(self->handle, self->reply.data, self->reply.len, ZMQ_DONTWAIT);
         } else if (s_log_allowed(self))
-            l3_warn("enrol: dropped a message from %s without an authenticated key or in "
-                    "more than one frame",
+            l3_warn("enrol: dropped a message from %s without an authenticated key or in more than "
+                    "one frame",
                     addr ? addr : "unknown address");
         zmq_msg_close(&rid);
         zmq_msg_close(&body);

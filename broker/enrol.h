@@ -37,8 +37,8 @@ typedef struct enrol_t enrol_t;
    enrol_t (caller owns), or NULL when enrolment is off. false (logged) on failure. The
    keyring and server certificate are borrowed: they must outlive the enrol_t. The ZAP
    handler must be running before this is called. */
-bool enrol_new(l3_config_t *config, zcert_t *server_cert, keyring_t *keyring,
-               const char *address, enrol_t **out);
+bool enrol_new(l3_config_t *config, zcert_t *server_cert, keyring_t *keyring, const char *address,
+               enrol_t **out);
 void enrol_destroy(enrol_t **self_p);
 /* The raw libzmq socket, for the caller's poller. */
 void *enrol_socket(enrol_t *self);

@@ -31,8 +31,8 @@ bool hosts_enrolled(const char *allowed_dir, hosts_entry_t **entries, size_t *co
     while ((e = readdir(d)) && *count < HOSTS_MAX) {
         char path[4096], err[512];
         struct stat st;
-        if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof (*entries)->file ||
-            snprintf(path, sizeof path, "%s/%s", allowed_dir, e->d_name) >= (int) sizeof path ||
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(*entries)->file ||
+            snprintf(path, sizeof path, "%s/%s", allowed_dir, e->d_name) >= (int)sizeof path ||
             stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         if (*count == cap) {
@@ -69,7 +69,7 @@ static bool s_matches(const char *which, const char *host, const char *id)
     if (len < HOSTS_ID_PREFIX_MIN || len > L3_CURVE_ID_LEN)
         return false;
     for (size_t i = 0; i < len; i++)
-        if (tolower((unsigned char) which[i]) != id[i])
+        if (tolower((unsigned char)which[i]) != id[i])
             return false;
     return true;
 }
@@ -80,7 +80,7 @@ static bool s_plain_name(const char *host)
     if (!host[0] || host[0] == '.' || strlen(host) > 200)
         return false;
     for (const char *p = host; *p; p++)
-        if (!isalnum((unsigned char) *p) && !strchr("._-", *p))
+        if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
             return false;
     return true;
 }
@@ -101,8 +101,9 @@ bool hosts_approve(const char *pending_dir, const char *allowed_dir, const char 
         if (!s_matches(which, pend[i].host, pend[i].id))
             continue;
         if (found) {
-            snprintf(err, errlen, "'%s' names more than one pending host (%s and %s): give "
-                                  "the agent id",
+            snprintf(err, errlen,
+                     "'%s' names more than one pending host (%s and %s): give "
+                     "the agent id",
                      which, found->id, pend[i].id);
             goto cleanup;
         }
@@ -119,15 +120,16 @@ bool hosts_approve(const char *pending_dir, const char *allowed_dir, const char 
     for (size_t i = 0; i < nenrolled; i++) {
         if (strcmp(enrolled[i].host, found->host) == 0 && strcmp(enrolled[i].id, found->id) != 0) {
             /* The one refusal that matters: a newcomer must not take over a host's name. */
-            snprintf(err, errlen, "host \"%s\" is enrolled already with another key (%s, agent "
-                                  "%.16s...); to give it this key, `l3-hosts remove %s` first",
+            snprintf(err, errlen,
+                     "host \"%s\" is enrolled already with another key (%s, agent "
+                     "%.16s...); to give it this key, `l3-hosts remove %s` first",
                      found->host, enrolled[i].file, enrolled[i].id, enrolled[i].id);
             goto cleanup;
         }
     }
     char path[4096], from[4096], now[40], text[1024];
     const char *name = s_plain_name(found->host) ? found->host : found->id;
-    if (snprintf(path, sizeof path, "%s/%s.pub", allowed_dir, name) >= (int) sizeof path ||
+    if (snprintf(path, sizeof path, "%s/%s.pub", allowed_dir, name) >= (int)sizeof path ||
         !pending_path(pending_dir, found->id, from, sizeof from)) {
         snprintf(err, errlen, "path too long");
         goto cleanup;

@@ -76,9 +76,15 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     const char *cmd = optind < argc ? argv[optind] : NULL;
@@ -96,8 +102,7 @@ int main(int argc, char **argv)
     if (!config)
         return 1;
     const char *allowed = l3_config_str(config, "broker/allowed_keys", "/etc/lilalo/agents");
-    const char *pending =
-        l3_config_str(config, "broker/pending_keys", "/var/lib/lilalo/pending");
+    const char *pending = l3_config_str(config, "broker/pending_keys", "/var/lib/lilalo/pending");
     char err[1024];
     int rc = 0;
     if (!strcmp(cmd, "list"))
@@ -105,8 +110,8 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "approve")) {
         pending_entry_t done;
         if (hosts_approve(pending, allowed, which, &done, err, sizeof err))
-            printf("approved: host \"%s\", agent %s (asked from %s at %s)\n", done.host,
-                   done.id, done.peer, done.requested);
+            printf("approved: host \"%s\", agent %s (asked from %s at %s)\n", done.host, done.id,
+                   done.peer, done.requested);
         else {
             fprintf(stderr, "l3-hosts: approve: %s\n", err);
             rc = 1;

@@ -17,7 +17,7 @@
 bool pending_path(const char *dir, const char *id, char *out, size_t size)
 {
     int n = snprintf(out, size, "%s/%s.pub", dir, id);
-    return n > 0 && (size_t) n < size;
+    return n > 0 && (size_t)n < size;
 }
 
 /* A name pending_store could have written: 64 lowercase hex + ".pub". */
@@ -64,7 +64,7 @@ bool pending_read(const char *path, pending_entry_t *entry, char *err, size_t er
         snprintf(err, errlen, "%s: short read", path);
         goto cleanup;
     }
-    chunk = zchunk_new(data, (size_t) n);
+    chunk = zchunk_new(data, (size_t)n);
     root = chunk ? zconfig_chunk_load(chunk) : NULL;
     const char *pub = root ? zconfig_get(root, "/curve/public-key", NULL) : NULL;
     const char *host = root ? zconfig_get(root, "/metadata/host", NULL) : NULL;
@@ -73,8 +73,7 @@ bool pending_read(const char *path, pending_entry_t *entry, char *err, size_t er
     char *end = NULL;
     if (!pub || strlen(pub) != L3_CURVE_Z85_LEN || !zmq_z85_decode(key, pub) || !host ||
         !keyring_host_valid(host) || !ts) {
-        snprintf(err, errlen, "%s: not a pending request (key, host or ts missing or bad)",
-                 path);
+        snprintf(err, errlen, "%s: not a pending request (key, host or ts missing or bad)", path);
         goto cleanup;
     }
     errno = 0;
@@ -99,8 +98,7 @@ cleanup:
 }
 
 pending_result_t pending_store(const char *dir, size_t max, const uint8_t *key,
-                               const l3_join_t *join, const char *peer, char *err,
-                               size_t errlen)
+                               const l3_join_t *join, const char *peer, char *err, size_t errlen)
 {
     char id[L3_CURVE_ID_LEN + 1], path[4096], z85[L3_CURVE_Z85_LEN + 1], now[40];
     char peer_safe[PENDING_PEER_MAX];
@@ -140,7 +138,7 @@ pending_result_t pending_store(const char *dir, size_t max, const uint8_t *key,
                      "curve\n"
                      "    public-key = \"%s\"\n",
                      join->host, now, join->ts, peer_safe, z85);
-    if (n < 0 || n >= (int) sizeof text) {
+    if (n < 0 || n >= (int)sizeof text) {
         snprintf(err, errlen, "join request too long");
         return PENDING_FAILED;
     }
@@ -159,8 +157,7 @@ static int s_entry_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->id, y->id);
 }
 
-bool pending_list(const char *dir, size_t max_entries, pending_entry_t **entries,
-                  size_t *count)
+bool pending_list(const char *dir, size_t max_entries, pending_entry_t **entries, size_t *count)
 {
     *entries = NULL;
     *count = 0;
@@ -181,7 +178,7 @@ bool pending_list(const char *dir, size_t max_entries, pending_entry_t **entries
             cap = grown;
         }
         char path[4096], err[512];
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int) sizeof path &&
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path &&
             pending_read(path, &(*entries)[*count], err, sizeof err))
             (*count)++;
     }

@@ -32,12 +32,12 @@
 #define PENDING_PEER_MAX 64
 
 typedef struct {
-    char id[L3_CURVE_ID_LEN + 1];        /* agent id: hex of the key */
+    char id[L3_CURVE_ID_LEN + 1];          /* agent id: hex of the key */
     char public_txt[L3_CURVE_Z85_LEN + 1]; /* the key, Z85 */
-    char host[L3_NAME_MAX + 1];          /* the host name asked for */
-    int64_t ts;                          /* the request's own time (µs) */
-    char requested[40];                  /* when the broker stored it, RFC 3339 */
-    char peer[PENDING_PEER_MAX];         /* address it came from */
+    char host[L3_NAME_MAX + 1];            /* the host name asked for */
+    int64_t ts;                            /* the request's own time (µs) */
+    char requested[40];                    /* when the broker stored it, RFC 3339 */
+    char peer[PENDING_PEER_MAX];           /* address it came from */
 } pending_entry_t;
 
 typedef enum {
@@ -50,14 +50,12 @@ typedef enum {
 
 /* Store the join request of the key (its 32 bytes) from peer in dir. */
 pending_result_t pending_store(const char *dir, size_t max, const uint8_t *key,
-                               const l3_join_t *join, const char *peer, char *err,
-                               size_t errlen);
+                               const l3_join_t *join, const char *peer, char *err, size_t errlen);
 /* Read one pending file (a path). false with a reason in err. */
 bool pending_read(const char *path, pending_entry_t *entry, char *err, size_t errlen);
 /* Every readable pending entry of dir, sorted by host then id, into a new array (caller
    frees *entries). At most max_entries are read. false when dir cannot be read. */
-bool pending_list(const char *dir, size_t max_entries, pending_entry_t **entries,
-                  size_t *count);
+bool pending_list(const char *dir, size_t max_entries, pending_entry_t **entries, size_t *count);
 /* Path of the pending file of an agent id. */
 bool pending_path(const char *dir, const char *id, char *out, size_t size);
 

@@ -13,7 +13,7 @@
 
 static int s_buf_write(void *data, const char *bytes, size_t len)
 {
-    return l3_buf_append((l3_buf_t *) data, bytes, len) ? 0 : -1;
+    return l3_buf_append((l3_buf_t *)data, bytes, len) ? 0 : -1;
 }
 
 static void s_str(msgpack_packer *pk, const char *key, const char *value)
@@ -55,9 +55,12 @@ bool l3_join_encode(const l3_join_t *join, l3_buf_t *out)
 const char *l3_join_status_name(l3_join_status_t status)
 {
     switch (status) {
-    case L3_JOIN_PENDING: return "pending";
-    case L3_JOIN_ENROLLED: return "enrolled";
-    case L3_JOIN_REFUSED: return "refused";
+    case L3_JOIN_PENDING:
+        return "pending";
+    case L3_JOIN_ENROLLED:
+        return "enrolled";
+    case L3_JOIN_REFUSED:
+        return "refused";
     }
     return "?";
 }
@@ -97,7 +100,7 @@ typedef struct {
 /* n bytes from the cursor, or false when fewer are left. */
 static bool s_take(s_cur_t *c, size_t n, const uint8_t **out)
 {
-    if ((size_t) (c->end - c->p) < n)
+    if ((size_t)(c->end - c->p) < n)
         return false;
     *out = c->p;
     c->p += n;
@@ -133,28 +136,34 @@ static bool s_value(s_cur_t *c, s_val_t *v)
     }
     if (b >= 0xe0 || (b >= 0xd0 && b <= 0xd3)) {
         v->kind = S_INT;
-        return b >= 0xe0 || s_be(c, (size_t) 1 << (b - 0xd0), &n);
+        return b >= 0xe0 || s_be(c, (size_t)1 << (b - 0xd0), &n);
     }
     if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb) || (b >= 0xc4 && b <= 0xc6)) {
         bool str = b >= 0xa0 && b <= 0xbf ? true : b >= 0xd9;
         if (b >= 0xa0 && b <= 0xbf)
             n = b & 0x1f;
-        else if (!s_be(c, (size_t) 1 << (str ? b - 0xd9 : b - 0xc4), &n))
+        else if (!s_be(c, (size_t)1 << (str ? b - 0xd9 : b - 0xc4), &n))
             return false;
         v->kind = str ? S_STR : S_BIN;
-        v->len = (size_t) n;
-        return n <= (uint64_t) (c->end - c->p) && s_take(c, v->len, &v->ptr);
+        v->len = (size_t)n;
+        return n <= (uint64_t)(c->end - c->p) && s_take(c, v->len, &v->ptr);
     }
     if (b >= 0xcc && b <= 0xcf) {
         v->kind = S_UINT;
-        return s_be(c, (size_t) 1 << (b - 0xcc), &v->u);
+        return s_be(c, (size_t)1 << (b - 0xcc), &v->u);
     }
     v->kind = S_OTHER;
     switch (b) {
-    case 0xc0: case 0xc2: case 0xc3: return true;
-    case 0xca: return s_be(c, 4, &n);
-    case 0xcb: return s_be(c, 8, &n);
-    default: return false; /* map, array, ext, or the unused 0xc1 */
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+        return true;
+    case 0xca:
+        return s_be(c, 4, &n);
+    case 0xcb:
+        return s_be(c, 8, &n);
+    default:
+        return false; /* map, array, ext, or the unused 0xc1 */
     }
 }
 
@@ -171,7 +180,7 @@ static bool s_fields(const void *data, size_t len, s_fields_t *f, char *err, siz
         snprintf(err, errlen, "message of %zu bytes (at most %d)", len, L3_JOIN_MAX);
         return false;
     }
-    s_cur_t c = {data, (const uint8_t *) data + len};
+    s_cur_t c = {data, (const uint8_t *)data + len};
     const uint8_t *t;
     uint64_t pairs = 0;
     if (!s_take(&c, 1, &t) ||
@@ -207,7 +216,7 @@ static bool s_fields(const void *data, size_t len, s_fields_t *f, char *err, siz
         *slot = val;
     }
     if (c.p != c.end) {
-        snprintf(err, errlen, "%zu bytes after the message", (size_t) (c.end - c.p));
+        snprintf(err, errlen, "%zu bytes after the message", (size_t)(c.end - c.p));
         return false;
     }
     if (f->v.kind != S_UINT || f->v.u != L3_PROTO_VERSION) {
@@ -250,11 +259,11 @@ bool l3_join_decode(const void *data, size_t len, l3_join_t *join, char *err, si
         snprintf(err, errlen, "missing or invalid host h");
         return false;
     }
-    if (f.ts.kind != S_UINT || f.ts.u > (uint64_t) INT64_MAX) {
+    if (f.ts.kind != S_UINT || f.ts.u > (uint64_t)INT64_MAX) {
         snprintf(err, errlen, "missing or invalid time ts");
         return false;
     }
-    join->ts = (int64_t) f.ts.u;
+    join->ts = (int64_t)f.ts.u;
     if (f.n.kind != S_BIN || f.n.len != L3_JOIN_NONCE_LEN) {
         snprintf(err, errlen, "missing or invalid nonce n (%d bytes)", L3_JOIN_NONCE_LEN);
         return false;

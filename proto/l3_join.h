@@ -25,11 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define L3_JOIN_MAX 1024       /* bytes of a join request or reply; real ones are < 400 */
-#define L3_JOIN_NONCE_LEN 16   /* bytes of n */
-#define L3_JOIN_TEXT_MAX 255   /* bytes of a reply's m */
-#define L3_JOIN_SKEW_US (600LL * 1000000) /* a request's ts may be this far from the
-                                             broker's clock, either way */
+#define L3_JOIN_MAX 1024     /* bytes of a join request or reply; real ones are < 400 */
+#define L3_JOIN_NONCE_LEN 16 /* bytes of n */
+#define L3_JOIN_TEXT_MAX 255 /* bytes of a reply's m */
+#define L3_JOIN_SKEW_US                                                                            \
+    (600LL * 1000000) /* a request's ts may be this far from the                                   \
+                         broker's clock, either way */
 
 typedef struct {
     char host[L3_NAME_MAX + 1]; /* the host name the key asks to be bound to */
@@ -41,8 +42,8 @@ typedef enum { L3_JOIN_PENDING = 1, L3_JOIN_ENROLLED, L3_JOIN_REFUSED } l3_join_
 
 typedef struct {
     l3_join_status_t status;
-    char host[L3_NAME_MAX + 1];        /* pending: the host asked for; enrolled: the bound one */
-    char text[L3_JOIN_TEXT_MAX + 1];   /* for the person at the host: why, or what next */
+    char host[L3_NAME_MAX + 1];      /* pending: the host asked for; enrolled: the bound one */
+    char text[L3_JOIN_TEXT_MAX + 1]; /* for the person at the host: why, or what next */
 } l3_join_reply_t;
 
 /* Encode a join request into out (reset first). false when a field is invalid (host not a

@@ -46,8 +46,7 @@ static int s_lines_with(const char *path, const char *a, const char *b)
     return found;
 }
 
-static bool s_wait_lines_with(const char *path, const char *a, const char *b, int n,
-                              int timeout_ms)
+static bool s_wait_lines_with(const char *path, const char *a, const char *b, int n, int timeout_ms)
 {
     int64_t deadline = zclock_mono() + timeout_ms;
     do {
@@ -60,14 +59,13 @@ static bool s_wait_lines_with(const char *path, const char *a, const char *b, in
 
 /* Run a program of the build with up to 6 arguments (NULL-terminated), its output (only
    this run's) in the file out; its exit status. */
-static int s_run(const char *out, const char *prog, const char *a, const char *b,
-                 const char *c, const char *d, const char *e, const char *f)
+static int s_run(const char *out, const char *prog, const char *a, const char *b, const char *c,
+                 const char *d, const char *e, const char *f)
 {
     char bin[512];
     bt_bin(prog, bin, sizeof bin);
     unlink(out);
-    char *argv[] = {bin, (char *) a, (char *) b, (char *) c, (char *) d, (char *) e,
-                    (char *) f, NULL};
+    char *argv[] = {bin, (char *)a, (char *)b, (char *)c, (char *)d, (char *)e, (char *)f, NULL};
     return bt_wait_exit(bt_spawn(argv, out, out), 30000);
 }
 
@@ -84,8 +82,8 @@ static int s_files_in(const char *dir)
 }
 
 /* The agent config of a host: its key, the broker's, the broker's ports. */
-static bool s_agent_cfg(const char *path, const char *hostdir, const bt_broker_t *b,
-                        int enrol_port, bool explicit_endpoint)
+static bool s_agent_cfg(const char *path, const char *hostdir, const bt_broker_t *b, int enrol_port,
+                        bool explicit_endpoint)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -116,8 +114,8 @@ static bool s_join(zcert_t *cert, zcert_t *server, int port, const void *data, s
         goto cleanup;
     zframe_t *frame = zframe_recv(s);
     char err[256];
-    ok = frame && l3_join_reply_decode(zframe_data(frame), zframe_size(frame), reply, err,
-                                       sizeof err);
+    ok = frame &&
+         l3_join_reply_decode(zframe_data(frame), zframe_size(frame), reply, err, sizeof err);
     zframe_destroy(&frame);
 cleanup:
     zsock_destroy(&s);
@@ -175,8 +173,9 @@ int main(void)
     snprintf(datafile, sizeof datafile, "%s/datafile.xml", dir);
     FILE *f = fopen(wcfg, "w");
     if (f) {
-        fprintf(f, "writer\n    backend_datafile = \"%s\"\n    bind = \"tcp://127.0.0.1:%d\"\n"
-                   "    ack_bind = \"tcp://127.0.0.1:%d\"\n",
+        fprintf(f,
+                "writer\n    backend_datafile = \"%s\"\n    bind = \"tcp://127.0.0.1:%d\"\n"
+                "    ack_bind = \"tcp://127.0.0.1:%d\"\n",
                 datafile, ports.port, ports.ack_port);
         fclose(f);
     }
@@ -218,8 +217,8 @@ int main(void)
     bt_bin("l3-loadgen", lbin, sizeof lbin);
     snprintf(obox, sizeof obox, "%s/outbox-a", dir);
     snprintf(recs, sizeof recs, "%d", RECORDS);
-    char *largv[] = {lbin, "-c", cfga, "--records", recs, "--outbox", obox, "--timeout", "60",
-                     NULL};
+    char *largv[] = {lbin,       "-c", cfga,        "--records", recs,
+                     "--outbox", obox, "--timeout", "60",        NULL};
     snprintf(path, sizeof path, "%s/loadgen-a.log", dir);
     loadgen = bt_spawn(largv, path, path);
     CHECK(s_wait_lines_with(broker.log, ida, "(its join request is pending: l3-hosts list)", 1,
