@@ -82,7 +82,21 @@ struct l3_agentd_t {
     uint64_t records, skipped;
     uint64_t scans;
     bool polled_any; /* a session was polled in this round: s_commit has work */
+
+    /* For the metrics (ack latency, age of the oldest unacknowledged record): the append
+       time of this run's records not acknowledged yet, oldest first, in a ring of at most
+       UNACKED_WATCH records (newer ones go unwatched while it is full). */
+    struct {
+        uint64_t seq;
+        int64_t at; /* mono µs */
+    } *unacked;
+    size_t unacked_head, unacked_len;
+    int64_t started, last_ack_at; /* mono µs; last_ack_at 0: no ack yet */
+    uint64_t acked_seen, ack_count;
+    double ack_latency_sum, ack_latency_last;
 };
+
+#define UNACKED_WATCH 65536
 
 /* ------------------------------------------------------------------------------------ */
 
@@ -150,7 +164,8 @@ static void s_on_record(void *arg, l3_record_t *rec)
         self->skipped++;
         return;
     }
-    if (!outbox_append(self->box, rec, NULL)) {
+    uint64_t seq = 0;
+    if (!outbox_append(self->box, rec, &seq)) {
         //  Outbox full or failing: this session gets no resume point this round and is
         //  reopened from its last one later; the records appended before this one are in
         //  `seen`, so they are not appended twice.
@@ -159,6 +174,30 @@ static void s_on_record(void *arg, l3_record_t *rec)
     }
     zhash_insert(self->seen, key, "1");
     self->records++;
+    if (self->unacked && self->unacked_len < UNACKED_WATCH) {
+        size_t at = (self->unacked_head + self->unacked_len++) % UNACKED_WATCH;
+        self->unacked[at].seq = seq;
+        self->unacked[at].at = l3_time_mono_us();
+    }
+}
+
+/* Acks that arrived in this round: each watched record they cover gives one latency. */
+static void s_acks_seen(l3_agentd_t *self)
+{
+    uint64_t acked = outbox_acked_seq(self->box);
+    if (acked == self->acked_seen)
+        return;
+    int64_t now = l3_time_mono_us();
+    self->acked_seen = acked;
+    self->last_ack_at = now;
+    while (self->unacked_len && self->unacked[self->unacked_head].seq <= acked) {
+        double latency = (double) (now - self->unacked[self->unacked_head].at) / 1e6;
+        self->ack_latency_sum += latency;
+        self->ack_latency_last = latency;
+        self->ack_count++;
+        self->unacked_head = (self->unacked_head + 1) % UNACKED_WATCH;
+        self->unacked_len--;
+    }
 }
 
 static bool s_write_file(const char *path, const void *data, size_t len)
@@ -606,6 +645,7 @@ bool l3_agentd_step(l3_agentd_t *self, long timeout_ms)
         l3_error("sender: outbox failure; stopping");
         return false;
     }
+    s_acks_seen(self);
     return true;
 }
 
@@ -635,6 +675,33 @@ uint64_t l3_agentd_skipped(l3_agentd_t *self)
     return self->skipped;
 }
 
+void l3_agentd_stats(l3_agentd_t *self, l3_agentd_stats_t *st)
+{
+    int64_t now = l3_time_mono_us();
+    *st = (l3_agentd_stats_t){
+        .records = self->records,
+        .skipped = self->skipped,
+        .backlog = outbox_pending(self->box),
+        .outbox_bytes = outbox_disk_bytes(self->box),
+        .last_ack_age = self->last_ack_at ? (double) (now - self->last_ack_at) / 1e6 : -1,
+        .ack_count = self->ack_count,
+        .ack_latency_sum = self->ack_latency_sum,
+        .ack_latency_last = self->ack_latency_last,
+        .sending = self->sender != NULL,
+        .sessions = (int) zhash_size(self->sessions),
+    };
+    if (st->backlog) {
+        //  The oldest watched record is the oldest unacknowledged one only when nothing
+        //  older (appended before this start, or unwatched) is still waiting.
+        bool front = self->unacked_len &&
+                     self->unacked[self->unacked_head].seq == outbox_acked_seq(self->box) + 1;
+        int64_t since = front ? self->unacked[self->unacked_head].at : self->started;
+        st->oldest_unacked_age = (double) (now - since) / 1e6;
+    }
+    if (self->sender)
+        sender_stats(self->sender, &st->sender);
+}
+
 l3_agentd_t *l3_agentd_new(l3_config_t *config)
 {
     l3_agentd_t *self = calloc(1, sizeof(*self));
@@ -643,6 +710,8 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     self->config = config;
     self->ino = -1;
     self->sessions = zhash_new();
+    self->started = l3_time_mono_us();
+    self->unacked = malloc(UNACKED_WATCH * sizeof *self->unacked); /* NULL: none watched */
     self->done = zhash_new();
     self->seen = zhash_new();
     self->warned = zhash_new();
@@ -707,6 +776,7 @@ l3_agentd_t *l3_agentd_new(l3_config_t *config)
     if (obox ? !l3_mkdirs(obox, 0700) || !(self->box = outbox_open(obox, id, &oopts))
              : !(self->box = outbox_open_config(config, id)))
         goto fail;
+    self->acked_seen = outbox_acked_seq(self->box);
     if (!s_seen_load(self))
         goto fail;
     if (l3_config_bool(config, "agent/send", true)) {
@@ -735,6 +805,7 @@ void l3_agentd_destroy(l3_agentd_t **self_p)
     if (self->ino >= 0)
         close(self->ino);
     zhash_destroy(&self->sessions);
+    free(self->unacked);
     zhash_destroy(&self->done);
     zhash_destroy(&self->seen);
     zhash_destroy(&self->warned);

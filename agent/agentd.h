@@ -15,6 +15,7 @@
 #define L3_AGENT_AGENTD_H
 
 #include "l3_config.h"
+#include "sender.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,5 +34,23 @@ bool l3_agentd_step(l3_agentd_t *self, long timeout_ms);
 /* Records appended to the outbox since start, and records skipped as already there. */
 uint64_t l3_agentd_records(l3_agentd_t *self);
 uint64_t l3_agentd_skipped(l3_agentd_t *self);
+
+/* The agent's state for its metrics file (l3_metrics.h) and `l3-agent --status`. */
+typedef struct {
+    uint64_t records, skipped;  /* as above */
+    uint64_t backlog;           /* records appended and not acknowledged yet */
+    uint64_t outbox_bytes;      /* bytes of the outbox's segments */
+    double oldest_unacked_age;  /* seconds since the oldest unacknowledged record was
+                                   appended (0: none); for records appended before this
+                                   start, the time since the start (a lower bound) */
+    double last_ack_age;        /* seconds since an ack last advanced (-1: none yet) */
+    uint64_t ack_count;         /* acknowledged records whose latency was measured */
+    double ack_latency_sum;     /* seconds, over those: append to acknowledgement */
+    double ack_latency_last;    /* seconds, of the last one */
+    bool sending;               /* agent/send = 1 */
+    sender_stats_t sender;      /* when sending */
+    int sessions;               /* sessions followed now */
+} l3_agentd_stats_t;
+void l3_agentd_stats(l3_agentd_t *self, l3_agentd_stats_t *stats);
 
 #endif

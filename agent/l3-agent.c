@@ -4,7 +4,9 @@
       l3-agent -c FILE [--daemon]        follow the spool, outbox, send (the daemon)
       l3-agent --once FILE... [-o OUT]   parse/import files, print the records as XML
       l3-agent --keygen NAME [-d DIR]    make the agent's CURVE key pair
-      l3-agent --enrol [--broker-key K]  ask the broker to enrol this host (join.c) */
+      l3-agent --enrol [--broker-key K]  ask the broker to enrol this host (join.c)
+      l3-agent --status                  the running agent, from its metrics file */
+#include "agent_metrics.h"
 #include "agentd.h"
 #include "import.h"
 #include "join.h"
@@ -29,6 +31,7 @@ static void s_usage(FILE *out)
             "       l3-agent --once [--format F] [--prompt REGEX] [-o OUT] FILE...\n"
             "       l3-agent --keygen NAME [--dir DIR] [--force]\n"
             "       l3-agent --enrol [-c FILE] [--broker-key KEY] [--host HOST] [--wait]\n"
+            "       l3-agent --status [-c FILE]\n"
             "\n"
             "The lilalo agent. Without --once it follows the spool directories (agent/spool),\n"
             "parses every recorded session into records, keeps them in the durable outbox\n"
@@ -58,6 +61,10 @@ static void s_usage(FILE *out)
             "  --host HOST      the host name to enrol (default agent/host, else this\n"
             "                   machine's name: what the daemon puts into records)\n"
             "  --wait           with --enrol: ask again until the host is approved\n"
+            "  --status         the running agent in one glance, from its metrics file\n"
+            "                   (agent/metrics): records, outbox backlog and the age of its\n"
+            "                   oldest unacknowledged record, acks; exit 0 when it runs and\n"
+            "                   nothing waits longer than agent/status_max_wait_s\n"
             "  -h, --help       this help\n",
             l3_paths_config_installed(), L3_PARSER_PROMPT_DEFAULT);
 }
@@ -124,7 +131,7 @@ int main(int argc, char **argv)
     const char *config_path = NULL, *pidfile = NULL, *out_path = NULL, *prompt = NULL;
     const char *keygen = NULL, *keydir = "/etc/lilalo";
     bool daemonize = false, verbose = false, use_syslog = false, once = false, force = false;
-    bool enrol = false;
+    bool enrol = false, status = false;
     join_opts_t join = {0};
     l3_import_format_t format = L3_IMPORT_AUTO;
     //  Options and files may come in any order (l3-agent --once FILE... -o OUT).
@@ -170,6 +177,8 @@ int main(int argc, char **argv)
             force = true;
         else if (!strcmp(a, "--enrol"))
             enrol = true;
+        else if (!strcmp(a, "--status"))
+            status = true;
         else if (!strcmp(a, "--wait"))
             join.wait = true;
         else if (!strcmp(a, "--host") && has_next)
@@ -201,6 +210,13 @@ int main(int argc, char **argv)
     if (!config) {
         fprintf(stderr, "l3-agent: cannot load config %s\n", config_path ? config_path : "");
         return 1;
+    }
+    if (status) {
+        int rc = nfiles ? 2 : agent_metrics_status(config, stdout);
+        if (nfiles)
+            fprintf(stderr, "l3-agent: --status takes no files\n");
+        l3_config_destroy(&config);
+        return rc;
     }
     if (enrol) {
         int rc = nfiles ? 2 : join_run(config, &join);
@@ -235,10 +251,11 @@ int main(int argc, char **argv)
     if (!l3_daemon_start("l3-agent", daemonize, pidfile))
         goto cleanup;
     agent = l3_agentd_new(config);
-    if (!agent)
+    if (!agent || !l3_metrics_start(config, "agent", "agent", agent_metrics_fill, agent))
         goto cleanup;
     rc = l3_agentd_run(agent) ? 0 : 1;
 cleanup:
+    l3_metrics_stop();
     l3_agentd_destroy(&agent);
     l3_daemon_finish();
     l3_config_destroy(&config);

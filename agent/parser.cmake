@@ -12,7 +12,8 @@ target_include_directories(l3agentparse PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(l3agentparse PUBLIC l3proto m)
 
 if(TARGET l3outbox)
-  add_library(l3agentd STATIC ${CMAKE_CURRENT_SOURCE_DIR}/agentd.c ${CMAKE_CURRENT_SOURCE_DIR}/join.c)
+  add_library(l3agentd STATIC ${CMAKE_CURRENT_SOURCE_DIR}/agentd.c ${CMAKE_CURRENT_SOURCE_DIR}/join.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/agent_metrics.c)
   target_link_libraries(l3agentd PUBLIC l3agentparse l3outbox)
   add_executable(l3-agent ${CMAKE_CURRENT_SOURCE_DIR}/l3-agent.c)
   target_link_libraries(l3-agent PRIVATE l3agentd)

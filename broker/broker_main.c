@@ -3,12 +3,34 @@
 #include "l3_config.h"
 #include "l3_daemon.h"
 #include "l3_log.h"
+#include "l3_metrics.h"
 #include "l3_paths.h"
 
 #include <czmq.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* broker/metrics: what the broker forwarded, refused and waited for (l3_metrics.h). */
+static void s_metrics(l3_metrics_t *m, void *arg)
+{
+    const broker_stats_t *st = broker_stats(arg);
+    l3_metrics_counter(m, "records_forwarded_total", "Records sent to the writer.", st->forwarded);
+    l3_metrics_counter(m, "messages_rejected_total",
+                       "Messages dropped: undecodable, not a record, no identity, or not "
+                       "allowed to send the host they claim.",
+                       st->rejected);
+    l3_metrics_counter(m, "host_refused_total",
+                       "Records refused because they claim another host than their key's.",
+                       st->host_refused);
+    l3_metrics_counter(m, "acks_total", "Acknowledgements forwarded from the writer to agents.",
+                       st->acks);
+    l3_metrics_counter(m, "captured_total", "Messages offered to the capture socket (l3-tap).",
+                       st->captured);
+    l3_metrics_counter(m, "writer_stalls_total",
+                       "Times the broker stopped reading agents because the writer was away.",
+                       st->stalls);
+}
 
 static void s_usage(FILE *out)
 {
@@ -84,10 +106,11 @@ int main(int argc, char **argv)
     if (!l3_daemon_start("l3-broker", opts.daemonize, pidfile))
         goto cleanup;
     broker = broker_new(config);
-    if (!broker)
+    if (!broker || !l3_metrics_start(config, "broker", "broker", s_metrics, broker))
         goto cleanup;
     rc = broker_run(broker);
 cleanup:
+    l3_metrics_stop();
     broker_destroy(&broker);
     l3_config_destroy(&config);
     l3_daemon_finish();

@@ -4,6 +4,7 @@
     needs no library. */
 #include "l3_service.h"
 #include "l3_log.h"
+#include "l3_metrics.h"
 #include "l3_time.h"
 
 #include <stdarg.h>
@@ -68,6 +69,8 @@ void l3_service_stopping(void)
 
 long l3_service_watchdog(long poll_ms)
 {
+    // The same loop turn writes the metrics file when it is due (l3_metrics.h).
+    poll_ms = l3_metrics_tick(poll_ms);
 #ifdef L3_HAVE_SYSTEMD
     if (!s_watchdog_read) {
         s_watchdog_read = true;

@@ -20,6 +20,7 @@
 #include "l3_daemon.h"
 #include "index.h"
 #include "l3_log.h"
+#include "l3_metrics.h"
 #include "l3_paths.h"
 #include "l3_service.h"
 #include "pages.h"
@@ -73,6 +74,7 @@ typedef struct {
     l3_buf_t resp;
     cache_entry_t cache[CACHE_SLOTS];
     uint64_t clock;
+    uint64_t n_pages, n_page_failures; /* pages made by the workers, for render/metrics */
 } render_t;
 
 static cache_entry_t *s_cache_find(render_t *self, const char *key, uint64_t gen)
@@ -205,10 +207,12 @@ static void s_on_page_done(void *arg, const void *token, size_t token_len, const
     s_cache_key(req, key, sizeof key);
     uint64_t gen = index_generation(self->index);
     if (result == WORKERS_OK) {
+        self->n_pages++;
         s_reply(self, token, token_len, resp->data, resp->len);
         s_cache_put(self, key, gen, resp);
         return;
     }
+    self->n_page_failures++;
     char text[256];
     if (result == WORKERS_TIMEOUT) {
         snprintf(text, sizeof text,
@@ -382,6 +386,31 @@ static void s_initial_index(render_t *self)
             (double)(l3_time_mono_us() - t0) / 1e6);
 }
 
+/* render/metrics: how far the index is behind the datafile, pages made (l3_metrics.h). */
+static void s_metrics(l3_metrics_t *m, void *arg)
+{
+    render_t *self = arg;
+    uint32_t ncmd = 0;
+    uint64_t pos = self->index ? index_pos(self->index) : 0;
+    if (self->index)
+        index_cmds(self->index, &ncmd);
+    struct stat st;
+    uint64_t size = self->datafile && stat(self->datafile, &st) == 0 ? (uint64_t) st.st_size : 0;
+    l3_metrics_gauge(m, "index_commands", "Commands in the index.", ncmd);
+    l3_metrics_gauge(m, "index_bytes", "Bytes of the datafile indexed.", (double) pos);
+    l3_metrics_gauge(m, "index_lag_bytes",
+                     "Bytes of the datafile not indexed yet (the datafile's size minus the "
+                     "indexed bytes; the footer's few bytes are never indexed).",
+                     size > pos ? (double) (size - pos) : 0);
+    l3_metrics_gauge(m, "writer_committed_bytes",
+                     "The last commit offset the writer announced (0: none seen).",
+                     (double) self->committed);
+    l3_metrics_counter(m, "pages_total", "Pages made by the page workers.", self->n_pages);
+    l3_metrics_counter(m, "page_failures_total",
+                       "Pages that failed in a worker: timed out, crashed or refused.",
+                       self->n_page_failures);
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL, *pidfile = NULL, *datafile = NULL, *bind = NULL;
@@ -484,6 +513,8 @@ int main(int argc, char **argv)
     l3_info("serving on %s, datafile %s, index %s", bind, datafile, idxpath);
     /* Ready once the socket is bound: until the index is built it answers "indexing". */
     l3_service_ready("serving on %s", bind);
+    if (!l3_metrics_start(self.cfg, "render", "render", s_metrics, &self))
+        goto cleanup;
     if (self.faults)
         l3_warn("L3_RENDER_TEST_FAULTS=1: the /_fault/ test pages are on (tests only)");
 
@@ -576,6 +607,7 @@ done:
 cleanup:
     if (rc == 0)
         l3_service_stopping();
+    l3_metrics_stop();
     /* Workers first: they are killed and reaped before anything they might share goes. */
     workers_destroy(&self.workers);
     whatis_destroy(&self.whatis);

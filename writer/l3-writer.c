@@ -4,6 +4,7 @@
 #include "l3_config.h"
 #include "l3_daemon.h"
 #include "l3_log.h"
+#include "l3_metrics.h"
 #include "l3_paths.h"
 #include "writer.h"
 
@@ -16,6 +17,29 @@
 
 #define PROGNAME "l3-writer"
 
+
+/* writer/metrics: records in, commits, the datafile (l3_metrics.h). */
+static void s_metrics(l3_metrics_t *m, void *arg)
+{
+    writer_stats_t st;
+    writer_stats(arg, &st);
+    l3_metrics_counter(m, "records_written_total", "Records committed to the datafile.",
+                       st.written);
+    l3_metrics_counter(m, "commits_total", "Group commits (each one fdatasync).", st.commits);
+    l3_metrics_counter(m, "records_duplicate_total",
+                       "Records already in the datafile, acknowledged again.", st.duplicates);
+    l3_metrics_counter(m, "records_gap_total", "Records refused for a gap in their stream.",
+                       st.gaps);
+    l3_metrics_counter(m, "messages_dropped_total", "Malformed messages dropped.", st.dropped);
+    l3_metrics_gauge(m, "datafile_bytes", "Committed size of the datafile.",
+                     (double) st.datafile_bytes);
+    l3_metrics_gauge(m, "last_commit_time_seconds",
+                     "When the last commit was made (Unix time; 0: none since start).",
+                     st.last_commit_time);
+    l3_metrics_gauge(m, "failing",
+                     "1 while the datafile cannot be written (records held, not acknowledged).",
+                     st.failing ? 1 : 0);
+}
 static void s_usage(FILE *out)
 {
     fprintf(out,
@@ -136,8 +160,10 @@ int main(int argc, char *argv[])
         l3_error("%s", err);
         goto cleanup;
     }
-    status = writer_run(writer);
+    if (l3_metrics_start(cfg, "writer", "writer", s_metrics, writer))
+        status = writer_run(writer);
 cleanup:
+    l3_metrics_stop();
     writer_destroy(&writer);
     if (started)
         l3_daemon_finish();

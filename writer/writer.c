@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Bad-message log lines per second; the rest are counted, so a flood of garbage cannot
    flood the log. */
@@ -49,8 +50,9 @@ struct _writer_t {
     int drop_logged;
     uint64_t drop_suppressed;
 
-    /* counters for the exit summary */
+    /* counters for the exit summary and the metrics file */
     uint64_t n_written, n_batches, n_duplicates, n_gaps, n_dropped;
+    double last_commit_time; /* Unix time */
 };
 
 void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
@@ -372,6 +374,7 @@ static void s_commit(writer_t *self)
     }
     self->n_batches++;
     self->n_written += self->batch_count;
+    self->last_commit_time = (double) time(NULL);
     streams_commit(self->streams, s_ack_committed, self);
     s_send_commit(self);
     self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
@@ -439,4 +442,18 @@ int writer_run(writer_t *self)
             self->n_written, self->n_batches, self->n_duplicates, self->n_gaps, self->n_dropped,
             self->failing ? "; an uncommitted batch was not acknowledged" : "");
     return 0;
+}
+
+void writer_stats(writer_t *self, writer_stats_t *st)
+{
+    *st = (writer_stats_t){
+        .written = self->n_written,
+        .commits = self->n_batches,
+        .duplicates = self->n_duplicates,
+        .gaps = self->n_gaps,
+        .dropped = self->n_dropped,
+        .datafile_bytes = datafile_committed(self->datafile),
+        .last_commit_time = self->last_commit_time,
+        .failing = self->failing,
+    };
 }

@@ -46,4 +46,17 @@ void writer_destroy(writer_t **self_p);
 /* Serve until SIGINT/SIGTERM (zsys_interrupted). Returns the process exit status. */
 int writer_run(writer_t *self);
 
+/* What the writer did since it started, for its metrics file (l3_metrics.h). */
+typedef struct {
+    uint64_t written;        /* records committed to the datafile */
+    uint64_t commits;        /* group commits (fdatasync) */
+    uint64_t duplicates;     /* records already in the datafile, acknowledged again */
+    uint64_t gaps;           /* records refused for a gap in their stream */
+    uint64_t dropped;        /* messages dropped as malformed */
+    uint64_t datafile_bytes; /* committed size of the datafile */
+    double last_commit_time; /* Unix time of the last commit, 0: none yet */
+    bool failing;            /* the datafile cannot be written (retrying) */
+} writer_stats_t;
+void writer_stats(writer_t *self, writer_stats_t *stats);
+
 #endif

@@ -96,10 +96,16 @@ mkdir -p "$T/run" "$T/http" && chown lilalo:lilalo "$T/run"
 cat >"$T/server.cfg" <<CFG
 writer
     backend_datafile = "/var/lib/lilalo/datafile.xml"
+    metrics = "/var/lib/lilalo/metrics/writer.prom"
+    metrics_ms = 200
 broker
     backend_address = "*"
     enrol_port = 5673
+    metrics = "/var/lib/lilalo/metrics/broker.prom"
+    metrics_ms = 200
 render
+    metrics = "/var/lib/lilalo/metrics/render.prom"
+    metrics_ms = 200
     bind = "ipc://$T/run/render.sock"
     web_users = "root"
 CFG
@@ -137,6 +143,8 @@ agent
     acks = "tcp://10.214.$3.2:5671"
     ack_timeout_ms = 1000
     scan_ms = 200
+    metrics = "$2/agent.prom"
+    metrics_ms = 200
 rec
     spool = "$2/spool"
 CFG
@@ -177,6 +185,23 @@ for i in 1 2 3; do wait_for 20 "labhost$i's command in the journal" in_journal "
 front=$(page /journal/) || fail "the journal's front page"
 for i in 1 2 3; do grep -q "labhost$i" <<<"$front" || fail "labhost$i is not on the journal's front page"; done
 ok "the journal, through lighttpd and the installed l3-cgi, shows all three hosts"
+
+# --- health: the metrics files show the records, --status the host's view -----------------
+value() { awk -v n="lilalo_$2" '$1 == n { print $2 }' "$1" 2>/dev/null; }
+at_least() { local v; v=$(value "$1" "$2"); [[ -n $v ]] && awk -v v="$v" -v w="$3" 'BEGIN { exit !(v >= w) }'; }
+n=0
+for i in 1 2 3; do
+    wait_for 20 "labhost$i's agent metrics: nothing waiting" at_least "$T/h$i/agent.prom" agent_ack_latency_seconds_count 3
+    n=$((n + $(value "$T/h$i/agent.prom" agent_records_total)))
+done
+M=/var/lib/lilalo/metrics
+wait_for 20 "the writer's metrics count every record" at_least $M/writer.prom writer_records_written_total $n
+wait_for 20 "the broker's metrics count every record" at_least $M/broker.prom broker_records_forwarded_total $n
+wait_for 20 "render's metrics count the commands" at_least $M/render.prom render_index_commands 3
+ip netns exec ${tag}h1 /usr/bin/l3-agent --status -c "$T/h1/agent.cfg" >"$T/status.out" 2>&1 ||
+    fail "l3-agent --status on labhost1: $(cat "$T/status.out")"
+grep -q '^agent: running' "$T/status.out" || fail "--status: $(cat "$T/status.out")"
+ok "metrics: $n records from the three agents, forwarded by the broker, written by the writer; l3-agent --status: running"
 
 # --- identity: one name, one key ------------------------------------------------------------
 hostcfg imp "$T/imp" 3 labhost1

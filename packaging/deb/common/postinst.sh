@@ -7,4 +7,7 @@ if [ "$1" = configure ]; then
             --gecos "lilalo terminal journal" lilalo
     fi
     [ -d /var/lib/lilalo ] || install -d -o lilalo -g lilalo -m 0750 /var/lib/lilalo
+    # The daemons' metrics files (lilalo.cfg: <section>/metrics), readable by a metrics
+    # collector (node_exporter's textfile collector) that is not in group lilalo.
+    [ -d /var/lib/lilalo/metrics ] || install -d -o lilalo -g lilalo -m 0755 /var/lib/lilalo/metrics
 fi

@@ -1,0 +1,1 @@
+    rm -rf /var/lib/lilalo/metrics
