@@ -17,12 +17,11 @@
 set -u
 B=$(cd "${1:?usage: lab_test.sh BUILD_DIR}" && pwd)
 S=${L3_SOURCE_DIR:?}
-PKGS=(lilalo-web lilalo-server lilalo-agent lilalo-common)
+. "$(dirname "$0")/lib.sh"
 tag=l3lab$$
 NS_S=${tag}s
 fail() { echo "FAIL: $*" >&2; [[ -n ${T-} ]] && for f in "$T"/*.log; do [[ -f $f ]] && { echo "--- $f" >&2; tail -15 "$f" >&2; }; done; exit 1; }
 ok() { echo "ok: $*"; }
-skip() { echo "skip: $*"; exit 77; }
 # wait_for SECONDS WHAT COMMAND...: poll every 50 ms until COMMAND succeeds.
 wait_for() {
     local secs=$1 what=$2 deadline
@@ -34,16 +33,8 @@ wait_for() {
     done
 }
 
-[[ $(id -u) == 0 ]] || skip "not root (dpkg -i and network namespaces need it)"
-command -v dpkg >/dev/null && command -v cpack >/dev/null || skip "no dpkg or cpack"
+needs_clean_machine
 command -v lighttpd >/dev/null && command -v curl >/dev/null || skip "no lighttpd or curl"
-for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed\|config-files' &&
-        skip "$p is installed on this machine: not touching it"
-done
-for d in /etc/lilalo /var/lib/lilalo /var/spool/lilalo; do
-    [[ ! -e $d ]] || skip "$d exists on this machine: not touching it"
-done
 ip netns add "$NS_S" 2>/dev/null || skip "cannot create network namespaces here"
 
 T=$(mktemp -d /tmp/l3-lab.XXXXXX)

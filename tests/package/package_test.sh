@@ -15,21 +15,12 @@
 set -u
 B=$(cd "${1:?usage: package_test.sh BUILD_DIR}" && pwd)
 S=${L3_SOURCE_DIR:?}
-PKGS=(lilalo-web lilalo-server lilalo-agent lilalo-common)
+. "$(dirname "$0")/lib.sh"
 FAILS=0 LAST=0
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 ok() { if ((FAILS == LAST)); then echo "ok: $*"; else echo "not ok: $*"; fi; LAST=$FAILS; }
-skip() { echo "skip: $*"; exit 77; }
 
-[[ $(id -u) == 0 ]] || skip "not root (dpkg -i needs it)"
-command -v dpkg >/dev/null && command -v cpack >/dev/null || skip "no dpkg or cpack"
-for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed\|config-files' &&
-        skip "$p is installed on this machine: not touching it"
-done
-for d in /etc/lilalo /var/lib/lilalo /var/spool/lilalo; do
-    [[ ! -e $d ]] || skip "$d exists on this machine: not touching it"
-done
+needs_clean_machine
 T=$(mktemp -d /tmp/l3-package.XXXXXX)
 # Whatever happens, leave the machine as it was: purge what we installed.
 cleanup() {
