@@ -32,17 +32,23 @@ static void s_key(msgpack_packer *pk, const char *key)
     msgpack_pack_str_body(pk, key, len);
 }
 
+/* The start of every enrolment message into out: a map of nfields, "v" and "t". */
+static void s_begin(msgpack_packer *pk, l3_buf_t *out, size_t nfields, const char *type)
+{
+    l3_buf_reset(out);
+    msgpack_packer_init(pk, out, s_buf_write);
+    msgpack_pack_map(pk, nfields);
+    s_key(pk, "v");
+    msgpack_pack_uint64(pk, L3_PROTO_VERSION);
+    s_str(pk, "t", type);
+}
+
 bool l3_join_encode(const l3_join_t *join, l3_buf_t *out)
 {
     if (!join->host[0] || !l3_text_valid(join->host, L3_NAME_MAX))
         return false;
-    l3_buf_reset(out);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, s_buf_write);
-    msgpack_pack_map(&pk, 5);
-    s_key(&pk, "v");
-    msgpack_pack_uint64(&pk, L3_PROTO_VERSION);
-    s_str(&pk, "t", "join");
+    s_begin(&pk, out, 5, "join");
     s_str(&pk, "h", join->host);
     s_key(&pk, "ts");
     msgpack_pack_int64(&pk, join->ts);
@@ -71,13 +77,8 @@ bool l3_join_reply_encode(const l3_join_reply_t *reply, l3_buf_t *out)
     if (!strcmp(status, "?") || !l3_text_valid(reply->host, L3_NAME_MAX) ||
         !l3_text_valid(reply->text, L3_JOIN_TEXT_MAX))
         return false;
-    l3_buf_reset(out);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, s_buf_write);
-    msgpack_pack_map(&pk, 5);
-    s_key(&pk, "v");
-    msgpack_pack_uint64(&pk, L3_PROTO_VERSION);
-    s_str(&pk, "t", "enrol");
+    s_begin(&pk, out, 5, "enrol");
     s_str(&pk, "s", status);
     s_str(&pk, "h", reply->host);
     s_str(&pk, "m", reply->text);
