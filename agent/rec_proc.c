@@ -41,7 +41,8 @@ bool rec_proc_read(pid_t pid, rec_proc_t *out)
     //  (kernels before 3.5 stop earlier: then the image is unknown).
     char *p = close_paren + 1;
     long long ppid = -1;
-    unsigned long long start = 0, v = 0, stack = 0;
+    unsigned long long start = 0, v = 0;
+    bool complete = true; /* every image field set: not in the middle of an execve */
     uint64_t image = 0xcbf29ce484222325ULL; /* FNV-1a over the image fields */
     for (int field = 3; field <= 50; field++) {
         while (*p == ' ')
@@ -59,8 +60,8 @@ bool rec_proc_read(pid_t pid, rec_proc_t *out)
             start = strtoull(p, &end, 10);
         else if (field == 26 || field == 28 || field == 48 || field == 50) {
             v = strtoull(p, &end, 10);
-            if (field == 28)
-                stack = v;
+            if (v == 0)
+                complete = false;
             for (int i = 0; i < 8; i++)
                 image = (image ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
         } else
@@ -69,8 +70,10 @@ bool rec_proc_read(pid_t pid, rec_proc_t *out)
             return false;
         p = end;
     }
-    if (stack == 0)
-        image = 0; /* hidden from us (or a kernel thread): unknown */
+    //  A field at 0: hidden from us (another user's process), a kernel thread, or an
+    //  execve under way (the kernel sets them one by one). The image is unknown.
+    if (!complete)
+        image = 0;
     if (ppid < 0 || ppid > INT32_MAX)
         return false;
     out->pid = pid;

@@ -23,7 +23,8 @@ typedef struct {
     /* Which program image runs in it: derived from where exec placed its code, stack,
        argv and environment (fields 26, 28, 48, 50 of stat), which address space layout
        randomisation draws anew at every execve. 0 when we may not see them (another
-       user's process, which the kernel shows as 0). It changes when the process execs
+       user's process, which the kernel shows as 0) or any is 0 (an execve half done:
+       the kernel sets them one by one, and start_stack moves before the end). It changes when the process execs
        and only then: how the recorder tells `exec bash` from a command that asks in the
        name of its shell. */
     uint64_t image;

@@ -224,6 +224,7 @@ static int s_drain_master(s_loop_t *L)
     /* .script gets the bytes with no nonce in them; a run that may still become one is
        held back (at most 32 bytes), so recorder marks written below go before it. The
        terminal state the marks wait for is that of what .script holds. */
+    rec_shells_output(L->opts->shells);
     size_t s = rec_filter_script_run(L->script, L->rbuf, (size_t)n, L->sbuf);
     if (L->opts->spool && s > 0)
         rec_spool_write(L->opts->spool, L->sbuf, s, l3_time_mono_us());

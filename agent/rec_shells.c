@@ -231,7 +231,7 @@ void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
     self->script = script;
     self->started = marks && spool && script;
     if (rec_proc_read(shell, &p)) {
-        //  Forked, maybe not exec'd yet: its image is taken once it differs from ours.
+        //  Forked, maybe not exec'd yet: its image is taken at its first output.
         s_register(self, shell, p.starttime, 0, 0);
         rec_proc_t me;
         self->table[self->shells - 1].image_pending = true;
@@ -239,21 +239,25 @@ void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
     }
 }
 
-/* The image of l3-rec's own shell, once it has exec'd (its image is no longer ours): at
-   the latest at its first output, long before any command of it could ask. */
-static void s_take_child_image(rec_shells_t *self)
+/* The image of l3-rec's own shell, taken at its first output: a process that has written
+   to the terminal runs in user space, so its execve is complete. Polling /proc before
+   that can catch the exec half done (on Linux 6.x start_stack and arg_start are set
+   before the code is mapped, then start_stack moves): that image would differ from the
+   final one, and a command asking in the shell's name would look like an exec and be
+   granted a nonce. Until then, and if the image is still not final, the shell is refused. */
+void rec_shells_output(rec_shells_t *self)
 {
-    for (size_t i = 0; i < self->shells; i++) {
+    for (size_t i = 0; self && self->started && i < self->shells; i++) {
         s_shell_t *s = &self->table[i];
         rec_proc_t p;
         if (!s->image_pending)
             continue;
-        if (!rec_proc_read(s->pid, &p) || p.starttime != s->starttime)
-            s->image_pending = false; /* gone: its entry stays without an image */
-        else if (p.image && p.image != self->own_image) {
+        //  Once: gone, hidden from us or still our image (its exec failed), the entry
+        //  stays without an image and requests in its name are refused.
+        s->image_pending = false;
+        if (rec_proc_read(s->pid, &p) && p.starttime == s->starttime && p.image &&
+            p.image != self->own_image)
             s->image = p.image;
-            s->image_pending = false;
-        }
     }
 }
 
@@ -266,7 +270,6 @@ int rec_shells_poll_fds(rec_shells_t *self, struct pollfd *fds, int max)
     self->npolled = 0;
     if (!self->started)
         return 0;
-    s_take_child_image(self);
     for (int i = 0; i < REC_SHELLS_CONNS && n < max; i++) {
         if (self->conns[i].state == S_FREE)
             free_slot = true;

@@ -27,7 +27,8 @@
       - S has no nonce yet. A shell registered with the same start time has one: it may
         ask again only after an `exec` (`exec bash`), that is when the program image in
         it changed (rec_proc_t.image, drawn anew by ASLR at every execve; the image of
-        the shell l3-rec started is taken once it exec'd). A command that asks in the
+        the shell l3-rec started is taken at its first output, when its exec is surely
+        complete). A command that asks in the
         name of the shell it runs in (`l3-rec --nonce $$` typed at the prompt, or from
         a script) finds the image unchanged and is refused: granting it would hand out
         a nonce of a shell the user types in and end that shell's recording. An image
@@ -67,7 +68,8 @@
         rec_shells_start(shells, child, marks, spool, script); // or rec_shells_destroy
         loop: n = rec_shells_poll_fds(shells, fds + k, max); timeout = min(...,
               rec_shells_timeout_ms(shells, now)); poll; rec_shells_handle(shells,
-              fds + k, n, now); after each pty read: rec_shells_handle(shells, NULL, 0, now)
+              fds + k, n, now); after each pty read: rec_shells_output(shells), then
+              rec_shells_handle(shells, NULL, 0, now)
 
     Memory: fixed, a few KiB (the table and REC_SHELLS_CONNS request slots). */
 #ifndef REC_SHELLS_H
@@ -116,6 +118,10 @@ int rec_shells_timeout_ms(const rec_shells_t *self, int64_t now_us);
    NULL when n is 0), then on deadlines and on requests that waited for the ground state.
    Call it with no fds after each chunk of pty output too. */
 void rec_shells_handle(rec_shells_t *self, const struct pollfd *fds, int n, int64_t now_us);
+/* The pty gave output: the shell l3-rec started has exec'd, its image is final (until
+   then a request in its name is refused). Call it at each chunk of output; it reads
+   /proc once, at the first. */
+void rec_shells_output(rec_shells_t *self);
 /* Give at most max_nonces (below REC_SHELLS_NONCES_MAX) in this session: so a test can
    reach the cap without a thousand shells. */
 void rec_shells_set_max(rec_shells_t *self, unsigned max_nonces);
