@@ -3,6 +3,7 @@
 #include "datafile.h"
 #include "l3_log.h"
 #include "l3_record.h"
+#include "l3_sha256.h"
 #include "l3_xmlrec.h"
 
 #include <assert.h>
@@ -142,6 +143,13 @@ bool datafile_line_check(const char *line, size_t len, datafile_line_t *out, cha
 void datafile_scan_image(const uint8_t *data, size_t len, uint64_t verify_from,
                          datafile_line_fn *on_line, void *arg, datafile_scan_t *result)
 {
+    datafile_scan_image_from(data, len, 0, verify_from, on_line, arg, result);
+}
+
+void datafile_scan_image_from(const uint8_t *data, size_t len, uint64_t start,
+                              uint64_t verify_from, datafile_line_fn *on_line, void *arg,
+                              datafile_scan_t *result)
+{
     memset(result, 0, sizeof *result);
     if (len < S_HEADER_LEN) {
         /* A crash while creating the file leaves a prefix of the header: start afresh.
@@ -160,7 +168,7 @@ void datafile_scan_image(const uint8_t *data, size_t len, uint64_t verify_from,
         snprintf(result->reason, sizeof result->reason, "does not start with the lilalo header");
         return;
     }
-    size_t pos = S_HEADER_LEN;
+    size_t pos = start > S_HEADER_LEN && start <= len ? (size_t)start : S_HEADER_LEN;
     result->good_end = pos;
     while (pos < len) {
         const uint8_t *nl = memchr(data + pos, '\n', len - pos);
@@ -359,8 +367,46 @@ pid_t datafile_lock_holder(const char *path)
     return pid;
 }
 
-datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_fn *on_line,
-                         void *arg, char *err, size_t errlen, pid_t *holder)
+/* The bytes a resume offset is checked against: [offset - DATAFILE_TAIL_CHECK, offset). */
+static void s_tail_sha256(const uint8_t *data, uint64_t offset, uint8_t out[L3_SHA256_LEN])
+{
+    uint64_t from = offset > DATAFILE_TAIL_CHECK ? offset - DATAFILE_TAIL_CHECK : 0;
+    l3_sha256(data + from, (size_t)(offset - from), out);
+}
+
+/* May the scan of this image begin at resume->offset? Says why not in resume->why. */
+static bool s_resume_ok(const uint8_t *data, uint64_t size, datafile_resume_t *resume)
+{
+    uint8_t tail[L3_SHA256_LEN];
+    if (resume->offset < S_HEADER_LEN || resume->offset > size) {
+        snprintf(resume->why, sizeof resume->why,
+                 "its offset %" PRIu64 " is outside the datafile (%" PRIu64 " bytes)",
+                 resume->offset, size);
+        return false;
+    }
+    if (memcmp(data, L3_XML_HEADER, S_HEADER_LEN) != 0) {
+        snprintf(resume->why, sizeof resume->why, "the datafile has no lilalo header");
+        return false;
+    }
+    //  A line boundary: the offset ends a record line (or is the header's end).
+    if (data[resume->offset - 1] != '\n') {
+        snprintf(resume->why, sizeof resume->why,
+                 "its offset %" PRIu64 " does not end a line", resume->offset);
+        return false;
+    }
+    s_tail_sha256(data, resume->offset, tail);
+    if (memcmp(tail, resume->tail_sha256, sizeof tail) != 0) {
+        snprintf(resume->why, sizeof resume->why,
+                 "the datafile's bytes before offset %" PRIu64 " are not those it saw",
+                 resume->offset);
+        return false;
+    }
+    return true;
+}
+
+datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume_t *resume,
+                         datafile_line_fn *on_line, void *arg, char *err, size_t errlen,
+                         pid_t *holder)
 {
     datafile_t *self = NULL;
     int fd = -1;
@@ -427,7 +473,18 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_f
         madvise(map, maplen, MADV_SEQUENTIAL);
         s_scan_ctx_t ctx = {.user_fn = on_line, .user_arg = arg, .base = map};
         uint64_t verify_from = size > verify_tail ? size - verify_tail : 0;
-        datafile_scan_image(map, maplen, verify_from, s_scan_line, &ctx, &scan);
+        uint64_t start = 0;
+        if (resume && s_resume_ok(map, size, resume)) {
+            //  Only what came after the checkpoint: restart time no longer grows with
+            //  the file.
+            start = resume->offset;
+            resume->used = true;
+            ctx.released = start / (uint64_t)sysconf(_SC_PAGESIZE) *
+                           (uint64_t)sysconf(_SC_PAGESIZE);
+        }
+        datafile_scan_image_from(map, maplen, start, verify_from, s_scan_line, &ctx, &scan);
+        if (resume && resume->used)
+            scan.records += resume->records;
         munmap(map, maplen);
         map = MAP_FAILED;
     }
@@ -436,6 +493,8 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_f
                  scan.reason);
         goto cleanup;
     }
+    if (resume && !resume->used && !resume->why[0])
+        snprintf(resume->why, sizeof resume->why, "the datafile is empty");
     if (scan.fresh) {
         int rc = 0;
         if (ftruncate(fd, 0) != 0)
@@ -545,6 +604,23 @@ int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t co
     self->committed += len;
     self->records += count;
     return 0;
+}
+
+bool datafile_tail_sha256(datafile_t *self, uint8_t out[L3_SHA256_LEN])
+{
+    uint8_t buf[DATAFILE_TAIL_CHECK];
+    uint64_t from = self->committed > DATAFILE_TAIL_CHECK ? self->committed - DATAFILE_TAIL_CHECK : 0;
+    size_t want = (size_t)(self->committed - from), got = 0;
+    while (got < want) {
+        ssize_t n = pread(self->fd, buf + got, want - got, (off_t)(from + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    l3_sha256(buf, want, out);
+    return true;
 }
 
 uint64_t datafile_committed(datafile_t *self)

@@ -58,6 +58,13 @@ typedef struct {
 void datafile_scan_image(const uint8_t *data, size_t len, uint64_t verify_from,
                          datafile_line_fn *on_line, void *arg, datafile_scan_t *result);
 
+/* The same, beginning at offset start, which the caller knows to end a good record line
+   (a checkpoint's offset, checked by datafile_new): the header is checked, the lines
+   before start are not read, and result->records counts the lines from start on. */
+void datafile_scan_image_from(const uint8_t *data, size_t len, uint64_t start,
+                              uint64_t verify_from, datafile_line_fn *on_line, void *arg,
+                              datafile_scan_t *result);
+
 /* Cheap structural check of one line (no "\n"): a session, command or end element, with
    agent, epoch and seq attributes, well-formed at both ends, no raw control bytes. Fills
    agent/epoch/seq of out when it returns true. */
@@ -66,13 +73,34 @@ bool datafile_line_check(const char *line, size_t len, datafile_line_t *out, cha
 
 typedef struct _datafile_t datafile_t;
 
+/* A resume offset is trusted when the DATAFILE_TAIL_CHECK bytes before it (fewer near the
+   start) are still those seen when it was committed. */
+#define DATAFILE_TAIL_CHECK 4096u
+
+/* Where an earlier run left the file (writer/checkpoint.h): a committed offset, the
+   record lines before it, and the SHA-256 of the bytes before it (datafile_tail_sha256).
+   When the file still holds those bytes there, datafile_new scans only what follows. */
+typedef struct {
+    uint64_t offset;
+    uint64_t records;
+    uint8_t tail_sha256[32];
+    bool used;     /* out: the scan began at offset */
+    char why[192]; /* out: when not used, why not */
+} datafile_resume_t;
+
 /* Open path (creating it with header and footer when missing or empty), take the lock,
-   recover a torn tail and report every good record line to on_line (may be NULL).
+   recover a torn tail and report every good record line to on_line (may be NULL) — every
+   line after resume->offset when resume (may be NULL) checks out, else every line.
    verify_tail: bytes at the end of the file whose lines are fully parsed. Returns NULL
    with a reason in err; when another process holds the lock, *holder (if given) is its
    pid (or -1 when unknown). */
-datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_line_fn *on_line,
-                         void *arg, char *err, size_t errlen, pid_t *holder);
+datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume_t *resume,
+                         datafile_line_fn *on_line, void *arg, char *err, size_t errlen,
+                         pid_t *holder);
+
+/* SHA-256 of the DATAFILE_TAIL_CHECK bytes before the committed offset (fewer near the
+   start), for a checkpoint. false when they cannot be read. */
+bool datafile_tail_sha256(datafile_t *self, uint8_t out[32]);
 void datafile_destroy(datafile_t **self_p);
 
 /* Pid of the process holding the lock on path, 0 when none (or the file is absent),

@@ -222,3 +222,11 @@ uint64_t streams_disk(streams_t *self, const char *agent, uint64_t epoch)
     s_stream_t *stream = s_find(self, agent, epoch, false);
     return stream ? stream->disk : 0;
 }
+
+void streams_each(streams_t *self, streams_each_fn *fn, void *arg)
+{
+    for (s_stream_t *stream = zhashx_first(self->table); stream;
+         stream = zhashx_next(self->table))
+        if (stream->disk > 0)
+            fn(stream->agent, stream->epoch, stream->disk, arg);
+}

@@ -65,4 +65,9 @@ size_t streams_size(streams_t *self);
 /* Highest seq on disk of a stream, 0 when unknown. */
 uint64_t streams_disk(streams_t *self, const char *agent, uint64_t epoch);
 
+/* Called by streams_each per stream with a record on disk: its highest seq there. */
+typedef void(streams_each_fn)(const char *agent, uint64_t epoch, uint64_t disk, void *arg);
+/* Every stream with records on disk, in no order (for the checkpoint). */
+void streams_each(streams_t *self, streams_each_fn *fn, void *arg);
+
 #endif

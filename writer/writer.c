@@ -1,5 +1,6 @@
 /*  writer — the l3-writer daemon loop. See writer.h; protocol in docs/protocol.md. */
 #include "writer.h"
+#include "checkpoint.h"
 #include "datafile.h"
 #include "streams.h"
 #include "l3_buf.h"
@@ -53,6 +54,11 @@ struct _writer_t {
     /* counters for the exit summary and the metrics file */
     uint64_t n_written, n_batches, n_duplicates, n_gaps, n_dropped;
     double last_commit_time; /* Unix time */
+
+    char *ckpt_path;        /* NULL: no checkpoint */
+    uint64_t ckpt_offset;   /* committed offset of the last checkpoint saved or loaded */
+    int64_t ckpt_due;       /* mono µs: save by then if anything was appended */
+    bool ckpt_failing;      /* the last save failed (logged once until one works) */
 };
 
 void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
@@ -71,6 +77,11 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
         (size_t)l3_config_int(cfg, "writer/max_streams", 200000, 1, (int64_t)1 << 32);
     opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail", 16 << 20, 0,
                                                 INT64_MAX);
+    opts->checkpoint = l3_config_str(cfg, "writer/checkpoint", NULL);
+    opts->checkpoint_bytes = (uint64_t)l3_config_int(cfg, "writer/checkpoint_bytes", 64 << 20,
+                                                     4096, INT64_MAX);
+    opts->checkpoint_ms =
+        (int)l3_config_int(cfg, "writer/checkpoint_ms", 60000, 10, 86400000);
 }
 
 /* Write a printable form of an untrusted frame into buf for a log line. */
@@ -148,6 +159,53 @@ static void s_load_line(const datafile_line_t *line, void *arg)
         *ok = false;
 }
 
+static bool s_load_stream(const char *agent, uint64_t epoch, uint64_t seq, void *arg)
+{
+    return streams_load(arg, agent, epoch, seq);
+}
+
+/* Read and check the checkpoint file; true when resume may be offered to datafile_new. */
+static bool s_checkpoint_read(writer_t *self, datafile_resume_t *resume, char **text,
+                              size_t *len)
+{
+    char why[192];
+    bool missing;
+    *text = checkpoint_read(self->ckpt_path, len, &missing, why, sizeof why);
+    if (!*text) {
+        if (!missing)
+            l3_warn("checkpoint %s not used (%s); scanning the whole datafile",
+                    self->ckpt_path, why);
+        return false;
+    }
+    if (!checkpoint_parse(*text, *len, resume, NULL, NULL, why, sizeof why)) {
+        l3_warn("checkpoint %s not used: %s; scanning the whole datafile", self->ckpt_path,
+                why);
+        return false;
+    }
+    return true;
+}
+
+/* Save the stream table as of the committed offset (right after a commit). A failure is
+   logged once and costs only start-up time: the next restart scans more. */
+static void s_checkpoint_save(writer_t *self, int64_t now)
+{
+    char why[192];
+    self->ckpt_due = now + (int64_t)self->opts.checkpoint_ms * 1000;
+    if (!self->ckpt_path || datafile_committed(self->datafile) == self->ckpt_offset)
+        return;
+    if (!checkpoint_save(self->ckpt_path, self->datafile, self->streams, why, sizeof why)) {
+        if (!self->ckpt_failing)
+            l3_warn("checkpoint %s: %s; a restart will scan the datafile from offset %" PRIu64,
+                    self->ckpt_path, why, self->ckpt_offset);
+        self->ckpt_failing = true;
+        return;
+    }
+    if (self->ckpt_failing)
+        l3_info("checkpoint %s written again", self->ckpt_path);
+    self->ckpt_failing = false;
+    self->ckpt_offset = datafile_committed(self->datafile);
+}
+
 writer_t *writer_new(const writer_opts_t *opts, char *err, size_t errlen)
 {
     writer_t *self = calloc(1, sizeof *self);
@@ -170,11 +228,40 @@ writer_t *writer_new(const writer_opts_t *opts, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto cleanup;
     }
+    if (!opts->checkpoint) {
+        size_t n = strlen(opts->datafile) + sizeof ".streams";
+        self->ckpt_path = malloc(n);
+        if (self->ckpt_path)
+            snprintf(self->ckpt_path, n, "%s.streams", opts->datafile);
+    } else if (*opts->checkpoint)
+        self->ckpt_path = strdup(opts->checkpoint);
+    if ((!opts->checkpoint || *opts->checkpoint) && !self->ckpt_path) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
     bool loaded = true;
     void *ctx[2] = {self->streams, &loaded};
     int64_t t0 = l3_time_mono_us();
-    self->datafile =
-        datafile_new(opts->datafile, opts->verify_tail, s_load_line, ctx, err, errlen, NULL);
+    datafile_resume_t resume = {0};
+    char *ckpt_text = NULL;
+    size_t ckpt_len = 0;
+    bool offer = self->ckpt_path && s_checkpoint_read(self, &resume, &ckpt_text, &ckpt_len);
+    self->datafile = datafile_new(opts->datafile, opts->verify_tail, offer ? &resume : NULL,
+                                  s_load_line, ctx, err, errlen, NULL);
+    if (self->datafile && offer && resume.used) {
+        char why[192];
+        if (!checkpoint_parse(ckpt_text, ckpt_len, &resume, s_load_stream, self->streams, why,
+                              sizeof why))
+            loaded = false; /* it parsed a moment ago: only the table's cap can refuse */
+        else
+            self->ckpt_offset = resume.offset;
+        l3_info("checkpoint %s: stream table as of offset %" PRIu64 ", %" PRIu64
+                " bytes scanned after it",
+                self->ckpt_path, resume.offset, datafile_committed(self->datafile) - resume.offset);
+    } else if (self->datafile && offer)
+        l3_warn("checkpoint %s not used: %s; scanned the whole datafile", self->ckpt_path,
+                resume.why);
+    free(ckpt_text);
     if (!self->datafile)
         goto cleanup;
     if (!loaded) {
@@ -230,6 +317,7 @@ void writer_destroy(writer_t **self_p)
     zsock_destroy(&self->pub);
     datafile_destroy(&self->datafile);
     streams_destroy(&self->streams);
+    free(self->ckpt_path);
     l3_buf_free(&self->batch);
     l3_buf_free(&self->ackbuf);
     free(self);
@@ -377,6 +465,8 @@ static void s_commit(writer_t *self)
     self->last_commit_time = (double) time(NULL);
     streams_commit(self->streams, s_ack_committed, self);
     s_send_commit(self);
+    if (datafile_committed(self->datafile) - self->ckpt_offset >= self->opts.checkpoint_bytes)
+        s_checkpoint_save(self, now);
     self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
     self->batch_count = 0;
     /* Keep the allocation for the next batch unless one huge record blew it up. */
@@ -429,6 +519,8 @@ int writer_run(writer_t *self)
                     self->batch_count >= (uint64_t)self->opts.batch_records ||
                     self->batch.len >= self->opts.batch_bytes))
             s_commit(self);
+        if (!self->failing && now >= self->ckpt_due)
+            s_checkpoint_save(self, now);
         if (now >= self->heartbeat_at) {
             s_send_commit(self);
             self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
@@ -437,6 +529,8 @@ int writer_run(writer_t *self)
     l3_service_stopping();
     if (self->batch_count && !self->failing)
         s_commit(self); /* a clean stop commits what it has; agents would resend anyway */
+    if (!self->failing)
+        s_checkpoint_save(self, l3_time_mono_us()); /* the next start scans nothing */
     l3_info("stopping: %" PRIu64 " records written in %" PRIu64 " batches, %" PRIu64
             " duplicates, %" PRIu64 " gaps, %" PRIu64 " dropped%s",
             self->n_written, self->n_batches, self->n_duplicates, self->n_gaps, self->n_dropped,

@@ -11,7 +11,11 @@
 
     When a commit fails (disk full, I/O error) nothing is acked, the file is cut back to
     its committed offset, the batch stays in memory and the loop stops reading the PULL
-    socket (back-pressure to the brokers and agents) and retries every retry_ms. */
+    socket (back-pressure to the brokers and agents) and retries every retry_ms.
+
+    The stream table is saved beside the datafile (checkpoint.h) every checkpoint_bytes
+    of appends or checkpoint_ms after one, and at a clean stop; a restart loads it and
+    scans only the records after it, so it takes the same time whatever the file's size. */
 #ifndef WRITER_WRITER_H
 #define WRITER_WRITER_H
 
@@ -31,6 +35,9 @@ typedef struct {
     int heartbeat_ms;       /* writer/heartbeat_ms: "$commit" when idle */
     size_t max_streams;     /* writer/max_streams */
     uint64_t verify_tail;   /* writer/verify_tail: bytes fully parsed at start */
+    const char *checkpoint; /* writer/checkpoint: NULL = "<datafile>.streams", "" = none */
+    uint64_t checkpoint_bytes; /* writer/checkpoint_bytes: save after this much appended */
+    int checkpoint_ms;      /* writer/checkpoint_ms: or this long after an append */
 } writer_opts_t;
 
 /* Defaults, then the [writer] keys of cfg (may be NULL). Strings point into cfg. */

@@ -201,7 +201,7 @@ static bool s_second_open(const char *path, bool want_pid)
     if (child == 0) {
         char e[512];
         pid_t h = 0;
-        datafile_t *second = datafile_new(path, 0, NULL, NULL, e, sizeof e, &h);
+        datafile_t *second = datafile_new(path, 0, NULL, NULL, NULL, e, sizeof e, &h);
         pid_t lh = datafile_lock_holder(path);
         pid_t parent = getppid();
         int ok = second == NULL && strstr(e, path) != NULL && lh != 0 &&
@@ -225,7 +225,7 @@ static void s_test_files(void)
     char err[512];
     pid_t holder = 0;
     /* Created with header and footer. */
-    datafile_t *df = datafile_new(path, 0, NULL, NULL, err, sizeof err, &holder);
+    datafile_t *df = datafile_new(path, 0, NULL, NULL, NULL, err, sizeof err, &holder);
     CHECK_MSG(df != NULL, "%s", err);
     /* Another process sees the lock and its holder. */
     CHECK(s_second_open(path, true));
@@ -256,7 +256,7 @@ static void s_test_files(void)
     char *torn = zsys_sprintf("%s%s%.*s", L3_XML_HEADER, both, 30, l1);
     s_spit(path, torn);
     s_count_t count = {0, 0};
-    df = datafile_new(path, UINT64_MAX, s_count, &count, err, sizeof err, NULL);
+    df = datafile_new(path, UINT64_MAX, NULL, s_count, &count, err, sizeof err, NULL);
     CHECK_MSG(df != NULL, "%s", err);
     CHECK(count.lines == 2 && count.last_seq == 2);
     datafile_destroy(&df);
@@ -269,7 +269,7 @@ static void s_test_files(void)
 
     /* Someone else's file is refused and left alone. */
     s_spit(path, "not a datafile\n");
-    df = datafile_new(path, 0, NULL, NULL, err, sizeof err, NULL);
+    df = datafile_new(path, 0, NULL, NULL, NULL, err, sizeof err, NULL);
     CHECK(df == NULL && strstr(err, "not a lilalo datafile") != NULL);
     data = s_slurp(path, &len);
     CHECK(data && strcmp(data, "not a datafile\n") == 0);
