@@ -102,8 +102,8 @@ static bool s_field_u64(const s_lines_t *l, const char *key, uint64_t *out)
 }
 
 /* "<agent> <epoch> <seq>" */
-static bool s_stream_line(const char *line, size_t len, char agent[L3_ID_MAX + 1],
-                          uint64_t *epoch, uint64_t *seq)
+static bool s_stream_line(const char *line, size_t len, char agent[L3_ID_MAX + 1], uint64_t *epoch,
+                          uint64_t *seq)
 {
     const char *sp1 = memchr(line, ' ', len);
     if (!sp1)
@@ -120,10 +120,10 @@ static bool s_stream_line(const char *line, size_t len, char agent[L3_ID_MAX + 1
            s_u64(sp2 + 1, rlen - (size_t)(sp2 - rest) - 1, seq) && *seq > 0;
 }
 
-#define S_FAIL(...)                                                                          \
-    do {                                                                                     \
-        snprintf(why, whylen, __VA_ARGS__);                                                  \
-        return false;                                                                        \
+#define S_FAIL(...)                                                                                \
+    do {                                                                                           \
+        snprintf(why, whylen, __VA_ARGS__);                                                        \
+        return false;                                                                              \
     } while (0)
 
 bool checkpoint_parse(const char *text, size_t len, datafile_resume_t *resume,
@@ -248,10 +248,9 @@ bool checkpoint_save(const char *path, datafile_t *datafile, streams_t *streams,
     void *ctx[2] = {&body, &n};
     streams_each(streams, s_put_stream, ctx);
     s_hex(tail, sizeof tail, hex);
-    l3_buf_printf(&head,
-                  S_MAGIC "\noffset %" PRIu64 "\nrecords %" PRIu64 "\ntail %s\nstreams %" PRIu64
-                          "\n",
-                  datafile_committed(datafile), datafile_records(datafile), hex, n);
+    l3_buf_printf(
+        &head, S_MAGIC "\noffset %" PRIu64 "\nrecords %" PRIu64 "\ntail %s\nstreams %" PRIu64 "\n",
+        datafile_committed(datafile), datafile_records(datafile), hex, n);
     l3_buf_append(&head, body.data, body.len);
     if (head.failed || body.failed) {
         snprintf(why, whylen, "out of memory");

@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ok && n != 0)
         abort(); /* streams handed out from a file it refused */
     if (ok) {
-        l3_buf_printf(&again, "lilalo-writer-checkpoint 1\noffset %" PRIu64 "\nrecords %" PRIu64
-                              "\ntail ",
+        l3_buf_printf(&again,
+                      "lilalo-writer-checkpoint 1\noffset %" PRIu64 "\nrecords %" PRIu64 "\ntail ",
                       r.offset, r.records);
         s_hex(&again, r.tail_sha256, sizeof r.tail_sha256);
         l3_buf_printf(&again, "\nstreams %" PRIu64 "\n", n);

@@ -85,8 +85,7 @@ static void s_units(void)
         CHECK_MSG(!checkpoint_parse(bad, len, &r, s_take, &seen, why, sizeof why) &&
                       seen.calls == 0,
                   "byte %zu flipped was accepted", i);
-        CHECK_MSG(!checkpoint_parse(text, i, &r, s_take, &seen, why, sizeof why) &&
-                      seen.calls == 0,
+        CHECK_MSG(!checkpoint_parse(text, i, &r, s_take, &seen, why, sizeof why) && seen.calls == 0,
                   "a prefix of %zu bytes was accepted", i);
     }
 
