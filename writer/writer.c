@@ -75,10 +75,13 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
     opts->heartbeat_ms = (int)l3_config_int(cfg, "writer/heartbeat_ms", 1000, 10, 600000);
     opts->max_streams =
         (size_t)l3_config_int(cfg, "writer/max_streams", 200000, 1, (int64_t)1 << 32);
-    opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail", 16 << 20, 0,
-                                                INT64_MAX);
+    //  A torn write can only hit the last batch, which is at most batch_bytes (and one
+    //  record): by default that much is fully parsed at start. More only costs start-up
+    //  time (about 20 ms per MB), the one thing the checkpoint is there to bound.
+    opts->verify_tail = (uint64_t)l3_config_int(cfg, "writer/verify_tail",
+                                                (int64_t)opts->batch_bytes, 0, INT64_MAX);
     opts->checkpoint = l3_config_str(cfg, "writer/checkpoint", NULL);
-    opts->checkpoint_bytes = (uint64_t)l3_config_int(cfg, "writer/checkpoint_bytes", 64 << 20,
+    opts->checkpoint_bytes = (uint64_t)l3_config_int(cfg, "writer/checkpoint_bytes", 16 << 20,
                                                      4096, INT64_MAX);
     opts->checkpoint_ms =
         (int)l3_config_int(cfg, "writer/checkpoint_ms", 60000, 10, 86400000);
