@@ -1258,8 +1258,8 @@ static void s_check_json(const uint8_t *p, size_t n, l3_buf_t *html, const char 
         s_fail("bytes after the JSON value (%s)", what);
 }
 
-/* asciicast v2: a header object, then [time, "o", text] lines with times that never go
-   back. */
+/* asciicast v2: a header object, then [time, "o", text] lines (and [time, "m", label]
+   markers where capture dropped bytes) with times that never go back. */
 static void s_check_cast(const uint8_t *p, size_t n)
 {
     double last = 0;
@@ -1279,8 +1279,9 @@ static void s_check_cast(const uint8_t *p, size_t n)
             if (*j.p != '[')
                 s_fail("cast event is not an array");
             j.p++;
-            if (!s_js_number(&j, &t) || j.end - j.p < 5 || memcmp(j.p, ",\"o\",", 5))
-                s_fail("cast event is not [time, \"o\", text]");
+            if (!s_js_number(&j, &t) || j.end - j.p < 5 ||
+                (memcmp(j.p, ",\"o\",", 5) && memcmp(j.p, ",\"m\",", 5)))
+                s_fail("cast event is not [time, \"o\" or \"m\", text]");
             if (!isfinite(t) || t < last)
                 s_fail("cast time %f after %f", t, last);
             last = t;

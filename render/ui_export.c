@@ -2,9 +2,11 @@
     page (/replay/N).
 
     The text export is what the terminal showed, escapes dropped (ansi_to_text): prompt,
-    command line and output of each command. The asciicast v2 export replays the session
-    at its recorded rhythm in any asciinema player, our replay page's included; the JSON
-    export is /api/commands for every command of the session. */
+    command line and output of each command, and a line saying how many bytes capture
+    dropped where it did. The asciicast v2 export replays the session at its recorded
+    rhythm in any asciinema player, with every byte of every record's output and a marker
+    ("m" event) where capture dropped bytes; the JSON export is /api/commands for every
+    command of the session. */
 #include "ui.h"
 #include "ui_api.h"
 #include "ui_export.h"
@@ -31,16 +33,72 @@ void ui_export_text(ui_ctx_t *c, uint32_t si)
         OUT("%s ", strcmp(user, "root") ? "$" : "#");
         ansi_to_text(r.cmdline.data, r.cmdline.len, c->body);
         PUT("\n");
-        ansi_to_text(r.output.data, r.output.len, c->body);
-        if (r.output.len && r.output.data[r.output.len - 1] != '\n')
+        /* Where capture dropped bytes, a line between head and tail says how many. */
+        size_t head =
+            r.dropped && r.output_head < r.output.len ? (size_t)r.output_head : r.output.len;
+        ansi_to_text(r.output.data, head, c->body);
+        if (r.dropped) {
+            if (head && r.output.data[head - 1] != '\n')
+                PUT("\n");
+            OUT("[%" PRIu64 " %s]\n", r.dropped, c->m[M_BYTES_DROPPED]);
+        }
+        if (r.output.len > head)
+            ansi_to_text(r.output.data + head, r.output.len - head, c->body);
+        if ((r.output.len > head || !r.dropped) && r.output.len &&
+            r.output.data[r.output.len - 1] != '\n')
             PUT("\n");
         l3_record_clear(&r);
     }
 }
 
-/* asciicast v2: a header line, then [time, "o", text] events. Each command shows its
-   prompt and command line at its start time, then its output chunks at their recorded
-   delays (the "timing" field), so a replay has the real rhythm. */
+/* One "o" event: bytes [from, to) of a command's output at time t. */
+static void s_cast_output(ui_ctx_t *c, double t, const uint8_t *data, size_t from, size_t to)
+{
+    if (to <= from)
+        return;
+    OUT("[%.6f,\"o\",", t);
+    ui_json_bytes(c->body, data + from, to - from);
+    PUT("]\n");
+}
+
+/* Output bytes up to `upto` at time t: the whole characters among them now, a character
+   the timing cut in two with the chunk that completes it. Each event is a JSON string,
+   so a split character would come out as two U+FFFD; asciinema's own recorder keeps
+   them whole in the same way. At the capture's cut (output_head of a truncated record)
+   the head ends as it is (its bytes are what was kept) and an "m" marker event says how
+   many bytes were not recorded between head and tail. */
+static void s_cast_until(ui_ctx_t *c, const l3_record_t *r, double t, size_t *sent, size_t upto,
+                         bool *marked)
+{
+    const uint8_t *out = r->output.data;
+    size_t len = r->output.len;
+    if (upto > len)
+        upto = len;
+    size_t head = r->output_head < len ? (size_t)r->output_head : len;
+    if (r->dropped && !*marked && head <= upto) {
+        s_cast_output(c, t, out, *sent, head);
+        if (*sent < head)
+            *sent = head;
+        char label[96];
+        snprintf(label, sizeof label, "%" PRIu64 " %s", r->dropped, c->m[M_BYTES_DROPPED]);
+        OUT("[%.6f,\"m\",", t);
+        ui_json_str(c->body, label);
+        PUT("]\n");
+        *marked = true;
+    }
+    if (upto <= *sent)
+        return;
+    size_t end = upto == len ? len : *sent + ui_cut(out + *sent, len - *sent, upto - *sent, false);
+    s_cast_output(c, t, out, *sent, end);
+    *sent = end;
+}
+
+/* asciicast v2: a header line, then [time, "o", text] events, and an [time, "m", label]
+   marker where capture dropped bytes. Each command shows its prompt and command line at
+   its start time, then its output chunks at their recorded delays (the "timing" field),
+   so a replay has the real rhythm; every byte of the record's output is in the events,
+   in order (timing that does not cover them all, or cannot be read, leaves the rest for
+   one last event at the command's last time). */
 void ui_export_cast(ui_ctx_t *c, uint32_t si)
 {
     uint32_t ns;
@@ -66,17 +124,24 @@ void ui_export_cast(ui_ctx_t *c, uint32_t si)
         double t = (double)(r.start_us - t0) / 1e6;
         if (t < last)
             t = last;
+        /* The prompt and the line as the terminal echoed them: a line of several lines
+           goes on at the left edge, as a terminal's own newline would take it. */
         l3_buf_reset(&prompt);
         l3_buf_printf(&prompt, "%s@%s:", user, host);
         l3_buf_append(&prompt, r.cwd.data, r.cwd.len);
         l3_buf_printf(&prompt, "%s ", strcmp(user, "root") ? "$" : "#");
-        l3_buf_append(&prompt, r.cmdline.data, r.cmdline.len);
+        for (size_t k = 0; k < r.cmdline.len; k++) {
+            if (r.cmdline.data[k] == '\n' && (k == 0 || r.cmdline.data[k - 1] != '\r'))
+                l3_buf_append_byte(&prompt, '\r');
+            l3_buf_append_byte(&prompt, r.cmdline.data[k]);
+        }
         l3_buf_append_str(&prompt, "\r\n");
         OUT("[%.6f,\"o\",", t);
         ui_json_bytes(c->body, prompt.data, prompt.len);
         PUT("]\n");
         /* Output chunks by the timing lines; whatever they do not cover comes last. */
-        size_t at = 0;
+        size_t at = 0, sent = 0;
+        bool marked = false;
         const char *tp = (const char *)r.timing.data;
         const char *tend = tp ? tp + r.timing.len : NULL; /* no timing: no bytes, NULL */
         while (tp && tp < tend && at < r.output.len) {
@@ -94,17 +159,11 @@ void ui_export_cast(ui_ctx_t *c, uint32_t si)
             if (nbytes > r.output.len - at)
                 nbytes = r.output.len - at;
             t += delay;
-            OUT("[%.6f,\"o\",", t);
-            ui_json_bytes(c->body, r.output.data + at, (size_t)nbytes);
-            PUT("]\n");
             at += (size_t)nbytes;
+            s_cast_until(c, &r, t, &sent, at, &marked);
             tp = nl ? nl + 1 : tend;
         }
-        if (at < r.output.len) {
-            OUT("[%.6f,\"o\",", t);
-            ui_json_bytes(c->body, r.output.data + at, r.output.len - at);
-            PUT("]\n");
-        }
+        s_cast_until(c, &r, t, &sent, r.output.len, &marked);
         last = t;
         l3_record_clear(&r);
     }

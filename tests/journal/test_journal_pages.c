@@ -27,7 +27,13 @@
     inner shells: a command typed in a shell started inside the session is indented by
     its depth and says "inner shell N", the command that started the shell says so, and
     one typed in the session's own shell says neither: in the journal and on the
-    session's page, in English and Russian; the JSON API gives each command's depth. */
+    session's page, in English and Russian; the JSON API gives each command's depth.
+
+    the asciicast export: its "o" events carry every byte of each command's output, in
+    order, even where the timing cuts a UTF-8 character in two (each event is a JSON
+    string: a split character came out as two U+FFFD) or covers too little or too much;
+    a capped output has an "m" marker between head and tail saying how many bytes were
+    dropped, and the text export a line saying so. */
 #include "index.h"
 #include "l3_config.h"
 #include "l3_test.h"
@@ -37,6 +43,7 @@
 #include "req.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1494,6 +1501,146 @@ static void test_stats_far_dates(void)
     }
 }
 
+/* ---------------------------------------------------------------- asciicast export */
+
+/* A command with output, timing and (dropped > 0) a capture cut after head bytes. */
+static void s_fixture_command_cast(fixture_t *f, uint64_t nr, const char *output, size_t len,
+                                   const char *timing, uint64_t dropped, uint64_t head)
+{
+    l3_record_t r;
+    l3_record_init(&r);
+    r.type = L3_RECORD_COMMAND;
+    snprintf(r.host, sizeof r.host, "lab1");
+    snprintf(r.user, sizeof r.user, "alice");
+    snprintf(r.sid, sizeof r.sid, "s1");
+    r.nr = nr;
+    f->now_us += 1000000;
+    r.start_us = f->now_us;
+    r.end_us = f->now_us + 500000;
+    r.has_exit = true;
+    l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
+    l3_bytes_set(&r.cmdline, "cmd", 3, L3_CMDLINE_MAX);
+    l3_bytes_set(&r.output, output, len, L3_OUTPUT_MAX);
+    if (timing)
+        l3_bytes_set(&r.timing, timing, strlen(timing), L3_TIMING_MAX);
+    r.dropped = dropped;
+    r.output_head = head;
+    if (dropped)
+        r.flags |= L3_FLAG_TRUNCATED;
+    s_fixture_record(f, &r);
+    l3_record_clear(&r);
+}
+
+static void test_cast_export(void)
+{
+    static const struct {
+        const char *output, *timing;
+        uint64_t dropped, head;
+    } cases[] = {
+        /* "é" (2 bytes) and "€" (3 bytes) cut by the timing */
+        {"caf\xc3\xa9 \xe2\x82\xac!\r\n", "0.1 4\n0.2 1\n0.1 2\n0.3 5\n", 0, 0},
+        /* timing covering too little, then too much; a line that is not timing */
+        {"one\r\ntwo\r\n", "0.1 2\n", 0, 0},
+        {"three\r\n", "0.1 2\n0.1 999\n", 0, 0},
+        {"f\xc3\xbc\x6e\x66\r\n", "0.1 2\nnot timing\n0.1 2\n", 0, 0},
+        /* capped: head "HEAD-part" (timed in two), 4096 bytes dropped, tail (timed as one) */
+        {"HEAD-part TAIL-part\r\n", "0.1 3\n0.1 6\n2.5 12\n", 4096, 9},
+        /* capped, no timing at all */
+        {"head tail\r\n", NULL, 77, 5},
+        /* capped with nothing kept after the head */
+        {"short", "0.1 5\n", 5, 5},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    fixture_t f;
+    s_fixture_init(&f);
+    s_fixture_session(&f, "alice", "s1");
+    for (size_t i = 0; i < n; i++)
+        s_fixture_command_cast(&f, i + 1, cases[i].output, strlen(cases[i].output), cases[i].timing,
+                               cases[i].dropped, cases[i].head);
+    s_fixture_open(&f);
+    pages_t *pages = s_pages_with(&f, "");
+    CHECK(pages);
+    l3_buf_t resp, text;
+    l3_buf_init(&resp, 0);
+    l3_buf_init(&text, 0);
+    s_get(pages, f.ix, "/session/0.cast", "", "", &resp);
+    const char *body = strstr((const char *)resp.data, "\r\n\r\n");
+    CHECK(strstr((const char *)resp.data, "Content-Type: application/x-asciicast\r\n"));
+    CHECK(body && !strncmp(body + 4, "{\"version\":2,\"width\":80,\"height\":24,", 36));
+    /* Read the events: per command, the concatenation of its "o" events after its prompt,
+       and its markers. */
+    const char *line = body ? strchr(body + 4, '\n') : NULL;
+    size_t cmd = 0;
+    double last = 0;
+    l3_buf_t got[8], marks[8];
+    for (size_t i = 0; i < 8; i++) {
+        l3_buf_init(&got[i], 0);
+        l3_buf_init(&marks[i], 0);
+    }
+    while (line && line[1]) {
+        line++;
+        const char *e = strchr(line, '\n');
+        CHECK(e);
+        if (!e)
+            break;
+        jr_t j = {(const uint8_t *)line, (const uint8_t *)e};
+        CHECK_MSG(s_json_strict(j.p, (size_t)(e - line)), "cast line is JSON: %.*s",
+                  (int)(e - line), line);
+        double t = strtod(line + 1, NULL);
+        CHECK_MSG(t >= last, "cast times never go back: %f after %f", t, last);
+        last = t;
+        const char *kind = strchr(line, ',');
+        j.p = (const uint8_t *)kind + 5;
+        text.len = 0;
+        CHECK(s_jr_string(&j, &text));
+        if (!strncmp(kind, ",\"o\",", 5) && text.len > 2 && !memcmp(text.data, "alice@", 6)) {
+            cmd++; /* a prompt: the next command's events follow */
+        } else if (!strncmp(kind, ",\"o\",", 5) && cmd && cmd <= n) {
+            l3_buf_append(&got[cmd - 1], text.data, text.len);
+        } else if (!strncmp(kind, ",\"m\",", 5) && cmd && cmd <= n) {
+            CHECK_MSG(got[cmd - 1].len == (cases[cmd - 1].head < strlen(cases[cmd - 1].output)
+                                               ? cases[cmd - 1].head
+                                               : strlen(cases[cmd - 1].output)),
+                      "command %zu: the marker comes after the head (%zu bytes before it)", cmd,
+                      got[cmd - 1].len);
+            l3_buf_append(&marks[cmd - 1], text.data, text.len);
+        } else {
+            CHECK_MSG(false, "unexpected cast event %.*s", (int)(e - line), line);
+        }
+        line = e;
+    }
+    CHECK_MSG(cmd == n, "%zu prompts, want %zu", cmd, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(cases[i].output);
+        CHECK_MSG(got[i].len == len && !memcmp(got[i].data, cases[i].output, len),
+                  "command %zu: the events carry its output whole: \"%.*s\"", i + 1,
+                  (int)got[i].len, (const char *)got[i].data);
+        char want[64] = "";
+        if (cases[i].dropped)
+            snprintf(want, sizeof want, "%" PRIu64 " bytes not recorded", cases[i].dropped);
+        CHECK_MSG(marks[i].len == strlen(want) && !memcmp(marks[i].data, want, marks[i].len),
+                  "command %zu: marker \"%.*s\", want \"%s\"", i + 1, (int)marks[i].len,
+                  (const char *)marks[i].data, want);
+    }
+    /* Every event holds whole characters: no U+FFFD, though the timing cut some. */
+    CHECK(!strstr((const char *)resp.data, "\\ufffd") &&
+          !strstr((const char *)resp.data, "\xef\xbf\xbd"));
+
+    /* The text export says where bytes were dropped. */
+    s_get(pages, f.ix, "/session/0.txt", "", "", &resp);
+    CHECK(strstr((const char *)resp.data, "HEAD-part\n[4096 bytes not recorded]\n TAIL-part\n"));
+    CHECK(strstr((const char *)resp.data, "head \n[77 bytes not recorded]\ntail\n"));
+    CHECK(strstr((const char *)resp.data, "short\n[5 bytes not recorded]\n"));
+
+    for (size_t i = 0; i < 8; i++) {
+        l3_buf_free(&got[i]);
+        l3_buf_free(&marks[i]);
+    }
+    l3_buf_free(&text);
+    l3_buf_free(&resp);
+    pages_destroy(&pages);
+    s_fixture_destroy(&f);
+}
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -1504,5 +1651,6 @@ int main(void)
     test_inner_shells();
     test_stopped_or_killed();
     test_stats_far_dates();
+    test_cast_export();
     TEST_DONE();
 }
