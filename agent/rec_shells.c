@@ -92,16 +92,6 @@ static bool s_random(uint8_t *out, size_t len)
     return true;
 }
 
-static void s_hex(const uint8_t *data, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 rec_shells_t *rec_shells_new(void)
 {
     struct sockaddr_un sa;
@@ -415,9 +405,9 @@ static void s_answer(rec_shells_t *self, s_conn_t *c, int64_t now_us)
     unsigned depth = s_depth(self, &shell);
     if (!s_random(raw, sizeof raw))
         goto cleanup;
-    s_hex(raw, sizeof raw, reply);
+    l3_hex(raw, sizeof raw, reply);
     l3_sha256(reply, REC_SHELLS_NONCE_HEX, digest);
-    s_hex(digest, sizeof digest, hash);
+    l3_hex(digest, sizeof digest, hash);
     //  The mark and the filter's number go together: the parser numbers the shells by
     //  their marks, the filter by the nonces it learnt. Neither may happen alone.
     if (rec_filter_script_full(self->script))

@@ -83,3 +83,13 @@ void l3_sha256(const void *data, size_t len, uint8_t digest[L3_SHA256_LEN])
         digest[4 * i + 3] = (uint8_t) h[i];
     }
 }
+
+void l3_hex(const uint8_t *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * len] = '\0';
+}

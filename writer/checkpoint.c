@@ -16,16 +16,6 @@
 
 #define S_MAGIC "lilalo-writer-checkpoint 1"
 
-static void s_hex(const uint8_t *data, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 /* 64 lowercase hex digits into 32 bytes. */
 static bool s_unhex(const char *s, size_t len, uint8_t out[L3_SHA256_LEN])
 {
@@ -247,7 +237,7 @@ bool checkpoint_save(const char *path, datafile_t *datafile, streams_t *streams,
     }
     void *ctx[2] = {&body, &n};
     streams_each(streams, s_put_stream, ctx);
-    s_hex(tail, sizeof tail, hex);
+    l3_hex(tail, sizeof tail, hex);
     l3_buf_printf(
         &head, S_MAGIC "\noffset %" PRIu64 "\nrecords %" PRIu64 "\ntail %s\nstreams %" PRIu64 "\n",
         datafile_committed(datafile), datafile_records(datafile), hex, n);
@@ -257,7 +247,7 @@ bool checkpoint_save(const char *path, datafile_t *datafile, streams_t *streams,
         goto cleanup;
     }
     l3_sha256(head.data, head.len, digest);
-    s_hex(digest, sizeof digest, hex);
+    l3_hex(digest, sizeof digest, hex);
     l3_buf_printf(&head, "sha256 %s\n", hex);
     l3_buf_append_byte(&head, 0);
     if (head.failed) {
