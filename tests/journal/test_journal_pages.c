@@ -1618,7 +1618,8 @@ static void test_cast_export(void)
         char want[64] = "";
         if (cases[i].dropped)
             snprintf(want, sizeof want, "%" PRIu64 " bytes not recorded", cases[i].dropped);
-        CHECK_MSG(marks[i].len == strlen(want) && !memcmp(marks[i].data, want, marks[i].len),
+        CHECK_MSG(marks[i].len == strlen(want) &&
+                      (!marks[i].len || !memcmp(marks[i].data, want, marks[i].len)),
                   "command %zu: marker \"%.*s\", want \"%s\"", i + 1, (int)marks[i].len,
                   (const char *)marks[i].data, want);
     }
