@@ -32,6 +32,12 @@ expected() {
     (cd "$S/conf/shell" && find . -type f ! -name '*.swp' ! -name '*~' | sed 's|^\./|share/lilalo/shell/|')
     echo share/lilalo/profile.d/lilalo.sh
     (cd "$S/conf/www" && find . -type f | sed 's|^\./|share/lilalo/www/|')
+    # The replay page's player, when the build fetched it (scripts/fetch-player).
+    if [[ -f $B/www/asciinema-player/asciinema-player.min.js ]]; then
+        for p in asciinema-player.min.js asciinema-player.css LICENSE; do
+            echo "share/lilalo/www/asciinema-player/$p"
+        done
+    fi
     for p in lilalo.conf lilalo-fastcgi.conf auth.conf; do echo "share/lilalo/lighttpd/$p"; done
     echo share/lilalo/nginx/lilalo.conf
     for p in lilalo-agent.service lilalo-broker.service lilalo-writer.service \
@@ -63,7 +69,11 @@ for p in "$P"/bin/* "$P"/libexec/lilalo/l3-cgi; do
     [[ -x $p ]] || fail "$p is not executable"
 done
 diff -r -x '*.swp' -x '*~' "$S/conf/shell" "$P/share/lilalo/shell" >/dev/null || fail "shell integration differs from conf/shell"
-diff -r "$S/conf/www" "$P/share/lilalo/www" >/dev/null || fail "www assets differ from conf/www"
+diff -r -x asciinema-player "$S/conf/www" "$P/share/lilalo/www" >/dev/null || fail "www assets differ from conf/www"
+if [[ -f $B/www/asciinema-player/asciinema-player.min.js ]]; then
+    diff -r -x .version "$B/www/asciinema-player" "$P/share/lilalo/www/asciinema-player" >/dev/null ||
+        fail "the installed player differs from the build's"
+fi
 cmp -s "$S/conf/lilalo.cfg" "$P/etc/lilalo/lilalo.cfg" || fail "installed config differs from conf/lilalo.cfg"
 cmp -s "$S/proto/lilalo.rng" "$P/share/lilalo/lilalo.rng" || fail "installed schema differs"
 ok "--prefix: data files identical to the source tree's"

@@ -42,6 +42,15 @@ has() { dpkg-deb -c "${DEB[$1]}" >"$T/contents" && grep -q " \\./$2\$" "$T/conte
 has lilalo-server usr/bin/l3-writer || fail "lilalo-server lacks l3-writer"
 has lilalo-agent usr/share/lilalo/shell/l3.bash || fail "lilalo-agent lacks l3.bash"
 has lilalo-web usr/libexec/lilalo/l3-cgi || fail "lilalo-web lacks l3-cgi"
+# The replay page's player ships with its license when the package build could fetch it
+# (scripts/fetch-player); it never leaves the license behind.
+if has lilalo-web usr/share/lilalo/www/asciinema-player/asciinema-player.min.js; then
+    has lilalo-web usr/share/lilalo/www/asciinema-player/LICENSE || fail "lilalo-web ships asciinema-player without its LICENSE"
+    dpkg-deb --fsys-tarfile "${DEB[lilalo-web]}" | tar -xO ./usr/share/doc/lilalo-web/copyright |
+        grep -q '^Files: usr/share/lilalo/www/asciinema-player/\*' || fail "lilalo-web's copyright does not name asciinema-player"
+else
+    echo "  (the package build had no asciinema-player: the replay page links the exports only)"
+fi
 dpkg-deb -I "${DEB[lilalo-common]}" conffiles | grep -qx '/etc/lilalo/lilalo.cfg' || fail "lilalo.cfg is not a conffile"
 dpkg-deb -f "${DEB[lilalo-server]}" Depends | grep -q 'libczmq' || fail "no shared library dependencies (dpkg-shlibdeps)"
 if command -v lintian >/dev/null; then
