@@ -16,7 +16,8 @@
       one Content-Type and a Content-Length equal to the body's length;
     - HTML: valid UTF-8; every '<' opens or closes a tag we write (a fixed list), tags
       balance, attributes are quoted with no '<' '>' '"' inside, no on* handler, no
-      javascript: URL, the only <script> is an empty one with src under static_url,
+      javascript: URL, a <script> is empty, deferred, with src a file under static_url
+      (at most two: the replay page's player and its starter),
       every '&' starts an entity, no raw '>' or control byte in text; so no byte of a
       record ever reaches the page as markup;
     - JSON (the API, .json, each line of .cast): strict RFC 8259, valid UTF-8, no '<'
@@ -959,10 +960,11 @@ static void s_check_html(const uint8_t *p, size_t n, bool document, seen_t *seen
                     if (al == 4)
                         s_link(v, vl, seen);
                     if (al == 3 && is_script) {
-                        has_src = vl > strlen(STATIC_URL "/") &&
-                                  !memcmp(v, STATIC_URL "/", strlen(STATIC_URL "/")) &&
-                                  strspn(v + strlen(STATIC_URL "/"), "abcdefghijklmnopqrstuvwxyz.") ==
-                                      vl - strlen(STATIC_URL "/");
+                        size_t sl = strlen(STATIC_URL "/");
+                        has_src = vl > sl && !memcmp(v, STATIC_URL "/", sl) &&
+                                  strspn(v + sl, "abcdefghijklmnopqrstuvwxyz0123456789.-/") ==
+                                      vl - sl &&
+                                  !memmem(v + sl, vl - sl, "..", 2);
                     }
                 }
                 if (al == 2 && !memcmp(an, "id", 2) && vl > 1 && v[0] == 'c') {
@@ -979,8 +981,8 @@ static void s_check_html(const uint8_t *p, size_t n, bool document, seen_t *seen
             s_fail("tag never closed");
         i = t + 1;
         if (is_script) {
-            if (!has_src || !has_defer || ++scripts > 1)
-                s_fail("a <script> that is not our one static file");
+            if (!has_src || !has_defer || ++scripts > 2)
+                s_fail("a <script> that is not one of our static files");
             if (n - i < 9 || memcmp(p + i, "</script>", 9))
                 s_fail("<script> with content");
             i += 9;

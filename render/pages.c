@@ -175,7 +175,7 @@ void pages_indexing(pages_t *self, const req_t *req, int percent, l3_buf_t *resp
                   "</main></body></html>\n",
                   m[M_INDEXING], self->css, m[M_INDEXING], percent);
     ui_http(resp, 503, "text/html; charset=utf-8", "Retry-After: 2\r\n", &body,
-            !strcmp(req->method, "HEAD"));
+            !strcmp(req->method, "HEAD"), false);
     l3_buf_free(&body);
 }
 
@@ -276,6 +276,7 @@ void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *res
         body.failed = false;
         ui_error_page(c, 503, "response too large");
     }
-    ui_http(resp, c->status, c->ctype, c->extra_headers, &body, !strcmp(req->method, "HEAD"));
+    ui_http(resp, c->status, c->ctype, c->extra_headers, &body, !strcmp(req->method, "HEAD"),
+            c->wasm);
     l3_buf_free(&body);
 }

@@ -61,7 +61,8 @@ enum {
     M_OPEN, M_ENDED, M_REPLAY, M_LIVE, M_TEXT, M_CAST, M_TOP_COMMANDS, M_FAILURE_RATIO,
     M_PER_DAY, M_PER_USER, M_PER_HOST, M_OLDER, M_NOT_FOUND, M_NOTE, M_BYTES_DROPPED,
     M_PAGE, M_FOLLOWING, M_NOJS_REPLAY, M_PERMALINK, M_TOTAL, M_INDEXING, M_INTERRUPTED,
-    M_DATE, M_COUNT, M_ALL, M_MORE_BYTES, M_FULL_COMMAND, M_INNER_SHELL, M_RAN_SHELL, M_STOPPED, M_COUNT_
+    M_DATE, M_COUNT, M_ALL, M_MORE_BYTES, M_FULL_COMMAND, M_INNER_SHELL, M_RAN_SHELL, M_STOPPED,
+    M_SPEED, M_NO_PLAYER, M_COUNT_
 };
 /* clang-format on */
 
@@ -90,6 +91,7 @@ typedef struct {
     char ffrom[16], fto[16];
     bool bad_filter; /* a named host/user that does not exist: nothing matches */
     bool export_all; /* /session/N.json: every command of the session */
+    bool wasm;       /* the page runs WebAssembly (the replay page's player): see ui_http */
     l3_buf_t *body;
     int status;
     const char *ctype;
@@ -102,13 +104,18 @@ typedef struct {
 
 /* ---------------------------------------------------------------- response and HTML */
 
-/* Append a complete HTTP/1.1 response (status line, headers, body unless head_only). */
+/* Append a complete HTTP/1.1 response (status line, headers, body unless head_only).
+   wasm: its Content-Security-Policy also lets our scripts compile WebAssembly. */
 void ui_http(l3_buf_t *resp, int status, const char *ctype, const char *extra, const l3_buf_t *body,
-             bool head_only);
+             bool head_only, bool wasm);
 /* Append s to the body HTML-escaped. */
 void ui_esc(ui_ctx_t *c, const char *s);
 /* The page head up to the <h1>; script (may be NULL) names one of our static scripts. */
 void ui_head(ui_ctx_t *c, const char *title, const char *script);
+/* The same with more of our static files (names under static_url, NULL-terminated lists,
+   either may be NULL): stylesheets before ours, scripts (deferred, run in this order). */
+void ui_head_with(ui_ctx_t *c, const char *title, const char *const *styles,
+                  const char *const *scripts);
 void ui_foot(ui_ctx_t *c);
 /* Replace the body with an HTML error page. */
 void ui_error_page(ui_ctx_t *c, int status, const char *title);

@@ -6,7 +6,15 @@
     dropped where it did. The asciicast v2 export replays the session at its recorded
     rhythm in any asciinema player, with every byte of every record's output and a marker
     ("m" event) where capture dropped bytes; the JSON export is /api/commands for every
-    command of the session. */
+    command of the session.
+
+    The replay page is asciinema-player (the npm package, fetched at build time by
+    scripts/fetch-player into the static assets' asciinema-player/) on the .cast export,
+    started by conf/www/replay-init.js with its speed and idle-time limit. Without
+    JavaScript, or when the player is not installed, the page still links the session as
+    text and as a .cast file. The player runs its terminal emulator as WebAssembly, so
+    this one page's Content-Security-Policy allows 'wasm-unsafe-eval' (compiling
+    WebAssembly from our own script; no JavaScript eval). */
 #include "ui.h"
 #include "ui_api.h"
 #include "ui_export.h"
@@ -179,18 +187,25 @@ void ui_export_json(ui_ctx_t *c, uint32_t si)
 
 void ui_export_replay_page(ui_ctx_t *c, uint32_t si)
 {
+    static const char *const styles[] = {"asciinema-player/asciinema-player.css", NULL};
+    static const char *const scripts[] = {"asciinema-player/asciinema-player.min.js",
+                                          "replay-init.js", NULL};
     char title[64];
     snprintf(title, sizeof title, "%s #%" PRIu32, c->m[M_REPLAY], si);
-    ui_head(c, title, "replay.js");
+    c->wasm = true;
+    ui_head_with(c, title, styles, scripts);
     uint32_t ns;
     const index_sess_t *s = &index_sessions(c->ix, &ns)[si];
     ui_session_heading(c, si);
     PUT("</section>\n");
+    /* replay-init.js reads the data- attributes; the speeds it offers are its own. */
     OUT("<div class=\"player\" id=\"player\" data-cast=\"%s/session/%" PRIu32
-        ".cast\" data-cols=\"%u\" data-rows=\"%u\"><noscript><p>%s</p></noscript></div>\n",
-        c->pg->base, si, s->cols ? s->cols : 80, s->rows ? s->rows : 24, c->m[M_NOJS_REPLAY]);
-    OUT("<p><a href=\"%s/session/%" PRIu32 ".txt\">%s</a> · <a href=\"%s/session/%" PRIu32
-        ".cast\">%s</a></p>\n",
+        ".cast\" data-cols=\"%u\" data-rows=\"%u\" data-idle=\"2\" data-speed-label=\"%s\" "
+        "data-no-player=\"%s\"><noscript><p>%s</p></noscript></div>\n",
+        c->pg->base, si, s->cols ? s->cols : 80, s->rows ? s->rows : 24, c->m[M_SPEED],
+        c->m[M_NO_PLAYER], c->m[M_NOJS_REPLAY]);
+    OUT("<p class=\"exports\"><a href=\"%s/session/%" PRIu32
+        ".txt\">%s</a> · <a href=\"%s/session/%" PRIu32 ".cast\" download>%s</a></p>\n",
         c->pg->base, si, c->m[M_TEXT], c->pg->base, si, c->m[M_CAST]);
     ui_foot(c);
 }

@@ -11,7 +11,7 @@ void ui_export_text(ui_ctx_t *c, uint32_t si);
 void ui_export_cast(ui_ctx_t *c, uint32_t si);
 /* /session/N.json: every command of the session, as /api/commands gives them. */
 void ui_export_json(ui_ctx_t *c, uint32_t si);
-/* /replay/N: the player page for the .cast (replay.js), with text/cast links. */
+/* /replay/N: asciinema-player on the .cast (replay-init.js starts it), with text/cast links. */
 void ui_export_replay_page(ui_ctx_t *c, uint32_t si);
 
 #endif

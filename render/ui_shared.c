@@ -29,7 +29,8 @@ static const char *s_en[M_COUNT_] = {
     "older results", "Not found", "note", "bytes not recorded", "Page", "following this session",
     "Replay needs JavaScript; download the recording as text or asciicast.", "permalink",
     "total", "Indexing the datafile", "interrupted", "Date", "Count", "all", "more bytes",
-    "full command", "inner shell", "started a shell: its commands follow as its own", "stopped by"};
+    "full command", "inner shell", "started a shell: its commands follow as its own", "stopped by", "Speed",
+    "The player is not installed here; download the recording as text or asciicast."};
 
 static const char *s_ru[M_COUNT_] = {
     "Оглавление", "Журнал", "Поиск", "Статистика", "Машины", "Пользователи", "Сеансы",
@@ -42,7 +43,8 @@ static const char *s_ru[M_COUNT_] = {
     "Для воспроизведения нужен JavaScript; скачайте запись как текст или asciicast.",
     "ссылка", "всего", "Индексирую файл данных", "прервана", "Дата", "Число", "все",
     "байт не показано", "вся команда", "вложенная оболочка",
-    "запустила оболочку: её команды идут отдельно", "остановлена сигналом"};
+    "запустила оболочку: её команды идут отдельно", "остановлена сигналом", "Скорость",
+    "Проигрыватель здесь не установлен; скачайте запись как текст или asciicast."};
 
 static const char *s_wday[2][7] = {
     {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
@@ -61,9 +63,14 @@ const char **ui_messages(int lang)
 
 /* ---------------------------------------------------------------- response and HTML */
 
-static const char *s_csp =
-    "default-src 'none'; script-src 'self'; connect-src 'self'; img-src * data:; "
-    "style-src * 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+#define CSP_REST                                                                                   \
+    "; connect-src 'self'; img-src * data:; style-src * 'unsafe-inline'; base-uri 'none'; "        \
+    "form-action 'self'; frame-ancestors 'none'"
+static const char *s_csp = "default-src 'none'; script-src 'self'" CSP_REST;
+/* The replay page's player (asciinema-player) runs its terminal emulator as WebAssembly,
+   which a script-src without 'wasm-unsafe-eval' forbids compiling. That keyword allows
+   WebAssembly only, not JavaScript's eval, and only this page gets it. */
+static const char *s_csp_wasm = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'" CSP_REST;
 
 static const char *s_reason(int status)
 {
@@ -90,13 +97,14 @@ static const char *s_reason(int status)
 }
 
 void ui_http(l3_buf_t *resp, int status, const char *ctype, const char *extra, const l3_buf_t *body,
-             bool head_only)
+             bool head_only, bool wasm)
 {
     l3_buf_printf(resp,
                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                   "X-Content-Type-Options: nosniff\r\nReferrer-Policy: same-origin\r\n"
                   "Cache-Control: no-cache\r\nContent-Security-Policy: %s\r\n%s\r\n",
-                  status, s_reason(status), ctype, body->len, s_csp, extra ? extra : "");
+                  status, s_reason(status), ctype, body->len, wasm ? s_csp_wasm : s_csp,
+                  extra ? extra : "");
     if (!head_only && body->len)
         l3_buf_append(resp, body->data, body->len);
 }
@@ -108,18 +116,35 @@ void ui_esc(ui_ctx_t *c, const char *s)
 
 void ui_head(ui_ctx_t *c, const char *title, const char *script)
 {
+    const char *const scripts[] = {script, NULL};
+    ui_head_with(c, title, NULL, scripts);
+}
+
+void ui_head_with(ui_ctx_t *c, const char *title, const char *const *styles,
+                  const char *const *scripts)
+{
     PUT("<!DOCTYPE html>\n<html lang=\"");
     PUT(c->lang ? "ru" : "en");
     PUT("\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
         "content=\"width=device-width, initial-scale=1\"><title>");
     ui_esc(c, title);
-    PUT(" — lilalo</title><link rel=\"stylesheet\" href=\"");
+    PUT(" — lilalo</title>");
+    for (size_t i = 0; styles && styles[i]; i++) {
+        PUT("<link rel=\"stylesheet\" href=\"");
+        ui_esc(c, c->pg->stat);
+        PUT("/");
+        ui_esc(c, styles[i]);
+        PUT("\">");
+    }
+    PUT("<link rel=\"stylesheet\" href=\"");
     ui_esc(c, c->pg->css);
     PUT("\">");
-    if (script) {
+    for (size_t i = 0; scripts && scripts[i]; i++) {
         PUT("<script defer src=\"");
         ui_esc(c, c->pg->stat);
-        OUT("/%s\"></script>", script);
+        PUT("/");
+        ui_esc(c, scripts[i]);
+        PUT("\"></script>");
     }
     PUT("</head>\n<body>\n<header class=\"top\"><a class=\"brand\" href=\"");
     ui_esc(c, c->pg->base);

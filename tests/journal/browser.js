@@ -1,7 +1,8 @@
 // browser.js: headless Chromium (playwright-core) looks at the journal as a person would.
 // Driven by journal_web.py: BASE (journal URL), ART (screenshots), NODE_DIR (where
 // playwright-core is installed), LIVE_SESSION + APPEND (a command that adds two commands
-// to that open session through the real writer), PROFILE (a fresh user-data-dir).
+// to that open session through the real writer), PROFILE (a fresh user-data-dir),
+// REPLAY_SESSION + REPLAY_LAST (a session and the text its last output leaves on screen).
 "use strict";
 const path = require("path");
 const { execFileSync } = require("child_process");
@@ -118,13 +119,63 @@ function check(cond, msg) {
   check(await page.locator("section.stat").first().locator("tr").count() >= 5, "top commands");
   await shot("stats");
 
-  // Replay in the browser: the player ends with the last output on its screen.
-  await page.goto(BASE + "/replay/1?speed=500");
-  await page.waitForSelector("#player[data-state=done]", { timeout: 20000 }).catch(() => {});
-  check(await page.getAttribute("#player", "data-state") === "done", "replay finished");
-  const screen = await page.locator("#screen").innerText();
-  check(/\$ \S/.test(screen), "replay screen shows prompts and commands: " + screen.slice(0, 80));
-  await shot("replay");
+  // Replay in asciinema-player: it loads, plays to the end (at 500x, pauses cut to 2 s)
+  // and its terminal shows the session's last output. Waits are on the page's own state
+  // (#player[data-state], set from the player's events), not on time.
+  const consoleErrors = [];
+  const onConsole = (m) => { if (m.type() === "error") consoleErrors.push(m.text()); };
+  page.on("console", onConsole);
+  await page.goto(BASE + "/replay/" + process.env.REPLAY_SESSION + "?speed=500");
+  // The player's terminal, or replay-init.js saying the player did not load.
+  await page.waitForSelector("#player .ap-player, #player[data-state=no-player]", { timeout: 20000 })
+    .catch(() => {});
+  const loaded = check(await page.locator("#player .ap-player").count() === 1,
+    "asciinema-player made its terminal (state " + (await page.getAttribute("#player", "data-state")) + ")");
+  if (loaded) {
+    const done = await page.waitForSelector("#player[data-state=done]", { timeout: 30000 })
+      .then(() => true, () => false);
+    check(done, "replay played to the end (state " + (await page.getAttribute("#player", "data-state")) + ")");
+    const term = await page.locator(".ap-player .ap-term").innerText();
+    const squash = (t) => t.replace(/\s+/g, "");
+    // REPLAY_LAST: the lines the screen must show, in order (whitespace aside: the
+    // terminal wraps long lines).
+    const want = JSON.parse(process.env.REPLAY_LAST || "[]");
+    let at = 0;
+    const onScreen = want.length > 0 && want.every((w) => {
+      const i = squash(term).indexOf(squash(w), at);
+      at = i + squash(w).length;
+      return i >= 0;
+    });
+    check(onScreen, "the player's screen ends with the session's last output " +
+          JSON.stringify(want) + ": " + term.slice(-400));
+    check(await page.locator("#replay-speed option").count() >= 5, "speed choice offered");
+    check(await page.locator(".ap-player .ap-progressbar").count() === 1, "seek bar shown");
+    await shot("replay");
+    // Without autoplay: the player waits; new speeds make new players; a click plays it.
+    await page.goto(BASE + "/replay/" + process.env.REPLAY_SESSION + "?speed=500&autoplay=0");
+    check(await page.waitForSelector("#player[data-state=ready] .ap-player", { timeout: 20000 })
+      .then(() => true, () => false), "autoplay=0: the player waits");
+    await page.selectOption("#replay-speed", "16", { timeout: 5000 });
+    await page.selectOption("#replay-speed", "500", { timeout: 5000 });
+    check(await page.getAttribute("#player", "data-state") === "ready", "a new speed, still waiting");
+    await page.click("#player .ap-player", { timeout: 5000 });
+    check(await page.waitForSelector("#player[data-state=done]", { timeout: 20000 })
+      .then(() => true, () => false), "started by a click, played to the end");
+  } else {
+    await shot("replay");
+  }
+  check(consoleErrors.length === 0, "no console errors on the replay page (CSP, WebAssembly): " +
+        consoleErrors.join("; "));
+  page.off("console", onConsole);
+  // A build that could not fetch the player (offline): the page says so, links stay.
+  const playerUrl = "**/asciinema-player/asciinema-player.min.js";
+  await page.route(playerUrl, (r) => r.fulfill({ status: 404, contentType: "text/plain", body: "" }));
+  await page.goto(BASE + "/replay/" + process.env.REPLAY_SESSION);
+  check(await page.waitForSelector("#player[data-state=no-player]", { timeout: 10000 })
+    .then(() => true, () => false), "without the player's script the page knows it");
+  check(/not installed/.test(await page.locator("#player").innerText()) &&
+        await page.locator("p.exports a").count() === 2, "without the player: a note and the export links");
+  await page.unroute(playerUrl);
 
   // Live: two commands appended through the writer show up within 2 s.
   await page.goto(BASE + "/live/" + process.env.LIVE_SESSION);
@@ -154,6 +205,9 @@ function check(cond, msg) {
   check(await np.locator("#journal .cmd").count() >= after, "live page readable without JavaScript");
   await np.goto(BASE + "/replay/1");
   check(/needs JavaScript/.test(await np.locator("#player").innerText()), "replay says it needs JS");
+  check(await np.locator("p.exports a[href$='/session/1.txt']").count() === 1 &&
+        await np.locator("p.exports a[href$='/session/1.cast']").count() === 1,
+        "replay page without JavaScript links the text and .cast exports");
   await np.screenshot({ path: path.join(ART, "live-nojs.png") });
   await plain.close();
 

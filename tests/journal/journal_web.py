@@ -5,8 +5,11 @@ l3-writer writes the datafile from records l3-render-gen pushes to it (the norma
 hostile ones), l3-render indexes it and follows the writer's commits, lighttpd (Debian's)
 runs the real l3-cgi, and headless Chromium (browser.js, playwright-core) looks at the
 pages as a person would. Also: CGI input abuse, render down (504 in < 3 s) and back,
-access control with lighttpd basic auth, and the asciicast export played by
-`asciinema cat`. Screenshots and page dumps go to $L3_ARTIFACTS.
+access control with lighttpd basic auth, the asciicast export (valid asciicast v2 with
+every output byte and a marker where capture dropped bytes; played by `asciinema cat`),
+and the replay page: asciinema-player served from the build's web directory, played to
+the end in the browser, and its no-JavaScript links. Screenshots and page dumps go to
+$L3_ARTIFACTS.
 """
 import base64
 import http.client
@@ -16,6 +19,7 @@ import os
 import shutil
 import signal
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -27,6 +31,8 @@ import urllib.request
 BIN = os.environ["L3_BIN_DIR"]
 SRC = os.environ["L3_SOURCE_DIR"]
 NODE = os.environ.get("L3_NODE_DIR", "")
+# The web assets as installed: conf/www plus asciinema-player (conf/CMakeLists.txt).
+WWW = os.environ.get("L3_WWW_DIR") or SRC + "/conf/www"
 ART = os.environ.get("L3_ARTIFACTS", tempfile.gettempdir() + "/journal-artifacts")
 # Under ASan+UBSan (CTest sets L3_LINES_SANITIZED) render's first pages on a loaded 2-core
 # machine can pass its 1.5 s default page deadline and answer 503; this test checks what
@@ -109,6 +115,61 @@ def cgi(env_extra, render_ep):
     return r, time.monotonic() - t0
 
 
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
+
+
+def screen_lines(out, n):
+    """The last n non-blank lines output leaves on a terminal: escapes gone, of each line
+    only what follows its last carriage return."""
+    lines = []
+    for line in ANSI.sub("", out).split("\n"):
+        line = line.rstrip("\r").split("\r")[-1]
+        line = "".join(ch for ch in line if ch >= " " and ch != "\x7f").strip()
+        if line:
+            lines.append(line)
+    return lines[-n:]
+
+
+def check_cast(port, sid):
+    """/session/N.cast is asciicast v2 (header, then [time, "o"|"m", text] with times that
+    never go back), its "o" events carry every command's whole output in order, and each
+    command whose capture dropped bytes has a marker saying how many."""
+    st, hd, body = http_get(port, f"/journal/session/{sid}.cast")
+    if not check(st == 200 and hd.get("Content-Type") == "application/x-asciicast",
+                 f"session {sid}.cast: {st} {hd.get('Content-Type')}"):
+        return
+    lines = body.decode("utf-8").split("\n")
+    check(lines[-1] == "", f"session {sid}.cast ends with a newline")
+    head = json.loads(lines[0])
+    check(head.get("version") == 2 and head.get("width", 0) > 0 and head.get("height", 0) > 0,
+          f"session {sid}.cast header {lines[0][:100]}")
+    played, markers, last = [], [], 0.0
+    for ln in lines[1:-1]:
+        ev = json.loads(ln)
+        ok = (isinstance(ev, list) and len(ev) == 3 and isinstance(ev[0], (int, float))
+              and ev[1] in ("o", "m") and isinstance(ev[2], str) and ev[0] >= last)
+        if not check(ok, f"session {sid}.cast event {ln[:100]}"):
+            return
+        last = ev[0]
+        (played if ev[1] == "o" else markers).append(ev[2])
+    played = "".join(played)
+    _, _, lst = http_get(port, f"/journal/api/commands?session={sid}&limit=1000")
+    at, want_markers = 0, []
+    for c in json.loads(lst)["commands"]:
+        _, _, one = http_get(port, f"/journal/api/cmd/{c['id']}")
+        cmd = json.loads(one)
+        out = cmd["output"]
+        i = played.find(out, at)
+        if not check(i >= 0, f"session {sid}.cast plays command {c['id']}'s whole output "
+                             f"({len(out)} characters) in order"):
+            return
+        at = i + len(out)
+        if cmd["dropped"]:
+            want_markers.append(f"{cmd['dropped']} bytes not recorded")
+    check(markers == want_markers, f"session {sid}.cast markers {markers} want {want_markers}")
+    return want_markers
+
+
 def main():
     os.makedirs(ART, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="l3-journal-")
@@ -151,7 +212,7 @@ def main():
         check(len(open_sess) == 1, "one open session")
 
         # --- lighttpd with l3-cgi ----------------------------------------------------------
-        env = dict(os.environ, L3_HTTP_PORT=str(ph), L3_WWW=SRC + "/conf/www",
+        env = dict(os.environ, L3_HTTP_PORT=str(ph), L3_WWW=WWW,
                    L3_CGI=BIN + "/l3-cgi", L3_RENDER=render_ep, L3_HTTP_STATE=tmp)
         http_conf = SRC + "/conf/lighttpd/lilalo.conf"
         httpd = start(["lighttpd", "-D", "-f", http_conf], logs["http"], env=env)
@@ -204,6 +265,41 @@ def main():
         check(r.stdout.startswith(b"Status: 405") and b"Allow: GET, HEAD" in r.stdout, "405")
         check(render.poll() is None, "render survived the abuse")
 
+        # --- asciicast export: valid, complete, marked where capture dropped bytes ----------
+        dropped_markers = []
+        for sess in sessions:
+            dropped_markers += check_cast(ph, sess["id"]) or []
+        check(dropped_markers, "the hostile session's capped output has a marker in its .cast")
+        st, _, body = http_get(ph, "/journal/session/0.txt")
+        check(b"bytes not recorded]" in body, "the text export says where bytes were dropped")
+
+        # --- the replay page: asciinema-player, our starter, and links without JavaScript --
+        st, hd, body = http_get(ph, "/journal/replay/1")
+        page = body.decode()
+        check(st == 200 and '<noscript>' in page, f"replay page {st} with a <noscript> note")
+        check('href="/journal/session/1.txt"' in page and 'href="/journal/session/1.cast"' in page,
+              "replay page links the text and .cast exports")
+        for asset in ("asciinema-player/asciinema-player.min.js", "replay-init.js",
+                      "asciinema-player/asciinema-player.css"):
+            check(f'"/static/{asset}"' in page, f"replay page loads {asset}")
+            ast, ahd, abody = http_get(ph, "/static/" + asset)
+            check(ast == 200 and len(abody) > 100, f"/static/{asset} served: {ast}")
+        ast, _, lic = http_get(ph, "/static/asciinema-player/LICENSE")
+        check(ast == 200 and b"Apache License" in lic, "the player's license is beside it")
+        csp = hd.get("Content-Security-Policy", "")
+        check("'wasm-unsafe-eval'" in csp and "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", ""),
+              f"replay page CSP lets the player compile WebAssembly, nothing more: {csp}")
+        _, hd, _ = http_get(ph, "/journal/journal?session=1")
+        check("wasm" not in hd.get("Content-Security-Policy", ""), "other pages keep the strict CSP")
+        # What the player's screen must show at the end, in this order: the last two lines
+        # of session 1's last output, and the command lines typed after it.
+        _, _, body = http_get(ph, "/journal/api/commands?session=1&limit=1000")
+        replay_last = []
+        for c in json.loads(body)["commands"]:
+            out = screen_lines(c["output"], 2)
+            replay_last = out if out else replay_last + screen_lines(c["cmd"], 1)
+        check(replay_last, "session 1 has output to look for on the player's screen")
+
         # --- asciicast export plays in asciinema -------------------------------------------
         st, _, cast = http_get(ph, "/journal/session/1.cast")
         with open(tmp + "/s1.cast", "wb") as f:
@@ -237,6 +333,7 @@ def main():
                   "--push", writer_ep, "--acks", acks_ep, "--seed", "9"]
         benv = dict(os.environ, BASE=f"http://127.0.0.1:{ph}/journal", ART=ART,
                     NODE_DIR=NODE, LIVE_SESSION=str(last["id"]), APPEND=json.dumps(append),
+                    REPLAY_SESSION="1", REPLAY_LAST=json.dumps(replay_last),
                     PROFILE=tmp + "/chromium-profile")
         r = subprocess.run(["node", SRC + "/tests/journal/browser.js"], env=benv,
                            capture_output=True, text=True, timeout=90)

@@ -33,7 +33,9 @@
     order, even where the timing cuts a UTF-8 character in two (each event is a JSON
     string: a split character came out as two U+FFFD) or covers too little or too much;
     a capped output has an "m" marker between head and tail saying how many bytes were
-    dropped, and the text export a line saying so. */
+    dropped, and the text export a line saying so. The replay page loads the player and
+    its starter from static_url, links both exports, and only it gets a CSP that lets
+    scripts compile WebAssembly. */
 #include "index.h"
 #include "l3_config.h"
 #include "l3_test.h"
@@ -1632,6 +1634,22 @@ static void test_cast_export(void)
     CHECK(strstr((const char *)resp.data, "HEAD-part\n[4096 bytes not recorded]\n TAIL-part\n"));
     CHECK(strstr((const char *)resp.data, "head \n[77 bytes not recorded]\ntail\n"));
     CHECK(strstr((const char *)resp.data, "short\n[5 bytes not recorded]\n"));
+
+    /* The replay page: player, starter, links, and the CSP that allows WebAssembly. */
+    s_get(pages, f.ix, "/replay/0", "", "", &resp);
+    const char *page = (const char *)resp.data;
+    CHECK(strstr(
+        page, "<link rel=\"stylesheet\" href=\"/static/asciinema-player/asciinema-player.css\">"));
+    CHECK(strstr(page,
+                 "<script defer src=\"/static/asciinema-player/asciinema-player.min.js\"></script>"
+                 "<script defer src=\"/static/replay-init.js\"></script>"));
+    CHECK(strstr(page, "data-cast=\"/journal/session/0.cast\""));
+    CHECK(strstr(page, "<noscript>"));
+    CHECK(strstr(page, "<p class=\"exports\"><a href=\"/journal/session/0.txt\">"));
+    CHECK(strstr(page, "script-src 'self' 'wasm-unsafe-eval';"));
+    s_get(pages, f.ix, "/journal", "session=0", "", &resp);
+    CHECK(strstr((const char *)resp.data, "script-src 'self';"));
+    CHECK(!strstr((const char *)resp.data, "wasm"));
 
     for (size_t i = 0; i < 8; i++) {
         l3_buf_free(&got[i]);
