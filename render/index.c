@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define IDX_MAGIC "L3RIDX02"
-#define IDX_PREFIX 256          /* datafile bytes whose hash ties an index file to it */
+#define IDX_PREFIX 256 /* datafile bytes whose hash ties an index file to it */
 #define IDX_STR_MAX 255
 #define IDX_WORD_MAX 64
 #define SCAN_CHUNK (8u << 20)
@@ -596,8 +596,8 @@ uint64_t index_load(index_t *self)
         self->idx = fopen(self->idxpath, "a");
     if (self->idx)
         setvbuf(self->idx, NULL, _IOFBF, 1 << 20);
-    l3_info("index file %s: %" PRIu64 " records up to byte %" PRIu64 " in %.2f s",
-            self->idxpath, loaded, self->pos, (double)(l3_time_mono_us() - t0) / 1e6);
+    l3_info("index file %s: %" PRIu64 " records up to byte %" PRIu64 " in %.2f s", self->idxpath,
+            loaded, self->pos, (double)(l3_time_mono_us() - t0) / 1e6);
     return loaded;
 
 fresh:

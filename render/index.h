@@ -23,15 +23,15 @@
 #define INDEX_LINE_MAX (64u << 20) /* longer lines are skipped with a warning */
 
 typedef struct {
-    uint64_t off;       /* byte offset of the record line in the datafile */
+    uint64_t off; /* byte offset of the record line in the datafile */
     int64_t start_us, end_us;
-    uint32_t len;       /* line length including its newline */
-    uint32_t sess;      /* index into sessions */
-    uint32_t nr;        /* number in session */
-    uint32_t word;      /* interned first word of the command line, 0 when none */
-    int32_t exit_code;  /* INDEX_NO_EXIT when unknown */
+    uint32_t len;      /* line length including its newline */
+    uint32_t sess;     /* index into sessions */
+    uint32_t nr;       /* number in session */
+    uint32_t word;     /* interned first word of the command line, 0 when none */
+    int32_t exit_code; /* INDEX_NO_EXIT when unknown */
     uint8_t sig, flags;
-    uint8_t note;       /* command line is only a shell comment */
+    uint8_t note; /* command line is only a shell comment */
     uint8_t pad;
 } index_cmd_t;
 
@@ -42,8 +42,8 @@ typedef struct {
     int32_t exit_code;
     uint8_t sig, flags;
     bool ended;
-    bool declared;                 /* a session record was seen (not only commands) */
-    uint32_t *cmds;                /* command ordinals, in datafile order */
+    bool declared;  /* a session record was seen (not only commands) */
+    uint32_t *cmds; /* command ordinals, in datafile order */
     uint32_t ncmds, capcmds;
 } index_sess_t;
 
