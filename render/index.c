@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define IDX_MAGIC "L3RIDX02"
@@ -18,6 +21,7 @@
 #define IDX_STR_MAX 255
 #define IDX_WORD_MAX 64
 #define SCAN_CHUNK (8u << 20)
+#define IDX_HEADER 20 /* magic, prefix hash, prefix length */
 
 /* One index-file entry; the strings (host, user, sid, tty, word) follow it. */
 typedef struct {
@@ -47,13 +51,26 @@ typedef struct {
 } map_t;
 
 struct index_t {
-    char *datafile, *idxpath;
+    char *datafile, *idxpath, *snappath;
     int fd;
     FILE *idx;
     uint64_t pos, size, generation;
-    bool skipping; /* inside a line too long to index */
-    index_cmd_t *cmds;
+    bool skipping;     /* inside a line too long to index */
+    index_cmd_t *cmds; /* in the reserved region: the snapshot's, then anonymous */
     uint32_t ncmds, capcmds;
+    size_t cmds_mapped;           /* bytes of the region mapped so far (file or anonymous) */
+    size_t cmds_file;             /* its first bytes that are snapshot pages never written to */
+    uint64_t entries;             /* records applied (sessions, commands, ends) */
+    uint64_t log_end;             /* byte offset after the last entry in the index file */
+    ent_t log_last;               /* that entry (for a snapshot to name) */
+    uint64_t log_last_at;         /* and where it starts */
+    uint64_t snap_entries;        /* entries covered by the snapshot loaded or written */
+    uint64_t snap_every;          /* write a snapshot when this many entries are not in one */
+    pid_t snap_pid;               /* the child writing one, 0 none */
+    uint32_t snap_ncmds;          /* the commands it holds */
+    uint64_t resets, snap_resets; /* s_reset calls, and their number when it was forked */
+    void *snap_map;               /* the snapshot's session command lists, mapped */
+    size_t snap_maplen;
     index_sess_t *sess;
     uint32_t nsess, capsess;
     /* strings: id 0 is "" */
@@ -212,6 +229,63 @@ static uint32_t s_session(index_t *self, uint32_t host, uint32_t user, uint32_t 
     return self->nsess++;
 }
 
+/* ---------------------------------------------------------------- the command array */
+
+/* The command array lives in one reserved stretch of address space, so that it stays one
+   array (index_cmds) while its first part is the snapshot file mapped copy-on-write
+   (page cache, not render's heap: memory that does not grow with history) and what comes
+   after is anonymous memory added at its end. */
+#define CMDS_RESERVE ((size_t)64 << 30) /* 1.4 billion commands */
+#define CMDS_STEP ((size_t)4 << 20)
+
+static bool s_cmds_reserve(index_t *self)
+{
+    if (self->cmds)
+        return true;
+    void *p =
+        mmap(NULL, CMDS_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        l3_error("cannot reserve address space for the index: %s", strerror(errno));
+        return false;
+    }
+    self->cmds = p;
+    self->cmds_mapped = 0;
+    self->capcmds = 0;
+    return true;
+}
+
+static bool s_cmds_grow(index_t *self)
+{
+    if (!s_cmds_reserve(self))
+        return false;
+    size_t more = self->cmds_mapped < CMDS_STEP ? CMDS_STEP : self->cmds_mapped / 4;
+    more = (more + CMDS_STEP - 1) / CMDS_STEP * CMDS_STEP;
+    if (self->cmds_mapped + more > CMDS_RESERVE)
+        return false;
+    void *at = (uint8_t *)self->cmds + self->cmds_mapped;
+    if (mmap(at, more, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+        MAP_FAILED) {
+        l3_error("cannot grow the index: %s", strerror(errno));
+        return false;
+    }
+    self->cmds_mapped += more;
+    uint64_t cap = self->cmds_mapped / sizeof(index_cmd_t);
+    self->capcmds = cap > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)cap;
+    return true;
+}
+
+/* Give the whole region back (and reserve it anew on the next append). */
+static void s_cmds_release(index_t *self)
+{
+    if (self->cmds)
+        munmap(self->cmds, CMDS_RESERVE);
+    self->cmds = NULL;
+    self->cmds_mapped = 0;
+    self->cmds_file = 0;
+    self->capcmds = 0;
+    self->ncmds = 0;
+}
+
 /* Apply one entry to the index: the one code path for the scan and the index file. */
 static bool s_apply(index_t *self, const entry_t *en)
 {
@@ -239,19 +313,18 @@ static bool s_apply(index_t *self, const entry_t *en)
     } else {
         if (self->ncmds == UINT32_MAX - 1)
             return false;
-        if (self->ncmds == self->capcmds) {
-            uint32_t ncap = self->capcmds ? self->capcmds * 2 : 4096;
-            index_cmd_t *n = realloc(self->cmds, (size_t)ncap * sizeof *n);
+        if (self->ncmds == self->capcmds && !s_cmds_grow(self))
+            return false;
+        if (s->ncmds >= s->capcmds) {
+            //  capcmds 0 with commands: the list is the snapshot's, mapped: copy it.
+            uint32_t ncap = s->capcmds ? s->capcmds * 2 : s->ncmds < 8 ? 16 : s->ncmds * 2;
+            uint32_t *n = malloc((size_t)ncap * sizeof *n);
             if (!n)
                 return false;
-            self->cmds = n;
-            self->capcmds = ncap;
-        }
-        if (s->ncmds == s->capcmds) {
-            uint32_t ncap = s->capcmds ? s->capcmds * 2 : 16;
-            uint32_t *n = realloc(s->cmds, (size_t)ncap * sizeof *n);
-            if (!n)
-                return false;
+            if (s->ncmds)
+                memcpy(n, s->cmds, (size_t)s->ncmds * sizeof *n);
+            if (s->capcmds)
+                free(s->cmds);
             s->cmds = n;
             s->capcmds = ncap;
         }
@@ -273,6 +346,7 @@ static bool s_apply(index_t *self, const entry_t *en)
         s->cmds[s->ncmds++] = self->ncmds++;
     }
     self->generation++;
+    self->entries++;
     return true;
 }
 
@@ -399,9 +473,14 @@ static void s_idx_write(index_t *self, const entry_t *en)
     if (!self->idx)
         return;
     fwrite(&en->e, sizeof en->e, 1, self->idx);
+    self->log_last_at = self->log_end;
+    self->log_last = en->e;
+    self->log_end += sizeof en->e;
     for (int i = 0; i < 5; i++)
-        if (en->e.slen[i])
+        if (en->e.slen[i]) {
             fwrite(en->s[i], en->e.slen[i], 1, self->idx);
+            self->log_end += en->e.slen[i];
+        }
 }
 
 /* ---------------------------------------------------------------- life cycle */
@@ -419,6 +498,13 @@ index_t *index_new(const char *datafile, const char *idxpath)
     }
     self->datafile = strdup(datafile);
     self->idxpath = idxpath ? strdup(idxpath) : NULL;
+    if (idxpath) {
+        size_t n = strlen(idxpath) + sizeof ".snap";
+        self->snappath = malloc(n);
+        if (self->snappath)
+            snprintf(self->snappath, n, "%s.snap", idxpath);
+    }
+    self->snap_every = INDEX_SNAPSHOT_EVERY;
     /* id 0 is the empty string; it is never in the map. */
     self->strs = calloc(1024, sizeof *self->strs);
     self->capstrs = 1024;
@@ -438,17 +524,31 @@ void index_destroy(index_t **self_p)
     if (!self_p || !*self_p)
         return;
     index_t *self = *self_p;
+    if (self->snap_pid > 0) {
+        //  Stopping: the snapshot is not worth the wait (the next start writes one).
+        kill(self->snap_pid, SIGKILL);
+        while (waitpid(self->snap_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        if (self->snappath) {
+            char tmp[4200];
+            snprintf(tmp, sizeof tmp, "%s.tmp", self->snappath);
+            unlink(tmp);
+        }
+    }
     if (self->idx)
         fclose(self->idx);
     if (self->fd >= 0)
         close(self->fd);
     for (uint32_t i = 0; i < self->nsess; i++)
-        free(self->sess[i].cmds);
+        if (self->sess[i].capcmds)
+            free(self->sess[i].cmds);
+    if (self->snap_map)
+        munmap(self->snap_map, self->snap_maplen);
     for (uint32_t i = 0; i < self->nstrs; i++)
         free(self->strs[i]);
     free(self->strs);
     free(self->sess);
-    free(self->cmds);
+    s_cmds_release(self);
     free(self->strmap.keys);
     free(self->strmap.vals);
     free(self->sessmap.keys);
@@ -456,6 +556,7 @@ void index_destroy(index_t **self_p)
     free(self->buf);
     free(self->datafile);
     free(self->idxpath);
+    free(self->snappath);
     free(self);
     *self_p = NULL;
 }
@@ -494,15 +595,27 @@ static void s_idx_create(index_t *self)
     fwrite(&hash, sizeof hash, 1, self->idx);
     fwrite(&n, sizeof n, 1, self->idx);
     fflush(self->idx);
+    self->log_end = IDX_HEADER;
+    self->log_last_at = 0;
+    if (self->snappath)
+        unlink(self->snappath); /* it described the index file this one replaces */
 }
 
 /* Drop everything indexed so far. */
 static void s_reset(index_t *self)
 {
     for (uint32_t i = 0; i < self->nsess; i++)
-        free(self->sess[i].cmds);
+        if (self->sess[i].capcmds)
+            free(self->sess[i].cmds);
+    if (self->snap_map)
+        munmap(self->snap_map, self->snap_maplen);
+    self->snap_map = NULL;
+    self->snap_maplen = 0;
+    s_cmds_release(self);
+    self->resets++;
     self->nsess = 0;
-    self->ncmds = 0;
+    self->entries = 0;
+    self->snap_entries = 0;
     self->sessmap.count = 0;
     if (self->sessmap.vals)
         memset(self->sessmap.vals, 0, self->sessmap.cap * sizeof *self->sessmap.vals);
@@ -521,6 +634,513 @@ static bool s_entry_matches(index_t *self, const ent_t *e)
     if (pread(self->fd, &last, 1, (off_t)(e->off + e->len - 1)) != 1 || last != '\n')
         return false;
     return s_check(head, n) == e->check;
+}
+
+/* ---------------------------------------------------------------- the snapshot */
+
+/* <index file>.snap: the whole in-memory index as of an entry of the index file, laid out
+   so that a start maps it instead of replaying every entry (10 million of them take
+   seconds and the heap they fill grows with all history). A 4 KiB header, then, each at a
+   page boundary: the command array exactly as index_cmds has it (mapped copy-on-write
+   into the command region), the sessions, every session's command list, the strings.
+   The index file stays the log: what came after the snapshot is replayed from it. */
+#define SNAP_MAGIC "L3RSNP01"
+#define SNAP_PAGE 4096u
+
+typedef struct {
+    uint32_t host, user, sid, tty;
+    int64_t start_us, end_us;
+    uint16_t cols, rows;
+    int32_t exit_code;
+    uint8_t sig, flags, ended, declared;
+    uint32_t ncmds;
+    uint64_t list_at; /* index of its first ordinal in the lists section */
+} snap_sess_t;
+
+typedef struct {
+    char magic[8];
+    uint32_t cmd_size, sess_size, ent_size, pad;
+    uint64_t prefix_hash;
+    uint32_t prefix_n, ncmds;
+    uint32_t nsess, nstrs;
+    uint64_t pos, entries, log_end, log_last_at;
+    ent_t log_last;
+    uint64_t cmds_off, sess_off, lists_off, strs_off, strs_len, total;
+    uint64_t data_sum; /* s_sum of the file from cmds_off to its end */
+    uint64_t check;    /* s_hash of everything above */
+} snap_head_t;
+
+/* A checksum of the snapshot's data, fast enough to run over all of it at every start
+   (four independent multiply chains, 8 bytes a step): not against an attacker (the
+   directory is render's own), against a file damaged on disk. */
+static uint64_t s_sum(const uint8_t *p, size_t len)
+{
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    uint64_t a = k ^ len, b = k + 1, c = k + 2, d = k + 3, w[4];
+    size_t i = 0;
+    for (; i + 32 <= len; i += 32) {
+        memcpy(w, p + i, 32);
+        a = (a ^ w[0]) * 0x100000001b3ull;
+        b = (b ^ w[1]) * 0x100000001b3ull;
+        c = (c ^ w[2]) * 0x100000001b3ull;
+        d = (d ^ w[3]) * 0x100000001b3ull;
+        a ^= a >> 29;
+        b ^= b >> 29;
+        c ^= c >> 29;
+        d ^= d >> 29;
+    }
+    for (; i < len; i++)
+        a = (a ^ p[i]) * 0x100000001b3ull;
+    return s_mix(a) ^ s_mix(b + 1) ^ s_mix(c + 2) ^ s_mix(d + 3);
+}
+
+/* Bytes read at a time by the passes over a whole snapshot, each chunk given back to the
+   kernel after (its pages are clean file pages: they come back from the page cache when a
+   page needs them), so the passes do not raise render's peak memory with the file. */
+#define SNAP_CHUNK ((size_t)2730 * 12288) /* 32 MB, whole pages and whole commands */
+
+static void s_give_back(const uint8_t *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p, from = (a + SNAP_PAGE - 1) / SNAP_PAGE * SNAP_PAGE,
+              to = (a + len) / SNAP_PAGE * SNAP_PAGE;
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+/* Called per chunk (at: its offset from the start of the summed bytes) while it is in
+   memory; false stops the pass. */
+typedef bool(s_chunk_fn)(const uint8_t *chunk, size_t n, uint64_t at, void *arg);
+
+/* s_sum chunk by chunk, giving each back: the checksum the snapshot carries. fn (may be
+   NULL) sees each chunk first, so a start reads the file once. */
+static uint64_t s_sum_file(const uint8_t *p, size_t len, s_chunk_fn *fn, void *arg, bool *ok)
+{
+    uint64_t h = len;
+    for (size_t at = 0; at < len; at += SNAP_CHUNK) {
+        size_t n = len - at < SNAP_CHUNK ? len - at : SNAP_CHUNK;
+        if (fn && !fn(p + at, n, at, arg)) {
+            *ok = false;
+            return 0;
+        }
+        h = s_mix(h ^ s_sum(p + at, n));
+        s_give_back(p + at, n);
+    }
+    return h;
+}
+
+/* The bounds every command and session-list entry of a snapshot must keep. */
+typedef struct {
+    const snap_head_t *h;
+    const char *why;
+} s_bounds_t;
+
+static bool s_check_chunk(const uint8_t *chunk, size_t n, uint64_t at, void *arg)
+{
+    s_bounds_t *b = arg;
+    const snap_head_t *h = b->h;
+    uint64_t end = at + n;
+    //  Commands: the summed bytes start with them; chunks hold whole commands.
+    uint64_t cbytes = (uint64_t)h->ncmds * sizeof(index_cmd_t);
+    if (at < cbytes) {
+        const index_cmd_t *c = (const index_cmd_t *)chunk;
+        uint64_t upto = (end < cbytes ? end : cbytes) - at;
+        for (uint64_t i = 0; i < upto / sizeof *c; i++)
+            if (c[i].sess >= h->nsess || c[i].word >= h->nstrs || c[i].len == 0 ||
+                c[i].off + c[i].len > h->pos) {
+                b->why = "a command is damaged";
+                return false;
+            }
+    }
+    //  Session lists: ordinals of commands.
+    uint64_t lfrom = h->lists_off - h->cmds_off, lto = lfrom + (uint64_t)h->ncmds * 4;
+    uint64_t from = at > lfrom ? at : lfrom, to = end < lto ? end : lto;
+    for (uint64_t o = from; o + 4 <= to; o += 4) {
+        uint32_t ord;
+        memcpy(&ord, chunk + (o - at), 4);
+        if (ord >= h->ncmds) {
+            b->why = "a session list is damaged";
+            return false;
+        }
+    }
+    return true;
+}
+
+static uint64_t s_page_up(uint64_t n)
+{
+    return (n + SNAP_PAGE - 1) / SNAP_PAGE * SNAP_PAGE;
+}
+
+static bool s_write_at(int fd, const void *data, size_t len, uint64_t off)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len > (1u << 30) ? (1u << 30) : len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Map `len` bytes of the snapshot at file offset `off` over the start of the command
+   region (copy-on-write, so the file never changes under us). */
+static bool s_map_cmds(index_t *self, int fd, uint64_t off, uint64_t len)
+{
+    if (!s_cmds_reserve(self))
+        return false;
+    size_t maplen = (size_t)s_page_up(len);
+    if (maplen == 0)
+        return true;
+    if (mmap(self->cmds, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)off) ==
+        MAP_FAILED)
+        return false;
+    if (maplen > self->cmds_mapped)
+        self->cmds_mapped = maplen;
+    //  The last, partial page takes the next commands (copied on write): not the file's.
+    self->cmds_file = (size_t)(len / SNAP_PAGE * SNAP_PAGE);
+    uint64_t cap = self->cmds_mapped / sizeof(index_cmd_t);
+    self->capcmds = cap > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)cap;
+    return true;
+}
+
+/* Write the snapshot (temporary file, synced, renamed), then map its commands in place
+   of the heap copies. Only with an index file whose every entry is written. */
+/* Write the snapshot of the index as it is (temporary file, synced, renamed). Runs in a
+   child forked for it (s_snap_start): it reads the index and touches nothing else. */
+static bool s_snap_write(index_t *self)
+{
+    int64_t t0 = l3_time_mono_us();
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", self->snappath);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        l3_warn("cannot write index snapshot %s: %s", tmp, strerror(errno));
+        return false;
+    }
+    snap_head_t h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, SNAP_MAGIC, 8);
+    h.cmd_size = sizeof(index_cmd_t);
+    h.sess_size = sizeof(snap_sess_t);
+    h.ent_size = sizeof(ent_t);
+    s_prefix_hash(self, &h.prefix_hash, &h.prefix_n);
+    h.ncmds = self->ncmds;
+    h.nsess = self->nsess;
+    h.nstrs = self->nstrs;
+    h.pos = self->pos;
+    h.entries = self->entries;
+    h.log_end = self->log_end;
+    h.log_last_at = self->log_last_at;
+    h.log_last = self->log_last;
+    h.cmds_off = SNAP_PAGE;
+    h.sess_off = s_page_up(h.cmds_off + (uint64_t)self->ncmds * sizeof(index_cmd_t));
+    h.lists_off = s_page_up(h.sess_off + (uint64_t)self->nsess * sizeof(snap_sess_t));
+    h.strs_off = s_page_up(h.lists_off + (uint64_t)self->ncmds * sizeof(uint32_t));
+    bool ok = true;
+    size_t cmd_bytes = (size_t)self->ncmds * sizeof(index_cmd_t);
+    for (size_t at = 0; ok && at < cmd_bytes; at += SNAP_CHUNK) {
+        size_t n = cmd_bytes - at < SNAP_CHUNK ? cmd_bytes - at : SNAP_CHUNK;
+        ok = s_write_at(fd, (const uint8_t *)self->cmds + at, n, h.cmds_off + at);
+        //  Pages of the last snapshot go back (anonymous ones would be lost: kept).
+        if (at < self->cmds_file)
+            s_give_back((const uint8_t *)self->cmds + at,
+                        n < self->cmds_file - at ? n : self->cmds_file - at);
+    }
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    uint64_t list_at = 0;
+    for (uint32_t i = 0; ok && i < self->nsess; i++) {
+        const index_sess_t *s = &self->sess[i];
+        snap_sess_t t = {s->host,   s->user,  s->sid,      s->tty,       s->start_us,
+                         s->end_us, s->cols,  s->rows,     s->exit_code, s->sig,
+                         s->flags,  s->ended, s->declared, s->ncmds,     list_at};
+        l3_buf_append(&b, &t, sizeof t);
+        list_at += s->ncmds;
+    }
+    ok = ok && !b.failed && s_write_at(fd, b.data, b.len, h.sess_off);
+    uint64_t at = h.lists_off;
+    for (uint32_t i = 0; ok && i < self->nsess; i++) {
+        ok = s_write_at(fd, self->sess[i].cmds, (size_t)self->sess[i].ncmds * sizeof(uint32_t), at);
+        at += (uint64_t)self->sess[i].ncmds * sizeof(uint32_t);
+    }
+    l3_buf_reset(&b);
+    for (uint32_t i = 1; i < self->nstrs; i++)
+        l3_buf_append(&b, self->strs[i], strlen(self->strs[i]) + 1);
+    ok = ok && list_at == self->ncmds && !b.failed && s_write_at(fd, b.data, b.len, h.strs_off);
+    h.strs_len = b.len;
+    h.total = h.strs_off + b.len;
+    l3_buf_free(&b);
+    //  The sum over the bytes as written (padding holes read as zeros).
+    if (ok && fdatasync(fd) == 0) {
+        void *m = mmap(NULL, (size_t)h.total, PROT_READ, MAP_PRIVATE, fd, 0);
+        ok = m != MAP_FAILED;
+        if (ok) {
+            bool fine = true;
+            h.data_sum = s_sum_file((const uint8_t *)m + h.cmds_off, (size_t)(h.total - h.cmds_off),
+                                    NULL, NULL, &fine);
+            munmap(m, (size_t)h.total);
+        }
+    } else
+        ok = false;
+    h.check = s_hash(&h, offsetof(snap_head_t, check));
+    ok = ok && s_write_at(fd, &h, sizeof h, 0) && fdatasync(fd) == 0 &&
+         rename(tmp, self->snappath) == 0;
+    if (!ok) {
+        l3_warn("cannot write index snapshot %s: %s", self->snappath, strerror(errno));
+        unlink(tmp);
+        close(fd);
+        return false;
+    }
+    close(fd);
+    l3_info("index snapshot %s: %" PRIu32 " commands, %" PRIu32 " sessions, %.1f MB in %.2f s",
+            self->snappath, self->ncmds, self->nsess, (double)h.total / 1e6,
+            (double)(l3_time_mono_us() - t0) / 1e6);
+    return true;
+}
+
+/* The snapshot child is done (wait: wait for it). When it wrote the snapshot, the
+   commands it holds are mapped from it in place of the memory they took (the pages are
+   equal: commands are only ever appended, and a reset since is told by `resets`). */
+static void s_snap_reap(index_t *self, bool wait)
+{
+    int st;
+    if (self->snap_pid <= 0)
+        return;
+    pid_t r;
+    do
+        r = waitpid(self->snap_pid, &st, wait ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return;
+    self->snap_pid = 0;
+    if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        l3_warn("index snapshot %s was not written; the next one is due at once", self->snappath);
+        self->snap_entries = 0;
+        return;
+    }
+    if (self->snap_resets != self->resets)
+        return;
+    int fd = open(self->snappath, O_RDONLY | O_CLOEXEC);
+    snap_head_t h;
+    if (fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+        !memcmp(h.magic, SNAP_MAGIC, 8) && h.ncmds == self->snap_ncmds && h.ncmds <= self->ncmds) {
+        uint64_t whole = (uint64_t)h.ncmds * sizeof(index_cmd_t) / SNAP_PAGE * SNAP_PAGE;
+        if (whole > self->cmds_file && !s_map_cmds(self, fd, h.cmds_off, whole))
+            l3_warn("index snapshot %s written but not mapped: %s", self->snappath,
+                    strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Write a snapshot of the index as it is now, in a child (the index is its copy on
+   write), so that render goes on answering: at 10 million commands it takes seconds. */
+static bool s_snap_start(index_t *self)
+{
+    if (!self->snappath || !self->idx || self->log_last_at == 0 || self->snap_pid > 0)
+        return false;
+    if (fflush(self->idx) != 0) /* the child must not inherit buffered entries */
+        return false;
+    pid_t pid = fork();
+    if (pid < 0) {
+        l3_warn("cannot fork for the index snapshot: %s", strerror(errno));
+        return false;
+    }
+    if (pid == 0)
+        _exit(s_snap_write(self) ? 0 : 1);
+    self->snap_pid = pid;
+    self->snap_ncmds = self->ncmds;
+    self->snap_resets = self->resets;
+    self->snap_entries = self->entries; /* not due again while it runs */
+    return true;
+}
+
+/* Load the snapshot when it belongs to this index file and datafile and checks out;
+   leaves the log `in` at the first entry after it. All or nothing: false leaves the index
+   empty (and says why at info level). */
+static bool s_snap_load(index_t *self, FILE *in, uint64_t datafile_size)
+{
+    int fd = -1;
+    void *map = MAP_FAILED;
+    size_t maplen = 0;
+    const char *why = NULL;
+    snap_head_t h;
+    struct stat st;
+    if (!self->snappath)
+        return false;
+    fd = open(self->snappath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (fstat(fd, &st) != 0 || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
+        why = "cannot read its header";
+        goto fail;
+    }
+    uint64_t myhash = 0;
+    uint32_t myn = 0;
+    if (memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
+        h.check != s_hash(&h, offsetof(snap_head_t, check)) || h.cmd_size != sizeof(index_cmd_t) ||
+        h.sess_size != sizeof(snap_sess_t) || h.ent_size != sizeof(ent_t)) {
+        why = "not a snapshot of this version";
+        goto fail;
+    }
+    if (!s_prefix_hash(self, &myhash, &myn) || myn < h.prefix_n) {
+        why = "the datafile is shorter";
+        goto fail;
+    }
+    {
+        uint8_t head[IDX_PREFIX];
+        if (pread(self->fd, head, h.prefix_n, 0) != (ssize_t)h.prefix_n ||
+            s_hash(head, h.prefix_n) != h.prefix_hash) {
+            why = "it belongs to another datafile";
+            goto fail;
+        }
+    }
+    if ((uint64_t)st.st_size != h.total || h.pos > datafile_size || h.nstrs == 0 ||
+        h.cmds_off != SNAP_PAGE ||
+        h.sess_off != s_page_up(h.cmds_off + (uint64_t)h.ncmds * sizeof(index_cmd_t)) ||
+        h.lists_off != s_page_up(h.sess_off + (uint64_t)h.nsess * sizeof(snap_sess_t)) ||
+        h.strs_off != s_page_up(h.lists_off + (uint64_t)h.ncmds * sizeof(uint32_t)) ||
+        h.strs_off + h.strs_len != h.total || h.entries < (uint64_t)h.ncmds ||
+        h.log_last_at < IDX_HEADER || h.log_last_at >= h.log_end) {
+        why = "its layout is inconsistent";
+        goto fail;
+    }
+    //  The index file holds the entry the snapshot names, where it names it.
+    {
+        ent_t e;
+        if (fseek(in, (long)h.log_last_at, SEEK_SET) != 0 || fread(&e, sizeof e, 1, in) != 1 ||
+            memcmp(&e, &h.log_last, sizeof e) != 0 || fseek(in, (long)h.log_end, SEEK_SET) != 0 ||
+            ftell(in) != (long)h.log_end) {
+            why = "the index file does not hold the entry it ends at";
+            goto fail;
+        }
+    }
+    maplen = (size_t)h.total;
+    map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        why = "cannot map it";
+        goto fail;
+    }
+    const uint8_t *base = map;
+    {
+        //  One pass over the file: its checksum, and every command and list entry within
+        //  bounds (so no page can index out of them later).
+        s_bounds_t bounds = {&h, NULL};
+        bool fine = true;
+        uint64_t sum = s_sum_file(base + h.cmds_off, (size_t)(h.total - h.cmds_off), s_check_chunk,
+                                  &bounds, &fine);
+        if (!fine) {
+            why = bounds.why;
+            goto fail;
+        }
+        if (sum != h.data_sum) {
+            why = "its data does not match its checksum";
+            goto fail;
+        }
+    }
+    //  Strings: ids 1.. in order, each NUL-terminated, short and not empty.
+    {
+        const char *p = (const char *)base + h.strs_off, *end = p + h.strs_len;
+        for (uint32_t id = 1; id < h.nstrs; id++) {
+            const char *nul = memchr(p, 0, (size_t)(end - p));
+            if (!nul || nul == p || nul - p > IDX_STR_MAX) {
+                why = "a string is damaged";
+                goto fail;
+            }
+            if (s_intern(self, p) != id) {
+                why = "its strings repeat";
+                goto fail;
+            }
+            p = nul + 1;
+        }
+        if (p != end) {
+            why = "its strings do not fill their section";
+            goto fail;
+        }
+    }
+    const snap_sess_t *ss = (const snap_sess_t *)(base + h.sess_off);
+    const uint32_t *lists = (const uint32_t *)(base + h.lists_off);
+    uint64_t listed = 0;
+    for (uint32_t i = 0; i < h.nsess; i++) {
+        const snap_sess_t *t = &ss[i];
+        if (t->host >= h.nstrs || t->user >= h.nstrs || t->sid >= h.nstrs || t->tty >= h.nstrs ||
+            t->list_at != listed || t->ncmds > h.ncmds - listed) {
+            why = "a session is damaged";
+            goto fail;
+        }
+        listed += t->ncmds;
+    }
+    if (listed != h.ncmds) {
+        why = "its session lists do not cover the commands";
+        goto fail;
+    }
+    //  Sessions on the heap (they change as records come), their lists where they are.
+    if (h.nsess > self->capsess) {
+        index_sess_t *n = realloc(self->sess, (size_t)h.nsess * sizeof *n);
+        if (!n) {
+            why = "out of memory";
+            goto fail;
+        }
+        self->sess = n;
+        self->capsess = h.nsess;
+    }
+    for (uint32_t i = 0; i < h.nsess; i++) {
+        const snap_sess_t *t = &ss[i];
+        uint32_t si = s_session(self, t->host, t->user, t->sid);
+        if (si != i) {
+            why = si == UINT32_MAX ? "out of memory" : "two sessions share a name";
+            goto fail;
+        }
+        index_sess_t *s = &self->sess[si];
+        s->user = t->user;
+        s->tty = t->tty;
+        s->start_us = t->start_us;
+        s->end_us = t->end_us;
+        s->cols = t->cols;
+        s->rows = t->rows;
+        s->exit_code = t->exit_code;
+        s->sig = t->sig;
+        s->flags = t->flags;
+        s->ended = t->ended;
+        s->declared = t->declared;
+        s->ncmds = t->ncmds;
+        s->capcmds = 0; /* mapped: copied at its next command */
+        s->cmds = t->ncmds ? (uint32_t *)(lists + t->list_at) : NULL;
+    }
+    if (!s_map_cmds(self, fd, h.cmds_off, (uint64_t)h.ncmds * sizeof(index_cmd_t))) {
+        why = "cannot map its commands";
+        goto fail;
+    }
+    self->ncmds = h.ncmds;
+    //  What the checks read comes back out of our resident memory: the pages are the
+    //  page cache's, and a page of the journal touches a few of them.
+    madvise(self->cmds, (size_t)h.ncmds * sizeof(index_cmd_t) / SNAP_PAGE * SNAP_PAGE,
+            MADV_DONTNEED);
+    madvise(map, maplen, MADV_DONTNEED);
+    self->snap_map = map;
+    self->snap_maplen = maplen;
+    self->pos = h.pos;
+    self->entries = self->snap_entries = h.entries;
+    self->generation += h.entries;
+    self->log_end = h.log_end;
+    self->log_last_at = h.log_last_at;
+    self->log_last = h.log_last;
+    close(fd);
+    return true;
+
+fail:
+    if (why)
+        l3_info("index snapshot %s not used: %s; replaying the index file", self->snappath, why);
+    if (map != MAP_FAILED)
+        munmap(map, maplen);
+    if (fd >= 0)
+        close(fd);
+    s_reset(self);
+    return false;
 }
 
 uint64_t index_load(index_t *self)
@@ -555,11 +1175,18 @@ uint64_t index_load(index_t *self)
         }
     }
     fstat(self->fd, &st);
-    long good_end = ftell(in);
+    int64_t t0 = l3_time_mono_us();
     entry_t en;
     ent_t last = {0};
-    int64_t t0 = l3_time_mono_us();
+    uint64_t from_snapshot = 0;
+    if (s_snap_load(self, in, (uint64_t)st.st_size)) {
+        from_snapshot = loaded = self->entries;
+        last = self->log_last;
+    } else if (fseek(in, IDX_HEADER, SEEK_SET) != 0)
+        goto fresh;
+    long good_end = ftell(in);
     for (;;) {
+        long at = ftell(in);
         if (fread(&en.e, sizeof en.e, 1, in) != 1)
             break;
         bool ok = (en.e.kind == 'C' || en.e.kind == 'S' || en.e.kind == 'E') &&
@@ -582,9 +1209,12 @@ uint64_t index_load(index_t *self)
             goto fresh;
         self->pos = en.e.off + en.e.len;
         last = en.e;
+        self->log_last = en.e;
+        self->log_last_at = (uint64_t)at;
         loaded++;
         good_end = ftell(in);
     }
+    self->log_end = (uint64_t)good_end;
     if (loaded && !s_entry_matches(self, &last)) {
         l3_info("index file %s is stale; rebuilding", self->idxpath);
         goto fresh;
@@ -596,8 +1226,12 @@ uint64_t index_load(index_t *self)
         self->idx = fopen(self->idxpath, "a");
     if (self->idx)
         setvbuf(self->idx, NULL, _IOFBF, 1 << 20);
-    l3_info("index file %s: %" PRIu64 " records up to byte %" PRIu64 " in %.2f s", self->idxpath,
-            loaded, self->pos, (double)(l3_time_mono_us() - t0) / 1e6);
+    l3_info("index file %s: %" PRIu64 " records up to byte %" PRIu64 " in %.2f s (%" PRIu64
+            " from its snapshot)",
+            self->idxpath, loaded, self->pos, (double)(l3_time_mono_us() - t0) / 1e6,
+            from_snapshot);
+    if (self->idx && self->entries - self->snap_entries >= self->snap_every)
+        s_snap_start(self);
     return loaded;
 
 fresh:
@@ -690,6 +1324,11 @@ int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more
     if (self->idx)
         fflush(self->idx);
     *more = self->pos < end && self->pos >= stop && stop < end;
+    //  Caught up, with many entries since the last snapshot: write one (during the first
+    //  indexing of a big file, only once at its end).
+    s_snap_reap(self, false);
+    if (!*more && self->idx && self->entries - self->snap_entries >= self->snap_every)
+        s_snap_start(self);
     if (self->bufcap > SCAN_CHUNK * 2) {
         free(self->buf);
         self->buf = NULL;
@@ -766,4 +1405,23 @@ bool index_load_cmd(index_t *self, uint32_t ord, l3_record_t *rec)
 cleanup:
     l3_buf_free(&line);
     return ok;
+}
+
+void index_set_snapshot_every(index_t *self, uint64_t entries)
+{
+    self->snap_every = entries ? entries : 1;
+}
+
+bool index_snapshot(index_t *self)
+{
+    s_snap_reap(self, true);
+    if (!s_snap_start(self))
+        return false;
+    s_snap_reap(self, true);
+    return self->snap_entries != 0;
+}
+
+void index_snapshot_wait(index_t *self)
+{
+    s_snap_reap(self, true);
 }

@@ -11,7 +11,12 @@
     last entries are checked against the datafile's bytes, and the scan resumes where the
     file left off. A missing, foreign or stale index file (the datafile was replaced, or a
     checked line does not match) is rebuilt from the datafile alone: the XML stays the one
-    store of record. Command ordinals (position in the datafile) are the permalinks. */
+    store of record. Command ordinals (position in the datafile) are the permalinks.
+
+    Replaying 10 million entries takes seconds and fills a heap that grows with all
+    history, so the whole index is also saved as a snapshot (<index file>.snap) laid out
+    to be mapped: at start the command array is the snapshot's pages (copy-on-write, page
+    cache rather than heap), and only the entries after it are replayed. */
 #ifndef INDEX_H
 #define INDEX_H
 
@@ -77,6 +82,18 @@ const char *index_str(index_t *self, uint32_t id);
 uint32_t index_str_id(index_t *self, const char *s);
 /* Bumped whenever records are added: cache keys include it. */
 uint64_t index_generation(index_t *self);
+
+/* The snapshot (<index file>.snap) is written once this many entries are not in one
+   (and the index has caught up with the datafile), so that a start maps it and replays
+   only the rest of the index file. */
+#define INDEX_SNAPSHOT_EVERY 200000
+void index_set_snapshot_every(index_t *self, uint64_t entries);
+/* Write the snapshot now and wait for it (it is written by a child process, and the
+   commands it holds are then mapped from it); false (logged) when there is no index file
+   or it fails. Otherwise snapshots are written in the background as they fall due. */
+bool index_snapshot(index_t *self);
+/* Wait for a snapshot being written in the background (tests; a stop does not wait). */
+void index_snapshot_wait(index_t *self);
 
 /* Read the raw line of a command into out (reset first); false on I/O error. */
 bool index_read_line(index_t *self, uint64_t off, uint32_t len, l3_buf_t *out);

@@ -1,6 +1,8 @@
 /*  index and search against datafiles written with l3_xmlrec_write (the writer's
     format): scan, growth with partial lines and the footer, the derived index file reused,
-    cut, and rejected when stale, and search newest first. */
+    cut, and rejected when stale, and search newest first; the snapshot (mapped at start,
+    the index file's tail replayed) gives the index the XML gives, and a damaged or
+    foreign one is not used. */
 #include "index.h"
 #include "search.h"
 #include "l3_xmlrec.h"
@@ -76,6 +78,187 @@ static bool s_want(uint32_t ord, void *arg)
     (void)ord;
     (void)arg;
     return true;
+}
+
+/* ---------------------------------------------------------------- snapshot */
+
+/* Everything the index holds, as text: two indexes are the same when these are. */
+static void s_dump(index_t *ix, l3_buf_t *out)
+{
+    uint32_t nc, ns;
+    const index_cmd_t *c = index_cmds(ix, &nc);
+    const index_sess_t *s = index_sessions(ix, &ns);
+    l3_buf_reset(out);
+    for (uint32_t i = 0; i < nc; i++)
+        l3_buf_printf(out, "C %u %llu %u %lld %lld s%u %u %s %d %u %u %u\n", i,
+                      (unsigned long long)c[i].off, c[i].len, (long long)c[i].start_us,
+                      (long long)c[i].end_us, c[i].sess, c[i].nr, index_str(ix, c[i].word),
+                      c[i].exit_code, c[i].sig, c[i].flags, c[i].note);
+    for (uint32_t i = 0; i < ns; i++) {
+        l3_buf_printf(out, "S %u %s %s %s %s %lld %lld %u %u %d %u %u %d %d:", i,
+                      index_str(ix, s[i].host), index_str(ix, s[i].user), index_str(ix, s[i].sid),
+                      index_str(ix, s[i].tty), (long long)s[i].start_us, (long long)s[i].end_us,
+                      s[i].cols, s[i].rows, s[i].exit_code, s[i].sig, s[i].flags, s[i].ended,
+                      s[i].declared);
+        for (uint32_t k = 0; k < s[i].ncmds; k++)
+            l3_buf_printf(out, " %u", s[i].cmds[k]);
+        l3_buf_printf(out, "\n");
+    }
+}
+
+/* The index of path built from the XML alone (no index file), as text. */
+static void s_dump_fresh(const char *path, l3_buf_t *out)
+{
+    bool more;
+    index_t *ix = index_new(path, NULL);
+    index_load(ix);
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    s_dump(ix, out);
+    index_destroy(&ix);
+}
+
+/* count commands spread over sessions s0..s4 (a session record first for each new one),
+   word by word different first words; a few sessions end. */
+static void s_more(const char *path, int from, int count)
+{
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    for (int i = from; i < from + count; i++) {
+        char sid[16], cmd[64];
+        snprintf(sid, sizeof sid, "s%d", i / 700);
+        if (i % 700 == 0)
+            s_record(&b, L3_RECORD_SESSION, sid, 0, NULL, NULL, 0);
+        snprintf(cmd, sizeof cmd, "cmd%d --x %d", i % 37, i);
+        s_record(&b, L3_RECORD_COMMAND, sid, (uint64_t)(i % 700 + 1), cmd, "out\r\n", i % 5);
+        if (i % 700 == 699)
+            s_record(&b, L3_RECORD_END, sid, 0, NULL, NULL, 0);
+    }
+    s_append(path, b.data, b.len);
+    l3_buf_free(&b);
+}
+
+/* Load (snapshot and/or index file), scan the rest; the index must be the XML's. */
+static void s_check_same(const char *path, const char *idx, const char *what, uint64_t *loaded)
+{
+    l3_buf_t got, want;
+    l3_buf_init(&got, 0);
+    l3_buf_init(&want, 0);
+    bool more;
+    index_t *ix = index_new(path, idx);
+    index_set_snapshot_every(ix, 1000);
+    uint64_t n = index_load(ix);
+    if (loaded)
+        *loaded = n;
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    s_dump(ix, &got);
+    s_dump_fresh(path, &want);
+    CHECK(got.len == want.len && !memcmp(got.data, want.data, got.len),
+          "%s: the index differs from the XML's (%zu vs %zu bytes of dump)", what, got.len,
+          want.len);
+    index_destroy(&ix);
+    l3_buf_free(&got);
+    l3_buf_free(&want);
+}
+
+static void s_flip(const char *file, off_t at)
+{
+    int fd = open(file, O_RDWR);
+    unsigned char c = 0;
+    if (fd >= 0 && pread(fd, &c, 1, at) == 1) {
+        c ^= 0x40;
+        pwrite(fd, &c, 1, at);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void s_snapshot_tests(const char *dir)
+{
+    char path[256], idx[256], snap[300], copy[1024];
+    struct stat st;
+    bool more;
+    uint64_t loaded = 0;
+    snprintf(path, sizeof path, "%s/snap.xml", dir);
+    snprintf(idx, sizeof idx, "%s/snap.xml.idx", dir);
+    snprintf(snap, sizeof snap, "%s.snap", idx);
+    s_append(path, L3_XML_HEADER, strlen(L3_XML_HEADER));
+    s_more(path, 0, 3000);
+
+    //  First start: no index file; scanned; caught up with 3000+ entries: a snapshot.
+    index_t *ix = index_new(path, idx);
+    index_set_snapshot_every(ix, 1000);
+    CHECK(index_load(ix) == 0, "no index file yet");
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    index_snapshot_wait(ix); /* written in the background */
+    index_destroy(&ix);
+    CHECK(stat(snap, &st) == 0 && st.st_size > 4096, "a snapshot after the first indexing");
+
+    //  Reload: all from the snapshot, the same index.
+    s_check_same(path, idx, "from the snapshot", &loaded);
+    CHECK(loaded == 3000 + 5 + 4, "entries from the snapshot: %llu", (unsigned long long)loaded);
+
+    //  Records after the snapshot: into sessions it has (their lists were mapped) and a
+    //  new one; the snapshot plus the index file's tail give the XML's index.
+    s_more(path, 3000, 600);
+    s_check_same(path, idx, "snapshot + scan", NULL);
+    s_check_same(path, idx, "snapshot + index file tail", NULL);
+
+    //  Over the threshold again: a newer snapshot, and its commands mapped in place of the
+    //  ones in memory while the index goes on growing.
+    ix = index_new(path, idx);
+    index_set_snapshot_every(ix, 1000);
+    index_load(ix);
+    s_more(path, 3600, 1200);
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    CHECK(index_snapshot(ix), "an explicit snapshot");
+    s_more(path, 4800, 300);
+    index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
+    {
+        l3_buf_t got, want;
+        l3_buf_init(&got, 0);
+        l3_buf_init(&want, 0);
+        s_dump(ix, &got);
+        s_dump_fresh(path, &want);
+        CHECK(got.len == want.len && !memcmp(got.data, want.data, got.len),
+              "after a snapshot mapped in place the index goes on as the XML's");
+        l3_buf_free(&got);
+        l3_buf_free(&want);
+    }
+    index_destroy(&ix);
+    s_check_same(path, idx, "the newer snapshot", &loaded);
+    CHECK(loaded == 5100 + 8 + 7, "entries: %llu", (unsigned long long)loaded);
+
+    //  Damage: a command's session out of range, the header, a cut file, a string. Each is
+    //  refused (the index file is replayed instead) and the index is still the XML's.
+    stat(snap, &st);
+
+    snprintf(copy, sizeof copy, "cp %s %s.good", snap, snap);
+    CHECK(system(copy) == 0, "copy");
+    off_t at[] = {4096 + 48 * 10 + 28, 8, st.st_size / 2, st.st_size - 3};
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        snprintf(copy, sizeof copy, "cp %s.good %s", snap, snap);
+        CHECK(system(copy) == 0, "restore");
+        s_flip(snap, at[i]);
+        s_check_same(path, idx, "a damaged snapshot", &loaded);
+    }
+    snprintf(copy, sizeof copy, "cp %s.good %s", snap, snap);
+    CHECK(system(copy) == 0, "restore");
+    truncate(snap, st.st_size - 100);
+    s_check_same(path, idx, "a cut snapshot", &loaded);
+
+    //  A snapshot of another index file (this one rebuilt since) is not used: the index
+    //  file is recreated and the snapshot goes with it.
+    snprintf(copy, sizeof copy, "cp %s.good %s", snap, snap);
+    CHECK(system(copy) == 0, "restore");
+    unlink(idx);
+    s_check_same(path, idx, "no index file, an old snapshot", &loaded);
+    CHECK(loaded == 0, "an old snapshot without its index file: %llu", (unsigned long long)loaded);
+
+    snprintf(copy, sizeof copy, "%s.good", snap);
+    unlink(copy);
+    unlink(snap);
+    unlink(idx);
+    unlink(path);
 }
 
 int main(void)
@@ -301,6 +484,8 @@ int main(void)
               index_str(ix, ss[0].user)[0] == '"',
           "long names unescaped whole");
     index_destroy(&ix);
+
+    s_snapshot_tests(dir);
 
     l3_buf_free(&b);
     unlink(path);
