@@ -83,9 +83,17 @@ start_render() { # sets startup_s
     first_page
     startup_s=$(python3 -c "print($(now)-$t0)")
 }
-rm -f "$data.idx"
+rm -f "$data.idx" "$data.idx.snap"
+: >"$work/render.log"
 start_render
 cold_s=$startup_s
+# The normal restart is that of a render which has run long enough to write its index
+# snapshot (in the background, after the first indexing): wait for it.
+n=0
+until grep -q "index snapshot $data.idx.snap" "$work/render.log"; do
+    n=$((n + 1)); [ $n -gt 3000 ] && { echo "bench/render.sh: no index snapshot after 300 s" >&2; break; }
+    sleep 0.1
+done
 kill "$render_pid"; wait "$render_pid" 2>/dev/null || true
 start_render
 warm_s=$startup_s
