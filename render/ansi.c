@@ -6,13 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define S_DEFAULT (-1)
-#define S_RGB 0x1000000
+#define S_DEFAULT ANSI_DEFAULT
+#define S_RGB ANSI_RGB
 
-typedef struct {
-    int fg, bg; /* S_DEFAULT, 0..255 palette, S_RGB | 0xrrggbb */
-    bool bold, dim, italic, underline, inverse, strike;
-} style_t;
+typedef ansi_style_t style_t;
 
 typedef struct {
     bool html;
@@ -78,49 +75,54 @@ static void s_span_close(conv_t *c)
     }
 }
 
-static void s_span_open(conv_t *c)
+bool ansi_span_open(const ansi_style_t *s, l3_buf_t *out)
 {
-    if (!c->html || s_style_default(&c->style))
-        return;
-    const style_t *s = &c->style;
+    if (s_style_default(s))
+        return false;
     int fg = s->fg, bg = s->bg;
     if (s->inverse) {
         fg = s->bg == S_DEFAULT ? 0 : s->bg;
         bg = s->fg == S_DEFAULT ? 7 : s->fg;
     }
-    l3_buf_append_str(&c->line, "<span class=\"t");
+    l3_buf_append_str(out, "<span class=\"t");
     if (s->bold)
-        l3_buf_append_str(&c->line, " b");
+        l3_buf_append_str(out, " b");
     if (s->dim)
-        l3_buf_append_str(&c->line, " d");
+        l3_buf_append_str(out, " d");
     if (s->italic)
-        l3_buf_append_str(&c->line, " i");
+        l3_buf_append_str(out, " i");
     if (s->underline)
-        l3_buf_append_str(&c->line, " u");
+        l3_buf_append_str(out, " u");
     if (s->strike)
-        l3_buf_append_str(&c->line, " s");
+        l3_buf_append_str(out, " s");
     if (fg != S_DEFAULT && !(fg & S_RGB) && fg < 16)
-        l3_buf_printf(&c->line, " f%d", fg);
+        l3_buf_printf(out, " f%d", fg);
     if (bg != S_DEFAULT && !(bg & S_RGB) && bg < 16)
-        l3_buf_printf(&c->line, " g%d", bg);
-    l3_buf_append_str(&c->line, "\"");
+        l3_buf_printf(out, " g%d", bg);
+    l3_buf_append_str(out, "\"");
     bool fg_style = fg != S_DEFAULT && ((fg & S_RGB) || fg >= 16);
     bool bg_style = bg != S_DEFAULT && ((bg & S_RGB) || bg >= 16);
     if (fg_style || bg_style) {
         char hex[16];
-        l3_buf_append_str(&c->line, " style=\"");
+        l3_buf_append_str(out, " style=\"");
         if (fg_style) {
             s_colour_hex(fg, hex, sizeof hex);
-            l3_buf_printf(&c->line, "color:%s;", hex);
+            l3_buf_printf(out, "color:%s;", hex);
         }
         if (bg_style) {
             s_colour_hex(bg, hex, sizeof hex);
-            l3_buf_printf(&c->line, "background:%s;", hex);
+            l3_buf_printf(out, "background:%s;", hex);
         }
-        l3_buf_append_str(&c->line, "\"");
+        l3_buf_append_str(out, "\"");
     }
-    l3_buf_append_str(&c->line, ">");
-    c->span_open = true;
+    l3_buf_append_str(out, ">");
+    return true;
+}
+
+static void s_span_open(conv_t *c)
+{
+    if (c->html && ansi_span_open(&c->style, &c->line))
+        c->span_open = true;
 }
 
 /* Move the finished line to the output and start the next one with the same style. */

@@ -16,6 +16,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A text style as the journal draws it. Colours: ANSI_DEFAULT, a palette index 0..255, or
+   ANSI_RGB | 0xrrggbb. Shared with vt.c, so both converters draw the same classes. */
+#define ANSI_DEFAULT (-1)
+#define ANSI_RGB 0x1000000
+typedef struct {
+    int fg, bg;
+    bool bold, dim, italic, underline, inverse, strike;
+} ansi_style_t;
+
+/* Append the <span ...> that opens style s: classes t, b d i u s, f0-f15 and g0-g15, and
+   an inline style with a computed #rrggbb for other colours (inverse swaps fg and bg).
+   Appends nothing and returns false for the default style, which needs no span. */
+bool ansi_span_open(const ansi_style_t *s, l3_buf_t *out);
+
 /* A half-open byte range [start, end) of the input to highlight. */
 typedef struct {
     size_t start, end;
