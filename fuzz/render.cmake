@@ -2,6 +2,8 @@
 if(TARGET l3render)
   l3_fuzz_target(render_ansi ${CMAKE_SOURCE_DIR}/fuzz/render_ansi.c LIBS l3render)
   l3_fuzz_target(render_req ${CMAKE_SOURCE_DIR}/fuzz/render_req.c LIBS l3render)
+  # command output through the terminal emulator (render/vt.c)
+  l3_fuzz_target(render_vt ${CMAKE_SOURCE_DIR}/fuzz/render_vt.c LIBS l3render)
 endif()
 
 # The journal's pages over datafiles of fuzzed records: one source, one target per page
