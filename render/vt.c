@@ -23,7 +23,12 @@
    ncurses uses for runs of one character) loops forever in libvterm 0.1.4 before any
    character was drawn, so it is dropped until one was, and its count is capped at a
    screenful (more draws the same screen, only slower: 10 input bytes asked for a
-   million characters). */
+   million characters). REP of a wide character at the line end writes out of bounds
+   and REP of a lone combining mark hangs, so REP passes only right after an ASCII
+   character (ncurses' REP of a line-drawing character is dropped: a shorter line).
+   libvterm is given only complete ordinary sequences: it starts
+   a CSI after ESC, intermediates or odd bytes where a terminal would not, so ESC
+   sequences are held until complete, and strings (OSC, DCS...) are not passed on. */
 #define S_CSI_PARAMS 16
 #define S_CSI_DIGITS 6
 #define S_CSI_MAX 128
@@ -59,7 +64,7 @@ struct vt_t {
     size_t ncsi;
     int csi_params, csi_digits, csi_inter;
     bool csi_full;               /* S_CSI_PARAMS reached: the rest is dropped */
-    bool drawn;                  /* a character was drawn: REP is safe */
+    bool drawn;                  /* the last character drawn was ASCII: REP is safe */
     char out[S_OUT_MAX];         /* guarded bytes on their way to libvterm */
     size_t nout;
 };
@@ -404,8 +409,10 @@ static void s_guard_text(vt_t *self, uint8_t b)
     uint32_t cp = 0;
     size_t n = l3_utf8_decode(self->utf8, self->nutf8, &cp);
     if (n == self->nutf8) {
-        if (!(cp >= 0x80 && cp <= 0x9f))
+        if (!(cp >= 0x80 && cp <= 0x9f)) {
             s_guard_put(self, self->utf8, n);
+            self->drawn = false; /* see the guard's comment on REP */
+        }
         self->nutf8 = 0;
         return;
     }
@@ -495,39 +502,62 @@ static void s_guard_byte(vt_t *self, uint8_t b)
             self->csi_params = self->csi_digits = self->csi_inter = 0;
             self->csi_full = false;
             self->guard = S_CSI;
+        } else if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
+            self->guard = S_STRING; /* not passed on: see S_STRING */
+        } else if (b >= 0x20 && b <= 0x2f) {
+            /* intermediates: collected, the sequence passed on whole at its final */
+            self->csi[0] = 0x1b;
+            self->csi[1] = (char)b;
+            self->ncsi = 2;
+            self->guard = S_ESC_INTER;
+        } else if (b >= 0x30 && b <= 0x7e) {
+            s_guard_put(self, "\x1b", 1);
+            s_guard_put(self, &b, 1);
+            self->guard = S_GROUND;
+        } else if (b == 0x18 || b == 0x1a) {
+            self->guard = S_GROUND; /* cancelled */
         } else if (b == 0x1b) {
-            s_guard_put(self, "\x1b", 1); /* ESC ESC: the first one is on its own */
-        } else if (b < 0x20 && b != 0x18 && b != 0x1a) {
+            ; /* ESC ESC: the first is dropped; libvterm never gets a lone ESC */
+        } else if (b < 0x20) {
             s_guard_put(self, &b, 1); /* a C0 control acts, the ESC still waits */
         } else if (b >= 0x80) {
-            s_guard_put(self, "\x1b", 1);
+            /* not a sequence: the ESC is dropped, the byte is text */
             self->guard = S_GROUND;
             s_guard_text(self, b);
-        } else {
-            s_guard_put(self, "\x1b", 1);
-            s_guard_put(self, &b, 1);
-            if (b >= 0x20 && b <= 0x2f)
-                self->guard = S_ESC_INTER;
-            else if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_')
-                self->guard = S_STRING;
-            else
-                self->guard = S_GROUND;
-        }
+        } /* DEL: ignored */
         break;
     case S_ESC_INTER:
-    case S_STRING:
-        /* nothing here draws a character; ESC is held back as in text */
+        /* ESC ( 0 and the like, held until complete: libvterm 0.1.4 starts a CSI or a
+           string on [ ] P X ^ _ even after intermediates, and stays in a sequence over
+           odd bytes, so it is given complete ordinary sequences or nothing. */
         if (b == 0x1b) {
             self->guard = S_ESC;
-        } else if (b >= 0x80 && self->guard == S_ESC_INTER) {
+        } else if (b >= 0x20 && b <= 0x2f) {
+            if (self->ncsi < 4)
+                self->csi[self->ncsi++] = (char)b;
+        } else if (b >= 0x30 && b <= 0x7e) {
+            if (!strchr("[]PX^_", b)) {
+                self->csi[self->ncsi++] = (char)b;
+                s_guard_put(self, self->csi, self->ncsi);
+            }
+            self->guard = S_GROUND;
+        } else if (b == 0x18 || b == 0x1a) {
+            self->guard = S_GROUND;
+        } else if (b < 0x20) {
+            s_guard_put(self, &b, 1);
+        } else if (b >= 0x80) {
             self->guard = S_GROUND;
             s_guard_text(self, b);
-        } else {
-            s_guard_put(self, &b, 1);
-            if ((self->guard == S_ESC_INTER && b >= 0x30 && b <= 0x7e) || b == 0x07 ||
-                b == 0x18 || b == 0x1a)
-                self->guard = S_GROUND;
         }
+        break;
+    case S_STRING:
+        /* OSC (titles, hyperlinks), DCS, SOS, PM, APC draw nothing, and libvterm 0.1.4
+           crashes answering some DCS queries (XTGETTCAP): strings are dropped whole,
+           up to BEL, CAN, SUB or the ESC of ST */
+        if (b == 0x1b)
+            self->guard = S_ESC;
+        else if (b == 0x07 || b == 0x18 || b == 0x1a)
+            self->guard = S_GROUND;
         break;
     default:
         s_guard_csi(self, b);
