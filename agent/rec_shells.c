@@ -63,6 +63,7 @@ struct rec_shells_t {
     s_conn_t conns[REC_SHELLS_CONNS];
     int polled[REC_SHELLS_POLL_MAX]; /* what rec_shells_poll_fds put in fds: -1 = listener */
     uint64_t own_image;  /* ours: l3-rec's child has it until it execs */
+    bool child_pending;  /* its image is still to be taken (rec_shells_output) */
     unsigned max_nonces; /* REC_SHELLS_NONCES_MAX, or less (rec_shells_set_max) */
     int npolled;
 };
@@ -225,6 +226,7 @@ void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
         s_register(self, shell, p.starttime, 0, 0);
         rec_proc_t me;
         self->table[self->shells - 1].image_pending = true;
+        self->child_pending = true;
         self->own_image = rec_proc_read(self->self_pid, &me) ? me.image : 0;
     }
 }
@@ -237,7 +239,11 @@ void rec_shells_start(rec_shells_t *self, pid_t shell, rec_marks_t *marks,
    granted a nonce. Until then, and if the image is still not final, the shell is refused. */
 void rec_shells_output(rec_shells_t *self)
 {
-    for (size_t i = 0; self && self->started && i < self->shells; i++) {
+    //  Called at every chunk of output: one flag until the first.
+    if (!self || !self->child_pending)
+        return;
+    self->child_pending = false;
+    for (size_t i = 0; self->started && i < self->shells; i++) {
         s_shell_t *s = &self->table[i];
         rec_proc_t p;
         if (!s->image_pending)
