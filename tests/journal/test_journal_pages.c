@@ -132,24 +132,32 @@ static void s_fixture_command(fixture_t *f, const char *user, const char *sid, u
     l3_record_clear(&r);
 }
 
+/* r: command nr of alice's session s1 on lab1, a second after the last, with this line
+   and output "ok" (the caller may change any of it, then s_fixture_record and clear). */
+static void s_fixture_command_init(fixture_t *f, l3_record_t *r, uint64_t nr,
+                                   const char *cmdline, size_t cmdlen)
+{
+    l3_record_init(r);
+    r->type = L3_RECORD_COMMAND;
+    snprintf(r->host, sizeof r->host, "lab1");
+    snprintf(r->user, sizeof r->user, "alice");
+    snprintf(r->sid, sizeof r->sid, "s1");
+    r->nr = nr;
+    f->now_us += 1000000;
+    r->start_us = f->now_us;
+    r->end_us = f->now_us + 500000;
+    r->has_exit = true;
+    l3_bytes_set(&r->cwd, "/tmp", 4, L3_CWD_MAX);
+    l3_bytes_set(&r->cmdline, cmdline, cmdlen, L3_CMDLINE_MAX);
+    l3_bytes_set(&r->output, "ok\r\n", 4, L3_OUTPUT_MAX);
+}
+
 /* A command with any bytes as its line (cmdlen of them) and diff (difflen, may be 0). */
 static void s_fixture_command_bytes(fixture_t *f, uint64_t nr, const char *cmdline, size_t cmdlen,
                                     const char *diff, size_t difflen)
 {
     l3_record_t r;
-    l3_record_init(&r);
-    r.type = L3_RECORD_COMMAND;
-    snprintf(r.host, sizeof r.host, "lab1");
-    snprintf(r.user, sizeof r.user, "alice");
-    snprintf(r.sid, sizeof r.sid, "s1");
-    r.nr = nr;
-    f->now_us += 1000000;
-    r.start_us = f->now_us;
-    r.end_us = f->now_us + 500000;
-    r.has_exit = true;
-    l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
-    l3_bytes_set(&r.cmdline, cmdline, cmdlen, L3_CMDLINE_MAX);
-    l3_bytes_set(&r.output, "ok\r\n", 4, L3_OUTPUT_MAX);
+    s_fixture_command_init(f, &r, nr, cmdline, cmdlen);
     if (difflen)
         l3_bytes_set(&r.diff, diff, difflen, L3_DIFF_MAX);
     s_fixture_record(f, &r);
@@ -1510,18 +1518,7 @@ static void s_fixture_command_cast(fixture_t *f, uint64_t nr, const char *output
                                    const char *timing, uint64_t dropped, uint64_t head)
 {
     l3_record_t r;
-    l3_record_init(&r);
-    r.type = L3_RECORD_COMMAND;
-    snprintf(r.host, sizeof r.host, "lab1");
-    snprintf(r.user, sizeof r.user, "alice");
-    snprintf(r.sid, sizeof r.sid, "s1");
-    r.nr = nr;
-    f->now_us += 1000000;
-    r.start_us = f->now_us;
-    r.end_us = f->now_us + 500000;
-    r.has_exit = true;
-    l3_bytes_set(&r.cwd, "/tmp", 4, L3_CWD_MAX);
-    l3_bytes_set(&r.cmdline, "cmd", 3, L3_CMDLINE_MAX);
+    s_fixture_command_init(f, &r, nr, "cmd", 3);
     l3_bytes_set(&r.output, output, len, L3_OUTPUT_MAX);
     if (timing)
         l3_bytes_set(&r.timing, timing, strlen(timing), L3_TIMING_MAX);
