@@ -102,7 +102,9 @@ static bool s_stream_line(const char *line, size_t len, char agent[L3_ID_MAX + 1
     const char *rest = sp1 + 1;
     size_t rlen = len - alen - 1;
     const char *sp2 = memchr(rest, ' ', rlen);
-    if (!sp2 || alen == 0 || alen > L3_ID_MAX)
+    //  No NUL inside: the id would be read only up to it (a fuzzer found "a\0b 1 1"
+    //  taken as agent "a").
+    if (!sp2 || alen == 0 || alen > L3_ID_MAX || memchr(line, '\0', alen))
         return false;
     memcpy(agent, line, alen);
     agent[alen] = '\0';
