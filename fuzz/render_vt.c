@@ -8,6 +8,7 @@
 #include "l3_utf8.h"
 #include "vt.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static void s_check_text(const uint8_t *p, size_t len)
 static void s_check_html(const char *h, size_t len)
 {
     int depth = 0;
+    bool marked = false;
     for (size_t i = 0; i < len; i++) {
         if (h[i] != '<')
             continue;
@@ -40,13 +42,21 @@ static void s_check_html(const char *h, size_t len)
             depth++;
         } else if (!strncmp(h + i, "</span>", 7)) {
             depth--;
+        } else if (!strncmp(h + i, "<mark>", 6)) {
+            if (marked || depth)
+                abort(); /* a mark is never inside a span or another mark */
+            marked = true;
+        } else if (!strncmp(h + i, "</mark>", 7)) {
+            if (!marked || depth)
+                abort();
+            marked = false;
         } else {
             abort();
         }
         if (depth < 0 || depth > 1)
             abort();
     }
-    if (depth)
+    if (depth || marked)
         abort();
 }
 
@@ -57,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rows = 1 + data[0] % 12, cols = 1 + data[1] % 40;
     int flags = data[0] & 0x80 ? VT_NO_ALTSCREEN : 0;
     size_t split = data[2] % (size - 2);
+    uint8_t markbyte = data[2];
     data += 3;
     size -= 3;
     vt_t *vt = vt_new(rows, cols, flags);
@@ -76,6 +87,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         l3_buf_reset(&out);
         vt_doc_to_html(doc, &out);
         s_check_html((const char *)out.data, out.len);
+        /* a range of it, with a one-byte query marked (the first input byte: often a
+           letter, sometimes a part of a UTF-8 character, which must never match) */
+        char mark[2] = {(char)markbyte, 0};
+        l3_buf_reset(&out);
+        vt_lines_to_html(doc, doc->nlines / 3, doc->nlines + 1, mark, &out);
+        s_check_html((const char *)out.data, out.len);
+        vt_doc_destroy(&doc);
+    }
+    /* the full-screen snapshot: exactly a screen, clean text */
+    doc = vt_last_screen(vt);
+    if (doc) {
+        if (doc->nlines != (size_t)rows)
+            abort();
+        l3_buf_reset(&out);
+        vt_doc_to_text(doc, &out);
+        s_check_text(out.data, out.len);
         vt_doc_destroy(&doc);
     }
     doc = vt_screen(vt);

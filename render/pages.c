@@ -95,6 +95,7 @@ pages_t *pages_new(l3_config_t *config)
     self->page_size = (int)l3_config_int(config, "render/page_size", 100, 1, 10000);
     self->head_lines = (int)l3_config_int(config, "render/output_head_lines", 20, 1, 100000);
     self->tail_lines = (int)l3_config_int(config, "render/output_tail_lines", 10, 0, 100000);
+    self->emulator = l3_config_bool(config, "render/output_emulator", true);
     const char *lang = l3_config_str(config, "render/language", "auto");
     self->language = !strcmp(lang, "ru") ? 1 : !strcmp(lang, "en") ? 0 : -1;
     self->search_budget_us = l3_config_int(config, "render/search_budget_ms", 800, 0, 60000) * 1000;
@@ -239,6 +240,7 @@ void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *res
     c->body = &body;
     c->status = 200;
     c->ctype = "text/html; charset=utf-8";
+    c->vt_budget = UI_VT_PAGE_BUDGET;
     /* Access: no remote user = single-machine default, everything. */
     if (!req->user[0]) {
         c->all = true;

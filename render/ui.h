@@ -23,6 +23,7 @@
 #define UI_H
 
 #include "index.h"
+#include "vt.h"
 #include "l3_buf.h"
 #include "pages.h"
 #include "whatis.h"
@@ -46,6 +47,8 @@ struct pages_t {
     char **instructors; /* render/instructors, one name each */
     size_t ninstructors;
     int page_size, head_lines, tail_lines;
+    bool emulator; /* render/output_emulator: output that moves the cursor goes through
+                      render/vt.c (the screen a person saw), not ansi.c's line stream */
     int64_t search_budget_us;
     int language; /* -1 auto, 0 en, 1 ru */
     const whatis_t *whatis; /* command descriptions, owned by render; NULL: none */
@@ -62,7 +65,7 @@ enum {
     M_PER_DAY, M_PER_USER, M_PER_HOST, M_OLDER, M_NOT_FOUND, M_NOTE, M_BYTES_DROPPED,
     M_PAGE, M_FOLLOWING, M_NOJS_REPLAY, M_PERMALINK, M_TOTAL, M_INDEXING, M_INTERRUPTED,
     M_DATE, M_COUNT, M_ALL, M_MORE_BYTES, M_FULL_COMMAND, M_INNER_SHELL, M_RAN_SHELL, M_STOPPED,
-    M_SPEED, M_NO_PLAYER, M_COUNT_
+    M_SPEED, M_NO_PLAYER, M_LAST_SCREEN, M_COUNT_
 };
 /* clang-format on */
 
@@ -92,6 +95,7 @@ typedef struct {
     bool bad_filter; /* a named host/user that does not exist: nothing matches */
     bool export_all; /* /session/N.json: every command of the session */
     bool wasm;       /* the page runs WebAssembly (the replay page's player): see ui_http */
+    uint64_t vt_budget; /* emulator work left for this request (ui_vt_new) */
     l3_buf_t *body;
     int status;
     const char *ctype;
@@ -138,6 +142,22 @@ void ui_session_heading(ui_ctx_t *c, uint32_t si);
    so no entity or tag of ours is ever cut either). at_line: end after the last newline of
    the cut part instead, when that keeps at least half of it. */
 size_t ui_cut(const void *data, size_t len, size_t max, bool at_line);
+
+/* ---------------------------------------------------------------- the emulator */
+
+/* What one request may spend in the terminal emulator (render/vt.c), in its cells: eight
+   commands' worth of VT_BUDGET (about 0.4 s); a download of a whole session, more. Past
+   it, output is shown as ansi.c's line stream, so a page of costly records still comes
+   in time, and one record never costs more than VT_BUDGET. */
+#define UI_VT_PAGE_BUDGET (8 * VT_BUDGET)
+#define UI_VT_EXPORT_BUDGET (64 * VT_BUDGET)
+
+/* A terminal of command ord's session size with what is left of the request's budget,
+   flags as vt_new; NULL when none is left (or out of memory): use ansi.c then. */
+vt_t *ui_vt_new(ui_ctx_t *c, uint32_t ord, int flags);
+/* Take the terminal's cost from the budget and destroy it. Returns false when it ran out
+   of budget (vt_overrun): what it holds is then not the whole output. */
+bool ui_vt_done(ui_ctx_t *c, vt_t **vt_p);
 
 /* ---------------------------------------------------------------- formatting */
 

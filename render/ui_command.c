@@ -15,6 +15,7 @@
 #include "whatis.h"
 #include "ui_command.h"
 #include "ansi.h"
+#include "vt.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -234,6 +235,111 @@ static void s_sig_name(int sig, char *buf, size_t size)
         snprintf(buf, size, "signal %d", sig);
 }
 
+/* The last `count` lines of doc that fit in `bytes` (at least one): where its tail starts. */
+static size_t s_doc_tail(const vt_doc_t *doc, size_t count, size_t bytes, size_t floor)
+{
+    size_t t = doc->nlines, used = 0;
+    while (t > floor && doc->nlines - t < count && used + doc->lines[t - 1].len <= bytes) {
+        used += doc->lines[t - 1].len + 1;
+        t--;
+    }
+    return t;
+}
+
+/* The transcript of bytes through a terminal of ord's session; NULL when the request's
+   emulator budget would not cover it (or out of memory). */
+static vt_doc_t *s_transcript(ui_ctx_t *c, uint32_t ord, const void *data, size_t len)
+{
+    vt_t *vt = ui_vt_new(c, ord, 0);
+    if (!vt)
+        return NULL;
+    vt_write(vt, data, len);
+    vt_doc_t *doc = vt_overrun(vt) ? NULL : vt_transcript(vt);
+    if (!ui_vt_done(c, &vt))
+        vt_doc_destroy(&doc);
+    return doc;
+}
+
+/* Output that moves the cursor (vt_needed), as the terminal showed it: through the
+   terminal emulator at the session's size (render/vt.c). Elided like s_output_html, in
+   whole lines of what was on the terminal: the first head_lines and last tail_lines. Where
+   capture dropped bytes, the head and the tail each go through a terminal of their own:
+   the tail starts in the middle of a stream the emulator never saw the start of, and a
+   clean screen shows it better than the head's screen overwritten. Returns false, having
+   written nothing, when the request's emulator budget does not cover it. */
+static bool s_output_vt_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool full)
+{
+    const uint8_t *o = r->output.data;
+    size_t len = r->output.len;
+    size_t cut = r->dropped && r->output_head < len ? (size_t)r->output_head : len;
+    vt_doc_t *head = s_transcript(c, ord, o, cut);
+    vt_doc_t *tail = head && cut < len ? s_transcript(c, ord, o + cut, len - cut) : NULL;
+    if (!head || (cut < len && !tail)) {
+        vt_doc_destroy(&head);
+        return false;
+    }
+    /* The lines shown: head [0, h), then tail (or head again) from t. */
+    const vt_doc_t *last = tail ? tail : head;
+    size_t h = head->nlines, t = tail ? 0 : head->nlines;
+    if (!full) {
+        size_t bytes = 0;
+        h = 0;
+        while (h < head->nlines && h < (size_t)c->pg->head_lines && bytes < 4096)
+            bytes += head->lines[h++].len + 1;
+        t = s_doc_tail(last, (size_t)c->pg->tail_lines, 2048, tail ? 0 : h);
+    }
+    /* hidden: the head's lines after h, and the tail's before t (or the head's [h, t)) */
+    size_t hidden = tail ? head->nlines - h + t : t - h;
+    PUT("<pre class=\"out term\">");
+    vt_lines_to_html(head, 0, h, c->q, c->body);
+    char cnt[32];
+    if (hidden && !full) {
+        ui_fmt_count(c, hidden, cnt, sizeof cnt);
+        OUT("\n<a class=\"elide\" href=\"%s/cmd/%" PRIu32 "?full=1\">… %s %s", c->pg->base, ord,
+            cnt, c->m[M_LINES]);
+        if (r->dropped) {
+            ui_fmt_count(c, r->dropped, cnt, sizeof cnt);
+            OUT(", %s %s", cnt, c->m[M_BYTES_DROPPED]);
+        }
+        OUT(" — %s …</a>", c->m[M_SHOW_ALL]);
+    } else if (r->dropped) {
+        ui_fmt_count(c, r->dropped, cnt, sizeof cnt);
+        OUT("\n<span class=\"elide\">… %s %s …</span>", cnt, c->m[M_BYTES_DROPPED]);
+    }
+    if (t < last->nlines) {
+        PUT("\n");
+        vt_lines_to_html(last, t, last->nlines, c->q, c->body);
+    }
+    PUT("\n</pre>\n");
+    vt_doc_destroy(&head);
+    vt_doc_destroy(&tail);
+    return true;
+}
+
+/* A full-screen program's last screen (vt_last_screen), all its rows in a box the size
+   of the terminal: what the person saw when they left it, without starting the replay.
+   Where capture dropped bytes, the tail alone: the program redraws its screen, and the
+   end is what counts. */
+static void s_screen_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r)
+{
+    if (!c->pg->emulator || !r->output.len)
+        return;
+    size_t from = r->dropped && r->output_head < r->output.len ? (size_t)r->output_head : 0;
+    vt_t *vt = ui_vt_new(c, ord, 0);
+    if (!vt)
+        return;
+    vt_write(vt, r->output.data + from, r->output.len - from);
+    vt_doc_t *screen = vt_overrun(vt) ? NULL : vt_last_screen(vt);
+    if (!ui_vt_done(c, &vt) || !screen) {
+        vt_doc_destroy(&screen);
+        return; /* over the budget: the replay still shows it */
+    }
+    OUT("<pre class=\"screen\" title=\"%s\">", c->m[M_LAST_SCREEN]);
+    vt_lines_to_html(screen, 0, screen->nlines, c->q, c->body);
+    PUT("</pre>\n");
+    vt_doc_destroy(&screen);
+}
+
 /* Output, elided in the middle when long ("… 1,234 lines …" linking to the whole). */
 static void s_output_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool full)
 {
@@ -241,6 +347,8 @@ static void s_output_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool 
     size_t len = r->output.len;
     ansi_range_t rr[256];
     if (!len && !r->dropped)
+        return;
+    if (c->pg->emulator && vt_needed(o, len) && s_output_vt_html(c, ord, r, full))
         return;
     PUT("<pre class=\"out\">");
     size_t head_end = len, tail_start = len;
@@ -441,6 +549,7 @@ static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool
             s_typed_html(c, cl + lead, wl, NULL, 0);
         OUT(" — %s, %s <a href=\"%s/replay/%" PRIu32 "\">%s</a></div>\n", c->m[M_FULLSCREEN], dur,
             c->pg->base, index_cmds(c->ix, &ns)[ord].sess, c->m[M_REPLAY]);
+        s_screen_html(c, ord, r);
     } else {
         s_output_html(c, ord, r, full);
     }

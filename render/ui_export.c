@@ -19,16 +19,42 @@
 #include "ui_api.h"
 #include "ui_export.h"
 #include "ansi.h"
+#include "vt.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Output as plain text ending with a newline (none when empty): what the terminal showed
+   (render/vt.c at the session's size) when it moves the cursor, the line stream otherwise
+   or past the emulator's budget (ui_command.c decides the same way). */
+static void s_output_text(ui_ctx_t *c, uint32_t ord, const void *data, size_t len)
+{
+    vt_doc_t *doc = NULL;
+    vt_t *vt = c->pg->emulator && vt_needed(data, len) ? ui_vt_new(c, ord, 0) : NULL;
+    if (vt) {
+        vt_write(vt, data, len);
+        doc = vt_overrun(vt) ? NULL : vt_transcript(vt);
+        if (!ui_vt_done(c, &vt))
+            vt_doc_destroy(&doc);
+    }
+    size_t at = c->body->len;
+    if (doc) {
+        vt_doc_to_text(doc, c->body);
+        vt_doc_destroy(&doc);
+    } else {
+        ansi_to_text(data, len, c->body);
+    }
+    if (c->body->len > at && c->body->data[c->body->len - 1] != '\n')
+        PUT("\n");
+}
 
 void ui_export_text(ui_ctx_t *c, uint32_t si)
 {
     uint32_t ns;
     const index_sess_t *s = &index_sessions(c->ix, &ns)[si];
     c->ctype = "text/plain; charset=utf-8";
+    c->vt_budget = UI_VT_EXPORT_BUDGET;
     const char *user = index_str(c->ix, s->user), *host = index_str(c->ix, s->host);
     for (uint32_t i = 0; i < s->ncmds; i++) {
         l3_record_t r;
@@ -44,17 +70,11 @@ void ui_export_text(ui_ctx_t *c, uint32_t si)
         /* Where capture dropped bytes, a line between head and tail says how many. */
         size_t head =
             r.dropped && r.output_head < r.output.len ? (size_t)r.output_head : r.output.len;
-        ansi_to_text(r.output.data, head, c->body);
-        if (r.dropped) {
-            if (head && r.output.data[head - 1] != '\n')
-                PUT("\n");
+        s_output_text(c, s->cmds[i], r.output.data, head);
+        if (r.dropped)
             OUT("[%" PRIu64 " %s]\n", r.dropped, c->m[M_BYTES_DROPPED]);
-        }
         if (r.output.len > head)
-            ansi_to_text(r.output.data + head, r.output.len - head, c->body);
-        if ((r.output.len > head || !r.dropped) && r.output.len &&
-            r.output.data[r.output.len - 1] != '\n')
-            PUT("\n");
+            s_output_text(c, s->cmds[i], r.output.data + head, r.output.len - head);
         l3_record_clear(&r);
     }
 }

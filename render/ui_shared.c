@@ -30,7 +30,8 @@ static const char *s_en[M_COUNT_] = {
     "Replay needs JavaScript; download the recording as text or asciicast.", "permalink",
     "total", "Indexing the datafile", "interrupted", "Date", "Count", "all", "more bytes",
     "full command", "inner shell", "started a shell: its commands follow as its own", "stopped by", "Speed",
-    "The player is not installed here; download the recording as text or asciicast."};
+    "The player is not installed here; download the recording as text or asciicast.",
+    "the screen when the program ended"};
 
 static const char *s_ru[M_COUNT_] = {
     "Оглавление", "Журнал", "Поиск", "Статистика", "Машины", "Пользователи", "Сеансы",
@@ -44,7 +45,8 @@ static const char *s_ru[M_COUNT_] = {
     "ссылка", "всего", "Индексирую файл данных", "прервана", "Дата", "Число", "все",
     "байт не показано", "вся команда", "вложенная оболочка",
     "запустила оболочку: её команды идут отдельно", "остановлена сигналом", "Скорость",
-    "Проигрыватель здесь не установлен; скачайте запись как текст или asciicast."};
+    "Проигрыватель здесь не установлен; скачайте запись как текст или asciicast.",
+    "экран в момент завершения программы"};
 
 static const char *s_wday[2][7] = {
     {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
@@ -59,6 +61,31 @@ static const char *s_month[2][12] = {
 const char **ui_messages(int lang)
 {
     return lang ? s_ru : s_en;
+}
+
+/* ---------------------------------------------------------------- the emulator */
+
+vt_t *ui_vt_new(ui_ctx_t *c, uint32_t ord, int flags)
+{
+    if (!c->vt_budget)
+        return NULL;
+    uint32_t n;
+    const index_sess_t *s = &index_sessions(c->ix, &n)[index_cmds(c->ix, &n)[ord].sess];
+    vt_t *vt = vt_new(s->rows, s->cols, flags);
+    if (vt)
+        vt_set_budget(vt, c->vt_budget < VT_BUDGET ? c->vt_budget : VT_BUDGET);
+    return vt;
+}
+
+bool ui_vt_done(ui_ctx_t *c, vt_t **vt_p)
+{
+    if (!*vt_p)
+        return false;
+    uint64_t cost = vt_cost(*vt_p);
+    bool whole = !vt_overrun(*vt_p);
+    c->vt_budget = cost < c->vt_budget ? c->vt_budget - cost : 0;
+    vt_destroy(vt_p);
+    return whole;
 }
 
 /* ---------------------------------------------------------------- response and HTML */

@@ -67,6 +67,13 @@ struct vt_t {
     bool drawn;                  /* the last character drawn was ASCII: REP is safe */
     char out[S_OUT_MAX];         /* guarded bytes on their way to libvterm */
     size_t nout;
+    /* the full-screen snapshot (vt_last_screen) */
+    bool altscreen;      /* the alternate screen is emulated (not VT_NO_ALTSCREEN) */
+    bool in_alt;         /* a program switched to it and has not left */
+    vt_doc_t *snap;      /* the alternate screen as it was when last left */
+    /* the work budget (vt_set_budget) */
+    uint64_t cost, budget;
+    bool overrun;
 };
 
 static void s_store_init(store_t *st)
@@ -339,7 +346,9 @@ vt_t *vt_new(int rows, int cols, int flags)
     vterm_screen_set_callbacks(self->screen, &s_callbacks, self);
     /* Damage is not read (the screen is read at the end): merging it all costs least. */
     vterm_screen_set_damage_merge(self->screen, VTERM_DAMAGE_SCREEN);
-    vterm_screen_enable_altscreen(self->screen, !(flags & VT_NO_ALTSCREEN));
+    self->budget = VT_BUDGET;
+    self->altscreen = !(flags & VT_NO_ALTSCREEN);
+    vterm_screen_enable_altscreen(self->screen, self->altscreen);
     vterm_screen_reset(self->screen, 1);
     return self;
 }
@@ -352,9 +361,25 @@ void vt_destroy(vt_t **self_p)
     if (self->term)
         vterm_free(self->term);
     s_store_free(&self->sb);
+    vt_doc_destroy(&self->snap);
     free(self->cells);
     free(self);
     *self_p = NULL;
+}
+
+/* The work a sequence may make libvterm do, in cells: a scroll moves the screen, an
+   erase or insert rewrites it; DECALN draws every cell. The figures are measured ratios
+   (LF at the bottom: 0.8 ns a cell; ED 2: 1.6; IL: 3.2; DECALN: 7). */
+static void s_charge(vt_t *self, uint64_t cells)
+{
+    self->cost += cells;
+    if (self->cost > self->budget)
+        self->overrun = true;
+}
+
+static uint64_t s_cells(const vt_t *self)
+{
+    return (uint64_t)self->rows * (uint64_t)self->cols;
 }
 
 static void s_guard_flush(vt_t *self)
@@ -403,6 +428,7 @@ static void s_guard_text(vt_t *self, uint8_t b)
         s_guard_put(self, &b, 1);
         if (b >= 0x20 && b < 0x7f)
             self->drawn = true;
+        s_charge(self, b == '\n' || b == 0x0b || b == 0x0c ? s_cells(self) : (uint64_t)self->rows);
         return;
     }
     self->utf8[self->nutf8++] = b;
@@ -411,6 +437,7 @@ static void s_guard_text(vt_t *self, uint8_t b)
     if (n == self->nutf8) {
         if (!(cp >= 0x80 && cp <= 0x9f)) {
             s_guard_put(self, self->utf8, n);
+            s_charge(self, (uint64_t)self->rows);
             self->drawn = false; /* see the guard's comment on REP */
         }
         self->nutf8 = 0;
@@ -446,6 +473,46 @@ static void s_guard_rep(vt_t *self)
     s_guard_put(self, rep, (size_t)n);
 }
 
+static vt_doc_t *s_doc_new(vt_t *self, bool with_scrollback, bool trim);
+
+/* A DEC private mode set (h) or reset (l) is about to pass: when it switches the
+   alternate screen (47, 1047, 1049) off, the screen the program left is kept first as
+   the snapshot vt_last_screen gives (it cannot be read later: entering the alternate
+   screen again erases it). Reading a screen is charged to the budget like any other work
+   over the whole screen, so input made of switches stays bounded. */
+static void s_guard_altscreen(vt_t *self, bool set)
+{
+    bool alt = false;
+    long param = 0;
+    for (size_t i = 3; i < self->ncsi; i++) {
+        char ch = self->csi[i];
+        if (ch >= '0' && ch <= '9') {
+            param = param * 10 + (ch - '0');
+            continue;
+        }
+        if (param == 47 || param == 1047 || param == 1049)
+            alt = true;
+        param = 0;
+    }
+    if (!alt)
+        return;
+    s_charge(self, s_cells(self));
+    if (set) {
+        self->in_alt = true;
+        return;
+    }
+    if (!self->in_alt)
+        return;
+    self->in_alt = false;
+    s_charge(self, 32 * s_cells(self)); /* get_cell: a call per cell, 50 ns */
+    s_guard_flush(self); /* what the program drew, on the screen before it is read */
+    vt_doc_t *snap = s_doc_new(self, false, false);
+    if (snap) {
+        vt_doc_destroy(&self->snap);
+        self->snap = snap;
+    }
+}
+
 /* A byte of a CSI after ESC [: collected, passed on whole when the final byte comes. */
 static void s_guard_csi(vt_t *self, uint8_t b)
 {
@@ -473,10 +540,19 @@ static void s_guard_csi(vt_t *self, uint8_t b)
     } else if (b >= 0x40 && b <= 0x7e) {
         self->csi[self->ncsi++] = (char)b;
         self->guard = S_GROUND;
+        if (strchr("JLMST", b))
+            s_charge(self, 4 * s_cells(self));
+        else if (strchr("K@PX", b))
+            s_charge(self, 4 * (uint64_t)self->cols);
+        else
+            s_charge(self, self->ncsi);
         if (b == 'b')
             s_guard_rep(self);
-        else
+        else {
+            if ((b == 'h' || b == 'l') && self->csi[2] == '?' && self->altscreen)
+                s_guard_altscreen(self, b == 'h');
             s_guard_put(self, self->csi, self->ncsi);
+        }
     } else if (b == 0x18 || b == 0x1a) {
         self->guard = S_GROUND; /* CAN, SUB: the sequence is cancelled */
     } else if (b == 0x1b) {
@@ -513,6 +589,7 @@ static void s_guard_byte(vt_t *self, uint8_t b)
         } else if (b >= 0x30 && b <= 0x7e) {
             s_guard_put(self, "\x1b", 1);
             s_guard_put(self, &b, 1);
+            s_charge(self, strchr("DEMc", b) ? 2 * s_cells(self) : 2);
             self->guard = S_GROUND;
         } else if (b == 0x18 || b == 0x1a) {
             self->guard = S_GROUND; /* cancelled */
@@ -539,6 +616,7 @@ static void s_guard_byte(vt_t *self, uint8_t b)
             if (!strchr("[]PX^_", b)) {
                 self->csi[self->ncsi++] = (char)b;
                 s_guard_put(self, self->csi, self->ncsi);
+                s_charge(self, 8 * s_cells(self)); /* ESC # 8 (DECALN), charsets */
             }
             self->guard = S_GROUND;
         } else if (b == 0x18 || b == 0x1a) {
@@ -569,7 +647,7 @@ void vt_write(vt_t *self, const void *data, size_t len)
 {
     const uint8_t *p = data;
     size_t i = 0;
-    while (i < len) {
+    while (i < len && !self->overrun) {
         /* the common case, a run of printable ASCII, in one copy */
         if (self->guard == S_GROUND && self->nutf8 == 0 && p[i] >= 0x20 && p[i] < 0x7f) {
             size_t j = i + 1;
@@ -577,6 +655,7 @@ void vt_write(vt_t *self, const void *data, size_t len)
                 j++;
             s_guard_put(self, p + i, j - i);
             self->drawn = true;
+            s_charge(self, (j - i) * (uint64_t)self->rows); /* a wrap every cols scrolls */
             i = j;
             continue;
         }
@@ -654,6 +733,60 @@ vt_doc_t *vt_screen(vt_t *self)
     return s_doc_new(self, false, false);
 }
 
+void vt_set_budget(vt_t *self, uint64_t cells)
+{
+    self->budget = cells;
+    if (self->cost > self->budget)
+        self->overrun = true;
+}
+
+uint64_t vt_cost(const vt_t *self)
+{
+    return self->cost;
+}
+
+bool vt_overrun(const vt_t *self)
+{
+    return self->overrun;
+}
+
+vt_doc_t *vt_last_screen(vt_t *self)
+{
+    if (self->in_alt || !self->snap)
+        return s_doc_new(self, false, false);
+    /* a copy, so the caller owns its doc as with vt_screen */
+    const vt_doc_t *snap = self->snap;
+    vt_doc_t *doc = calloc(1, sizeof *doc);
+    size_t ntext = 0, nspans = 0;
+    for (size_t i = 0; i < snap->nlines; i++) {
+        ntext += snap->lines[i].len + 1;
+        nspans += snap->lines[i].nspans;
+    }
+    if (doc) {
+        doc->lines = calloc(snap->nlines ? snap->nlines : 1, sizeof *doc->lines);
+        doc->text_ = malloc(ntext ? ntext : 1);
+        doc->spans_ = malloc(nspans ? nspans * sizeof *doc->spans_ : 1);
+    }
+    if (!doc || !doc->lines || !doc->text_ || !doc->spans_) {
+        vt_doc_destroy(&doc);
+        return NULL;
+    }
+    char *t = doc->text_;
+    vt_span_t *sp = doc->spans_;
+    for (size_t i = 0; i < snap->nlines; i++) {
+        const vt_line_t *from = &snap->lines[i];
+        memcpy(t, from->text, from->len);
+        t[from->len] = 0;
+        if (from->nspans)
+            memcpy(sp, from->spans, from->nspans * sizeof *sp);
+        doc->lines[i] = (vt_line_t){t, from->len, from->nspans ? sp : NULL, from->nspans};
+        t += from->len + 1;
+        sp += from->nspans;
+    }
+    doc->nlines = snap->nlines;
+    return doc;
+}
+
 void vt_doc_destroy(vt_doc_t **doc_p)
 {
     if (!doc_p || !*doc_p)
@@ -666,14 +799,6 @@ void vt_doc_destroy(vt_doc_t **doc_p)
     *doc_p = NULL;
 }
 
-static void s_text_out(const char *text, size_t len, bool html, l3_buf_t *out)
-{
-    if (html)
-        ansi_html_escape(text, len, out);
-    else
-        l3_buf_append(out, text, len);
-}
-
 static void s_dropped_out(size_t dropped, bool html, l3_buf_t *out)
 {
     if (html)
@@ -682,46 +807,129 @@ static void s_dropped_out(size_t dropped, bool html, l3_buf_t *out)
         l3_buf_printf(out, "[%zu more lines not kept]", dropped);
 }
 
-static void s_line_out(const vt_line_t *line, bool html, l3_buf_t *out)
+/* One line; in HTML its styled runs as spans and, when mark is given, its occurrences
+   of mark in <mark> (outside the spans, each cut where a span starts or ends, so every
+   tag is closed on the line). */
+static void s_line_out(const vt_line_t *line, bool html, const char *mark, l3_buf_t *out)
 {
-    size_t at = 0;
-    for (size_t k = 0; k < line->nspans && html; k++) {
-        const vt_span_t *span = &line->spans[k];
-        s_text_out(line->text + at, span->start - at, html, out);
-        ansi_span_open(&span->style, out);
-        s_text_out(line->text + span->start, span->end - span->start, html, out);
-        l3_buf_append_str(out, "</span>");
-        at = span->end;
+    if (!html) {
+        l3_buf_append(out, line->text, line->len);
+        return;
     }
-    s_text_out(line->text + at, line->len - at, html, out);
+    ansi_range_t found[64], marks[64];
+    size_t nfound = mark && mark[0] ? ansi_find(line->text, line->len, mark, found, 64) : 0;
+    size_t nmarks = 0;
+    for (size_t i = 0; i < nfound; i++) {
+        /* a query that is not whole characters would cut one: not marked */
+        const uint8_t *t = (const uint8_t *)line->text;
+        if ((t[found[i].start] & 0xc0) != 0x80 &&
+            (found[i].end == line->len || (t[found[i].end] & 0xc0) != 0x80))
+            marks[nmarks++] = found[i];
+    }
+    size_t at = 0, k = 0, m = 0;
+    while (at < line->len) {
+        while (k < line->nspans && line->spans[k].end <= at)
+            k++;
+        while (m < nmarks && marks[m].end <= at)
+            m++;
+        bool in_span = k < line->nspans && line->spans[k].start <= at;
+        bool in_mark = m < nmarks && marks[m].start <= at;
+        size_t end = line->len;
+        if (k < line->nspans) {
+            size_t edge = in_span ? line->spans[k].end : line->spans[k].start;
+            end = edge < end ? edge : end;
+        }
+        if (m < nmarks) {
+            size_t edge = in_mark ? marks[m].end : marks[m].start;
+            end = edge < end ? edge : end;
+        }
+        if (in_mark)
+            l3_buf_append_str(out, "<mark>");
+        bool opened = in_span && ansi_span_open(&line->spans[k].style, out);
+        ansi_html_escape(line->text + at, end - at, out);
+        if (opened)
+            l3_buf_append_str(out, "</span>");
+        if (in_mark)
+            l3_buf_append_str(out, "</mark>");
+        at = end;
+    }
 }
 
-static bool s_doc_out(const vt_doc_t *doc, bool html, l3_buf_t *out)
+static bool s_doc_out(const vt_doc_t *doc, size_t from, size_t to, bool html, const char *mark,
+                      l3_buf_t *out)
 {
-    for (size_t i = 0; i <= doc->nlines && !out->failed; i++) {
-        if (doc->dropped && i == doc->dropped_at) {
-            if (i)
+    if (to > doc->nlines)
+        to = doc->nlines;
+    bool first = true;
+    for (size_t i = from; i <= to && !out->failed; i++) {
+        /* the marker of dropped lines, where they were: before line i, or after the last */
+        if (doc->dropped && i == doc->dropped_at && (i < to || to == doc->nlines)) {
+            if (!first)
                 l3_buf_append_byte(out, '\n');
             s_dropped_out(doc->dropped, html, out);
-            if (i < doc->nlines)
-                l3_buf_append_byte(out, '\n');
-        } else if (i && i < doc->nlines) {
-            l3_buf_append_byte(out, '\n');
+            first = false;
         }
-        if (i < doc->nlines)
-            s_line_out(&doc->lines[i], html, out);
+        if (i == to)
+            break;
+        if (!first)
+            l3_buf_append_byte(out, '\n');
+        s_line_out(&doc->lines[i], html, mark, out);
+        first = false;
     }
     return !out->failed;
 }
 
 bool vt_doc_to_html(const vt_doc_t *doc, l3_buf_t *out)
 {
-    return s_doc_out(doc, true, out);
+    return s_doc_out(doc, 0, doc->nlines, true, NULL, out);
+}
+
+bool vt_lines_to_html(const vt_doc_t *doc, size_t from, size_t to, const char *mark,
+                      l3_buf_t *out)
+{
+    return s_doc_out(doc, from, to, true, mark, out);
 }
 
 bool vt_doc_to_text(const vt_doc_t *doc, l3_buf_t *out)
 {
-    return s_doc_out(doc, false, out);
+    return s_doc_out(doc, 0, doc->nlines, false, NULL, out);
+}
+
+bool vt_needed(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = p[i];
+        if (b >= 0x20 || b == '\n' || b == '\t' || b == 0x07)
+            continue;
+        if (b == '\r') {
+            if (i + 1 < len && p[i + 1] != '\n')
+                return true; /* a CR that rewinds: what follows overwrites */
+            continue;
+        }
+        if (b != 0x1b || i + 1 >= len)
+            return true; /* BS and the other C0 controls move or erase */
+        if (p[i + 1] == ']') {
+            /* OSC (a title, a hyperlink) draws nothing: skipped to BEL or ST */
+            size_t j = i + 2;
+            while (j < len && p[j] != 0x07 && !(p[j] == 0x1b && j + 1 < len && p[j + 1] == '\\'))
+                j++;
+            i = j < len && p[j] == 0x1b ? j + 1 : j;
+            continue;
+        }
+        if (p[i + 1] != '[')
+            return true;
+        /* a CSI: only SGR (parameters, then m) keeps to the line stream */
+        size_t j = i + 2;
+        while (j < len && ((p[j] >= '0' && p[j] <= '9') || p[j] == ';' || p[j] == ':'))
+            j++;
+        /* SGR, and erase to the end of the line (grep --color writes it after each
+           colour) on a line only ever written forward, where nothing is to the right */
+        if (j >= len || !(p[j] == 'm' || (p[j] == 'K' && (j == i + 2 || p[j - 1] == '0'))))
+            return true;
+        i = j;
+    }
+    return false;
 }
 
 bool vt_to_html(const void *data, size_t len, int rows, int cols, l3_buf_t *out)

@@ -43,12 +43,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define VT_MAX_ROWS 500
 #define VT_MAX_COLS 1000
 #define VT_MAX_SCROLLBACK 100000
 #define VT_MAX_TEXT (64u << 20)
 #define VT_MAX_SPANS (1u << 20)
+
+/* The work one terminal may do, in cells touched (see vt_set_budget): about 50 ms. */
+#define VT_BUDGET (64ull << 20)
 
 /* vt_new flags */
 #define VT_NO_ALTSCREEN 1
@@ -88,19 +92,41 @@ void vt_destroy(vt_t **self_p);
 /* Feed output bytes (any bytes: invalid UTF-8 shows as U+FFFD; a sequence cut at the end
    of one call continues in the next). */
 void vt_write(vt_t *self, const void *data, size_t len);
+/* Work is counted in cells the emulator may touch: a printable character 1, a line feed
+   or a scroll the whole screen, an erase of the screen 4 screens, and so on. Bytes fed
+   once the budget (VT_BUDGET by default) is spent are dropped and vt_overrun is true:
+   the caller should show the output some cheaper way. A screen of 200 x 500 cells costs
+   its 100,000 cells at every line feed, so without it 64 KiB of line feeds took 4 s. */
+void vt_set_budget(vt_t *self, uint64_t cells);
+uint64_t vt_cost(const vt_t *self);
+bool vt_overrun(const vt_t *self);
 /* The scrolled-off lines kept, then the screen's lines without the trailing blank ones.
    Caller owns the result (vt_doc_destroy); NULL when out of memory. */
 vt_doc_t *vt_transcript(vt_t *self);
 /* The screen alone: exactly rows lines (blank ones empty). Caller owns; NULL on OOM. */
 vt_doc_t *vt_screen(vt_t *self);
+/* The last screen of a full-screen program: the alternate screen as it was when the
+   program left it (the last time it did), or the screen now when it is still on it or
+   never went there. Exactly rows lines. Caller owns; NULL on OOM. */
+vt_doc_t *vt_last_screen(vt_t *self);
 void vt_doc_destroy(vt_doc_t **doc_p);
 
 /* Append the doc as HTML: lines joined by '\n', escaped like ansi_html_escape, styled
    runs in ansi_span_open's spans, each closed on its line; a marker line where lines
    were dropped. Returns false when out hit its limit (contents then valid but cut). */
 bool vt_doc_to_html(const vt_doc_t *doc, l3_buf_t *out);
+/* Lines [from, to) of the doc as vt_doc_to_html does (the dropped marker too when it is
+   inside), each occurrence of mark (exact bytes; NULL or "" for none) in <mark>. */
+bool vt_lines_to_html(const vt_doc_t *doc, size_t from, size_t to, const char *mark,
+                      l3_buf_t *out);
 /* The same as plain text (no escaping, no styles). */
 bool vt_doc_to_text(const vt_doc_t *doc, l3_buf_t *out);
+
+/* Whether data does more than print text, end lines (LF, CRLF), tab and set colours
+   (SGR; OSC strings draw nothing): only such output can look different through the
+   emulator than through ansi.c's line stream, so only it is worth the emulator's cost
+   (ten times ansi.c's, see l3-vt-bench). */
+bool vt_needed(const void *data, size_t len);
 
 /* data through a rows x cols terminal into out as the HTML of its transcript. */
 bool vt_to_html(const void *data, size_t len, int rows, int cols, l3_buf_t *out);

@@ -1449,6 +1449,108 @@ static void test_stopped_or_killed(void)
     s_fixture_destroy(&f);
 }
 
+/* ---------------------------------------------------------------- the emulator */
+
+/* Output that moves the cursor as the terminal showed it (render/vt.c), in the journal,
+   the permalink and the text export; a full-screen program's last screen under its
+   summary; render/output_emulator = false gives the old line stream; a page of costly
+   outputs falls back to the line stream within its budget. */
+static void test_emulated_output(void)
+{
+    fixture_t f;
+    s_fixture_init(&f);
+    s_fixture_session(&f, "alice", "s1");
+    /* 1: a multi-line progress display redrawn twice; its intermediate states are gone */
+    s_fixture_command(&f, "alice", "s1", 1, "fetch",
+                      "a [  ] 0%\r\nb [  ] 0%\r\n\x1b[2A\x1b[2Ka [# ] 50%\r\n\x1b[2Kb [# ] 50%\r\n"
+                      "\x1b[2A\x1b[2Ka [##] 100%\r\n\x1b[2Kb [\x1b[32m##\x1b[m] 100%\r\ndone\r\n");
+    /* 2: a wide line overwritten by CR, what a person saw: XY over the first wide char */
+    s_fixture_command(&f, "alice", "s1", 2, "printf", "\xe6\x97\xa5\xe6\x9c\xac abc\rXY\r\n");
+    /* 3: vim: its last screen, then the shell's screen back */
+    l3_record_t r;
+    s_fixture_command_init(&f, &r, 3, "vim notes", 9);
+    const char *vim = "\x1b[?1049h\x1b[H\x1b[2Jhello <world>\r\n~\x1b[24;1H\"notes\" 1L, 14B"
+                      "\x1b[?1049l";
+    l3_bytes_set(&r.output, vim, strlen(vim), L3_OUTPUT_MAX);
+    r.flags |= L3_FLAG_FULLSCREEN;
+    s_fixture_record(&f, &r);
+    l3_record_clear(&r);
+    s_fixture_open(&f);
+    l3_buf_t resp;
+    l3_buf_init(&resp, 0);
+    pages_t *pages = s_pages_with(&f, "");
+    CHECK(pages != NULL);
+    if (pages) {
+        s_get(pages, f.ix, "/journal", "", "", &resp);
+        const char *page = (const char *)resp.data;
+        CHECK_MSG(strstr(page, "<pre class=\"out term\">a [##] 100%\nb [<span class=\"t f2\">##"
+                               "</span>] 100%\ndone\n</pre>"),
+                  "progress not emulated: %.3000s", page);
+        CHECK(!strstr(page, "50%") && !strstr(page, "[  ] 0%"));
+        CHECK_MSG(strstr(page, "XY\xe6\x9c\xac abc"), "wide CR: %.3000s", page);
+        CHECK_MSG(strstr(page, "<pre class=\"screen\"") &&
+                      strstr(page, "hello &lt;world&gt;\n~\n\n"),
+                  "no snapshot: %.4000s", page);
+        const char *screen = strstr(page, "<pre class=\"screen\"");
+        CHECK(screen && s_count(screen, "\n") >= 23 && strstr(screen, "&quot;notes&quot; 1L, 14B</pre>"));
+        /* a search marks its matches in emulated output */
+        s_get(pages, f.ix, "/journal", "q=100", "", &resp);
+        CHECK_MSG(strstr((char *)resp.data, "<mark>100</mark>%"), "no mark: %.3000s",
+                  (char *)resp.data);
+        /* the text export: the same text */
+        s_get(pages, f.ix, "/session/0.txt", "", "", &resp);
+        CHECK_MSG(strstr((char *)resp.data, "$ fetch\na [##] 100%\nb [##] 100%\ndone\n["),
+                  "text export: %s", (char *)resp.data);
+        CHECK(strstr((char *)resp.data, "$ printf\nXY\xe6\x9c\xac abc\n"));
+        pages_destroy(&pages);
+    }
+    /* off: the line stream, escapes dropped, no snapshot */
+    pages = s_pages_with(&f, "    output_emulator = false\n");
+    CHECK(pages != NULL);
+    if (pages) {
+        s_get(pages, f.ix, "/journal", "", "", &resp);
+        CHECK(!strstr((char *)resp.data, "class=\"screen\"") &&
+              !strstr((char *)resp.data, "out term") && strstr((char *)resp.data, "50%"));
+        pages_destroy(&pages);
+    }
+    l3_buf_free(&resp);
+    s_fixture_destroy(&f);
+
+    /* a page of 20 outputs, each 64 KiB of line feeds on a 200 x 500 terminal: each
+       would cost the emulator more than its budget; the page comes in well under a
+       second (each alone took 4 s before the budget), as lines */
+    s_fixture_init(&f);
+    l3_record_init(&r);
+    r.type = L3_RECORD_SESSION;
+    snprintf(r.host, sizeof r.host, "lab1");
+    snprintf(r.user, sizeof r.user, "alice");
+    snprintf(r.sid, sizeof r.sid, "s1");
+    r.start_us = f.now_us;
+    r.cols = 500;
+    r.rows = 200;
+    s_fixture_record(&f, &r);
+    l3_record_clear(&r);
+    char *lf = malloc(65536);
+    memset(lf, '\n', 65535);
+    memcpy(lf, "\x1b[2J", 4);
+    lf[65535] = 0;
+    for (int i = 1; i <= 20; i++)
+        s_fixture_command(&f, "alice", "s1", (uint64_t)i, "yes ''", lf);
+    free(lf);
+    s_fixture_open(&f);
+    l3_buf_init(&resp, 0);
+    pages = s_pages_with(&f, "");
+    if (pages) {
+        int64_t took = 0;
+        bool came = s_get_within(pages, f.ix, "/journal", "", 10000, &resp, &took);
+        CHECK_MSG(came && took < 3000, "a page of costly outputs took %lld ms",
+                  (long long)took);
+        pages_destroy(&pages);
+    }
+    l3_buf_free(&resp);
+    s_fixture_destroy(&f);
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static void s_fixture_command_at(fixture_t *f, uint64_t nr, int64_t start_us)
@@ -1668,5 +1770,6 @@ int main(void)
     test_stopped_or_killed();
     test_stats_far_dates();
     test_cast_export();
+    test_emulated_output();
     TEST_DONE();
 }

@@ -347,6 +347,170 @@ static void test_fullscreen(void)
     l3_buf_free(&b);
 }
 
+static char *s_doc_text(vt_doc_t *doc)
+{
+    l3_buf_t b;
+    l3_buf_init(&b, 1 << 20);
+    vt_doc_to_text(doc, &b);
+    l3_buf_append_byte(&b, 0);
+    return (char *)l3_buf_steal(&b, NULL);
+}
+
+/* vt_last_screen: the alternate screen as the program left it, whatever follows. */
+static void test_last_screen(void)
+{
+    const char *in = "before\r\n"
+                     "\x1b[?1049h\x1b[H\x1b[2Jfile line 1\r\n~\r\n~\x1b[4;1H\x1b[7m\"f\" 1L\x1b[m"
+                     "\x1b[?1049lafter\r\n";
+    /* fed in every split: the mode switch may come in two writes */
+    for (size_t split = 0; split <= strlen(in); split++) {
+        vt_t *vt = vt_new(4, 20, 0);
+        vt_write(vt, in, split);
+        vt_write(vt, in + split, strlen(in) - split);
+        vt_doc_t *doc = vt_last_screen(vt);
+        CHECK(doc && doc->nlines == 4);
+        char *got = s_doc_text(doc);
+        CHECK_MSG(!strcmp(got, "file line 1\n~\n~\n\"f\" 1L"), "split %zu: [%s]", split, got);
+        free(got);
+        vt_doc_destroy(&doc);
+        vt_destroy(&vt);
+    }
+    /* still on the alternate screen (killed): the screen now; never on it: the screen */
+    vt_t *vt = vt_new(3, 10, 0);
+    vt_write(vt, "x\r\n\x1b[?1049h\x1b[Hlive", strlen("x\r\n\x1b[?1049h\x1b[Hlive"));
+    vt_doc_t *doc = vt_last_screen(vt);
+    char *got = s_doc_text(doc);
+    CHECK_MSG(!strcmp(got, "live\n\n"), "in alt [%s]", got);
+    free(got);
+    vt_doc_destroy(&doc);
+    vt_destroy(&vt);
+    vt = vt_new(3, 10, 0);
+    vt_write(vt, "top\x1b[2;1Hrow 2", strlen("top\x1b[2;1Hrow 2"));
+    doc = vt_last_screen(vt);
+    got = s_doc_text(doc);
+    CHECK_MSG(!strcmp(got, "top\nrow 2\n"), "main [%s]", got);
+    free(got);
+    vt_doc_destroy(&doc);
+    vt_destroy(&vt);
+    /* two programs: the second one's screen; and 47/1047 like 1049 */
+    vt = vt_new(2, 10, 0);
+    const char *two = "\x1b[?1049hfirst\x1b[?1049l\x1b[?47hsecond\x1b[?47lout\r\n";
+    vt_write(vt, two, strlen(two));
+    doc = vt_last_screen(vt);
+    got = s_doc_text(doc);
+    CHECK_MSG(!strcmp(got, "second\n"), "second program [%s]", got);
+    free(got);
+    vt_doc_destroy(&doc);
+    vt_destroy(&vt);
+    /* switching over and over: the last one counts; a 500 x 1000 screen switched 20,000
+       times stops at the budget */
+    vt = vt_new(40, 50, 0);
+    vt_set_budget(vt, UINT64_MAX);
+    char sw[] = "\x1b[?1049hx\x1b[?1049l";
+    for (int i = 0; i < 20000; i++)
+        vt_write(vt, sw, sizeof sw - 1);
+    vt_write(vt, "\x1b[?1049hlast\x1b[?1049l", strlen("\x1b[?1049hlast\x1b[?1049l"));
+    doc = vt_last_screen(vt);
+    CHECK(doc && doc->nlines == 40 && !strcmp(doc->lines[0].text, "last"));
+    vt_doc_destroy(&doc);
+    vt_destroy(&vt);
+    vt = vt_new(VT_MAX_ROWS, VT_MAX_COLS, 0);
+    for (int i = 0; i < 20000 && !vt_overrun(vt); i++)
+        vt_write(vt, sw, sizeof sw - 1);
+    CHECK(vt_overrun(vt));
+    vt_destroy(&vt);
+}
+
+/* The work budget: a screenful of line feeds at 200 x 500 is 100,000 cells each; past
+   the budget the rest is dropped and vt_overrun says so, in bounded time. */
+static void test_budget(void)
+{
+    size_t n = 1 << 16;
+    char *lf = malloc(n);
+    memset(lf, '\n', n);
+    vt_t *vt = vt_new(200, 500, 0);
+    vt_write(vt, lf, n);
+    CHECK(vt_overrun(vt));
+    CHECK_MSG(vt_cost(vt) <= VT_BUDGET + 200 * 500, "cost %llu", (unsigned long long)vt_cost(vt));
+    vt_destroy(&vt);
+    /* an ordinary output at 24 x 80: 1,000 lines of 80 characters are well within */
+    l3_buf_t b;
+    l3_buf_init(&b, 1 << 20);
+    for (int i = 0; i < 1000; i++)
+        l3_buf_printf(&b, "%080d\r\n", i);
+    vt = vt_new(24, 80, 0);
+    vt_write(vt, b.data, b.len);
+    CHECK(!vt_overrun(vt));
+    vt_doc_t *doc = vt_transcript(vt);
+    CHECK(doc && doc->nlines == 1000); /* 80 columns fill a line, CR LF starts the next */
+    vt_doc_destroy(&doc);
+    /* a lower budget stops it */
+    vt_destroy(&vt);
+    vt = vt_new(24, 80, 0);
+    vt_set_budget(vt, 10000);
+    vt_write(vt, b.data, b.len);
+    CHECK(vt_overrun(vt) && vt_cost(vt) < 20000);
+    vt_destroy(&vt);
+    l3_buf_free(&b);
+    free(lf);
+}
+
+/* vt_needed: only output that moves the cursor goes through the emulator. */
+static void test_needed(void)
+{
+    static const struct {
+        const char *in;
+        bool want;
+    } cases[] = {
+        {"", false},
+        {"plain\r\ntext\n\ttab\a", false},
+        {"\x1b[01;34mdir\x1b[0m\r\n\x1b[m", false},
+        {"grep: \x1b[01;31m\x1b[Kmatch\x1b[m\x1b[K\r\n", false},
+        {"\x1b]0;title\x07text\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\r\n", false},
+        {"ends with CR\r", false},
+        {"50%\r100%\r\n", true},
+        {"a\bb", true},
+        {"\x1b[2Aup", true},
+        {"\x1b[2K", true},
+        {"\x1b[1K", true},
+        {"\x1b[?25l", true},
+        {"\x1b(0q", true},
+        {"\x1b[31", true},
+        {"\x1b", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(vt_needed(cases[i].in, strlen(cases[i].in)) == cases[i].want,
+                  "case %zu [%s]: want %d", i, cases[i].in, cases[i].want);
+}
+
+/* vt_lines_to_html: a range of lines, matches of the query in <mark> across spans. */
+static void test_lines_html(void)
+{
+    const char *in = "one \x1b[31mred\x1b[m word\r\ntwo\r\nthree red\r\n";
+    vt_t *vt = vt_new(5, 20, 0);
+    vt_write(vt, in, strlen(in));
+    vt_doc_t *doc = vt_transcript(vt);
+    CHECK(doc && doc->nlines == 3);
+    l3_buf_t b;
+    l3_buf_init(&b, 1 << 20);
+    vt_lines_to_html(doc, 0, 3, "d w", &b);
+    l3_buf_append_byte(&b, 0);
+    CHECK_MSG(!strcmp((char *)b.data, "one <span class=\"t f1\">re</span><mark><span class=\"t "
+                                      "f1\">d</span></mark><mark> w</mark>ord\ntwo\nthree red"),
+              "marked [%s]", (char *)b.data);
+    l3_buf_reset(&b);
+    vt_lines_to_html(doc, 1, 3, "<", &b);
+    l3_buf_append_byte(&b, 0);
+    CHECK_MSG(!strcmp((char *)b.data, "two\nthree red"), "range [%s]", (char *)b.data);
+    l3_buf_reset(&b);
+    vt_lines_to_html(doc, 2, 99, NULL, &b);
+    l3_buf_append_byte(&b, 0);
+    CHECK_MSG(!strcmp((char *)b.data, "three red"), "past the end [%s]", (char *)b.data);
+    l3_buf_free(&b);
+    vt_doc_destroy(&doc);
+    vt_destroy(&vt);
+}
+
 /* Past VT_MAX_SCROLLBACK the first lines are kept, the rest counted and marked. */
 static void test_caps(void)
 {
@@ -449,6 +613,10 @@ int main(void)
     test_text_cases();
     test_html();
     test_fullscreen();
+    test_last_screen();
+    test_needed();
+    test_budget();
+    test_lines_html();
     test_caps();
     test_random();
     TEST_DONE();
