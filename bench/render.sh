@@ -13,6 +13,8 @@
 #   - full-text search latency over all of it (p95 of a fixed query mix, through HTTP);
 # and ends with one line:
 #   render startup_ratio=<r> rss_mb=<n> page_p99_ms=<n> static_ratio=<r> search_p95_ms=<n>
+#          uncached_p99_ms=<n> uncached_noemu_p99_ms=<n>
+# (the last two: pages built for each request, with and without the terminal emulator)
 #
 # Usage: bench/render.sh [BIN_DIR]   (default build/bin; env BENCH_DIR for the work dir,
 # BENCH_COMMANDS for another size, BENCH_SECONDS for the wrk runs).
@@ -154,7 +156,6 @@ def ms(label):
     return v / 1000 if u == "us" else v * 1000 if u == "s" else v
 print("%.2f %.2f %s" % (ms("50"), ms("99"), re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))')
 unc_p50=$1; unc_p99=$2; unc_rps=$3
-
 # --- search -------------------------------------------------------------------------------
 search_ms=""
 for q in timeout "Error%201" "served+in+12+ms" pkg17 file913.conf "case+99" "undeclared" \
@@ -171,6 +172,25 @@ print('%.1f' % v[min(len(v) - 1, int(round(0.95 * len(v))) - 1)])")
 search_max=$(python3 -c "print('%.1f' % max(float(x) for x in '$search_ms'.split()))")
 rss_after=$(awk '/VmHWM/ {print $2}' /proc/$render_pid/status)
 
+# The same without the terminal emulator (render/output_emulator = false: every output as a
+# stream of lines), for what the emulator costs pages that are built (issue 11): the
+# generator's apt-get outputs (6 % of commands) rewrite lines with CR and keep dpkg's
+# progress bar out of a scroll region, as apt does, so they go through it.
+kill "$render_pid"; wait "$render_pid" 2>/dev/null || true
+sed -i 's/^    page_size = 100$/    page_size = 100\n    output_emulator = false/' "$work/lilalo.cfg"
+start_render
+set -- $(wrk -t2 -c8 -d"${secs}s" --latency -s "$work/uncached.lua" "http://127.0.0.1:$hport" | python3 -c '
+import sys, re
+t = sys.stdin.read()
+def ms(label):
+    m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+print("%.2f %.2f %s" % (ms("50"), ms("99"), re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))')
+noemu_p50=$1; noemu_p99=$2; noemu_rps=$3
+sed -i '/^    output_emulator = false$/d' "$work/lilalo.cfg"
+
+
 startup_ratio=$(python3 -c "print('%.2f' % ($cold_s / $xmllint_s))")
 warm_ratio=$(python3 -c "print('%.3f' % ($warm_s / $xmllint_s))")
 static_ratio=$(python3 -c "print('%.2f' % ($page_p99 / $st_p99))")
@@ -185,5 +205,6 @@ echo "wrk -c8 journal page, lighttpd + l3-cgi (FastCGI):  p50 $page_p50 ms, p99 
 echo "wrk -c8 same bytes as a static file:                 p50 $st_p50 ms, p99 $st_p99 ms, $st_rps req/s"
 echo "wrk -c8 journal page, lighttpd + l3-cgi (plain CGI): p50 $cgi_p50 ms, p99 $cgi_p99 ms, $cgi_rps req/s"
 echo "wrk -c8 a different page each request (no cache):   p50 $unc_p50 ms, p99 $unc_p99 ms, $unc_rps req/s"
+echo "  the same, output_emulator = false (line stream):    p50 $noemu_p50 ms, p99 $noemu_p99 ms, $noemu_rps req/s"
 echo "search (20 queries x 2, whole file, through HTTP): p95 $search_p95 ms, max $search_max ms"
-echo "render startup_ratio=$startup_ratio rss_mb=$rss_mb page_p99_ms=$page_p99 static_ratio=$static_ratio search_p95_ms=$search_p95"
+echo "render startup_ratio=$startup_ratio rss_mb=$rss_mb page_p99_ms=$page_p99 static_ratio=$static_ratio search_p95_ms=$search_p95 uncached_p99_ms=$unc_p99 uncached_noemu_p99_ms=$noemu_p99"

@@ -146,9 +146,29 @@ static void s_command(gen_t *g, l3_record_t *r, l3_buf_t *out, l3_buf_t *cmd, in
                           1 + s_rand(g) % 28, s_rand(g) % 60, s_rand(g) % 60, s_rand(g),
                           s_rand(g) % 900);
     } else if (k < 94) {
-        l3_buf_printf(cmd, "sudo apt-get install -y pkg%u && echo ok", s_rand(g) % 50);
+        /* as apt and dpkg draw it on a terminal: download progress rewritten with CR,
+           then dpkg's progress bar on the last row (the sessions here are 100 x 30), kept out of the scroll region, so
+           the output needs the terminal emulator (render/vt.c) to be read */
+        unsigned pkg = s_rand(g) % 50, v = s_rand(g) % 9, kb = 10 + s_rand(g) % 900;
+        l3_buf_printf(cmd, "sudo apt-get install -y pkg%u && echo ok", pkg);
         l3_buf_append_str(out, "Reading package lists... Done\r\nBuilding dependency tree... Done\r\n"
-                               "0 upgraded, 1 newly installed, 0 to remove.\r\nok\r\n");
+                               "0 upgraded, 1 newly installed, 0 to remove.\r\n");
+        l3_buf_printf(out, "\r0%% [Working]\r             \rGet:1 http://deb.debian.org/debian "
+                           "bookworm/main pkg%u 1.%u-1 [%u kB]\r\n", pkg, v, kb);
+        for (unsigned pc = 20; pc < 100; pc += 40)
+            l3_buf_printf(out, "\r%u%% [1 pkg%u %u kB/%u kB %u%%]", pc, pkg, kb * pc / 100, kb, pc);
+        l3_buf_printf(out, "\r\x1b[KFetched %u kB in 0s (%u kB/s)\r\n", kb, kb * 7);
+        /* apt-pkg/install-progress.cc: a new line, then the scroll region above the last */
+        l3_buf_append_str(out, "\r\n\x1b" "7\x1b[0;29r\x1b" "8\x1b[1A");
+        static const char *steps[] = {"Selecting previously unselected package", "Unpacking",
+                                      "Setting up"};
+        for (int i = 0; i < 3; i++) {
+            l3_buf_printf(out, "%s pkg%u%s\r\n", steps[i], pkg, i ? " ..." : ".");
+            l3_buf_printf(out, "\x1b" "7\x1b[30;0f\x1b[42m\x1b[30mProgress: [%3d%%]\x1b[49m\x1b[39m "
+                               "[%.*s%.*s] \x1b" "8", 20 + 30 * i, 2 + 3 * i, "##########",
+                          8 - 3 * i, "..........");
+        }
+        l3_buf_append_str(out, "\r\n\x1b" "7\x1b[0;30r\x1b" "8\x1b[1A\x1b[Jok\r\n");
     } else {
         l3_buf_printf(cmd, "df -h | grep sda%u", s_rand(g) % 4);
         l3_buf_printf(out, "/dev/sda%u  50G  %uG  %uG  %u%% /\r\n", s_rand(g) % 4, s_rand(g) % 50,
