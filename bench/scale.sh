@@ -9,8 +9,9 @@
 #   - the writer's restart on it (bench/writer_restart.py): full scan, from the checkpoint
 #     after a clean stop, and after kill -9 with ~15 MB after the last checkpoint;
 #   - search completeness: each of the 20 queries' /api/commands answer from render with
-#     its normal search budget must equal the answer of a render given all the time it
-#     needs (search_budget_ms = 60000), which is a full scan.
+#     its normal search budget and its search index must equal the answer of a render
+#     without the index given all the time it needs (search_budget_ms = 60000), which is
+#     a full scan.
 # It ends with exactly one line:
 #   scale commands=N rss_mb=N start_s=N writer_restart_s=N search_p95_ms=N search_max_ms=N complete=yes|no page_p99_ms=N
 # (start_s: render with its index file; writer_restart_s: the slower of the two
@@ -57,7 +58,7 @@ print("%.3f" % max(float(v["checkpoint_s"]), float(v["after_kill_s"])))')
 render_pids=""
 cleanup() { for p in $render_pids; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
-start_render() { # NAME BUDGET_MS PAGE_TIMEOUT_MS
+start_render() { # NAME BUDGET_MS PAGE_TIMEOUT_MS SEARCH_INDEX
     cat > "$work/$1.cfg" <<EOF
 render
     datafile = "$data"
@@ -66,6 +67,7 @@ render
     page_size = 100
     search_budget_ms = $2
     page_timeout_ms = $3
+    search_index = $4
 cgi
     render = "ipc://$work/$1.sock"
     timeout_ms = 60000
@@ -77,8 +79,8 @@ ask() { # NAME QUERY -> the body of /api/commands?q=QUERY
     L3_CONFIG=$work/$1.cfg REQUEST_METHOD=GET \
         PATH_INFO=/api/commands QUERY_STRING="q=$2" "$bin/l3-cgi" | sed '1,/^\r\{0,1\}$/d'
 }
-start_render budget 800 1500
-start_render full 60000 60000
+start_render budget 800 1500 true
+start_render full 60000 60000 false
 for name in budget full; do
     i=0
     until ask "$name" x 2>/dev/null | grep -q '"commands"'; do

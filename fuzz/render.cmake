@@ -4,6 +4,8 @@ if(TARGET l3render)
   l3_fuzz_target(render_req ${CMAKE_SOURCE_DIR}/fuzz/render_req.c LIBS l3render)
   # command output through the terminal emulator (render/vt.c)
   l3_fuzz_target(render_vt ${CMAKE_SOURCE_DIR}/fuzz/render_vt.c LIBS l3render)
+  # damaged search index segments (render/textindex.c): answers stay a full scan's
+  l3_fuzz_target(render_textindex ${CMAKE_SOURCE_DIR}/fuzz/render_textindex.c LIBS l3render)
 endif()
 
 # The journal's pages over datafiles of fuzzed records: one source, one target per page

@@ -107,6 +107,11 @@ void pages_set_whatis(pages_t *self, const whatis_t *whatis)
     self->whatis = whatis;
 }
 
+void pages_set_textindex(pages_t *self, textindex_t *textindex)
+{
+    self->textindex = textindex;
+}
+
 void pages_destroy(pages_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -21,6 +21,7 @@
 #include "index.h"
 #include "req.h"
 #include "whatis.h"
+#include "textindex.h"
 
 typedef struct pages_t pages_t;
 
@@ -31,6 +32,8 @@ void pages_destroy(pages_t **self_p);
 /* The command descriptions shown as tooltips on command words (borrowed: the caller
    keeps it alive while pages are made; NULL = none). */
 void pages_set_whatis(pages_t *self, const whatis_t *whatis);
+/* The search index searches use (textindex.h); owned by render; NULL: scan only. */
+void pages_set_textindex(pages_t *self, textindex_t *textindex);
 
 /* Answer req from the index: a complete HTTP/1.1 response appended to resp. */
 void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *resp);

@@ -26,6 +26,7 @@
 #include "pages.h"
 #include "req.h"
 #include "l3_time.h"
+#include "textindex.h"
 #include "whatis.h"
 #include "workers.h"
 
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -75,6 +77,12 @@ typedef struct {
     cache_entry_t cache[CACHE_SLOTS];
     uint64_t clock;
     uint64_t n_pages, n_page_failures; /* pages made by the workers, for render/metrics */
+    /* the search index (textindex.h): segments built one at a time in a child */
+    textindex_t *textindex;
+    pid_t ti_pid;          /* the child building segment ti_seg, 0 none */
+    uint32_t ti_seg;
+    int64_t ti_started_us, ti_retry_us; /* a failed build is tried again after a while */
+    uint64_t ti_generation; /* the index generation last looked at */
 } render_t;
 
 static cache_entry_t *s_cache_find(render_t *self, const char *key, uint64_t gen)
@@ -355,6 +363,66 @@ static void s_catch_up(render_t *self)
     }
 }
 
+/* The search index: when its builder is done, open what it wrote (workers forked from
+   then on search it); when none runs, start one for the newest complete segment without
+   a file. A segment takes a child a second or so (65,536 commands), so render goes on
+   answering; the first start on a long history builds them all, newest first, while the
+   segments not built yet are scanned as before. */
+static void s_textindex_step(render_t *self)
+{
+    if (!self->textindex)
+        return;
+    if (self->ti_pid > 0) {
+        int st = 0;
+        pid_t r = waitpid(self->ti_pid, &st, WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR))
+            return;
+        bool built = r == self->ti_pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        self->ti_pid = 0;
+        if (!built) {
+            l3_warn("search index: segment %" PRIu32 " was not built; tried again in a minute",
+                    self->ti_seg);
+            self->ti_retry_us = l3_time_mono_us() + 60000000;
+            self->ti_generation = 0;
+            return;
+        }
+        textindex_open(self->textindex, self->index);
+        uint32_t nsegs;
+        uint64_t bytes = textindex_bytes(self->textindex, &nsegs);
+        l3_info("search index: segment %" PRIu32 " built in %.2f s (%" PRIu32 " segments, %.1f MB)",
+                self->ti_seg, (double)(l3_time_mono_us() - self->ti_started_us) / 1e6, nsegs,
+                (double)bytes / 1048576);
+        if (self->workers)
+            workers_renew(self->workers);
+        self->ti_generation = 0; /* look for the next one */
+        if (textindex_missing(self->textindex, self->index) == UINT32_MAX)
+            l3_info("search index complete: %" PRIu32 " segments, %.1f MB", nsegs,
+                    (double)bytes / 1048576);
+    }
+    if (l3_time_mono_us() < self->ti_retry_us)
+        return;
+    uint64_t gen = index_generation(self->index);
+    if (gen == self->ti_generation)
+        return; /* nothing new since the last look */
+    self->ti_generation = gen;
+    textindex_check(self->textindex, self->index);
+    uint32_t seg = textindex_missing(self->textindex, self->index);
+    if (seg == UINT32_MAX)
+        return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        l3_warn("search index: cannot fork a builder: %s", strerror(errno));
+        self->ti_retry_us = l3_time_mono_us() + 60000000;
+        self->ti_generation = 0;
+        return;
+    }
+    if (pid == 0)
+        _exit(textindex_build(self->textindex, self->index, seg) ? 0 : 1);
+    self->ti_pid = pid;
+    self->ti_seg = seg;
+    self->ti_started_us = l3_time_mono_us();
+}
+
 /* The first full index, in slices, answering "indexing" meanwhile. */
 static void s_initial_index(render_t *self)
 {
@@ -543,6 +611,18 @@ int main(int argc, char **argv)
     s_initial_index(&self);
     if (l3_daemon_interrupted())
         goto done;
+    if (l3_config_bool(self.cfg, "render/search_index", true)) {
+        self.textindex = textindex_new(idxpath); /* beside the index file: render writes there */
+        if (self.textindex) {
+            textindex_open(self.textindex, self.index);
+            pages_set_textindex(self.pages, self.textindex);
+            uint32_t nsegs;
+            uint64_t bytes = textindex_bytes(self.textindex, &nsegs);
+            if (textindex_missing(self.textindex, self.index) == UINT32_MAX)
+                l3_info("search index complete: %" PRIu32 " segments, %.1f MB", nsegs,
+                        (double)bytes / 1048576);
+        }
+    }
     workers_cfg_t wcfg = {
         (int)l3_config_int(self.cfg, "render/workers", 4, 1, WORKERS_MAX),
         (int)l3_config_int(self.cfg, "render/page_timeout_ms", 1500, 100, 600000),
@@ -598,6 +678,7 @@ int main(int argc, char **argv)
             s_catch_up(&self);
             workers_set_generation(self.workers, index_generation(self.index));
         }
+        s_textindex_step(&self);
         if (items[0].revents & ZMQ_POLLIN)
             while (s_serve(&self, false, 100))
                 ;
@@ -610,6 +691,12 @@ cleanup:
     l3_metrics_stop();
     /* Workers first: they are killed and reaped before anything they might share goes. */
     workers_destroy(&self.workers);
+    if (self.ti_pid > 0) {
+        kill(self.ti_pid, SIGKILL);
+        while (waitpid(self.ti_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    textindex_destroy(&self.textindex);
     whatis_destroy(&self.whatis);
     if (self.router)
         zmq_close(self.router);

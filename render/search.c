@@ -139,9 +139,50 @@ static void *s_scan_part(void *arg)
     return NULL;
 }
 
-size_t search_commands(index_t *index, const char *needle, uint32_t before, size_t want,
-                 int64_t budget_us, search_accept_fn *accept, void *arg, bool *more,
-                 uint32_t *resume)
+/* Check the candidates of segment seg below hi (bits from textindex_candidates), newest
+   first, reading each line. Returns the ordinal it stopped at: lo when it went through
+   them all, higher when want was reached or the budget ran out (*out_of_time). */
+static uint32_t s_check_candidates(index_t *index, const index_cmd_t *cmds, uint32_t seg,
+                                   uint32_t hi, const uint64_t *bits, const l3_buf_t *enc,
+                                   size_t want, size_t *accepted, int64_t budget_us,
+                                   int64_t deadline, search_accept_fn *accept, void *arg,
+                                   bool *more, uint32_t *resume, bool *out_of_time)
+{
+    uint32_t lo = seg * TI_SEG;
+    l3_buf_t line;
+    l3_buf_init(&line, INDEX_LINE_MAX);
+    unsigned checked = 0;
+    uint32_t ord = hi;
+    while (ord > lo && *accepted < want) {
+        uint32_t i = ord - 1 - lo;
+        uint64_t word = bits[i >> 6] & (~0ull >> (63 - (i & 63)));
+        if (!word) { /* none at or below i in this word: to the word below */
+            ord = lo + (i & ~63u);
+            continue;
+        }
+        i = (i & ~63u) + 63 - (uint32_t)__builtin_clzll(word);
+        ord = lo + i; /* command ord is a candidate; ord + 1 .. were not */
+        if (budget_us > 0 && (++checked & 255) == 0 && l3_time_mono_us() > deadline) {
+            *out_of_time = true;
+            ord++;
+            break;
+        }
+        const index_cmd_t *c = &cmds[ord];
+        l3_buf_reset(&line);
+        if (index_read_line(index, c->off, c->len, &line) &&
+            s_line_has(line.data, line.len, enc->data, enc->len) && accept(ord, arg) &&
+            ++*accepted == want) {
+            *more = ord > 0;
+            *resume = ord;
+        }
+    }
+    l3_buf_free(&line);
+    return ord;
+}
+
+size_t search_commands(index_t *index, textindex_t *ti, const char *needle, uint32_t before,
+                       size_t want, int64_t budget_us, search_accept_fn *accept, void *arg,
+                       bool *more, uint32_t *resume)
 {
     size_t accepted = 0;
     uint32_t ncmds;
@@ -158,6 +199,7 @@ size_t search_commands(index_t *index, const char *needle, uint32_t before, size
         before = ncmds;
     long pagesz = sysconf(_SC_PAGESIZE);
     uint32_t hi = before; /* window is ordinals [lo, hi) */
+    uint64_t bits[TI_WORDS];
     while (hi > 0 && accepted < want) {
         if (budget_us > 0 && l3_time_mono_us() > deadline) {
             /* Out of time: say how far back we got; the caller offers to go on. */
@@ -165,10 +207,27 @@ size_t search_commands(index_t *index, const char *needle, uint32_t before, size
             *resume = hi;
             break;
         }
+        /* A segment the textindex has: only its candidates' lines are read. */
+        uint32_t seg = (hi - 1) >> TI_SEG_BITS;
+        if (ti && textindex_candidates(ti, seg, enc.data, enc.len, bits)) {
+            bool out_of_time = false;
+            uint32_t stop = s_check_candidates(index, cmds, seg, hi, bits, &enc, want, &accepted,
+                                               budget_us, deadline, accept, arg, more, resume,
+                                               &out_of_time);
+            if (out_of_time) {
+                *more = true;
+                *resume = stop;
+                break;
+            }
+            hi = seg * TI_SEG;
+            continue;
+        }
+        /* Otherwise a window scanned, not reaching into a segment the textindex has. */
+        uint32_t floor = ti && seg > 0 && textindex_ready(ti, seg - 1) ? seg * TI_SEG : 0;
         uint32_t lo = hi - 1;
         uint64_t wend = cmds[hi - 1].off + cmds[hi - 1].len;
         /* Grow the window down to about WINDOW bytes (at least one command). */
-        while (lo > 0 && wend - cmds[lo - 1].off <= WINDOW)
+        while (lo > floor && wend - cmds[lo - 1].off <= WINDOW)
             lo--;
         uint64_t wstart = cmds[lo].off;
         uint64_t mstart = wstart & ~(uint64_t)(pagesz - 1);

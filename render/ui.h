@@ -52,6 +52,7 @@ struct pages_t {
     int64_t search_budget_us;
     int language; /* -1 auto, 0 en, 1 ru */
     const whatis_t *whatis; /* command descriptions, owned by render; NULL: none */
+    textindex_t *textindex; /* the search index, owned by render; NULL: scan only */
 };
 
 /* ---------------------------------------------------------------- messages */

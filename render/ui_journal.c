@@ -97,7 +97,7 @@ static uint32_t *s_select(ui_ctx_t *c, size_t *count, uint64_t *total, uint32_t 
         if (!a.ords)
             return NULL;
         uint32_t resume = 0;
-        search_commands(c->ix, c->q, *before, size, c->pg->search_budget_us, ui_search_accept, &a,
+        search_commands(c->ix, c->pg->textindex, c->q, *before, size, c->pg->search_budget_us, ui_search_accept, &a,
                         more, &resume);
         *before = resume;
         qsort(a.ords, a.n, sizeof *a.ords, ui_cmp_u32);
