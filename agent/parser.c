@@ -263,7 +263,7 @@ static void s_start_truncation(l3_parser_t *self)
 
 static void s_keep(l3_parser_t *self, const uint8_t *data, size_t len)
 {
-    if (!self->cmd.in_cmd || self->alt || self->cmd.nest || len == 0)
+    if (!self->cmd.in_cmd || self->cmd.nest || len == 0)
         return;
     self->cmd.out_total += len;
     if (!self->cmd.truncated) {
@@ -1345,7 +1345,10 @@ static void s_csi_done(l3_parser_t *self)
 {
     int alt = s_csi_alt(self->seq, self->seq_len);
     if (alt) {
-        //  The switch itself is not kept: the kept output is what the normal screen showed.
+        //  Kept with all the full-screen program drew, so the replay, the .cast export and
+        //  the journal's last screen (render/vt.c) have it; the switch is what tells them
+        //  which screen was which.
+        s_out(self, self->seq, self->seq_len);
         if (alt > 0) {
             if (self->cmd.in_cmd)
                 self->cmd.flags |= L3_FLAG_FULLSCREEN;

@@ -252,7 +252,8 @@ wait_for 'screen | grep -q "less line 3"'
 keys q
 wait_for "[ \$(count D) -gt $n ]"
 wait_prompt "$b"
-expect 'less pager.txt' 0 - 'fullscreen' '!less line 3'
+# everything less drew is kept, its switches too (the replay and the last screen need it)
+expect 'less pager.txt' 0 - 'fullscreen' '~less line 3' '~\e[?1049h' '~\e[?1049l'
 
 # --- a nested recorded shell: its commands once, under the inner session ------------------
 b=$(count B) n=$(count D)

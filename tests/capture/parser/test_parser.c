@@ -437,8 +437,10 @@ static const case_t s_cases[] = {
     {"cyrillic", b_cyrillic, 0, 1, 0, "echo привет", "/home/юзер", "привет\r\n", 0, 0, 0, ""},
     {"invalid bytes", b_invalid, 0, 1, 0, "printf '\\xff'", "/", "\xff\xfe\xc0\x80 ok\r\n", 0, 0,
      0, ""},
-    {"alternate screen", b_alt, 0, 1, 0, "vim x", "/", "before\x1b[0mafter\r\n", 0, 0,
-     L3_FLAG_FULLSCREEN, ""},
+    /* everything, the full-screen part and its switches too: the replay and the journal's
+       last screen need them */
+    {"alternate screen", b_alt, 0, 1, 0, "vim x", "/",
+     "before\x1b[?1049h\x1b[2JSCREEN\x1b[?1049l\x1b[0mafter\r\n", 0, 0, L3_FLAG_FULLSCREEN, ""},
     {"nested session", b_nest, 0, 1, 0, "su -", "/", "Password: \r\nlogout\r\n", 0, 0,
      L3_FLAG_NESTED, ""},
     {"output cap", b_cap, 64, 1, 0, "yes", "/", NULL, 0, 0, L3_FLAG_TRUNCATED, ""},
