@@ -316,6 +316,10 @@ static bool s_output_vt_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bo
     return true;
 }
 
+/* An output pause at least this long (seconds, from the record's timing) is a screen
+   someone looked at (vt_mark); vim writes its "written" line and leaves 0.1 s apart. */
+#define SCREEN_PAUSE_S 0.25
+
 /* A full-screen program's last screen (vt_last_screen), all its rows in a box the size
    of the terminal: what the person saw when they left it, without starting the replay.
    Where capture dropped bytes, the tail alone: the program redraws its screen, and the
@@ -328,7 +332,32 @@ static void s_screen_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r)
     vt_t *vt = ui_vt_new(c, ord, 0);
     if (!vt)
         return;
-    vt_write(vt, r->output.data + from, r->output.len - from);
+    /* Chunk by chunk as the timing has them (it covers the whole output when nothing was
+       dropped), marking the screen where the output paused: a person was looking. */
+    const uint8_t *o = r->output.data + from;
+    size_t left = r->output.len - from;
+    const char *t = from ? NULL : (const char *)r->timing.data, *tend = t ? t + r->timing.len : NULL;
+    while (t && t < tend && left) {
+        char line[64];
+        const char *nl = memchr(t, '\n', (size_t)(tend - t));
+        size_t ll = (size_t)((nl ? nl : tend) - t);
+        double delay;
+        unsigned long bytes;
+        if (ll >= sizeof line)
+            break;
+        memcpy(line, t, ll);
+        line[ll] = 0;
+        if (sscanf(line, "%lf %lu", &delay, &bytes) != 2)
+            break;
+        if (delay >= SCREEN_PAUSE_S)
+            vt_mark(vt);
+        size_t n = bytes < left ? (size_t)bytes : left;
+        vt_write(vt, o, n);
+        o += n;
+        left -= n;
+        t = nl ? nl + 1 : tend;
+    }
+    vt_write(vt, o, left);
     vt_doc_t *screen = vt_overrun(vt) ? NULL : vt_last_screen(vt);
     if (!ui_vt_done(c, &vt) || !screen) {
         vt_doc_destroy(&screen);

@@ -71,6 +71,7 @@ struct vt_t {
     bool altscreen;      /* the alternate screen is emulated (not VT_NO_ALTSCREEN) */
     bool in_alt;         /* a program switched to it and has not left */
     vt_doc_t *snap;      /* the alternate screen as it was when last left */
+    vt_doc_t *mark;      /* the alternate screen at the last vt_mark, while on it */
     /* the work budget (vt_set_budget) */
     uint64_t cost, budget;
     bool overrun;
@@ -362,6 +363,7 @@ void vt_destroy(vt_t **self_p)
         vterm_free(self->term);
     s_store_free(&self->sb);
     vt_doc_destroy(&self->snap);
+    vt_doc_destroy(&self->mark);
     free(self->cells);
     free(self);
     *self_p = NULL;
@@ -499,14 +501,19 @@ static void s_guard_altscreen(vt_t *self, bool set)
     s_charge(self, s_cells(self));
     if (set) {
         self->in_alt = true;
+        vt_doc_destroy(&self->mark); /* marks of an earlier program are not this one's */
         return;
     }
     if (!self->in_alt)
         return;
     self->in_alt = false;
-    s_charge(self, 32 * s_cells(self)); /* get_cell: a call per cell, 50 ns */
-    s_guard_flush(self); /* what the program drew, on the screen before it is read */
-    vt_doc_t *snap = s_doc_new(self, false, false);
+    vt_doc_t *snap = self->mark; /* what was looked at, before the exit output */
+    self->mark = NULL;
+    if (!snap) {
+        s_charge(self, 32 * s_cells(self)); /* get_cell: a call per cell, 50 ns */
+        s_guard_flush(self); /* what the program drew, on the screen before it is read */
+        snap = s_doc_new(self, false, false);
+    }
     if (snap) {
         vt_doc_destroy(&self->snap);
         self->snap = snap;
@@ -731,6 +738,19 @@ vt_doc_t *vt_transcript(vt_t *self)
 vt_doc_t *vt_screen(vt_t *self)
 {
     return s_doc_new(self, false, false);
+}
+
+void vt_mark(vt_t *self)
+{
+    if (!self->in_alt || self->overrun)
+        return;
+    s_charge(self, 32 * s_cells(self));
+    s_guard_flush(self);
+    vt_doc_t *doc = s_doc_new(self, false, false);
+    if (doc) {
+        vt_doc_destroy(&self->mark);
+        self->mark = doc;
+    }
 }
 
 void vt_set_budget(vt_t *self, uint64_t cells)

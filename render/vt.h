@@ -106,9 +106,17 @@ vt_doc_t *vt_transcript(vt_t *self);
 /* The screen alone: exactly rows lines (blank ones empty). Caller owns; NULL on OOM. */
 vt_doc_t *vt_screen(vt_t *self);
 /* The last screen of a full-screen program: the alternate screen as it was when the
-   program left it (the last time it did), or the screen now when it is still on it or
-   never went there. Exactly rows lines. Caller owns; NULL on OOM. */
+   program left it (the last time it did; at its last vt_mark when there was one), or the
+   screen now when it is still on it or never went there. Exactly rows lines. Caller
+   owns; NULL on OOM. */
 vt_doc_t *vt_last_screen(vt_t *self);
+/* The screen now is one the person looked at: the output paused here (the caller knows
+   from the record's timing). A program's last screen is then this one if it leaves the
+   alternate screen before the next mark: what a program writes after the quitting key
+   (less erasing its prompt, vim's "written" line and the scroll after it) was on the
+   screen for milliseconds and is not what the person saw. No effect off the alternate
+   screen. */
+void vt_mark(vt_t *self);
 void vt_doc_destroy(vt_doc_t **doc_p);
 
 /* Append the doc as HTML: lines joined by '\n', escaped like ansi_html_escape, styled

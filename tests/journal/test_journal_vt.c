@@ -392,6 +392,40 @@ static void test_last_screen(void)
     free(got);
     vt_doc_destroy(&doc);
     vt_destroy(&vt);
+    /* a mark where the output paused: the exit output after it is not the last screen
+       (less erases its prompt on q; vim writes "written" and scrolls, then leaves) */
+    static const struct {
+        const char *looked, *exit, *want;
+    } marked[] = {
+        {"\x1b[?1049h\x1b[H\x1b[2J1\r\n2\r\n3\r\n:", "\r\x1b[K\x1b[?1049l", "1\n2\n3\n:"},
+        {"\x1b[?1049h\x1b[H\x1b[2Jline one\r\nline two\x1b[4;1H:wq", "\r\"f\" written\r\r\n\x1b[?1049l",
+         "line one\nline two\n\n:wq"},
+    };
+    for (size_t i = 0; i < sizeof marked / sizeof marked[0]; i++) {
+        vt = vt_new(4, 20, 0);
+        vt_write(vt, "shell\r\n", 7);
+        vt_mark(vt); /* off the alternate screen: nothing */
+        vt_write(vt, marked[i].looked, strlen(marked[i].looked));
+        vt_mark(vt);
+        vt_write(vt, marked[i].exit, strlen(marked[i].exit));
+        doc = vt_last_screen(vt);
+        got = s_doc_text(doc);
+        CHECK_MSG(!strcmp(got, marked[i].want), "marked %zu: [%s]", i, got);
+        free(got);
+        vt_doc_destroy(&doc);
+        vt_destroy(&vt);
+    }
+    /* a mark of an earlier program does not count for the next one */
+    vt = vt_new(2, 10, 0);
+    vt_write(vt, "\x1b[?1049hold", 12);
+    vt_mark(vt);
+    vt_write(vt, "\x1b[?1049l\x1b[?1049hnew\x1b[?1049l", strlen("\x1b[?1049l\x1b[?1049hnew\x1b[?1049l"));
+    doc = vt_last_screen(vt);
+    got = s_doc_text(doc);
+    CHECK_MSG(!strcmp(got, "new\n"), "next program [%s]", got);
+    free(got);
+    vt_doc_destroy(&doc);
+    vt_destroy(&vt);
     /* two programs: the second one's screen; and 47/1047 like 1049 */
     vt = vt_new(2, 10, 0);
     const char *two = "\x1b[?1049hfirst\x1b[?1049l\x1b[?47hsecond\x1b[?47lout\r\n";
