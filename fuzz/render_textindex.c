@@ -112,16 +112,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!s_ix)
         s_setup();
-    if (size < 1 || (size_t)data[0] + 1 > size)
+    size_t nlen = size ? data[0] & 0x7f : 0;
+    bool icase = size && (data[0] & 0x80); /* the high bit: any case */
+    if (size < 1 || nlen + 1 > size)
         return 0;
-    char needle[256];
-    memcpy(needle, data + 1, data[0]);
-    needle[data[0]] = 0;
-    if (strlen(needle) != data[0] || !needle[0])
+    char needle[128];
+    memcpy(needle, data + 1, nlen);
+    needle[nlen] = 0;
+    if (strlen(needle) != nlen || !needle[0])
         return 0;
     uint8_t *file = malloc(s_size);
     memcpy(file, s_pristine, s_size);
-    for (size_t at = 1 + (size_t)data[0]; at + 5 <= size; at += 5) {
+    for (size_t at = 1 + nlen; at + 5 <= size; at += 5) {
         uint32_t off;
         memcpy(&off, data + at, 4);
         file[off % s_size] ^= data[at + 4];
@@ -135,8 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t with = 0, without = 0;
     bool more;
     uint32_t resume;
-    search_commands(s_ix, ti, needle, UINT32_MAX, SIZE_MAX, 0, s_count, &with, &more, &resume);
-    search_commands(s_ix, NULL, needle, UINT32_MAX, SIZE_MAX, 0, s_count, &without, &more,
+    search_commands(s_ix, ti, needle, icase, UINT32_MAX, SIZE_MAX, 0, s_count, &with, &more, &resume);
+    search_commands(s_ix, NULL, needle, icase, UINT32_MAX, SIZE_MAX, 0, s_count, &without, &more,
                     &resume);
     if (with != without)
         abort();

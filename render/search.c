@@ -18,11 +18,73 @@ typedef struct {
     const uint8_t *base; /* mapping of the window, byte wstart */
     uint64_t wstart;
     uint32_t lo, hi;
-    const uint8_t *needle;
+    const uint8_t *needle; /* folded when icase */
     size_t nlen;
+    bool icase;
     uint32_t *hits;
     uint32_t nhits;
 } part_t;
+
+static uint8_t s_fold(uint8_t b)
+{
+    return b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b;
+}
+
+/* memmem ignoring ASCII case: needle is folded already. An anchor byte of the needle is
+   found with memchr: its first byte that is not a letter (one case only), or else its
+   first letter in each case, the nearer occurrence of the two kept between looks (each
+   memchr runs over the haystack once); the rest is compared folded. */
+static const uint8_t *s_memmem_fold(const uint8_t *hay, size_t len, const uint8_t *needle,
+                                    size_t nlen)
+{
+    if (nlen == 0 || len < nlen)
+        return NULL;
+    size_t j = 0;
+    while (j < nlen && needle[j] >= 'a' && needle[j] <= 'z')
+        j++;
+    if (j == nlen)
+        j = 0; /* all letters: the first, in both cases */
+    uint8_t lo = needle[j], up = lo >= 'a' && lo <= 'z' ? (uint8_t)(lo - 32) : lo;
+    const uint8_t *end = hay + len - nlen + j + 1; /* anchors past it leave no room */
+    const uint8_t *next_lo = NULL, *next_up = up != lo ? NULL : end; /* NULL: not looked */
+    const uint8_t *at = hay + j;
+    while (at < end) {
+        if (!next_lo || next_lo < at) {
+            next_lo = memchr(at, lo, (size_t)(end - at));
+            if (!next_lo)
+                next_lo = end;
+        }
+        if (!next_up || next_up < at) {
+            next_up = memchr(at, up, (size_t)(end - at));
+            if (!next_up)
+                next_up = end;
+        }
+        const uint8_t *h = next_lo < next_up ? next_lo : next_up;
+        if (h >= end)
+            return NULL;
+        const uint8_t *start = h - j;
+        size_t k = 0;
+        while (k < nlen && s_fold(start[k]) == needle[k])
+            k++;
+        if (k == nlen)
+            return start;
+        at = h + 1;
+    }
+    return NULL;
+}
+
+/* A folded copy of the line in buf (icase): s_line_has then compares folded bytes, and
+   the positions, tags and entities are where they were (folding keeps every length). */
+static const uint8_t *s_folded(const uint8_t *line, size_t len, l3_buf_t *buf)
+{
+    l3_buf_reset(buf);
+    if (!l3_buf_reserve(buf, len))
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        buf->data[i] = s_fold(line[i]);
+    buf->len = len;
+    return buf->data;
+}
 
 /* Inside an entity ("&amp;", "&#10;"): a '&' after the last ';' within an entity's length
    before h, in the text segment that starts at seg. */
@@ -119,8 +181,11 @@ static void *s_scan_part(void *arg)
     uint64_t from = cmds[p->lo].off, to = cmds[p->hi - 1].off + cmds[p->hi - 1].len;
     size_t at = (size_t)(from - p->wstart), end = (size_t)(to - p->wstart);
     uint32_t ord = p->lo;
+    l3_buf_t folded;
+    l3_buf_init(&folded, INDEX_LINE_MAX);
     while (at < end) {
-        const uint8_t *h = memmem(p->base + at, end - at, p->needle, p->nlen);
+        const uint8_t *h = p->icase ? s_memmem_fold(p->base + at, end - at, p->needle, p->nlen)
+                                    : memmem(p->base + at, end - at, p->needle, p->nlen);
         if (!h)
             break;
         uint64_t hoff = p->wstart + (uint64_t)(h - p->base);
@@ -129,13 +194,16 @@ static void *s_scan_part(void *arg)
         const index_cmd_t *c = &cmds[ord];
         if (hoff >= c->off && hoff < c->off + c->len) {
             const uint8_t *line = p->base + (c->off - p->wstart);
-            if (s_line_has(line, c->len, p->needle, p->nlen))
+            if (p->icase)
+                line = s_folded(line, c->len, &folded);
+            if (line && s_line_has(line, c->len, p->needle, p->nlen))
                 p->hits[p->nhits++] = ord;
             at = (size_t)(c->off + c->len - p->wstart); /* one look per command */
         } else {
             at = (size_t)(hoff - p->wstart) + 1; /* between records (a session line) */
         }
     }
+    l3_buf_free(&folded);
     return NULL;
 }
 
@@ -144,13 +212,14 @@ static void *s_scan_part(void *arg)
    them all, higher when want was reached or the budget ran out (*out_of_time). */
 static uint32_t s_check_candidates(index_t *index, const index_cmd_t *cmds, uint32_t seg,
                                    uint32_t hi, const uint64_t *bits, const l3_buf_t *enc,
-                                   size_t want, size_t *accepted, int64_t budget_us,
+                                   bool icase, size_t want, size_t *accepted, int64_t budget_us,
                                    int64_t deadline, search_accept_fn *accept, void *arg,
                                    bool *more, uint32_t *resume, bool *out_of_time)
 {
     uint32_t lo = seg * TI_SEG;
-    l3_buf_t line;
+    l3_buf_t line, folded;
     l3_buf_init(&line, INDEX_LINE_MAX);
+    l3_buf_init(&folded, INDEX_LINE_MAX);
     unsigned checked = 0;
     uint32_t ord = hi;
     while (ord > lo && *accepted < want) {
@@ -169,20 +238,23 @@ static uint32_t s_check_candidates(index_t *index, const index_cmd_t *cmds, uint
         }
         const index_cmd_t *c = &cmds[ord];
         l3_buf_reset(&line);
-        if (index_read_line(index, c->off, c->len, &line) &&
-            s_line_has(line.data, line.len, enc->data, enc->len) && accept(ord, arg) &&
+        const uint8_t *text = index_read_line(index, c->off, c->len, &line) ? line.data : NULL;
+        if (text && icase)
+            text = s_folded(line.data, line.len, &folded);
+        if (text && s_line_has(text, line.len, enc->data, enc->len) && accept(ord, arg) &&
             ++*accepted == want) {
             *more = ord > 0;
             *resume = ord;
         }
     }
     l3_buf_free(&line);
+    l3_buf_free(&folded);
     return ord;
 }
 
-size_t search_commands(index_t *index, textindex_t *ti, const char *needle, uint32_t before,
-                       size_t want, int64_t budget_us, search_accept_fn *accept, void *arg,
-                       bool *more, uint32_t *resume)
+size_t search_commands(index_t *index, textindex_t *ti, const char *needle, bool icase,
+                       uint32_t before, size_t want, int64_t budget_us, search_accept_fn *accept,
+                       void *arg, bool *more, uint32_t *resume)
 {
     size_t accepted = 0;
     uint32_t ncmds;
@@ -195,6 +267,9 @@ size_t search_commands(index_t *index, textindex_t *ti, const char *needle, uint
     *resume = 0;
     if (!needle || !*needle || !l3_xml_encode_bytes(needle, strlen(needle), &enc) || !enc.len)
         goto cleanup;
+    if (icase) /* lines are folded the same way before they are compared */
+        for (size_t i = 0; i < enc.len; i++)
+            enc.data[i] = s_fold(enc.data[i]);
     if (before > ncmds)
         before = ncmds;
     long pagesz = sysconf(_SC_PAGESIZE);
@@ -211,7 +286,7 @@ size_t search_commands(index_t *index, textindex_t *ti, const char *needle, uint
         uint32_t seg = (hi - 1) >> TI_SEG_BITS;
         if (ti && textindex_candidates(ti, seg, enc.data, enc.len, bits)) {
             bool out_of_time = false;
-            uint32_t stop = s_check_candidates(index, cmds, seg, hi, bits, &enc, want, &accepted,
+            uint32_t stop = s_check_candidates(index, cmds, seg, hi, bits, &enc, icase, want, &accepted,
                                                budget_us, deadline, accept, arg, more, resume,
                                                &out_of_time);
             if (out_of_time) {
@@ -247,8 +322,9 @@ size_t search_commands(index_t *index, textindex_t *ti, const char *needle, uint
         /* Two halves scanned at once: memmem is the whole cost, and there are cores. */
         uint32_t mid = lo + (hi - lo) / 2;
         part_t parts[2] = {
-            {cmds, map + (wstart - mstart), wstart, lo, mid, enc.data, enc.len, hits, 0},
-            {cmds, map + (wstart - mstart), wstart, mid, hi, enc.data, enc.len, hits + (mid - lo), 0},
+            {cmds, map + (wstart - mstart), wstart, lo, mid, enc.data, enc.len, icase, hits, 0},
+            {cmds, map + (wstart - mstart), wstart, mid, hi, enc.data, enc.len, icase,
+             hits + (mid - lo), 0},
         };
         pthread_t th;
         bool threaded = hi - lo > 64 && pthread_create(&th, NULL, s_scan_part, &parts[1]) == 0;

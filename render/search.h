@@ -10,7 +10,7 @@
     MAP_POPULATE: building the page tables up front cost more than the scan itself,
     while faults taken by the two scanning threads overlap), and it stops as soon as the caller has enough results: a page of recent hits
     costs one window. Each window is scanned by two threads (halves). Matching is exact
-    (case-sensitive) bytes. */
+    bytes, or with icase, bytes with ASCII letters in either case. */
 #ifndef SEARCH_H
 #define SEARCH_H
 
@@ -27,9 +27,10 @@ typedef bool(search_accept_fn)(uint32_t ord, void *arg);
    render long. Returns the number accepted; *more is set when older commands remain
    unsearched, and *resume is the `before` to continue with. ti (may be NULL): where it
    has a segment, only the lines of its candidates are read (textindex.h); elsewhere the
-   datafile is scanned. */
-size_t search_commands(index_t *index, textindex_t *ti, const char *needle, uint32_t before,
-                       size_t want, int64_t budget_us, search_accept_fn *accept, void *arg,
-                       bool *more, uint32_t *resume);
+   datafile is scanned. icase: ASCII letters match in either case (the index is folded;
+   lines are folded before the check). */
+size_t search_commands(index_t *index, textindex_t *ti, const char *needle, bool icase,
+                       uint32_t before, size_t want, int64_t budget_us, search_accept_fn *accept,
+                       void *arg, bool *more, uint32_t *resume);
 
 #endif

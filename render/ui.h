@@ -66,7 +66,7 @@ enum {
     M_PER_DAY, M_PER_USER, M_PER_HOST, M_OLDER, M_NOT_FOUND, M_NOTE, M_BYTES_DROPPED,
     M_PAGE, M_FOLLOWING, M_NOJS_REPLAY, M_PERMALINK, M_TOTAL, M_INDEXING, M_INTERRUPTED,
     M_DATE, M_COUNT, M_ALL, M_MORE_BYTES, M_FULL_COMMAND, M_INNER_SHELL, M_RAN_SHELL, M_STOPPED,
-    M_SPEED, M_NO_PLAYER, M_LAST_SCREEN, M_COUNT_
+    M_SPEED, M_NO_PLAYER, M_LAST_SCREEN, M_ICASE, M_COUNT_
 };
 /* clang-format on */
 
@@ -91,6 +91,7 @@ typedef struct {
     int64_t from_us, to_us;
     bool failed;
     char q[REQ_VALUE_MAX + 1];
+    bool icase; /* i=1: the search ignores the case of ASCII letters */
     char fhost[REQ_VALUE_MAX + 1], fuser[REQ_VALUE_MAX + 1];
     char ffrom[16], fto[16];
     bool bad_filter; /* a named host/user that does not exist: nothing matches */

@@ -242,7 +242,7 @@ void ui_api_commands(ui_ctx_t *c)
         ui_search_acc_t a = {c, calloc(limit, sizeof(uint32_t)), 0};
         searched = true;
         if (a.ords)
-            search_commands(c->ix, c->pg->textindex, c->q, before, limit, c->pg->search_budget_us, ui_search_accept,
+            search_commands(c->ix, c->pg->textindex, c->q, c->icase, before, limit, c->pg->search_budget_us, ui_search_accept,
                             &a, &more, &resume);
         ords = a.ords;
         n = a.n;

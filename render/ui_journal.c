@@ -97,7 +97,7 @@ static uint32_t *s_select(ui_ctx_t *c, size_t *count, uint64_t *total, uint32_t 
         if (!a.ords)
             return NULL;
         uint32_t resume = 0;
-        search_commands(c->ix, c->pg->textindex, c->q, *before, size, c->pg->search_budget_us, ui_search_accept, &a,
+        search_commands(c->ix, c->pg->textindex, c->q, c->icase, *before, size, c->pg->search_budget_us, ui_search_accept, &a,
                         more, &resume);
         *before = resume;
         qsort(a.ords, a.n, sizeof *a.ords, ui_cmp_u32);
@@ -204,7 +204,9 @@ void ui_journal_filter_form(ui_ctx_t *c)
         c->failed ? " checked" : "", c->m[M_FAILED_ONLY]);
     OUT("<label>%s <input type=\"search\" name=\"q\" value=\"", c->m[M_SEARCH]);
     ui_esc(c, c->q);
-    OUT("\"></label> <button>%s</button></form>\n", c->m[M_APPLY]);
+    OUT("\"></label> <label><input type=\"checkbox\" name=\"i\" value=\"1\"%s> %s</label> ",
+        c->icase ? " checked" : "", c->m[M_ICASE]);
+    OUT("<button>%s</button></form>\n", c->m[M_APPLY]);
 }
 
 void ui_journal_page(ui_ctx_t *c, const char *title, const char *script)

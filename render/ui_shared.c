@@ -31,7 +31,7 @@ static const char *s_en[M_COUNT_] = {
     "total", "Indexing the datafile", "interrupted", "Date", "Count", "all", "more bytes",
     "full command", "inner shell", "started a shell: its commands follow as its own", "stopped by", "Speed",
     "The player is not installed here; download the recording as text or asciicast.",
-    "the screen when the program ended"};
+    "the screen when the program ended", "any case"};
 
 static const char *s_ru[M_COUNT_] = {
     "Оглавление", "Журнал", "Поиск", "Статистика", "Машины", "Пользователи", "Сеансы",
@@ -46,7 +46,7 @@ static const char *s_ru[M_COUNT_] = {
     "байт не показано", "вся команда", "вложенная оболочка",
     "запустила оболочку: её команды идут отдельно", "остановлена сигналом", "Скорость",
     "Проигрыватель здесь не установлен; скачайте запись как текст или asciicast.",
-    "экран в момент завершения программы"};
+    "экран в момент завершения программы", "без учёта регистра"};
 
 static const char *s_wday[2][7] = {
     {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
@@ -494,6 +494,8 @@ void ui_read_filters(ui_ctx_t *c)
         c->failed = v[0] == '1' || !strcmp(v, "on");
     if (!req_param(c->req->query, "q", c->q, sizeof c->q))
         c->q[0] = 0;
+    if (req_param(c->req->query, "i", v, sizeof v))
+        c->icase = v[0] == '1' || !strcmp(v, "on");
 }
 
 void ui_filter_query(ui_ctx_t *c, char *buf, size_t size)
@@ -525,6 +527,8 @@ void ui_filter_query(ui_ctx_t *c, char *buf, size_t size)
         ADDQ("failed", "1");
     if (c->q[0])
         ADDQ("q", c->q);
+    if (c->icase)
+        ADDQ("i", "1");
 #undef ADDQ
 }
 

@@ -310,30 +310,30 @@ int main(void)
     } acc = {found, 0};
     (void)acc;
     uint32_t resume;
-    size_t n = search_commands(ix, NULL, "needle", UINT32_MAX, 3, 0, s_want, NULL, &more, &resume);
+    size_t n = search_commands(ix, NULL, "needle", false, UINT32_MAX, 3, 0, s_want, NULL, &more, &resume);
     CHECK(n == 3 && more, "search 3 newest with more: %zu %d", n, more);
-    n = search_commands(ix, NULL, "needle", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "needle", false, UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 10, "10 commands mention needle: %zu", n);
-    n = search_commands(ix, NULL, "<5>", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "<5>", false, UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 1, "markup in the needle is matched as text: %zu", n);
-    n = search_commands(ix, NULL, "h&1", UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "h&1", false, UINT32_MAX, 100, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "attributes are not searched: %zu", n);
     /* Found by fuzz/render_page: a needle that also stood in the start tag ("e" is in
        agent="..."; "alice" is the user) hid the command, element names matched ("line"
        is in <line>), and so did entities and the timing lines. */
-    n = search_commands(ix, NULL, "e", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "e", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 100, "a needle that is also in every start tag: %zu", n);
-    n = search_commands(ix, NULL, "alice", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "alice", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "the user name is only an attribute here: %zu", n);
-    n = search_commands(ix, NULL, "tmp", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "tmp", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 100, "the cwd is searched: %zu", n);
-    n = search_commands(ix, NULL, "ine", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "ine", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 100, "\"line <N>\" in every output: %zu", n);
-    n = search_commands(ix, NULL, "out", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "out", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "element names are not text: %zu", n);
-    n = search_commands(ix, NULL, "lt;", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "lt;", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "the inside of an entity is not text: %zu", n);
-    n = search_commands(ix, NULL, "#10", UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "#10", false, UINT32_MAX, 200, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "an encoded newline is not text: %zu", n);
 
     /* growth: a partial line is not indexed until complete; the footer is not passed */
@@ -439,15 +439,15 @@ int main(void)
     ix = index_new(path, NULL);
     index_load(ix);
     index_scan(ix, UINT64_MAX, UINT64_MAX, &more);
-    n = search_commands(ix, NULL, "1b", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "1b", false, UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "hex of ESC is not text: %zu", n);
-    n = search_commands(ix, NULL, "[1mbold", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "[1mbold", false, UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
     CHECK(n == 1, "text after an ESC: %zu", n);
-    n = search_commands(ix, NULL, "x", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "x", false, UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
     CHECK(n == 1, "x in the command line, not only in <x>: %zu", n);
-    n = search_commands(ix, NULL, " end", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, " end", false, UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
     CHECK(n == 1, "text after two ESCs: %zu", n);
-    n = search_commands(ix, NULL, "0.5", UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
+    n = search_commands(ix, NULL, "0.5", false, UINT32_MAX, 10, 0, s_want, NULL, &more, &resume);
     CHECK(n == 0, "timing lines are not searched: %zu", n);
     index_destroy(&ix);
 
