@@ -159,14 +159,17 @@ set -- $(wrk_p "http://127.0.0.1:$hport/static/page.html"); st_p50=$1; st_p99=$2
 python3 - "$hport" > "$work/uncached.lua" <<'PY'
 print('local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/journal/journal?page=" .. (1000 + n % 8000))\nend')
 PY
-set -- $(wrk -t2 -c8 -d"${secs}s" --latency -s "$work/uncached.lua" "http://127.0.0.1:$hport" | python3 -c '
+wrk_uncached() { # -> "p50_ms p99_ms rps" of a different page each request
+    wrk -t2 -c8 -d"${secs}s" --latency -s "$work/uncached.lua" "http://127.0.0.1:$hport" | python3 -c '
 import sys, re
 t = sys.stdin.read()
 def ms(label):
     m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", t, re.M)
     v, u = float(m.group(1)), m.group(2)
     return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-print("%.2f %.2f %s" % (ms("50"), ms("99"), re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))')
+print("%.2f %.2f %s" % (ms("50"), ms("99"), re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))'
+}
+set -- $(wrk_uncached)
 unc_p50=$1; unc_p99=$2; unc_rps=$3
 # --- search -------------------------------------------------------------------------------
 search_ms=""
@@ -191,14 +194,7 @@ rss_after=$(awk '/VmHWM/ {print $2}' /proc/$render_pid/status)
 kill "$render_pid"; wait "$render_pid" 2>/dev/null || true
 sed -i 's/^    page_size = 100$/    page_size = 100\n    output_emulator = false/' "$work/lilalo.cfg"
 start_render
-set -- $(wrk -t2 -c8 -d"${secs}s" --latency -s "$work/uncached.lua" "http://127.0.0.1:$hport" | python3 -c '
-import sys, re
-t = sys.stdin.read()
-def ms(label):
-    m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", t, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-print("%.2f %.2f %s" % (ms("50"), ms("99"), re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))')
+set -- $(wrk_uncached)
 noemu_p50=$1; noemu_p99=$2; noemu_rps=$3
 sed -i '/^    output_emulator = false$/d' "$work/lilalo.cfg"
 
