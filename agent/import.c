@@ -4,6 +4,7 @@
 #include "l3_log.h"
 #include "l3_time.h"
 #include "parser.h"
+#include "rec_spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +164,7 @@ static int s_typescript(builder_t *b, const uint8_t *data, size_t len, const uin
                         size_t tlen, int64_t fallback_us)
 {
     size_t at = 0;
+    size_t untimed = 0; /* header bytes the timing counts (l3-rec's), not fed */
     int64_t start = 0;
     static const char started[] = "Script started on ";
     if (len >= sizeof(started) - 1 && memcmp(data, started, sizeof(started) - 1) == 0) {
@@ -170,6 +172,9 @@ static int s_typescript(builder_t *b, const uint8_t *data, size_t len, const uin
         size_t hl = nl ? (size_t) (nl - data) : len;
         start = s_script_header_time((const char *) data, hl);
         at = nl ? hl + 1 : len;
+        //  script(1)'s timing starts after the header line; l3-rec's covers it too.
+        if (memmem(data, hl, L3_REC_HEADER_TAG, sizeof(L3_REC_HEADER_TAG) - 1))
+            untimed = at;
         //  util-linux puts the terminal size in the header: COLUMNS="80".
         const uint8_t *c = memmem(data, hl, "COLUMNS=\"", 9);
         if (c) {
@@ -208,6 +213,9 @@ static int s_typescript(builder_t *b, const uint8_t *data, size_t len, const uin
                 if (sscanf(line, "%lf %llu", &delay, &n) == 2 && isfinite(delay) && delay >= 0
                     && delay < 1e9) {
                     t += (int64_t) (delay * 1e6);
+                    size_t skip = n < untimed ? (size_t) n : untimed;
+                    untimed -= skip;
+                    n -= skip;
                     size_t take = n < end - at ? (size_t) n : end - at;
                     s_feed(b, data + at, take, t);
                     at += take;

@@ -544,7 +544,7 @@ int main(int argc, char **argv)
         char header[512];
         const char *term = getenv("TERM");
         snprintf(header, sizeof header,
-                 "Script started on %s [l3-rec SID=\"%s\" TERM=\"%s\" TTY=\"%s\" "
+                 "Script started on %s " L3_REC_HEADER_TAG "\"%s\" TERM=\"%s\" TTY=\"%s\" "
                  "COLUMNS=\"%u\" LINES=\"%u\"]\n",
                  when, sid, term ? term : "", pty_name, (unsigned)ws.ws_col,
                  (unsigned)ws.ws_row);

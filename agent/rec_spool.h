@@ -17,6 +17,11 @@
 
 #define REC_SPOOL_BUF (256 * 1024)
 
+/* In l3-rec's "Script started on ..." header line: says the .timing covers the header
+   too (its first timing line), unlike script(1)'s; the agent (spool.c, import.c) reads
+   the timing from byte 0 of such a .script. */
+#define L3_REC_HEADER_TAG "[l3-rec SID="
+
 typedef struct rec_spool_t rec_spool_t;
 
 /* Create <dir>/<sid>.{script,timing,info}; `info` is the text of the .info file (already

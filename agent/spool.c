@@ -4,6 +4,7 @@
 #include "l3_log.h"
 #include "l3_time.h"
 #include "parser.h"
+#include "rec_spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -460,9 +461,14 @@ cleanup:
     return ok;
 }
 
-/* The recorder starts .script with a "Script started on ..." line, as script(1) does, which
-   no timing line covers (scriptreplay skips it too). Find where the timed bytes begin.
-   false on a read error; base stays -1 while the header line is incomplete. */
+/* The recorder starts .script with a "Script started on ..." line, as script(1) does.
+   script(1)'s timing does not cover it (the timed bytes begin after it); l3-rec's does
+   (agent/rec_spool.c: its first timing line is the header), so there the timed bytes begin
+   at 0 and the header goes to the parser as output before the session's first mark, where
+   no command takes it. Taking the header as untimed for l3-rec put every byte's time one
+   header (about 150 bytes) late: a program's last screen and the replay's rhythm were
+   those of earlier output. false on a read error; base stays -1 while the header line is
+   incomplete. */
 static bool s_find_base(l3_spool_session_t *self, int fd, bool ended)
 {
     static const char header[] = "Script started on ";
@@ -484,7 +490,9 @@ static bool s_find_base(l3_spool_session_t *self, int fd, bool ended)
         return true;
     }
     const char *nl = memchr(buf, '\n', n);
-    if (nl)
+    if (nl && memmem(buf, (size_t) (nl - buf), L3_REC_HEADER_TAG, sizeof(L3_REC_HEADER_TAG) - 1))
+        self->base = 0; /* l3-rec's: timed like the rest */
+    else if (nl)
         self->base = (int64_t) (nl - buf) + 1;
     else if (ended || n == sizeof(buf))
         self->base = 0; /* no end to the header line: take the bytes as they are */
