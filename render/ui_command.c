@@ -320,6 +320,21 @@ static bool s_output_vt_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bo
    someone looked at (vt_mark); vim writes its "written" line and leaves 0.1 s apart. */
 #define SCREEN_PAUSE_S 0.25
 
+/* Where the last switch off the alternate screen starts in data (SIZE_MAX: none). */
+static size_t s_last_alt_exit(const uint8_t *data, size_t len)
+{
+    static const char *const exits[] = {"\x1b[?1049l", "\x1b[?1047l", "\x1b[?47l"};
+    size_t last = SIZE_MAX;
+    for (size_t i = 0; i < sizeof exits / sizeof exits[0]; i++) {
+        size_t el = strlen(exits[i]);
+        for (const uint8_t *p = data; (p = memmem(p, len - (size_t)(p - data), exits[i], el));
+             p++)
+            if (last == SIZE_MAX || (size_t)(p - data) > last)
+                last = (size_t)(p - data);
+    }
+    return last;
+}
+
 /* A full-screen program's last screen (vt_last_screen), all its rows in a box the size
    of the terminal: what the person saw when they left it, without starting the replay.
    Where capture dropped bytes, the tail alone: the program redraws its screen, and the
@@ -332,30 +347,46 @@ static void s_screen_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r)
     vt_t *vt = ui_vt_new(c, ord, 0);
     if (!vt)
         return;
-    /* Chunk by chunk as the timing has them (it covers the whole output when nothing was
-       dropped), marking the screen where the output paused: a person was looking. */
+    /* The last screen is what was on the alternate screen at the last pause in the output
+       (from the record's timing, which covers the whole output when nothing was dropped)
+       before the program's last exit from it: a person was looking then. Reading a screen
+       costs its cells, so only that one pause is marked, not every pause of a long
+       session (a thousand of them would spend the budget). */
     const uint8_t *o = r->output.data + from;
     size_t left = r->output.len - from;
-    const char *t = from ? NULL : (const char *)r->timing.data, *tend = t ? t + r->timing.len : NULL;
-    while (t && t < tend && left) {
-        char line[64];
-        const char *nl = memchr(t, '\n', (size_t)(tend - t));
-        size_t ll = (size_t)((nl ? nl : tend) - t);
-        double delay;
-        unsigned long bytes;
-        if (ll >= sizeof line)
+    size_t exit_at = s_last_alt_exit(o, left), mark_at = SIZE_MAX;
+    const char *t0 = from || exit_at == SIZE_MAX ? NULL : (const char *)r->timing.data;
+    for (int pass = 0; pass < 2 && t0; pass++) {
+        /* pass 0 finds the offset of the last pause before exit_at; pass 1 feeds up to it,
+           marks, and leaves the rest to the write below */
+        const char *t = t0, *tend = t0 + r->timing.len;
+        size_t at = 0;
+        while (t < tend && at < left) {
+            char line[64];
+            const char *nl = memchr(t, '\n', (size_t)(tend - t));
+            size_t ll = (size_t)((nl ? nl : tend) - t);
+            double delay;
+            unsigned long bytes;
+            if (ll >= sizeof line)
+                break;
+            memcpy(line, t, ll);
+            line[ll] = 0;
+            if (sscanf(line, "%lf %lu", &delay, &bytes) != 2)
+                break;
+            if (pass == 0 && delay >= SCREEN_PAUSE_S && at <= exit_at)
+                mark_at = at;
+            if (pass == 1 && at == mark_at) {
+                vt_write(vt, o, at);
+                vt_mark(vt);
+                o += at;
+                left -= at;
+                break;
+            }
+            at += bytes < left - at ? (size_t)bytes : left - at;
+            t = nl ? nl + 1 : tend;
+        }
+        if (mark_at == SIZE_MAX)
             break;
-        memcpy(line, t, ll);
-        line[ll] = 0;
-        if (sscanf(line, "%lf %lu", &delay, &bytes) != 2)
-            break;
-        if (delay >= SCREEN_PAUSE_S)
-            vt_mark(vt);
-        size_t n = bytes < left ? (size_t)bytes : left;
-        vt_write(vt, o, n);
-        o += n;
-        left -= n;
-        t = nl ? nl + 1 : tend;
     }
     vt_write(vt, o, left);
     vt_doc_t *screen = vt_overrun(vt) ? NULL : vt_last_screen(vt);

@@ -1475,6 +1475,29 @@ static void test_emulated_output(void)
     r.flags |= L3_FLAG_FULLSCREEN;
     s_fixture_record(&f, &r);
     l3_record_clear(&r);
+    /* 4: a long session of 3,000 keystrokes, each after a pause: its last screen is the one
+       before the quitting key, not the "written" line after it, and reading a screen at
+       every pause would spend the emulator's budget (no screen at all) */
+    s_fixture_command_init(&f, &r, 4, "vi long", 7);
+    l3_buf_t out, timing;
+    l3_buf_init(&out, 0);
+    l3_buf_init(&timing, 0);
+    l3_buf_append_str(&out, "\x1b[?1049h\x1b[H\x1b[2J");
+    l3_buf_printf(&timing, "0.01 %zu\n", out.len);
+    for (int i = 0; i < 3000; i++) {
+        l3_buf_append_str(&out, i % 50 ? "k" : "\r\n");
+        l3_buf_printf(&timing, "0.5 %d\n", i % 50 ? 1 : 2);
+    }
+    const char *bye = "\r\x1b[Kwritten\r\r\n\x1b[?1049l";
+    l3_buf_append_str(&out, bye);
+    l3_buf_printf(&timing, "0.3 %zu\n", strlen(bye));
+    l3_bytes_set(&r.output, out.data, out.len, L3_OUTPUT_MAX);
+    l3_bytes_set(&r.timing, timing.data, timing.len, L3_TIMING_MAX);
+    r.flags |= L3_FLAG_FULLSCREEN;
+    s_fixture_record(&f, &r);
+    l3_record_clear(&r);
+    l3_buf_free(&out);
+    l3_buf_free(&timing);
     s_fixture_open(&f);
     l3_buf_t resp;
     l3_buf_init(&resp, 0);
@@ -1493,6 +1516,10 @@ static void test_emulated_output(void)
                   "no snapshot: %.4000s", page);
         const char *screen = strstr(page, "<pre class=\"screen\"");
         CHECK(screen && s_count(screen, "\n") >= 23 && strstr(screen, "&quot;notes&quot; 1L, 14B</pre>"));
+        s_get(pages, f.ix, "/cmd/3", "", "", &resp);
+        const char *long_screen = strstr((char *)resp.data, "<pre class=\"screen\"");
+        CHECK_MSG(long_screen && strstr(long_screen, "kkkkk") && !strstr(long_screen, "written"),
+                  "long session's last screen: %.2000s", long_screen ? long_screen : "(none)");
         /* a search marks its matches in emulated output */
         s_get(pages, f.ix, "/journal", "q=100", "", &resp);
         CHECK_MSG(strstr((char *)resp.data, "<mark>100</mark>%"), "no mark: %.3000s",
