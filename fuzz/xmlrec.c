@@ -8,6 +8,7 @@
 #include <libxml/parser.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static void s_quiet(void *ctx, const char *msg, ...)
@@ -55,6 +56,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     char value[128];
     l3_xmlrec_attr((const char *) data, size, "seq", value, sizeof(value));
+    //  The split tag answers as l3_xmlrec_attr does, for every name it found and a few
+    //  it may not have.
+    l3_xmlrec_tag_t tag;
+    l3_xmlrec_tag((const char *) data, size, &tag);
+    static const char *names[] = {"seq", "host", "sid", "flags", "x"};
+    for (int i = 0; i < tag.count + 5; i++) {
+        char name[64], v1[128], v2[128];
+        if (i < tag.count) {
+            if (tag.a[i].nlen >= sizeof name)
+                continue;
+            memcpy(name, tag.a[i].name, tag.a[i].nlen);
+            name[tag.a[i].nlen] = 0;
+        } else
+            snprintf(name, sizeof name, "%s", names[i - tag.count]);
+        int n1 = l3_xmlrec_attr((const char *) data, size, name, v1, sizeof v1);
+        int n2 = l3_xmlrec_tag_attr(&tag, name, v2, sizeof v2);
+        if (n1 != n2 || (n1 >= 0 && memcmp(v1, v2, (size_t) n1) != 0))
+            abort();
+    }
     bool parsed = l3_xmlrec_parse(data, size, &rec, err, sizeof(err));
     l3_record_t spaced;
     int sp = s_parse_spaced(data, size, &spaced);

@@ -895,6 +895,55 @@ int l3_xmlrec_attr(const char *line, size_t len, const char *name, char *buf, si
     return -1;
 }
 
+void l3_xmlrec_tag(const char *line, size_t len, l3_xmlrec_tag_t *tag)
+{
+    tag->count = 0;
+    tag->more = false;
+    tag->line = line;
+    tag->len = len;
+    //  The walk of l3_xmlrec_attr, recording each attribute instead of comparing it.
+    const char *tag_end = memchr(line, '>', len);
+    const char *end = tag_end ? tag_end : line + len;
+    const char *p = memchr(line, ' ', (size_t) (end - line));
+    while (p) {
+        const char *attr = p + 1;
+        const char *eq = memchr(attr, '=', (size_t) (end - attr));
+        if (!eq || end - eq < 2 || eq[1] != '"')
+            return;
+        const char *v = eq + 2;
+        const char *close = memchr(v, '"', (size_t) (end - v));
+        if (!close)
+            return;
+        if (tag->count == L3_XMLREC_ATTRS_MAX) {
+            tag->more = true;
+            return;
+        }
+        tag->a[tag->count].name = attr;
+        tag->a[tag->count].nlen = (uint32_t) (eq - attr);
+        tag->a[tag->count].value = v;
+        tag->a[tag->count].vlen = (uint32_t) (close - v);
+        tag->count++;
+        p = end - close > 1 && close[1] == ' ' ? close + 1 : NULL;
+    }
+}
+
+int l3_xmlrec_tag_attr(const l3_xmlrec_tag_t *tag, const char *name, char *buf, size_t size)
+{
+    size_t nlen = strlen(name);
+    for (int i = 0; i < tag->count; i++) {
+        if (tag->a[i].nlen != nlen || memcmp(tag->a[i].name, name, nlen) != 0)
+            continue;
+        if (tag->a[i].vlen >= size)
+            return -1;
+        memcpy(buf, tag->a[i].value, tag->a[i].vlen);
+        buf[tag->a[i].vlen] = 0;
+        return (int) tag->a[i].vlen;
+    }
+    if (tag->more)
+        return l3_xmlrec_attr(tag->line, tag->len, name, buf, size);
+    return -1;
+}
+
 void l3_xml_unescape(char *s)
 {
     char *w = s;

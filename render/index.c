@@ -355,31 +355,31 @@ static bool s_apply(index_t *self, const entry_t *en)
 /* A text attribute, unescaped, into buf (IDX_STR_MAX + 1 bytes); "" when absent or longer.
    The raw value is read into room for its escaped form: a name of L3_NAME_MAX bytes may
    take six times that in the line ("&quot;"), and cutting it there dropped the record. */
-static void s_attr_str(const char *line, size_t len, const char *name, char *buf)
+static void s_attr_str(const l3_xmlrec_tag_t *tag, const char *name, char *buf)
 {
     char raw[6 * IDX_STR_MAX + 1];
     buf[0] = 0;
-    if (l3_xmlrec_attr(line, len, name, raw, sizeof raw) < 0)
+    if (l3_xmlrec_tag_attr(tag, name, raw, sizeof raw) < 0)
         return;
     l3_xml_unescape(raw);
     if (strlen(raw) <= IDX_STR_MAX)
         memcpy(buf, raw, strlen(raw) + 1);
 }
 
-static int64_t s_attr_time(const char *line, size_t len, const char *name)
+static int64_t s_attr_time(const l3_xmlrec_tag_t *tag, const char *name)
 {
     char text[64];
     int64_t us = 0;
-    if (l3_xmlrec_attr(line, len, name, text, sizeof text) > 0 && l3_time_parse(text, &us))
+    if (l3_xmlrec_tag_attr(tag, name, text, sizeof text) > 0 && l3_time_parse(text, &us))
         return us;
     return 0;
 }
 
-static int64_t s_attr_int(const char *line, size_t len, const char *name, bool *present)
+static int64_t s_attr_int(const l3_xmlrec_tag_t *tag, const char *name, bool *present)
 {
     char text[32];
     *present = false;
-    if (l3_xmlrec_attr(line, len, name, text, sizeof text) <= 0)
+    if (l3_xmlrec_tag_attr(tag, name, text, sizeof text) <= 0)
         return 0;
     char *end;
     errno = 0;
@@ -435,31 +435,33 @@ static bool s_line_entry(const char *line, size_t len, uint64_t off, entry_t *en
     e->off = off;
     e->len = (uint32_t)len;
     e->check = s_check(line, len);
-    s_attr_str(line, len, "host", en->s[0]);
-    s_attr_str(line, len, "user", en->s[1]);
-    s_attr_str(line, len, "sid", en->s[2]);
+    l3_xmlrec_tag_t tag;
+    l3_xmlrec_tag(line, len, &tag);
+    s_attr_str(&tag, "host", en->s[0]);
+    s_attr_str(&tag, "user", en->s[1]);
+    s_attr_str(&tag, "sid", en->s[2]);
     en->s[3][0] = en->s[4][0] = 0;
     if (!en->s[0][0] || !en->s[2][0])
         return false;
-    e->start_us = s_attr_time(line, len, "start");
-    e->end_us = s_attr_time(line, len, "end");
+    e->start_us = s_attr_time(&tag, "start");
+    e->end_us = s_attr_time(&tag, "end");
     bool present;
     if (e->kind == 'S') {
-        s_attr_str(line, len, "tty", en->s[3]);
-        e->cols = (uint16_t)s_attr_int(line, len, "cols", &present);
-        e->rows = (uint16_t)s_attr_int(line, len, "rows", &present);
+        s_attr_str(&tag, "tty", en->s[3]);
+        e->cols = (uint16_t)s_attr_int(&tag, "cols", &present);
+        e->rows = (uint16_t)s_attr_int(&tag, "rows", &present);
     } else {
-        int64_t x = s_attr_int(line, len, "exit", &present);
+        int64_t x = s_attr_int(&tag, "exit", &present);
         e->has_exit = present;
         e->exit_code = (int32_t)x;
-        e->sig = (uint8_t)s_attr_int(line, len, "signal", &present);
+        e->sig = (uint8_t)s_attr_int(&tag, "signal", &present);
         char flags[128];
         uint32_t f = 0;
-        if (l3_xmlrec_attr(line, len, "flags", flags, sizeof flags) > 0 &&
+        if (l3_xmlrec_tag_attr(&tag, "flags", flags, sizeof flags) > 0 &&
             l3_record_flags_parse(flags, &f))
             e->flags = (uint8_t)f;
         if (e->kind == 'C') {
-            e->nr = (uint32_t)s_attr_int(line, len, "nr", &present);
+            e->nr = (uint32_t)s_attr_int(&tag, "nr", &present);
             s_first_word(line, len, en->s[4], &e->note);
         }
     }

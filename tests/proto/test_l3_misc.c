@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void s_time(void)
@@ -28,6 +29,23 @@ static void s_time(void)
                          "2026-11-24T21:11:44.Z", "2026-11-24T21:11:44Zjunk"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_MSG(!l3_time_parse(bad[i], &us), "accepted \"%s\"", bad[i]);
+    //  The arithmetic agrees with timegm over every year of four digits, leap days, and
+    //  the out-of-range days and leap seconds timegm runs on into the next month, minute.
+    unsigned seed = 1;
+    for (int i = 0; i < 200000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int year = i < 10000 ? i : (int) (seed >> 8) % 10000;
+        int mon = 1 + (int) (seed >> 3) % 12, day = 1 + (int) (seed >> 7) % 31;
+        int hour = (int) (seed >> 11) % 24, min = (int) (seed >> 15) % 60;
+        int sec = (int) (seed >> 19) % 61;
+        snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, mon, day, hour,
+                 min, sec);
+        struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
+                        .tm_hour = hour, .tm_min = min, .tm_sec = sec};
+        int64_t want = (int64_t) timegm(&tm) * 1000000;
+        CHECK_MSG(l3_time_parse(text, &us) && us == want, "%s: %lld, timegm %lld", text,
+                  (long long) us, (long long) want);
+    }
 }
 
 static void s_buf(void)
