@@ -58,6 +58,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     l3_xmlrec_attr((const char *) data, size, "seq", value, sizeof(value));
     //  The split tag answers as l3_xmlrec_attr does, for every name it found and a few
     //  it may not have.
+    //  A datafile header: what it reads, written again, reads the same.
+    l3_xml_head_t head, head2;
+    if (l3_xml_header_parse(data, size, &head) == 1) {
+        if (head.len > size || head.len > L3_XML_HEADER_MAX + 64)
+            abort();
+        l3_buf_t h;
+        l3_buf_init(&h, 0);
+        size_t len = head.len;
+        if (!l3_xml_header_write(&head, &h) || l3_xml_header_parse(h.data, h.len, &head2) != 1 ||
+            head2.part != head.part || head2.commands_before != head.commands_before ||
+            head2.created_us / 1000000 != head.created_us / 1000000 || head2.len != h.len)
+            abort();
+        if (head.part == 0 && (len != h.len || memcmp(h.data, data, len) != 0))
+            abort();
+        l3_buf_free(&h);
+    }
     l3_xmlrec_tag_t tag;
     l3_xmlrec_tag((const char *) data, size, &tag);
     static const char *names[] = {"seq", "host", "sid", "flags", "x"};

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -893,6 +894,85 @@ int l3_xmlrec_attr(const char *line, size_t len, const char *name, char *buf, si
         p = end - close > 1 && close[1] == ' ' ? close + 1 : NULL;
     }
     return -1;
+}
+
+#define S_XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+#define S_ROOT_PART "<lilalo version=\"1\" part=\""
+
+/* Digits at p (no sign, at most 19, no leading zero but "0"), up to the quote. */
+static const char *s_header_u64(const char *p, const char *end, uint64_t *out)
+{
+    const char *q = p;
+    uint64_t v = 0;
+    while (q < end && *q >= '0' && *q <= '9' && q - p < 19)
+        v = v * 10 + (uint64_t) (*q++ - '0');
+    if (q == p || q >= end || *q != '"' || (*p == '0' && q - p > 1))
+        return NULL;
+    *out = v;
+    return q + 1;
+}
+
+int l3_xml_header_parse(const void *data, size_t len, l3_xml_head_t *head)
+{
+    const char *p = data, *end = p + len;
+    memset(head, 0, sizeof *head);
+    size_t plain = sizeof L3_XML_HEADER - 1;
+    if (len >= plain && memcmp(p, L3_XML_HEADER, plain) == 0) {
+        head->len = plain;
+        return 1;
+    }
+    if (len < plain && memcmp(p, L3_XML_HEADER, len) == 0)
+        return 0;
+    //  A later part: the declaration, then the root tag with its three attributes in the
+    //  writer's order, nothing else.
+    size_t decl = sizeof S_XML_DECL - 1, root = sizeof S_ROOT_PART - 1;
+    if (len < decl + root || memcmp(p, S_XML_DECL, decl) != 0 ||
+        memcmp(p + decl, S_ROOT_PART, root) != 0)
+        return -1;
+    const char *q = p + decl + root;
+    if (end - q > L3_XML_HEADER_MAX)
+        end = q + L3_XML_HEADER_MAX;
+    uint64_t part;
+    if (!(q = s_header_u64(q, end, &part)) || part == 0 || part > UINT32_MAX)
+        return -1;
+    static const char cb[] = " commands-before=\"", cr[] = " created=\"";
+    if (end - q < (ptrdiff_t) sizeof cb || memcmp(q, cb, sizeof cb - 1) != 0)
+        return -1;
+    if (!(q = s_header_u64(q + sizeof cb - 1, end, &head->commands_before)))
+        return -1;
+    if (end - q < (ptrdiff_t) sizeof cr || memcmp(q, cr, sizeof cr - 1) != 0)
+        return -1;
+    q += sizeof cr - 1;
+    const char *close = memchr(q, '"', (size_t) (end - q));
+    char text[40];
+    if (!close || close - q >= (ptrdiff_t) sizeof text || end - close < 3 || close[1] != '>' ||
+        close[2] != '\n')
+        return -1;
+    memcpy(text, q, (size_t) (close - q));
+    text[close - q] = 0;
+    if (!l3_time_parse(text, &head->created_us))
+        return -1;
+    head->part = (uint32_t) part;
+    head->len = (size_t) (close + 3 - p);
+    return 1;
+}
+
+bool l3_xml_header_write(l3_xml_head_t *head, l3_buf_t *out)
+{
+    size_t before = out->len;
+    if (head->part == 0)
+        l3_buf_append_str(out, L3_XML_HEADER);
+    else {
+        char created[40], root[160];
+        l3_time_format(head->created_us, created, sizeof created);
+        snprintf(root, sizeof root,
+                 S_ROOT_PART "%" PRIu32 "\" commands-before=\"%" PRIu64 "\" created=\"%s\">\n",
+                 head->part, head->commands_before, created);
+        l3_buf_append_str(out, S_XML_DECL);
+        l3_buf_append_str(out, root);
+    }
+    head->len = out->len - before;
+    return !out->failed;
 }
 
 void l3_xmlrec_tag(const char *line, size_t len, l3_xmlrec_tag_t *tag)

@@ -23,6 +23,23 @@
 #define L3_XML_HEADER "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\">\n"
 #define L3_XML_FOOTER "</lilalo>\n"
 
+/* The header of a datafile: L3_XML_HEADER for the first file (part 0); the later parts of
+   a rotated datafile name themselves in the root tag (docs/datafile.md "Rotation"):
+   <lilalo version="1" part="K" commands-before="C" created="RFC 3339 time">. */
+#define L3_XML_HEADER_MAX 256
+typedef struct {
+    uint32_t part;            /* 0 for the first file */
+    uint64_t commands_before; /* command records in all earlier parts */
+    int64_t created_us;       /* when the part was created; 0 for part 0 */
+    size_t len;               /* bytes of the header, both lines */
+} l3_xml_head_t;
+/* Read a datafile's header: 1 and *head when data starts with one, 0 when data (len
+   bytes) is a proper prefix of L3_XML_HEADER (a file torn while it was created), -1 when
+   it is not a lilalo datafile. Only the two forms the writer writes are accepted. */
+int l3_xml_header_parse(const void *data, size_t len, l3_xml_head_t *head);
+/* Append the header of head->part (L3_XML_HEADER for part 0); sets head->len. */
+bool l3_xml_header_write(l3_xml_head_t *head, l3_buf_t *out);
+
 /* Append the record as one line (ending in "\n"). The record must be valid. */
 bool l3_xmlrec_write(const l3_record_t *rec, l3_buf_t *out);
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_MAGIC "lilalo-writer-checkpoint 1"
+#define S_MAGIC "lilalo-writer-checkpoint 2"
 
 /* 64 lowercase hex digits into 32 bytes. */
 static bool s_unhex(const char *s, size_t len, uint8_t out[L3_SHA256_LEN])
@@ -144,11 +144,18 @@ bool checkpoint_parse(const char *text, size_t len, datafile_resume_t *resume,
     for (int pass = 0; pass < 2; pass++) {
         s_lines_t l = {.p = text, .end = last};
         if (!s_next(&l) || l.len != strlen(S_MAGIC) || memcmp(l.line, S_MAGIC, l.len) != 0)
-            S_FAIL("it does not start with \"" S_MAGIC "\"");
+            S_FAIL("it does not start with \"" S_MAGIC "\" (version 1 had no part)");
+        uint64_t part;
+        if (!s_next(&l) || !s_field_u64(&l, "part", &part) || part > UINT32_MAX)
+            S_FAIL("no part line");
+        resume->part = (uint32_t)part;
         if (!s_next(&l) || !s_field_u64(&l, "offset", &resume->offset))
             S_FAIL("no offset line");
         if (!s_next(&l) || !s_field_u64(&l, "records", &resume->records))
             S_FAIL("no records line");
+        if (!s_next(&l) || !s_field_u64(&l, "commands", &resume->commands) ||
+            resume->commands > resume->records)
+            S_FAIL("no commands line");
         if (!s_next(&l) || !s_field(&l, "tail", &v, &vlen) ||
             !s_unhex(v, vlen, resume->tail_sha256))
             S_FAIL("no tail line");
@@ -241,8 +248,11 @@ bool checkpoint_save(const char *path, datafile_t *datafile, streams_t *streams,
     streams_each(streams, s_put_stream, ctx);
     l3_hex(tail, sizeof tail, hex);
     l3_buf_printf(
-        &head, S_MAGIC "\noffset %" PRIu64 "\nrecords %" PRIu64 "\ntail %s\nstreams %" PRIu64 "\n",
-        datafile_committed(datafile), datafile_records(datafile), hex, n);
+        &head,
+        S_MAGIC "\npart %" PRIu32 "\noffset %" PRIu64 "\nrecords %" PRIu64 "\ncommands %" PRIu64
+                "\ntail %s\nstreams %" PRIu64 "\n",
+        datafile_head(datafile)->part, datafile_committed(datafile), datafile_records(datafile),
+        datafile_commands(datafile), hex, n);
     l3_buf_append(&head, body.data, body.len);
     if (head.failed || body.failed) {
         snprintf(why, whylen, "out of memory");

@@ -19,9 +19,11 @@
         datafile may lose.
 
     File (text, LF line ends):
-        lilalo-writer-checkpoint 1
+        lilalo-writer-checkpoint 2
+        part <the datafile's part number (its header), 0 before any rotation>
         offset <committed offset>
         records <record lines before it>
+        commands <of which command records>
         tail <SHA-256 of the bytes before the offset, 64 lowercase hex>
         streams <n>
         <agent id> <epoch> <highest seq on disk>        n lines, decimal numbers

@@ -30,6 +30,8 @@ struct _datafile_t {
     int fd;
     uint64_t committed;
     uint64_t records;
+    uint64_t commands;
+    l3_xml_head_t head;
 };
 
 /* Parse a decimal uint64 attribute value; false when empty, not all digits or overflow. */
@@ -151,24 +153,20 @@ void datafile_scan_image_from(const uint8_t *data, size_t len, uint64_t start,
                               datafile_scan_t *result)
 {
     memset(result, 0, sizeof *result);
-    if (len < S_HEADER_LEN) {
-        /* A crash while creating the file leaves a prefix of the header: start afresh.
-           Anything else is someone else's file and we must not touch it. */
-        if (memcmp(data, L3_XML_HEADER, len) == 0)
-            result->fresh = true;
-        else {
-            result->foreign = true;
-            snprintf(result->reason, sizeof result->reason,
-                     "does not start with the lilalo header");
-        }
+    /* A crash while creating the file leaves a prefix of the header: start afresh.
+       Anything else is someone else's file and we must not touch it. */
+    int h = l3_xml_header_parse(data, len, &result->head);
+    if (h == 0) {
+        result->fresh = true;
         return;
     }
-    if (memcmp(data, L3_XML_HEADER, S_HEADER_LEN) != 0) {
+    if (h < 0) {
         result->foreign = true;
         snprintf(result->reason, sizeof result->reason, "does not start with the lilalo header");
         return;
     }
-    size_t pos = start > S_HEADER_LEN && start <= len ? (size_t)start : S_HEADER_LEN;
+    size_t hlen = result->head.len;
+    size_t pos = start > hlen && start <= len ? (size_t)start : hlen;
     result->good_end = pos;
     while (pos < len) {
         const uint8_t *nl = memchr(data + pos, '\n', len - pos);
@@ -227,6 +225,8 @@ void datafile_scan_image_from(const uint8_t *data, size_t len, uint64_t start,
         if (on_line)
             on_line(&rec, arg);
         result->records++;
+        if (llen > 9 && memcmp(line, "<command ", 9) == 0)
+            result->commands++;
         pos += llen + 1;
         result->good_end = pos;
     }
@@ -256,7 +256,7 @@ static int s_pwrite_all(int fd, const void *buf, size_t len, off_t offset)
 }
 
 /* Make the directory entry of a new file durable too. */
-static void s_sync_dir(const char *path)
+void datafile_sync_dir(const char *path)
 {
     char *copy = strdup(path);
     if (!copy)
@@ -378,14 +378,21 @@ static void s_tail_sha256(const uint8_t *data, uint64_t offset, uint8_t out[L3_S
 static bool s_resume_ok(const uint8_t *data, uint64_t size, datafile_resume_t *resume)
 {
     uint8_t tail[L3_SHA256_LEN];
-    if (resume->offset < S_HEADER_LEN || resume->offset > size) {
+    l3_xml_head_t head;
+    if (l3_xml_header_parse(data, size, &head) != 1) {
+        snprintf(resume->why, sizeof resume->why, "the datafile has no lilalo header");
+        return false;
+    }
+    if (head.part != resume->part) {
+        snprintf(resume->why, sizeof resume->why,
+                 "it is of part %" PRIu32 ", the datafile is part %" PRIu32, resume->part,
+                 head.part);
+        return false;
+    }
+    if (resume->offset < head.len || resume->offset > size) {
         snprintf(resume->why, sizeof resume->why,
                  "its offset %" PRIu64 " is outside the datafile (%" PRIu64 " bytes)",
                  resume->offset, size);
-        return false;
-    }
-    if (memcmp(data, L3_XML_HEADER, S_HEADER_LEN) != 0) {
-        snprintf(resume->why, sizeof resume->why, "the datafile has no lilalo header");
         return false;
     }
     //  A line boundary: the offset ends a record line (or is the header's end).
@@ -404,22 +411,9 @@ static bool s_resume_ok(const uint8_t *data, uint64_t size, datafile_resume_t *r
     return true;
 }
 
-datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume_t *resume,
-                         datafile_line_fn *on_line, void *arg, char *err, size_t errlen,
-                         pid_t *holder)
+/* Take the writer's locks on fd (see datafile.h); false with a reason in err. */
+static bool s_lock(int fd, const char *path, char *err, size_t errlen, pid_t *holder)
 {
-    datafile_t *self = NULL;
-    int fd = -1;
-    void *map = MAP_FAILED;
-    size_t maplen = 0;
-    if (holder)
-        *holder = 0;
-
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open datafile %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
     struct flock guard = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = S_LOCK_GUARD,
                           .l_len = 1};
     if (fcntl(fd, F_OFD_SETLK, &guard) != 0) {
@@ -439,12 +433,33 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume
                          path);
         } else
             snprintf(err, errlen, "cannot lock datafile %s: %s", path, strerror(errno));
-        goto cleanup;
+        return false;
     }
     struct flock pidlock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = S_LOCK_PID,
                             .l_len = 1};
     if (fcntl(fd, F_SETLK, &pidlock) != 0)
         l3_debug("datafile %s: no pid lock (%s); the guard lock holds", path, strerror(errno));
+    return true;
+}
+
+datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume_t *resume,
+                         datafile_line_fn *on_line, void *arg, char *err, size_t errlen,
+                         pid_t *holder)
+{
+    datafile_t *self = NULL;
+    int fd = -1;
+    void *map = MAP_FAILED;
+    size_t maplen = 0;
+    if (holder)
+        *holder = 0;
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open datafile %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!s_lock(fd, path, err, errlen, holder))
+        goto cleanup;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         snprintf(err, errlen, "cannot stat datafile %s: %s", path, strerror(errno));
@@ -483,8 +498,10 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume
                            (uint64_t)sysconf(_SC_PAGESIZE);
         }
         datafile_scan_image_from(map, maplen, start, verify_from, s_scan_line, &ctx, &scan);
-        if (resume && resume->used)
+        if (resume && resume->used) {
             scan.records += resume->records;
+            scan.commands += resume->commands;
+        }
         munmap(map, maplen);
         map = MAP_FAILED;
     }
@@ -507,8 +524,10 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume
             snprintf(err, errlen, "cannot initialise datafile %s: %s", path, strerror(rc));
             goto cleanup;
         }
-        s_sync_dir(path);
+        datafile_sync_dir(path);
         scan.good_end = S_HEADER_LEN;
+        memset(&scan.head, 0, sizeof scan.head);
+        scan.head.len = S_HEADER_LEN;
         l3_info("created datafile %s", path);
     } else if (!scan.clean) {
         l3_warn("datafile %s: %s; recovering: cutting %" PRIu64 " bytes back to the last "
@@ -534,6 +553,8 @@ datafile_t *datafile_new(const char *path, uint64_t verify_tail, datafile_resume
     fd = -1;
     self->committed = scan.good_end;
     self->records = scan.records;
+    self->commands = scan.commands;
+    self->head = scan.head;
 cleanup:
     if (map != MAP_FAILED)
         munmap(map, maplen);
@@ -554,7 +575,8 @@ void datafile_destroy(datafile_t **self_p)
     *self_p = NULL;
 }
 
-int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t count)
+int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t count,
+                    uint64_t commands)
 {
     if (len == 0)
         return 0;
@@ -603,6 +625,7 @@ int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t co
     }
     self->committed += len;
     self->records += count;
+    self->commands += commands;
     return 0;
 }
 
@@ -636,4 +659,71 @@ uint64_t datafile_records(datafile_t *self)
 const char *datafile_path(datafile_t *self)
 {
     return self->path;
+}
+
+const l3_xml_head_t *datafile_head(datafile_t *self)
+{
+    return &self->head;
+}
+
+uint64_t datafile_commands(datafile_t *self)
+{
+    return self->commands;
+}
+
+datafile_t *datafile_create(const char *path, l3_xml_head_t *head, char *err, size_t errlen)
+{
+    l3_buf_t text;
+    l3_buf_init(&text, L3_XML_HEADER_MAX + S_FOOTER_LEN);
+    l3_xml_header_write(head, &text);
+    l3_buf_append_str(&text, L3_XML_FOOTER);
+    datafile_t *self = NULL;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!s_lock(fd, path, err, errlen, NULL))
+        goto cleanup;
+    int rc = text.failed ? ENOMEM : s_pwrite_all(fd, text.data, text.len, 0);
+    if (rc == 0 && fdatasync(fd) != 0)
+        rc = errno;
+    if (rc) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(rc));
+        goto cleanup;
+    }
+    self = calloc(1, sizeof *self);
+    if (!self || !(self->path = strdup(path))) {
+        free(self);
+        self = NULL;
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    self->fd = fd;
+    fd = -1;
+    self->head = *head;
+    self->committed = head->len;
+cleanup:
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    l3_buf_free(&text);
+    return self;
+}
+
+int datafile_rename(datafile_t *self, const char *to)
+{
+    char *copy = strdup(to);
+    if (!copy)
+        return ENOMEM;
+    if (rename(self->path, to) != 0) {
+        int rc = errno;
+        free(copy);
+        return rc;
+    }
+    datafile_sync_dir(to);
+    free(self->path);
+    self->path = copy;
+    return 0;
 }

@@ -15,6 +15,7 @@
 #ifndef WRITER_DATAFILE_H
 #define WRITER_DATAFILE_H
 
+#include "l3_xmlrec.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,8 @@ typedef struct {
     bool fresh;         /* empty or a torn header: to be initialised */
     uint64_t good_end;  /* end of the last good record line (= committed offset) */
     uint64_t records;   /* good record lines */
+    uint64_t commands;  /* of which command records */
+    l3_xml_head_t head; /* the header read (its part and what came before it) */
     bool clean;         /* the footer follows good_end and nothing after it */
     uint64_t bad_offset;   /* when !clean: where the first bad line starts */
     char reason[256];   /* when !clean or foreign: why */
@@ -83,6 +86,8 @@ typedef struct _datafile_t datafile_t;
 typedef struct {
     uint64_t offset;
     uint64_t records;
+    uint64_t commands; /* command records before offset */
+    uint32_t part;     /* the part (header) the offset belongs to */
     uint8_t tail_sha256[32];
     bool used;     /* out: the scan began at offset */
     char why[192]; /* out: when not used, why not */
@@ -113,7 +118,22 @@ pid_t datafile_lock_holder(const char *path);
    advances the committed offset, or an errno value (ENOSPC, EIO, ...) after cutting the
    file back to the committed offset with the footer restored (best effort: if even that
    fails the tail is left for the next open to recover, readers stop at the offset). */
-int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t count);
+int datafile_append(datafile_t *self, const void *lines, size_t len, uint64_t count,
+                    uint64_t commands);
+
+/* Create a new part at path (which must not exist) with head's header and the footer,
+   synced, and locked as datafile_new locks: the next part of a rotation, made under a
+   temporary name and then moved over the live name with datafile_rename. NULL with a
+   reason in err. */
+datafile_t *datafile_create(const char *path, l3_xml_head_t *head, char *err, size_t errlen);
+/* rename() the file to `to` and sync its directory; 0 or errno. The lock stays. */
+int datafile_rename(datafile_t *self, const char *to);
+/* fsync the directory holding path (after creating, renaming or removing a file in it). */
+void datafile_sync_dir(const char *path);
+/* The file's header: its part number and the command records before it. */
+const l3_xml_head_t *datafile_head(datafile_t *self);
+/* Command records in this file up to the committed offset. */
+uint64_t datafile_commands(datafile_t *self);
 
 /* End of the last durable record line: readers may read [0, committed) plus the footer. */
 uint64_t datafile_committed(datafile_t *self);

@@ -2,6 +2,7 @@
 #include "writer.h"
 #include "checkpoint.h"
 #include "datafile.h"
+#include "rotate.h"
 #include "streams.h"
 #include "l3_buf.h"
 #include "l3_log.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 /* Bad-message log lines per second; the rest are counted, so a flood of garbage cannot
@@ -35,6 +37,7 @@ struct _writer_t {
 
     l3_buf_t batch;         /* record lines of the batch being gathered or retried */
     uint64_t batch_count;   /* records in it */
+    uint64_t batch_commands; /* of which command records (parts count them) */
     int64_t batch_deadline; /* mono µs: commit by then */
     bool failing;           /* the last commit failed; retrying, not reading */
     int fail_errno;
@@ -59,6 +62,12 @@ struct _writer_t {
     uint64_t ckpt_offset;   /* committed offset of the last checkpoint saved or loaded */
     int64_t ckpt_due;       /* mono µs: save by then if anything was appended */
     bool ckpt_failing;      /* the last save failed (logged once until one works) */
+
+    int64_t opened_us;      /* wall clock at start: the age of a part 0 (no created) */
+    int64_t rotate_retry;   /* wall µs: after a failed rotation, not before then */
+    pid_t retain_pid;       /* the retention child running, 0 when none */
+    bool retain_again;      /* a rotation while it ran: run it again when it ends */
+    int64_t retain_at;      /* wall µs: run it then anyway (keep_days passes by the hour) */
 };
 
 void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
@@ -85,6 +94,17 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
                                                      4096, INT64_MAX);
     opts->checkpoint_ms =
         (int)l3_config_int(cfg, "writer/checkpoint_ms", 60000, 10, 86400000);
+    opts->rotate.rotate_bytes =
+        (uint64_t)l3_config_int(cfg, "writer/rotate_bytes", 0, 0, (int64_t)1 << 40);
+    opts->rotate.rotate_seconds =
+        l3_config_int(cfg, "writer/rotate_seconds", 0, 0, 100LL * 366 * 86400);
+    opts->rotate.keep_bytes =
+        (uint64_t)l3_config_int(cfg, "writer/keep_bytes", 0, 0, INT64_MAX);
+    opts->rotate.keep_days = l3_config_int(cfg, "writer/keep_days", 0, 0, 100000);
+    const char *retention = l3_config_str(cfg, "writer/retention", "delete");
+    opts->rotate.archive = strcmp(retention, "archive") == 0;
+    if (!opts->rotate.archive && strcmp(retention, "delete") != 0)
+        l3_warn("writer/retention = \"%s\": not delete or archive; deleting", retention);
 }
 
 /* Write a printable form of an untrusted frame into buf for a log line. */
@@ -149,8 +169,14 @@ static void s_ack_committed(const streams_info_t *info, void *arg)
 
 static void s_send_commit(writer_t *self)
 {
-    char offset[32];
-    int len = snprintf(offset, sizeof offset, "%" PRIu64, datafile_committed(self->datafile));
+    //  "<offset>", or "<offset> <part>" once the datafile was rotated: the offset is then
+    //  in that part, and a reader following an older one must move on (docs/protocol.md).
+    char offset[48];
+    uint32_t part = datafile_head(self->datafile)->part;
+    int len = part ? snprintf(offset, sizeof offset, "%" PRIu64 " %" PRIu32,
+                              datafile_committed(self->datafile), part)
+                   : snprintf(offset, sizeof offset, "%" PRIu64,
+                              datafile_committed(self->datafile));
     zmq_send(self->pub_raw, "$commit", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(self->pub_raw, offset, (size_t)len, ZMQ_DONTWAIT);
 }
@@ -245,6 +271,10 @@ writer_t *writer_new(const writer_opts_t *opts, char *err, size_t errlen)
     bool loaded = true;
     void *ctx[2] = {self->streams, &loaded};
     int64_t t0 = l3_time_mono_us();
+    self->opened_us = l3_time_now_us();
+    if (!rotate_recover(opts->datafile, err, errlen) ||
+        !rotate_ensure_live(opts->datafile, err, errlen))
+        goto cleanup;
     datafile_resume_t resume = {0};
     char *ckpt_text = NULL;
     size_t ckpt_len = 0;
@@ -266,6 +296,11 @@ writer_t *writer_new(const writer_opts_t *opts, char *err, size_t errlen)
                 resume.why);
     free(ckpt_text);
     if (!self->datafile)
+        goto cleanup;
+    //  Without a checkpoint to trust, the records of the closed parts are in no table:
+    //  read them, or a record resent from before a rotation would be written twice.
+    if (!(offer && resume.used) &&
+        !rotate_scan_parts(opts->datafile, s_load_line, ctx, err, errlen))
         goto cleanup;
     if (!loaded) {
         snprintf(err, errlen,
@@ -316,6 +351,10 @@ void writer_destroy(writer_t **self_p)
     if (!self_p || !*self_p)
         return;
     writer_t *self = *self_p;
+    if (self->retain_pid > 0) {
+        l3_info("waiting for the retention child %ld", (long)self->retain_pid);
+        waitpid(self->retain_pid, NULL, 0);
+    }
     zsock_destroy(&self->pull);
     zsock_destroy(&self->pub);
     datafile_destroy(&self->datafile);
@@ -376,6 +415,8 @@ static void s_handle(writer_t *self, zmq_msg_t *idf, zmq_msg_t *body)
     case STREAMS_WRITE:
         if (self->batch_count++ == 0)
             self->batch_deadline = l3_time_mono_us() + (int64_t)self->opts.batch_ms * 1000;
+        if (rec->type == L3_RECORD_COMMAND)
+            self->batch_commands++;
         break;
     case STREAMS_DUPLICATE:
         self->batch.len = mark;
@@ -442,7 +483,7 @@ static void s_commit(writer_t *self)
 {
     int64_t now = l3_time_mono_us();
     int rc = datafile_append(self->datafile, self->batch.data, self->batch.len,
-                             self->batch_count);
+                             self->batch_count, self->batch_commands);
     if (rc) {
         if (!self->failing || rc != self->fail_errno)
             l3_error("cannot write datafile %s: %s; not acknowledging, holding %" PRIu64
@@ -472,6 +513,7 @@ static void s_commit(writer_t *self)
         s_checkpoint_save(self, now);
     self->heartbeat_at = now + (int64_t)self->opts.heartbeat_ms * 1000;
     self->batch_count = 0;
+    self->batch_commands = 0;
     /* Keep the allocation for the next batch unless one huge record blew it up. */
     if (self->batch.cap > 2 * self->opts.batch_bytes) {
         size_t limit = self->batch.limit;
@@ -479,6 +521,67 @@ static void s_commit(writer_t *self)
         l3_buf_init(&self->batch, limit);
     } else
         l3_buf_reset(&self->batch);
+}
+
+/* Retention runs in a child: archiving a part of a gigabyte takes tens of seconds, and
+   the loop must go on committing and acking meanwhile. It touches only closed parts. */
+static void s_retain(writer_t *self)
+{
+    const rotate_opts_t *ro = &self->opts.rotate;
+    if (!ro->keep_bytes && !ro->keep_days)
+        return;
+    if (self->retain_pid > 0) {
+        self->retain_again = true;
+        return;
+    }
+    self->retain_again = false;
+    self->retain_at = l3_time_now_us() + 3600 * 1000000LL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("L3_WRITER_CRASH_CHILD", "1", 1);
+        rotate_retain(self->opts.datafile, ro, l3_time_now_us());
+        _exit(0);
+    }
+    if (pid < 0)
+        l3_error("retention: cannot fork: %s", strerror(errno));
+    else
+        self->retain_pid = pid;
+}
+
+static void s_retain_reap(writer_t *self)
+{
+    int status;
+    if (self->retain_pid > 0 && waitpid(self->retain_pid, &status, WNOHANG) == self->retain_pid) {
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            l3_warn("retention child %ld ended with status %d", (long)self->retain_pid, status);
+        self->retain_pid = 0;
+        if (self->retain_again)
+            s_retain(self);
+    }
+    if (self->retain_pid == 0 && self->retain_at && l3_time_now_us() >= self->retain_at)
+        s_retain(self);
+}
+
+/* Between commits (nothing uncommitted): close the live part and start the next one when
+   it is big or old enough. */
+static void s_maybe_rotate(writer_t *self)
+{
+    if (self->failing || self->batch_count)
+        return;
+    int64_t now = l3_time_now_us();
+    if (now < self->rotate_retry ||
+        !rotate_due(&self->opts.rotate, self->datafile, self->opened_us, now))
+        return;
+    char err[512];
+    if (!rotate_now(&self->datafile, self->streams, self->ckpt_path, now, err, sizeof err)) {
+        l3_error("cannot rotate the datafile: %s; still appending to it, next try in 60 s",
+                 err);
+        self->rotate_retry = now + 60 * 1000000LL;
+        return;
+    }
+    self->ckpt_offset = datafile_committed(self->datafile);
+    s_send_commit(self);
+    s_retain(self);
 }
 
 int writer_run(writer_t *self)
@@ -489,6 +592,7 @@ int writer_run(writer_t *self)
     l3_service_ready("datafile %s, records on %s", datafile_path(self->datafile),
                      self->opts.bind);
     self->heartbeat_at = l3_time_mono_us();
+    s_retain(self); /* parts that aged past keep_days while the writer was down */
     while (!zsys_interrupted) {
         int64_t now = l3_time_mono_us();
         int64_t wake = self->heartbeat_at;
@@ -522,6 +626,8 @@ int writer_run(writer_t *self)
                     self->batch_count >= (uint64_t)self->opts.batch_records ||
                     self->batch.len >= self->opts.batch_bytes))
             s_commit(self);
+        s_maybe_rotate(self);
+        s_retain_reap(self);
         if (!self->failing && now >= self->ckpt_due)
             s_checkpoint_save(self, now);
         if (now >= self->heartbeat_at) {

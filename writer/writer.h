@@ -20,6 +20,7 @@
 #define WRITER_WRITER_H
 
 #include "l3_config.h"
+#include "rotate.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@ typedef struct {
     const char *checkpoint; /* writer/checkpoint: NULL = "<datafile>.streams", "" = none */
     uint64_t checkpoint_bytes; /* writer/checkpoint_bytes: save after this much appended */
     int checkpoint_ms;      /* writer/checkpoint_ms: or this long after an append */
+    rotate_opts_t rotate;   /* writer/rotate_bytes, rotate_seconds, keep_*, retention */
 } writer_opts_t;
 
 /* Defaults, then the [writer] keys of cfg (may be NULL). Strings point into cfg. */

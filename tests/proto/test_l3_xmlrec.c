@@ -326,6 +326,55 @@ static void s_fast_reader(void)
     xmlMemSetup(free, malloc, realloc, strdup);
 }
 
+/* The header of a datafile part (docs/datafile.md "Rotation"): written, read back; a
+   torn plain header is "fresh"; anything else is foreign. */
+static void s_part_header(void)
+{
+    l3_xml_head_t h = {.part = 7, .commands_before = 123456789012ull,
+                       .created_us = 1796318676121528ll}, r;
+    l3_buf_t b;
+    l3_buf_init(&b, 0);
+    CHECK(l3_xml_header_write(&h, &b));
+    CHECK(l3_xml_header_parse(b.data, b.len, &r) == 1);
+    CHECK(r.part == 7 && r.commands_before == 123456789012ull && r.len == b.len &&
+          r.created_us == h.created_us);
+    //  Followed by records, only the header is read.
+    l3_buf_append_str(&b, "<end agent=\"a\" epoch=\"1\" seq=\"1\"/>\n");
+    CHECK(l3_xml_header_parse(b.data, b.len, &r) == 1 && r.len == h.len);
+    //  Every proper prefix of a part header is foreign (parts are created whole, under
+    //  another name); of the plain header, a torn creation.
+    for (size_t i = 0; i < h.len; i++)
+        CHECK_MSG(l3_xml_header_parse(b.data, i, &r) == (i < strlen(L3_XML_HEADER) &&
+                                                         memcmp(b.data, L3_XML_HEADER, i) == 0
+                                                     ? 0 : -1),
+                  "prefix of %zu bytes", i);
+    size_t plain = strlen(L3_XML_HEADER);
+    for (size_t i = 0; i < plain; i++)
+        CHECK(l3_xml_header_parse(L3_XML_HEADER, i, &r) == 0);
+    CHECK(l3_xml_header_parse(L3_XML_HEADER, plain, &r) == 1 && r.part == 0 && r.len == plain);
+    const char *bad[] = {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"0\" "
+        "commands-before=\"0\" created=\"2026-12-03T17:20:00Z\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"01\" "
+        "commands-before=\"0\" created=\"2026-12-03T17:20:00Z\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"4294967296\" "
+        "commands-before=\"0\" created=\"2026-12-03T17:20:00Z\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"2\" "
+        "created=\"2026-12-03T17:20:00Z\" commands-before=\"0\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"2\" "
+        "commands-before=\"-1\" created=\"2026-12-03T17:20:00Z\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"2\" "
+        "commands-before=\"0\" created=\"yesterday\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"1\" part=\"2\" "
+        "commands-before=\"0\" created=\"2026-12-03T17:20:00Z\" x=\"1\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lilalo version=\"2\">\n",
+        "<?xml version=\"1.0\"?>\n<lilalo version=\"1\">\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_MSG(l3_xml_header_parse(bad[i], strlen(bad[i]), &r) == -1, "bad header %zu", i);
+    l3_buf_free(&b);
+}
+
 int main(void)
 {
     s_schema();
@@ -334,5 +383,6 @@ int main(void)
     s_attr_lookup();
     s_hostile_lines();
     s_fast_reader();
+    s_part_header();
     TEST_DONE();
 }

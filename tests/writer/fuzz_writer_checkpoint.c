@@ -55,8 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* streams handed out from a file it refused */
     if (ok) {
         l3_buf_printf(&again,
-                      "lilalo-writer-checkpoint 1\noffset %" PRIu64 "\nrecords %" PRIu64 "\ntail ",
-                      r.offset, r.records);
+                      "lilalo-writer-checkpoint 2\npart %" PRIu32 "\noffset %" PRIu64
+                      "\nrecords %" PRIu64 "\ncommands %" PRIu64 "\ntail ",
+                      r.part, r.offset, r.records, r.commands);
         s_hex(&again, r.tail_sha256, sizeof r.tail_sha256);
         l3_buf_printf(&again, "\nstreams %" PRIu64 "\n", n);
         l3_buf_append(&again, body.data, body.len);

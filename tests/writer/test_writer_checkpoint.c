@@ -64,13 +64,14 @@ static void s_units(void)
     char text[2048], why[192];
     datafile_resume_t r;
     s_seen_t seen;
-    const char *good = "lilalo-writer-checkpoint 1\noffset 5000\nrecords 12\ntail " S_TAIL
+    const char *good = "lilalo-writer-checkpoint 2\npart 3\noffset 5000\nrecords 12\ncommands 7\ntail " S_TAIL
                        "\nstreams 2\nlab-01 77 10\nhost.b:x 18446744073709551615 2\n";
     size_t len = s_seal(good, text, sizeof text);
     memset(&seen, 0, sizeof seen);
     memset(&r, 0, sizeof r);
     CHECK_MSG(checkpoint_parse(text, len, &r, s_take, &seen, why, sizeof why), "%s", why);
-    CHECK(r.offset == 5000 && r.records == 12 && r.tail_sha256[0] == 0x02 &&
+    CHECK(r.part == 3 && r.offset == 5000 && r.records == 12 && r.commands == 7 &&
+          r.tail_sha256[0] == 0x02 &&
           r.tail_sha256[31] == 0xb3);
     CHECK(seen.calls == 2 && !strcmp(seen.agents[0], "lab-01") && seen.epochs[0] == 77 &&
           seen.seqs[0] == 10 && !strcmp(seen.agents[1], "host.b:x") &&
@@ -91,18 +92,22 @@ static void s_units(void)
 
     //  Well sealed but wrong inside: each is refused with a reason.
     const char *wrong[] = {
-        "lilalo-writer-checkpoint 2\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 0\n",
-        "lilalo-writer-checkpoint 1\nrecords 1\noffset 5000\ntail " S_TAIL "\nstreams 0\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 2\na 1 1\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 1\na/b 1 1\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 1\na 1 0\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 1\na 01 1\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 1\na 1 1 1\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL
+        "lilalo-writer-checkpoint 3\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 2\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\nrecords 1\ncommands 0\noffset 5000\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 2\na 1 1\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 1\na/b 1 1\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 1\na 1 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 1\na 01 1\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 1\na 1 1 1\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail " S_TAIL
         "\nstreams 1\na 18446744073709551616 1\n",
-        "lilalo-writer-checkpoint 1\noffset 5000\nrecords 1\ntail 00\nstreams 0\n",
-        "lilalo-writer-checkpoint 1\noffset 5\nrecords 9\ntail " S_TAIL "\nstreams 0\n",
-        "lilalo-writer-checkpoint 1\noffset -5\nrecords 1\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5000\nrecords 1\ncommands 0\ntail 00\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset 5\nrecords 9\ncommands 0\ntail " S_TAIL "\nstreams 0\n",
+        "lilalo-writer-checkpoint 2\npart 0\noffset -5\nrecords 1\ncommands 0\ntail " S_TAIL "\nstreams 0\n",
     };
     for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
         len = s_seal(wrong[i], text, sizeof text);

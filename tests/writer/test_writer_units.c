@@ -237,7 +237,7 @@ static void s_test_files(void)
     /* Append two lines in one batch. */
     char *l1 = s_line(L3_RECORD_SESSION, 1), *l2 = s_line(L3_RECORD_COMMAND, 2);
     char *both = zsys_sprintf("%s%s", l1, l2);
-    CHECK(datafile_append(df, both, strlen(both), 2) == 0);
+    CHECK(datafile_append(df, both, strlen(both), 2, 1) == 0);
     CHECK(datafile_committed(df) == strlen(L3_XML_HEADER) + strlen(both));
     CHECK(datafile_records(df) == 2);
     data = s_slurp(path, &len);
