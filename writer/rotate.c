@@ -159,7 +159,8 @@ bool rotate_parts(const char *live, rotate_part_t **parts, size_t *count)
         rotate_parts_free(v, n);
         return false;
     }
-    qsort(v, n, sizeof *v, s_part_cmp);
+    if (n > 1) //  qsort(NULL, 0) is undefined: no parts is the usual case
+        qsort(v, n, sizeof *v, s_part_cmp);
     //  One entry per part: an archive whose .xml was not yet removed is the archive.
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
