@@ -395,8 +395,13 @@ long wt_read_datafile(const char *path, wt_record_fn *fn, void *arg)
         lineno++;
         if (lineno == 1 && strcmp(line, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") == 0)
             continue;
-        if (lineno == 2 && strcmp(line, "<lilalo version=\"1\">\n") == 0)
-            continue;
+        if (lineno == 2) { /* part 0's root tag, or a later part's (docs/datafile.md) */
+            char head[L3_XML_HEADER_MAX * 2];
+            l3_xml_head_t h;
+            int n = snprintf(head, sizeof head, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n%s", line);
+            if (n > 0 && (size_t)n < sizeof head && l3_xml_header_parse(head, (size_t)n, &h) == 1)
+                continue;
+        }
         if (lineno <= 2) {
             fprintf(stderr, "%s: bad header line %ld\n", path, lineno);
             count = -1;
