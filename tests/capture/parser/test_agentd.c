@@ -302,7 +302,7 @@ static bool s_find_real(sess_t *sess)
             ours = ours || strcmp(line, sess[i].sid) == 0;
         ours = ours || strncmp(line, "20260101T000000-1-bad", 21) == 0;
         if (!ours && strlen(line) < sizeof(s_real_sid))
-            snprintf(s_real_sid, sizeof(s_real_sid), "%s", line);
+            memcpy(s_real_sid, line, strlen(line) + 1); /* fits: checked above */
     }
     if (p)
         pclose(p);
