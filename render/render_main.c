@@ -72,6 +72,8 @@ typedef struct {
     const char *datafile;
     uint64_t committed;   /* last "$commit" offset; 0 = none seen */
     bool have_commits;
+    uint32_t commit_part; /* the datafile part the commits render follows are in */
+    uint32_t told_part;   /* a later part already logged as not read */
     int poll_ms;
     l3_buf_t resp;
     cache_entry_t cache[CACHE_SLOTS];
@@ -340,10 +342,28 @@ static void s_on_commit(render_t *self)
     if (tn != 7 || memcmp(topic, "$commit", 7) != 0 || nn <= 0 || nn >= (int)sizeof num)
         return;
     num[nn] = 0;
+    //  "<offset>" or "<offset> <part>" (docs/protocol.md): the first part seen is the file
+    //  render has open; an offset in a later part is in another file, which render does
+    //  not read yet (docs/datafile.md "Rotation and retention").
     char *end;
     unsigned long long off = strtoull(num, &end, 10);
-    if (*end)
+    unsigned long part = 0;
+    if (*end == ' ')
+        part = strtoul(end + 1, &end, 10);
+    if (*end || part > UINT32_MAX)
         return;
+    if (!self->have_commits)
+        self->commit_part = (uint32_t)part;
+    else if (part != self->commit_part) {
+        if (part != self->told_part)
+            l3_error("the writer rotated the datafile: it now appends to part %lu, and this "
+                     "l3-render reads only the file it opened (part %" PRIu32 "), so the "
+                     "journal shows no newer records; restart l3-render to read the new live "
+                     "part (closed parts are not read yet: docs/datafile.md, Rotation)",
+                     part, self->commit_part);
+        self->told_part = (uint32_t)part;
+        return;
+    }
     self->have_commits = true;
     if (off > self->committed)
         self->committed = off;

@@ -105,6 +105,10 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
     opts->rotate.archive = strcmp(retention, "archive") == 0;
     if (!opts->rotate.archive && strcmp(retention, "delete") != 0)
         l3_warn("writer/retention = \"%s\": not delete or archive; deleting", retention);
+    if (opts->rotate.rotate_bytes || opts->rotate.rotate_seconds)
+        l3_warn("rotation is on (writer/rotate_bytes, rotate_seconds): l3-render reads only the "
+                "live part, so the journal loses sight of a part once it is closed "
+                "(docs/datafile.md, Rotation)");
 }
 
 /* Write a printable form of an untrusted frame into buf for a log line. */
