@@ -27,9 +27,7 @@ void rotate_crash_point(const char *step)
     if (!at || strcmp(at, step) != 0)
         return;
     l3_warn("L3_WRITER_CRASH_AT=%s: killing the writer here", step);
-    if (getppid() > 1 && getenv("L3_WRITER_CRASH_CHILD"))
-        kill(getppid(), SIGKILL); /* a retention child takes its writer with it */
-    raise(SIGKILL);
+    kill(getpid(), SIGKILL); /* the whole process, from the retention thread too */
 }
 
 /* The directory of live and its name without ".xml": parts are <dir>/<stem>.<N>-<T>.xml */

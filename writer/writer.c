@@ -14,6 +14,8 @@
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,9 @@ struct _writer_t {
 
     int64_t opened_us;      /* wall clock at start: the age of a part 0 (no created) */
     int64_t rotate_retry;   /* wall µs: after a failed rotation, not before then */
-    pid_t retain_pid;       /* the retention child running, 0 when none */
+    pthread_t retain_thread;  /* the retention thread, while retain_running */
+    bool retain_running;      /* started and not joined yet */
+    atomic_bool retain_done;  /* set by the thread as it ends: join it then */
     bool retain_again;      /* a rotation while it ran: run it again when it ends */
     int64_t retain_at;      /* wall µs: run it then anyway (keep_days passes by the hour) */
 };
@@ -355,9 +359,9 @@ void writer_destroy(writer_t **self_p)
     if (!self_p || !*self_p)
         return;
     writer_t *self = *self_p;
-    if (self->retain_pid > 0) {
-        l3_info("waiting for the retention child %ld", (long)self->retain_pid);
-        waitpid(self->retain_pid, NULL, 0);
+    if (self->retain_running) {
+        l3_info("waiting for the retention of old parts to finish");
+        pthread_join(self->retain_thread, NULL);
     }
     zsock_destroy(&self->pull);
     zsock_destroy(&self->pub);
@@ -527,42 +531,48 @@ static void s_commit(writer_t *self)
         l3_buf_reset(&self->batch);
 }
 
-/* Retention runs in a child: archiving a part of a gigabyte takes tens of seconds, and
-   the loop must go on committing and acking meanwhile. It touches only closed parts. */
+/* Retention runs in a thread of its own: archiving a part of a gigabyte takes tens of
+   seconds, and the loop must go on committing and acking meanwhile. It touches only
+   closed parts and shares nothing with the loop but the options, which do not change.
+   (Not a forked child: after fork only async-signal-safe calls are safe in a process with
+   threads, and ZeroMQ's I/O threads are there; a child that took a lock another thread
+   held at the fork hung, and the writer's stop with it.) */
+static void *s_retain_main(void *arg)
+{
+    writer_t *self = arg;
+    rotate_retain(self->opts.datafile, &self->opts.rotate, l3_time_now_us());
+    atomic_store(&self->retain_done, true);
+    return NULL;
+}
+
 static void s_retain(writer_t *self)
 {
     const rotate_opts_t *ro = &self->opts.rotate;
     if (!ro->keep_bytes && !ro->keep_days)
         return;
-    if (self->retain_pid > 0) {
+    if (self->retain_running) {
         self->retain_again = true;
         return;
     }
     self->retain_again = false;
     self->retain_at = l3_time_now_us() + 3600 * 1000000LL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("L3_WRITER_CRASH_CHILD", "1", 1);
-        rotate_retain(self->opts.datafile, ro, l3_time_now_us());
-        _exit(0);
-    }
-    if (pid < 0)
-        l3_error("retention: cannot fork: %s", strerror(errno));
+    atomic_store(&self->retain_done, false);
+    int rc = pthread_create(&self->retain_thread, NULL, s_retain_main, self);
+    if (rc)
+        l3_error("retention: cannot start its thread: %s", strerror(rc));
     else
-        self->retain_pid = pid;
+        self->retain_running = true;
 }
 
 static void s_retain_reap(writer_t *self)
 {
-    int status;
-    if (self->retain_pid > 0 && waitpid(self->retain_pid, &status, WNOHANG) == self->retain_pid) {
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            l3_warn("retention child %ld ended with status %d", (long)self->retain_pid, status);
-        self->retain_pid = 0;
+    if (self->retain_running && atomic_load(&self->retain_done)) {
+        pthread_join(self->retain_thread, NULL);
+        self->retain_running = false;
         if (self->retain_again)
             s_retain(self);
     }
-    if (self->retain_pid == 0 && self->retain_at && l3_time_now_us() >= self->retain_at)
+    if (!self->retain_running && self->retain_at && l3_time_now_us() >= self->retain_at)
         s_retain(self);
 }
 
