@@ -8,7 +8,7 @@
 #     latency (20 queries x 2, p95 and max);
 #   - the writer's restart on it (bench/writer_restart.py): full scan, from the checkpoint
 #     after a clean stop, and after kill -9 with ~15 MB after the last checkpoint;
-#   - search completeness: each of the 20 queries' /api/commands answer from render with
+#   - search completeness: each of the 20 queries' (and three two-byte needles') /api/commands answer from render with
 #     its normal search budget and its search index must equal the answer of a render
 #     without the index given all the time it needs (search_budget_ms = 60000), which is
 #     a full scan.
@@ -91,11 +91,14 @@ done
 complete=yes
 for q in timeout "Error%201" "served+in+12+ms" pkg17 file913.conf "case+99" "undeclared" \
          "command+not+found" "app3.log" "10.0.0.1" "no-such-word-anywhere" "sda3" \
-         "request+4242" "fix+the+parser" "restarted" "workers+8" "Building" "ok" "grep" "df+-h"; do
+         "request+4242" "fix+the+parser" "restarted" "workers+8" "Building" "ok" "grep" "df+-h" \
+         qj zx "%7E%7E"; do # and needles of two bytes, shorter than a trigram, that match nothing
+    t0=$(date +%s%N)
     ask budget "$q" > "$work/q.budget"
+    ms=$((($(date +%s%N) - t0) / 1000000))
     ask full "$q" > "$work/q.full"
     if cmp -s "$work/q.budget" "$work/q.full"; then
-        echo "search $q: complete ($(grep -o '"id":' "$work/q.full" | wc -l) commands in the first answer)"
+        echo "search $q: complete ($(grep -o '"id":' "$work/q.full" | wc -l) commands in the first answer, $ms ms through l3-cgi)"
     else
         echo "search $q: INCOMPLETE: the budgeted answer differs from a full scan's"
         complete=no

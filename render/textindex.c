@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #define TI_MAGIC "L3TRI001"
-#define TI_KEYS (1u << 24)     /* trigram keys: three bytes */
-#define TI_HASHED_LINE 4096u   /* bytes of a segment's first line its header hashes */
-#define TI_NEEDLE_TRIGRAMS 12  /* trigrams of a long needle looked up (spread over it) */
+#define TI_KEYS (1u << 24)    /* trigram keys: three bytes */
+#define TI_HASHED_LINE 4096u  /* bytes of a segment's first line its header hashes */
+#define TI_NEEDLE_TRIGRAMS 12 /* trigrams of a long needle looked up (spread over it) */
+#define TI_SHORT_KEYS 256     /* lists a needle of 1 or 2 bytes may merge (s_union_range) */
 #define TI_BITMAP_BYTES (TI_SEG / 8)
 
 typedef struct {
@@ -42,9 +43,9 @@ typedef struct {
 } ti_top_t;
 
 typedef struct {
-    bool ready;       /* checked: it is this segment's file, of these commands */
-    int fd;           /* its descriptor in process pid, -1 when not open there */
-    dev_t dev;        /* the file checked (opened again by name in a worker) */
+    bool ready; /* checked: it is this segment's file, of these commands */
+    int fd;     /* its descriptor in process pid, -1 when not open there */
+    dev_t dev;  /* the file checked (opened again by name in a worker) */
     ino_t ino;
     uint32_t ntop;
     ti_top_t *top;
@@ -174,8 +175,8 @@ static bool s_seg_open(textindex_t *self, index_t *index, uint32_t seg, const ch
     uint64_t ntop = (h.nkeys + TI_BLOCK - 1) / TI_BLOCK;
     if (h.seg != seg || h.total != (uint64_t)st.st_size || h.top_off != sizeof h ||
         h.dir_off != h.top_off + ntop * sizeof(ti_top_t) ||
-        h.lists_off != h.dir_off + (uint64_t)h.nkeys * sizeof(ti_entry_t) || h.lists_off > h.total ||
-        h.nkeys > TI_KEYS)
+        h.lists_off != h.dir_off + (uint64_t)h.nkeys * sizeof(ti_entry_t) ||
+        h.lists_off > h.total || h.nkeys > TI_KEYS)
         goto fail;
     *why = "it is of other commands (the datafile changed)";
     if (h.first_off != cmds[first].off || h.last_end != cmds[last].off + cmds[last].len ||
@@ -477,8 +478,9 @@ bool textindex_build(textindex_t *self, index_t *index, uint32_t seg)
     h.top_sum = s_hash(top, (size_t)ntop * sizeof *top);
     h.check = s_hash(&h, offsetof(ti_head_t, check));
     if (fseeko(out, 0, SEEK_SET) != 0 || fwrite(&h, sizeof h, 1, out) != 1 ||
-        fwrite(top, sizeof *top, ntop, out) != ntop || fwrite(dir, sizeof *dir, nkeys, out) != nkeys ||
-        fflush(out) != 0 || fdatasync(fileno(out)) != 0)
+        fwrite(top, sizeof *top, ntop, out) != ntop ||
+        fwrite(dir, sizeof *dir, nkeys, out) != nkeys || fflush(out) != 0 ||
+        fdatasync(fileno(out)) != 0)
         goto cleanup;
     if (fclose(out) != 0) {
         out = NULL;
@@ -520,7 +522,8 @@ static int s_lookup(ti_seg_t *s, uint32_t key, ti_entry_t *found)
         return 0;
     ti_entry_t block[TI_BLOCK];
     uint32_t n = s->top[lo].n;
-    if (!s_read_at(s->fd, block, n * sizeof *block, s->dir_off + (uint64_t)lo * TI_BLOCK * sizeof *block) ||
+    if (!s_read_at(s->fd, block, n * sizeof *block,
+                   s->dir_off + (uint64_t)lo * TI_BLOCK * sizeof *block) ||
         s_hash(block, n * sizeof *block) != s->top[lo].sum)
         return -1;
     uint32_t a = 0, b = n;
@@ -537,8 +540,8 @@ static int s_lookup(ti_seg_t *s, uint32_t key, ti_entry_t *found)
     return 1;
 }
 
-/* AND the list of e into bits: false when it is damaged. */
-static bool s_and_list(ti_seg_t *s, const ti_entry_t *e, uint64_t bits[TI_WORDS])
+/* AND (or with `or`, OR) the list of e into bits: false when it is damaged. */
+static bool s_merge_list(ti_seg_t *s, const ti_entry_t *e, uint64_t bits[TI_WORDS], bool or)
 {
     uint64_t list[TI_WORDS]; /* a bitmap, or up to TI_DENSE u16 (the same 8 KiB) */
     bool dense = e->count >= TI_DENSE;
@@ -546,27 +549,81 @@ static bool s_and_list(ti_seg_t *s, const ti_entry_t *e, uint64_t bits[TI_WORDS]
     if (e->count == 0 || e->count > TI_SEG || e->off < s->lists_off || e->off + bytes > s->total ||
         !s_read_at(s->fd, list, bytes, e->off) || s_hash(list, bytes) != e->sum)
         return false;
-    if (dense) {
-        for (uint32_t w = 0; w < TI_WORDS; w++)
-            bits[w] &= list[w];
-        return true;
-    }
     uint64_t mask[TI_WORDS];
-    memset(mask, 0, sizeof mask);
-    const uint16_t *p = (const uint16_t *)list;
-    for (uint32_t j = 0; j < e->count; j++)
-        mask[p[j] >> 6] |= 1ull << (p[j] & 63);
+    if (dense)
+        memcpy(mask, list, sizeof mask);
+    else {
+        memset(mask, 0, sizeof mask);
+        const uint16_t *p = (const uint16_t *)list;
+        for (uint32_t j = 0; j < e->count; j++)
+            mask[p[j] >> 6] |= 1ull << (p[j] & 63);
+    }
     for (uint32_t w = 0; w < TI_WORDS; w++)
-        bits[w] &= mask[w];
+        bits[w] = or ? bits[w] | mask[w] : bits[w] & mask[w];
     return true;
+}
+
+/* A needle of one or two bytes has no trigram of its own, but every place it occurs is
+   followed by more of the line (a field's text always ends before its closing tag), so
+   the commands that hold it are those holding a trigram it begins: the union of the
+   lists of the keys in [lo, hi). 1 with the union in bits, 0 when more than
+   TI_SHORT_KEYS keys are in the range (a byte that common is in most commands: scan
+   them, the page fills at once), -1 when damaged. */
+static int s_union_range(ti_seg_t *s, uint32_t lo, uint32_t hi, uint64_t bits[TI_WORDS])
+{
+    memset(bits, 0, TI_WORDS * sizeof *bits);
+    uint32_t b = 0, top = s->ntop; /* the last block whose first key <= lo */
+    while (top - b > 1) {
+        uint32_t mid = (b + top) / 2;
+        if (s->top[mid].key <= lo)
+            b = mid;
+        else
+            top = mid;
+    }
+    uint32_t keys = 0;
+    for (; b < s->ntop && s->top[b].key < hi; b++) {
+        ti_entry_t block[TI_BLOCK];
+        uint32_t n = s->top[b].n;
+        if (n > TI_BLOCK ||
+            !s_read_at(s->fd, block, n * sizeof *block,
+                       s->dir_off + (uint64_t)b * TI_BLOCK * sizeof *block) ||
+            s_hash(block, n * sizeof *block) != s->top[b].sum)
+            return -1;
+        for (uint32_t i = 0; i < n; i++) {
+            if (block[i].key < lo || block[i].key >= hi)
+                continue;
+            if (++keys > TI_SHORT_KEYS)
+                return 0;
+            if (!s_merge_list(s, &block[i], bits, true))
+                return -1;
+        }
+    }
+    return 1;
 }
 
 bool textindex_candidates(textindex_t *self, uint32_t seg, const uint8_t *needle, size_t nlen,
                           uint64_t bits[TI_WORDS])
 {
-    if (!textindex_ready(self, seg) || nlen < 3 || s_seg_fd(self, seg) < 0)
+    if (!textindex_ready(self, seg) || nlen == 0 || s_seg_fd(self, seg) < 0)
         return false;
     ti_seg_t *s = &self->segs[seg];
+    if (nlen < 3) {
+        uint32_t lo = (uint32_t)s_fold(needle[0]) << 16, width = 1u << 16;
+        if (nlen == 2) {
+            lo |= (uint32_t)s_fold(needle[1]) << 8;
+            width = 1u << 8;
+        }
+        int r = s_union_range(s, lo, lo + width, bits);
+        if (r > 0)
+            return true;
+        if (r < 0) {
+            char path[4096];
+            s_seg_path(self, seg, path, sizeof path);
+            l3_warn("search index %s is damaged; its commands are scanned", path);
+            s_seg_close(self, s);
+        }
+        return false;
+    }
     memset(bits, 0xff, TI_WORDS * sizeof *bits);
     /* Trigrams spread over the needle, the first and the last among them; any command
        that holds the needle holds them all. */
@@ -581,7 +638,7 @@ bool textindex_candidates(textindex_t *self, uint32_t seg, const uint8_t *needle
             memset(bits, 0, TI_WORDS * sizeof *bits); /* no command holds it */
             return true;
         }
-        if (r < 0 || !s_and_list(s, &e, bits)) {
+        if (r < 0 || !s_merge_list(s, &e, bits, false)) {
             char path[4096];
             s_seg_path(self, seg, path, sizeof path);
             l3_warn("search index %s is damaged; its commands are scanned", path);

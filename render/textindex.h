@@ -64,8 +64,9 @@ bool textindex_build(textindex_t *self, index_t *index, uint32_t seg);
 bool textindex_ready(textindex_t *self, uint32_t seg);
 /* The commands of segment seg whose line may hold needle (XML-encoded, as search.c looks
    for it), as bits of TI_SEG (bit i: command seg * TI_SEG + i). False when the index
-   cannot say (the segment is not open or is damaged, or the needle is shorter than a
-   trigram): scan the segment then. */
+   cannot say (the segment is not open or is damaged, or the needle is one byte that
+   begins more than 256 trigrams of the segment): scan the segment then. A needle of one
+   or two bytes gets the union of the lists of the trigrams it begins. */
 bool textindex_candidates(textindex_t *self, uint32_t seg, const uint8_t *needle, size_t nlen,
                           uint64_t bits[TI_WORDS]);
 

@@ -153,7 +153,7 @@ static void s_sampled(index_t *ix, textindex_t *ti, int count)
         if (!index_load_cmd(ix, ord, &r))
             continue;
         const l3_bytes_t *f = rand() % 2 ? &r.output : &r.cmdline;
-        size_t len = 3 + (size_t)rand() % 18;
+        size_t len = 1 + (size_t)rand() % 20; /* 1 and 2: no trigram of their own */
         if (f->len >= len) {
             size_t at = (size_t)rand() % (f->len - len + 1);
             char needle[32];
@@ -212,7 +212,7 @@ int main(void)
         "sda3", "request 4242", "fix the parser", "restarted", "workers 8", "Building",
         "ok", "grep", "df -h", "TIMEOUT", "Timeout", "BUILDING", "<script>", "&amp;", "'sock'",
         "\"", "a&b", "<x>", "lt;", "#10", "line", "out", "agent", "Progress: [", "[##", "xyzzy",
-        "zq", "e", "1",
+        "zq", "e", "1", "qz", "Z", "~", "ls", "\xc3\xa9", "%", "x\"", "9.", "\t",
     };
     /* (any case costs the scan a folded compare per byte: a few needles, the rest exact, so
        the test stays short under ASan) */
