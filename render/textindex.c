@@ -507,10 +507,11 @@ cleanup:
 
 /* ---------------------------------------------------------------- query */
 
-/* The directory entry of key in segment s: 1 found, 0 not there, -1 damaged. */
-static int s_lookup(ti_seg_t *s, uint32_t key, ti_entry_t *found)
+/* The directory block where key is or would be: the last whose first key <= key (0 when
+   none is; the caller checks). */
+static uint32_t s_top_block(const ti_seg_t *s, uint32_t key)
 {
-    uint32_t lo = 0, hi = s->ntop; /* the last block whose first key <= key */
+    uint32_t lo = 0, hi = s->ntop;
     while (hi - lo > 1) {
         uint32_t mid = (lo + hi) / 2;
         if (s->top[mid].key <= key)
@@ -518,13 +519,30 @@ static int s_lookup(ti_seg_t *s, uint32_t key, ti_entry_t *found)
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* Read directory block b into block (TI_BLOCK entries); its entry count, 0 when damaged. */
+static uint32_t s_read_block(ti_seg_t *s, uint32_t b, ti_entry_t block[TI_BLOCK])
+{
+    uint32_t n = s->top[b].n;
+    if (n == 0 || n > TI_BLOCK ||
+        !s_read_at(s->fd, block, n * sizeof *block,
+                   s->dir_off + (uint64_t)b * TI_BLOCK * sizeof *block) ||
+        s_hash(block, n * sizeof *block) != s->top[b].sum)
+        return 0;
+    return n;
+}
+
+/* The directory entry of key in segment s: 1 found, 0 not there, -1 damaged. */
+static int s_lookup(ti_seg_t *s, uint32_t key, ti_entry_t *found)
+{
+    uint32_t lo = s_top_block(s, key);
     if (s->ntop == 0 || s->top[lo].key > key)
         return 0;
     ti_entry_t block[TI_BLOCK];
-    uint32_t n = s->top[lo].n;
-    if (!s_read_at(s->fd, block, n * sizeof *block,
-                   s->dir_off + (uint64_t)lo * TI_BLOCK * sizeof *block) ||
-        s_hash(block, n * sizeof *block) != s->top[lo].sum)
+    uint32_t n = s_read_block(s, lo, block);
+    if (n == 0)
         return -1;
     uint32_t a = 0, b = n;
     while (a < b) {
@@ -572,22 +590,11 @@ static bool s_merge_list(ti_seg_t *s, const ti_entry_t *e, uint64_t bits[TI_WORD
 static int s_union_range(ti_seg_t *s, uint32_t lo, uint32_t hi, uint64_t bits[TI_WORDS])
 {
     memset(bits, 0, TI_WORDS * sizeof *bits);
-    uint32_t b = 0, top = s->ntop; /* the last block whose first key <= lo */
-    while (top - b > 1) {
-        uint32_t mid = (b + top) / 2;
-        if (s->top[mid].key <= lo)
-            b = mid;
-        else
-            top = mid;
-    }
     uint32_t keys = 0;
-    for (; b < s->ntop && s->top[b].key < hi; b++) {
+    for (uint32_t b = s_top_block(s, lo); b < s->ntop && s->top[b].key < hi; b++) {
         ti_entry_t block[TI_BLOCK];
-        uint32_t n = s->top[b].n;
-        if (n > TI_BLOCK ||
-            !s_read_at(s->fd, block, n * sizeof *block,
-                       s->dir_off + (uint64_t)b * TI_BLOCK * sizeof *block) ||
-            s_hash(block, n * sizeof *block) != s->top[b].sum)
+        uint32_t n = s_read_block(s, b, block);
+        if (n == 0)
             return -1;
         for (uint32_t i = 0; i < n; i++) {
             if (block[i].key < lo || block[i].key >= hi)
