@@ -2,6 +2,7 @@
 #include "rotate.h"
 #include "checkpoint.h"
 #include "l3_log.h"
+#include "l3_parts.h"
 #include "l3_time.h"
 #include "l3_xmlrec.h"
 
@@ -19,8 +20,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define S_STAMP_LEN 16 /* YYYYmmddTHHMMSSZ */
-
 void rotate_crash_point(const char *step)
 {
     const char *at = getenv("L3_WRITER_CRASH_AT");
@@ -28,156 +27,6 @@ void rotate_crash_point(const char *step)
         return;
     l3_warn("L3_WRITER_CRASH_AT=%s: killing the writer here", step);
     kill(getpid(), SIGKILL); /* the whole process, from the retention thread too */
-}
-
-/* The directory of live and its name without ".xml": parts are <dir>/<stem>.<N>-<T>.xml */
-static bool s_split(const char *live, char *dir, size_t dirlen, char *stem, size_t stemlen)
-{
-    const char *slash = strrchr(live, '/');
-    const char *base = slash ? slash + 1 : live;
-    int n = !slash          ? snprintf(dir, dirlen, ".")
-            : slash == live ? snprintf(dir, dirlen, "/")
-                            : snprintf(dir, dirlen, "%.*s", (int)(slash - live), live);
-    if (n < 0 || (size_t)n >= dirlen)
-        return false;
-    size_t blen = strlen(base);
-    if (blen > 4 && strcmp(base + blen - 4, ".xml") == 0)
-        blen -= 4;
-    if (blen == 0 || blen >= stemlen)
-        return false;
-    memcpy(stem, base, blen);
-    stem[blen] = 0;
-    return true;
-}
-
-static char *s_part_path(const char *live, uint32_t part, int64_t closed_us)
-{
-    char dir[4096], stem[1024], stamp[32];
-    if (!s_split(live, dir, sizeof dir, stem, sizeof stem))
-        return NULL;
-    time_t t = (time_t)(closed_us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    size_t n = strlen(dir) + strlen(stem) + 64;
-    char *path = malloc(n);
-    if (path)
-        snprintf(path, n, "%s/%s.%06" PRIu32 "-%s.xml", dir, stem, part, stamp);
-    return path;
-}
-
-/* "<stem>.<digits>-<stamp>.xml[.gz]" -> part, time, gz. */
-static bool s_part_name(const char *name, const char *stem, rotate_part_t *out)
-{
-    size_t sl = strlen(stem);
-    if (strncmp(name, stem, sl) != 0 || name[sl] != '.')
-        return false;
-    const char *p = name + sl + 1;
-    uint64_t part = 0;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9' && digits < 10) {
-        part = part * 10 + (uint64_t)(*p++ - '0');
-        digits++;
-    }
-    if (digits < 6 || part > UINT32_MAX || *p++ != '-')
-        return false;
-    struct tm tm = {0};
-    char tail[16];
-    if (strlen(p) < S_STAMP_LEN ||
-        sscanf(p, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6 || p[8] != 'T' || p[S_STAMP_LEN - 1] != 'Z')
-        return false;
-    snprintf(tail, sizeof tail, "%s", p + S_STAMP_LEN);
-    if (strcmp(tail, ".xml") == 0)
-        out->gz = false;
-    else if (strcmp(tail, ".xml.gz") == 0)
-        out->gz = true;
-    else
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    out->part = (uint32_t)part;
-    out->closed_us = (int64_t)timegm(&tm) * 1000000;
-    return true;
-}
-
-static int s_part_cmp(const void *a, const void *b)
-{
-    const rotate_part_t *x = a, *y = b;
-    if (x->part != y->part)
-        return x->part < y->part ? -1 : 1;
-    return (int)y->gz - (int)x->gz; /* the .gz first: it wins */
-}
-
-bool rotate_parts(const char *live, rotate_part_t **parts, size_t *count)
-{
-    char dir[4096], stem[1024];
-    *parts = NULL;
-    *count = 0;
-    if (!s_split(live, dir, sizeof dir, stem, sizeof stem))
-        return false;
-    DIR *d = opendir(dir);
-    if (!d)
-        return false;
-    rotate_part_t *v = NULL;
-    size_t n = 0, cap = 0;
-    bool ok = true;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        rotate_part_t p = {0};
-        if (!s_part_name(e->d_name, stem, &p))
-            continue;
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        p.path = malloc(len);
-        if (!p.path) {
-            ok = false;
-            break;
-        }
-        snprintf(p.path, len, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p.path, &st) != 0 || !S_ISREG(st.st_mode)) {
-            free(p.path);
-            continue;
-        }
-        p.bytes = (uint64_t)st.st_size;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            rotate_part_t *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                free(p.path);
-                ok = false;
-                break;
-            }
-            v = nv;
-        }
-        v[n++] = p;
-    }
-    closedir(d);
-    if (!ok) {
-        rotate_parts_free(v, n);
-        return false;
-    }
-    if (n > 1) //  qsort(NULL, 0) is undefined: no parts is the usual case
-        qsort(v, n, sizeof *v, s_part_cmp);
-    //  One entry per part: an archive whose .xml was not yet removed is the archive.
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (w > 0 && v[w - 1].part == v[i].part) {
-            free(v[i].path);
-            continue;
-        }
-        v[w++] = v[i];
-    }
-    *parts = v;
-    *count = w;
-    return true;
-}
-
-void rotate_parts_free(rotate_part_t *parts, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        free(parts[i].path);
-    free(parts);
 }
 
 /* ---------------------------------------------------------------- reading parts */
@@ -310,7 +159,7 @@ static bool s_scan_gz(const char *path, s_count_t *c, l3_xml_head_t *head, char 
     return ok;
 }
 
-static bool s_scan_part(const rotate_part_t *p, s_count_t *c, l3_xml_head_t *head, char *err,
+static bool s_scan_part(const l3_part_t *p, s_count_t *c, l3_xml_head_t *head, char *err,
                         size_t errlen)
 {
     return p->gz ? s_scan_gz(p->path, c, head, err, errlen)
@@ -320,9 +169,9 @@ static bool s_scan_part(const rotate_part_t *p, s_count_t *c, l3_xml_head_t *hea
 bool rotate_scan_parts(const char *live, datafile_line_fn *on_line, void *arg, char *err,
                        size_t errlen)
 {
-    rotate_part_t *parts;
+    l3_part_t *parts;
     size_t n;
-    if (!rotate_parts(live, &parts, &n)) {
+    if (!l3_parts_list(live, true, &parts, &n)) {
         snprintf(err, errlen, "cannot list the parts of %s: %s", live, strerror(errno));
         return false;
     }
@@ -345,7 +194,7 @@ bool rotate_scan_parts(const char *live, datafile_line_fn *on_line, void *arg, c
         l3_info("read the %zu closed parts of %s too (%.1f MB on disk) in %.3f s: no checkpoint "
                 "to trust",
                 n, live, (double)bytes / 1e6, (double)(l3_time_mono_us() - t0) / 1e6);
-    rotate_parts_free(parts, n);
+    l3_parts_free(parts, n);
     return ok;
 }
 
@@ -361,7 +210,7 @@ static bool s_same_file(const char *a, const char *b)
 bool rotate_recover(const char *live, char *err, size_t errlen)
 {
     char next[4200], dir[4096], stem[1024];
-    if (!s_split(live, dir, sizeof dir, stem, sizeof stem)) {
+    if (!l3_parts_split(live, dir, sizeof dir, stem, sizeof stem)) {
         snprintf(err, errlen, "datafile name %s is not usable for parts", live);
         return false;
     }
@@ -387,9 +236,9 @@ bool rotate_recover(const char *live, char *err, size_t errlen)
         }
         closedir(d);
     }
-    rotate_part_t *parts;
+    l3_part_t *parts;
     size_t n;
-    if (!rotate_parts(live, &parts, &n)) {
+    if (!l3_parts_list(live, true, &parts, &n)) {
         snprintf(err, errlen, "cannot list the parts of %s: %s", live, strerror(errno));
         return false;
     }
@@ -412,7 +261,7 @@ bool rotate_recover(const char *live, char *err, size_t errlen)
             datafile_sync_dir(live);
         }
     }
-    rotate_parts_free(parts, n);
+    l3_parts_free(parts, n);
     return true;
 }
 
@@ -421,14 +270,14 @@ bool rotate_ensure_live(const char *live, char *err, size_t errlen)
     struct stat st;
     if (stat(live, &st) == 0 && st.st_size > 0)
         return true;
-    rotate_part_t *parts;
+    l3_part_t *parts;
     size_t n;
-    if (!rotate_parts(live, &parts, &n)) {
+    if (!l3_parts_list(live, true, &parts, &n)) {
         snprintf(err, errlen, "cannot list the parts of %s: %s", live, strerror(errno));
         return false;
     }
     if (n == 0) {
-        rotate_parts_free(parts, n);
+        l3_parts_free(parts, n);
         return true; /* a first start: datafile_new creates part 0 */
     }
     s_count_t c = {0};
@@ -437,7 +286,7 @@ bool rotate_ensure_live(const char *live, char *err, size_t errlen)
     l3_xml_head_t head = {.part = parts[n - 1].part + 1,
                           .commands_before = last.commands_before + c.commands,
                           .created_us = l3_time_now_us()};
-    rotate_parts_free(parts, n);
+    l3_parts_free(parts, n);
     if (!ok)
         return false;
     char next[4200];
@@ -482,7 +331,7 @@ bool rotate_now(datafile_t **live, streams_t *streams, const char *ckpt_path, in
                           .created_us = now_us};
     char next[4200];
     snprintf(next, sizeof next, "%s.next", path);
-    char *closed = s_part_path(path, oh->part, now_us);
+    char *closed = l3_part_path(path, oh->part, now_us);
     if (!closed) {
         snprintf(err, errlen, "datafile name %s is not usable for parts", path);
         return false;
@@ -530,7 +379,7 @@ undo_next:
 /* ---------------------------------------------------------------- retention */
 
 /* gzip part p to <p>.gz: written as .gz.tmp, synced, renamed; then the .xml removed. */
-static bool s_archive(const rotate_part_t *p)
+static bool s_archive(const l3_part_t *p)
 {
     char gzpath[8200], tmp[8200];
     snprintf(gzpath, sizeof gzpath, "%s.gz", p->path);
@@ -591,9 +440,9 @@ void rotate_retain(const char *live, const rotate_opts_t *opts, int64_t now_us)
 {
     if (!opts->keep_bytes && !opts->keep_days)
         return;
-    rotate_part_t *parts;
+    l3_part_t *parts;
     size_t n;
-    if (!rotate_parts(live, &parts, &n)) {
+    if (!l3_parts_list(live, true, &parts, &n)) {
         l3_error("retention: cannot list the parts of %s: %s", live, strerror(errno));
         return;
     }
@@ -603,7 +452,7 @@ void rotate_retain(const char *live, const rotate_opts_t *opts, int64_t now_us)
             total += parts[i].bytes;
     int64_t horizon = opts->keep_days ? now_us - opts->keep_days * 86400LL * 1000000 : INT64_MIN;
     for (size_t i = 0; i < n; i++) {
-        rotate_part_t *p = &parts[i];
+        l3_part_t *p = &parts[i];
         if (p->gz)
             continue;
         bool old = p->closed_us < horizon, big = opts->keep_bytes && total > opts->keep_bytes;
@@ -624,5 +473,5 @@ void rotate_retain(const char *live, const rotate_opts_t *opts, int64_t now_us)
         }
         total -= p->bytes;
     }
-    rotate_parts_free(parts, n);
+    l3_parts_free(parts, n);
 }

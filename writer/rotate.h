@@ -22,6 +22,7 @@
 #define WRITER_ROTATE_H
 
 #include "datafile.h"
+#include "l3_parts.h"
 #include "streams.h"
 
 #include <stdbool.h>
@@ -35,20 +36,6 @@ typedef struct {
     int64_t keep_days;      /* writer/keep_days: closed parts kept, in days */
     bool archive;           /* writer/retention = archive (gzip) rather than delete */
 } rotate_opts_t;
-
-/* A closed part beside the live datafile. */
-typedef struct {
-    char *path;
-    uint32_t part;
-    int64_t closed_us; /* the time in its name */
-    bool gz;           /* archived */
-    uint64_t bytes;    /* its size on disk */
-} rotate_part_t;
-
-/* The closed parts of the live datafile `live`, by part number (an archived and a plain
-   file of one part: only the .gz when its .xml is gone). Free with rotate_parts_free. */
-bool rotate_parts(const char *live, rotate_part_t **parts, size_t *count);
-void rotate_parts_free(rotate_part_t *parts, size_t count);
 
 /* Before the live datafile is opened: finish or undo what a crash in a rotation or a
    retention left. Returns false (reason in err) only when it cannot. */
