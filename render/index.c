@@ -1,6 +1,7 @@
 /*  index — render's index of the datafile and its derived index file. See index.h. */
 #include "index.h"
 #include "l3_log.h"
+#include "l3_parts.h"
 #include "l3_time.h"
 #include "l3_xmlrec.h"
 
@@ -16,12 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define IDX_MAGIC "L3RIDX02"
-#define IDX_PREFIX 256 /* datafile bytes whose hash ties an index file to it */
+#define IDX_MAGIC "L3RIDX03"
+#define IDX_PREFIX 256 /* bytes of its first part whose hash ties an index file to it */
 #define IDX_STR_MAX 255
 #define IDX_WORD_MAX 64
 #define SCAN_CHUNK (8u << 20)
-#define IDX_HEADER 20 /* magic, prefix hash, prefix length */
+#define IDX_HEADER 32 /* magic, prefix hash, prefix length, first part, its ordinal base */
 
 /* One index-file entry; the strings (host, user, sid, tty, word) follow it. */
 typedef struct {
@@ -50,11 +51,31 @@ typedef struct {
     size_t cap, count;
 } map_t;
 
+/* One part of the datafile (l3_parts.h): the live file, or a closed part beside it. The
+   index names a record by INDEX_OFF(part, offset in the part's file). */
+typedef struct {
+    uint32_t part;
+    int fd;      /* -1 once retention removed (or archived) it: its records are not kept */
+    bool closed; /* a later part is live: its end is final */
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;   /* when last looked at */
+    uint64_t before; /* commands in the parts before it (its header's commands-before) */
+} ipart_t;
+
 struct index_t {
     char *datafile, *idxpath, *snappath;
-    int fd;
+    ipart_t *parts; /* by part number */
+    size_t nparts, capparts;
+    uint32_t live;              /* the part the datafile's name holds */
+    uint32_t base_part;         /* the first part the index knows (the index file's header) */
+    uint64_t ord_base;          /* commands before it: command ordinals count from here */
+    uint64_t id_hash;           /* the index file's tie to its first part (IDX_PREFIX) */
+    uint32_t id_n;
+    index_fd_fn *on_fd;         /* told of every part descriptor opened or closed */
+    void *on_fd_arg;
     FILE *idx;
-    uint64_t pos, size, generation;
+    uint64_t pos, generation;
     bool skipping;     /* inside a line too long to index */
     index_cmd_t *cmds; /* in the reserved region: the snapshot's, then anonymous */
     uint32_t ncmds, capcmds;
@@ -485,6 +506,210 @@ static void s_idx_write(index_t *self, const entry_t *en)
         }
 }
 
+/* ---------------------------------------------------------------- parts */
+
+static ipart_t *s_part(index_t *self, uint32_t part)
+{
+    size_t lo = 0, hi = self->nparts;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (self->parts[mid].part < part)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < self->nparts && self->parts[lo].part == part ? &self->parts[lo] : NULL;
+}
+
+/* The first part known at or after `part`, NULL when none. */
+static ipart_t *s_part_from(index_t *self, uint32_t part)
+{
+    for (size_t i = 0; i < self->nparts; i++)
+        if (self->parts[i].part >= part)
+            return &self->parts[i];
+    return NULL;
+}
+
+static void s_part_close(index_t *self, ipart_t *p)
+{
+    if (p->fd < 0)
+        return;
+    if (self->on_fd)
+        self->on_fd(p->fd, false, self->on_fd_arg);
+    close(p->fd);
+    p->fd = -1;
+}
+
+/* The part number and commands-before a datafile's header names: part 0 for a datafile
+   never rotated, or for one whose header is not all there yet, or not one at all (its
+   lines are read as ever: what is not a record is skipped). */
+static uint32_t s_header_part(int fd, uint64_t *before)
+{
+    uint8_t head[L3_XML_HEADER_MAX];
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    l3_xml_head_t h;
+    *before = 0;
+    if (got <= 0 || l3_xml_header_parse(head, (size_t)got, &h) != 1)
+        return 0;
+    *before = h.commands_before;
+    return h.part;
+}
+
+/* Add part `part` read from fd (taken over; it is closed when it cannot be added). */
+static ipart_t *s_part_add(index_t *self, uint32_t part, int fd, uint64_t before)
+{
+    struct stat st;
+    if (s_part(self, part) || fstat(fd, &st) != 0) {
+        close(fd);
+        return NULL;
+    }
+    if (self->nparts == self->capparts) {
+        size_t ncap = self->capparts ? self->capparts * 2 : 8;
+        ipart_t *n = realloc(self->parts, ncap * sizeof *n);
+        if (!n) {
+            close(fd);
+            return NULL;
+        }
+        self->parts = n;
+        self->capparts = ncap;
+    }
+    size_t at = self->nparts;
+    while (at > 0 && self->parts[at - 1].part > part)
+        at--;
+    memmove(&self->parts[at + 1], &self->parts[at], (self->nparts - at) * sizeof *self->parts);
+    self->nparts++;
+    ipart_t *p = &self->parts[at];
+    *p = (ipart_t){part, fd, false, st.st_dev, st.st_ino, (uint64_t)st.st_size, before};
+    if (self->on_fd)
+        self->on_fd(fd, true, self->on_fd_arg);
+    return p;
+}
+
+/* Look again at the datafile's name and the parts beside it: a new file under the live
+   name (the writer rotated; the file we had open is the closed part it became), closed
+   parts not open yet, parts retention removed or archived (their records read as no
+   longer kept, and their descriptors are closed so that the space is freed). false when
+   the live name holds a file that does not follow the one we had: the datafile was
+   replaced, and the caller starts over. */
+static bool s_parts_refresh(index_t *self)
+{
+    struct stat st;
+    ipart_t *live = s_part(self, self->live);
+    if (stat(self->datafile, &st) == 0 &&
+        (!live || live->fd < 0 || live->dev != st.st_dev || live->ino != st.st_ino)) {
+        int fd = open(self->datafile, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            uint64_t before;
+            uint32_t part = s_header_part(fd, &before);
+            if (live && part <= self->live) {
+                close(fd);
+                return false;
+            }
+            if (live)
+                l3_info("%s: the writer rotated it; part %" PRIu32 " is live now", self->datafile,
+                        part);
+            if (s_part_add(self, part, fd, before))
+                self->live = part;
+        }
+    }
+    l3_part_t *v = NULL;
+    size_t n = 0;
+    if (!l3_parts_list(self->datafile, false, &v, &n))
+        return true; /* the directory cannot be read for now: keep what we have */
+    size_t j = 0;
+    for (size_t i = 0; i < self->nparts; i++) {
+        ipart_t *p = &self->parts[i];
+        while (j < n && v[j].part < p->part)
+            j++;
+        bool there = j < n && v[j].part == p->part && !v[j].gz;
+        if (p->part < self->live && p->fd >= 0 && !there) {
+            l3_info("%s: part %" PRIu32 " was removed or archived; its commands are no longer "
+                    "kept in the journal",
+                    self->datafile, p->part);
+            s_part_close(self, p);
+            self->generation++; /* pages that showed them are out of date */
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].gz || v[i].part >= self->live || s_part(self, v[i].part))
+            continue;
+        int fd = open(v[i].path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        uint64_t before;
+        if (s_header_part(fd, &before) != v[i].part) {
+            l3_warn("%s does not say it is part %" PRIu32 " in its header; not read", v[i].path,
+                    v[i].part);
+            close(fd);
+            continue;
+        }
+        s_part_add(self, v[i].part, fd, before);
+    }
+    l3_parts_free(v, n);
+    for (size_t i = 0; i < self->nparts; i++)
+        self->parts[i].closed = self->parts[i].part < self->live;
+    return true;
+}
+
+/* Is INDEX_OFF off (with len bytes after it) a place in the datafile? In a part no
+   longer kept, any place is (what was there cannot be checked any more). */
+static bool s_off_ok(index_t *self, uint64_t off, uint64_t len)
+{
+    uint32_t part = INDEX_OFF_PART(off);
+    ipart_t *p = s_part(self, part);
+    if (!p)
+        return part < self->live;
+    return p->fd < 0 || INDEX_OFF_LOCAL(off) + len <= p->size;
+}
+
+void index_set_fd_hook(index_t *self, index_fd_fn *fn, void *arg)
+{
+    self->on_fd = fn;
+    self->on_fd_arg = arg;
+    for (size_t i = 0; fn && i < self->nparts; i++)
+        if (self->parts[i].fd >= 0)
+            fn(self->parts[i].fd, true, arg);
+}
+
+int index_part_fd(index_t *self, uint64_t off)
+{
+    ipart_t *p = s_part(self, INDEX_OFF_PART(off));
+    return p ? p->fd : -1;
+}
+
+bool index_cmd_kept(index_t *self, uint32_t ord)
+{
+    return ord < self->ncmds && index_part_fd(self, self->cmds[ord].off) >= 0;
+}
+
+uint64_t index_kept_from(index_t *self)
+{
+    for (size_t i = 0; i < self->nparts; i++)
+        if (self->parts[i].fd >= 0)
+            return INDEX_OFF(self->parts[i].part, 0);
+    return INDEX_OFF(self->live, 0);
+}
+
+uint64_t index_ord_base(index_t *self)
+{
+    return self->ord_base;
+}
+
+void index_progress(index_t *self, uint64_t *done, uint64_t *total)
+{
+    *done = *total = 0;
+    for (size_t i = 0; i < self->nparts; i++) {
+        const ipart_t *p = &self->parts[i];
+        if (p->fd < 0)
+            continue;
+        *total += p->size;
+        if (p->part < INDEX_OFF_PART(self->pos))
+            *done += p->size;
+        else if (p->part == INDEX_OFF_PART(self->pos))
+            *done += INDEX_OFF_LOCAL(self->pos);
+    }
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 index_t *index_new(const char *datafile, const char *idxpath)
@@ -492,13 +717,24 @@ index_t *index_new(const char *datafile, const char *idxpath)
     index_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->fd = open(datafile, O_RDONLY | O_CLOEXEC);
-    if (self->fd < 0) {
+    int fd = open(datafile, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         l3_error("cannot open datafile %s: %s", datafile, strerror(errno));
         free(self);
         return NULL;
     }
     self->datafile = strdup(datafile);
+    uint64_t before;
+    self->live = s_header_part(fd, &before);
+    if (!self->datafile || !s_part_add(self, self->live, fd, before)) {
+        if (!self->datafile)
+            close(fd);
+        free(self->datafile);
+        free(self->parts);
+        free(self);
+        return NULL;
+    }
+    s_parts_refresh(self);
     self->idxpath = idxpath ? strdup(idxpath) : NULL;
     if (idxpath) {
         size_t n = strlen(idxpath) + sizeof ".snap";
@@ -539,8 +775,9 @@ void index_destroy(index_t **self_p)
     }
     if (self->idx)
         fclose(self->idx);
-    if (self->fd >= 0)
-        close(self->fd);
+    for (size_t i = 0; i < self->nparts; i++)
+        s_part_close(self, &self->parts[i]);
+    free(self->parts);
     for (uint32_t i = 0; i < self->nsess; i++)
         if (self->sess[i].capcmds)
             free(self->sess[i].cmds);
@@ -563,15 +800,42 @@ void index_destroy(index_t **self_p)
     *self_p = NULL;
 }
 
-static bool s_prefix_hash(index_t *self, uint64_t *hash, uint32_t *n)
+/* The hash of the first *n bytes of part `part` (*n 0: up to IDX_PREFIX before any footer,
+   and *n set): what ties an index file to its datafile (a part's header names its number
+   and the time it was created; part 0's first records say whose it is). */
+static bool s_prefix_hash(index_t *self, uint32_t part, uint64_t *hash, uint32_t *n)
 {
     uint8_t head[IDX_PREFIX];
-    ssize_t got = pread(self->fd, head, sizeof head, 0);
-    if (got < 0)
+    ipart_t *p = s_part(self, part);
+    size_t want = *n ? *n : sizeof head;
+    if (!p || p->fd < 0 || want > sizeof head)
         return false;
+    ssize_t got = pread(p->fd, head, want, 0);
+    if (got < 0 || (*n && (size_t)got != want))
+        return false;
+    //  Not the footer: the writer overwrites it with the next records, and an index begun
+    //  on a new, empty datafile would not know it at its next start.
+    const uint8_t *footer = *n ? NULL : memmem(head, (size_t)got, "\n</lilalo>", 10);
+    if (footer)
+        got = footer - head + 1;
     *n = (uint32_t)got;
     *hash = s_hash(head, (size_t)got);
     return true;
+}
+
+/* A fresh index starts at the first part there is to read. */
+static void s_base_choose(index_t *self)
+{
+    ipart_t *first = NULL;
+    for (size_t i = 0; i < self->nparts && !first; i++)
+        if (self->parts[i].fd >= 0)
+            first = &self->parts[i];
+    self->base_part = first ? first->part : self->live;
+    self->ord_base = first ? first->before : 0;
+    self->id_n = 0;
+    self->id_hash = 0;
+    s_prefix_hash(self, self->base_part, &self->id_hash, &self->id_n);
+    self->pos = INDEX_OFF(self->base_part, 0);
 }
 
 /* Start a fresh index file (header only). */
@@ -590,12 +854,11 @@ static void s_idx_create(index_t *self)
         return;
     }
     setvbuf(self->idx, NULL, _IOFBF, 1 << 20);
-    uint64_t hash = 0;
-    uint32_t n = 0;
-    s_prefix_hash(self, &hash, &n);
     fwrite(IDX_MAGIC, 8, 1, self->idx);
-    fwrite(&hash, sizeof hash, 1, self->idx);
-    fwrite(&n, sizeof n, 1, self->idx);
+    fwrite(&self->id_hash, sizeof self->id_hash, 1, self->idx);
+    fwrite(&self->id_n, sizeof self->id_n, 1, self->idx);
+    fwrite(&self->base_part, sizeof self->base_part, 1, self->idx);
+    fwrite(&self->ord_base, sizeof self->ord_base, 1, self->idx);
     fflush(self->idx);
     self->log_end = IDX_HEADER;
     self->log_last_at = 0;
@@ -621,7 +884,8 @@ static void s_reset(index_t *self)
     self->sessmap.count = 0;
     if (self->sessmap.vals)
         memset(self->sessmap.vals, 0, self->sessmap.cap * sizeof *self->sessmap.vals);
-    self->pos = 0;
+    self->skipping = false;
+    s_base_choose(self);
     self->generation++;
 }
 
@@ -631,9 +895,13 @@ static bool s_entry_matches(index_t *self, const ent_t *e)
     char head[48];
     size_t n = e->len < sizeof head ? e->len : sizeof head;
     char last;
-    if (pread(self->fd, head, n, (off_t)e->off) != (ssize_t)n)
+    int fd = index_part_fd(self, e->off);
+    uint64_t off = INDEX_OFF_LOCAL(e->off);
+    if (fd < 0)
+        return s_off_ok(self, e->off, e->len); /* no longer kept: nothing to compare */
+    if (pread(fd, head, n, (off_t)off) != (ssize_t)n)
         return false;
-    if (pread(self->fd, &last, 1, (off_t)(e->off + e->len - 1)) != 1 || last != '\n')
+    if (pread(fd, &last, 1, (off_t)(off + e->len - 1)) != 1 || last != '\n')
         return false;
     return s_check(head, n) == e->check;
 }
@@ -646,7 +914,7 @@ static bool s_entry_matches(index_t *self, const ent_t *e)
    page boundary: the command array exactly as index_cmds has it (mapped copy-on-write
    into the command region), the sessions, every session's command list, the strings.
    The index file stays the log: what came after the snapshot is replayed from it. */
-#define SNAP_MAGIC "L3RSNP01"
+#define SNAP_MAGIC "L3RSNP02"
 #define SNAP_PAGE 4096u
 
 typedef struct {
@@ -661,7 +929,8 @@ typedef struct {
 
 typedef struct {
     char magic[8];
-    uint32_t cmd_size, sess_size, ent_size, pad;
+    uint32_t cmd_size, sess_size, ent_size;
+    uint32_t base_part; /* the index file's first part and its hash: */
     uint64_t prefix_hash;
     uint32_t prefix_n, ncmds;
     uint32_t nsess, nstrs;
@@ -829,7 +1098,9 @@ static bool s_snap_write(index_t *self)
     h.cmd_size = sizeof(index_cmd_t);
     h.sess_size = sizeof(snap_sess_t);
     h.ent_size = sizeof(ent_t);
-    s_prefix_hash(self, &h.prefix_hash, &h.prefix_n);
+    h.prefix_hash = self->id_hash;
+    h.prefix_n = self->id_n;
+    h.base_part = self->base_part;
     h.ncmds = self->ncmds;
     h.nsess = self->nsess;
     h.nstrs = self->nstrs;
@@ -964,7 +1235,7 @@ static bool s_snap_start(index_t *self)
 /* Load the snapshot when it belongs to this index file and datafile and checks out;
    leaves the log `in` at the first entry after it. All or nothing: false leaves the index
    empty (and says why at info level). */
-static bool s_snap_load(index_t *self, FILE *in, uint64_t datafile_size)
+static bool s_snap_load(index_t *self, FILE *in)
 {
     int fd = -1;
     void *map = MAP_FAILED;
@@ -981,27 +1252,23 @@ static bool s_snap_load(index_t *self, FILE *in, uint64_t datafile_size)
         why = "cannot read its header";
         goto fail;
     }
-    uint64_t myhash = 0;
-    uint32_t myn = 0;
     if (memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
         h.check != s_hash(&h, offsetof(snap_head_t, check)) || h.cmd_size != sizeof(index_cmd_t) ||
         h.sess_size != sizeof(snap_sess_t) || h.ent_size != sizeof(ent_t)) {
         why = "not a snapshot of this version";
         goto fail;
     }
-    if (!s_prefix_hash(self, &myhash, &myn) || myn < h.prefix_n) {
+    //  The index file (checked against the datafile already) and the snapshot start alike.
+    if (h.prefix_n != self->id_n || h.prefix_hash != self->id_hash ||
+        h.base_part != self->base_part) {
+        why = "it belongs to another datafile";
+        goto fail;
+    }
+    if (!s_off_ok(self, h.pos, 0)) {
         why = "the datafile is shorter";
         goto fail;
     }
-    {
-        uint8_t head[IDX_PREFIX];
-        if (pread(self->fd, head, h.prefix_n, 0) != (ssize_t)h.prefix_n ||
-            s_hash(head, h.prefix_n) != h.prefix_hash) {
-            why = "it belongs to another datafile";
-            goto fail;
-        }
-    }
-    if ((uint64_t)st.st_size != h.total || h.pos > datafile_size || h.nstrs == 0 ||
+    if ((uint64_t)st.st_size != h.total || h.nstrs == 0 ||
         h.cmds_off != SNAP_PAGE ||
         h.sess_off != s_page_up(h.cmds_off + (uint64_t)h.ncmds * sizeof(index_cmd_t)) ||
         h.lists_off != s_page_up(h.sess_off + (uint64_t)h.nsess * sizeof(snap_sess_t)) ||
@@ -1149,7 +1416,6 @@ uint64_t index_load(index_t *self)
 {
     uint64_t loaded = 0;
     FILE *in = NULL;
-    struct stat st;
     if (!self->idxpath)
         goto fresh;
     in = fopen(self->idxpath, "r");
@@ -1158,41 +1424,58 @@ uint64_t index_load(index_t *self)
     setvbuf(in, NULL, _IOFBF, 1 << 20);
     char magic[8];
     uint64_t hash = 0, myhash = 0;
-    uint32_t n = 0, myn = 0;
+    uint32_t n = 0, base = 0;
     if (fread(magic, 8, 1, in) != 1 || memcmp(magic, IDX_MAGIC, 8) != 0 ||
-        fread(&hash, sizeof hash, 1, in) != 1 || fread(&n, sizeof n, 1, in) != 1) {
+        fread(&hash, sizeof hash, 1, in) != 1 || fread(&n, sizeof n, 1, in) != 1 ||
+        fread(&base, sizeof base, 1, in) != 1 ||
+        fread(&self->ord_base, sizeof self->ord_base, 1, in) != 1 || n > IDX_PREFIX) {
         l3_info("index file %s is not ours or empty; rebuilding", self->idxpath);
         goto fresh;
     }
-    if (!s_prefix_hash(self, &myhash, &myn) || myn < n) {
-        l3_info("index file %s is stale (datafile shorter); rebuilding", self->idxpath);
-        goto fresh;
-    }
-    {
-        /* The datafile may have grown since: compare only the prefix the index saw. */
-        uint8_t head[IDX_PREFIX];
-        if (pread(self->fd, head, n, 0) != (ssize_t)n || s_hash(head, n) != hash) {
+    /* Its first part must be the one it saw (the datafile may have grown since: only the
+       prefix it saw is compared), or one retention has removed since: then the records
+       it still has are checked below as ever. */
+    ipart_t *first = s_part_from(self, 0);
+    if (s_part(self, base) && s_part(self, base)->fd >= 0) {
+        uint32_t myn = n;
+        if (!s_prefix_hash(self, base, &myhash, &myn) || myhash != hash) {
             l3_info("index file %s belongs to another datafile; rebuilding", self->idxpath);
             goto fresh;
         }
+    } else if (!first || base >= first->part || base > self->live) {
+        l3_info("index file %s begins at part %" PRIu32 ", which the datafile does not have; "
+                "rebuilding",
+                self->idxpath, base);
+        goto fresh;
     }
-    fstat(self->fd, &st);
+    uint64_t ord_base = self->ord_base;
+    self->base_part = base;
+    self->id_hash = hash;
+    self->id_n = n;
+    self->pos = INDEX_OFF(base, 0);
     int64_t t0 = l3_time_mono_us();
     entry_t en;
     ent_t last = {0};
     uint64_t from_snapshot = 0;
-    if (s_snap_load(self, in, (uint64_t)st.st_size)) {
+    if (s_snap_load(self, in)) {
         from_snapshot = loaded = self->entries;
         last = self->log_last;
-    } else if (fseek(in, IDX_HEADER, SEEK_SET) != 0)
+    } else if (fseek(in, IDX_HEADER, SEEK_SET) != 0) {
         goto fresh;
+    } else { /* s_snap_load reset the index: it starts where the index file says */
+        self->base_part = base;
+        self->ord_base = ord_base;
+        self->id_hash = hash;
+        self->id_n = n;
+        self->pos = INDEX_OFF(base, 0);
+    }
     long good_end = ftell(in);
     for (;;) {
         long at = ftell(in);
         if (fread(&en.e, sizeof en.e, 1, in) != 1)
             break;
         bool ok = (en.e.kind == 'C' || en.e.kind == 'S' || en.e.kind == 'E') &&
-                  en.e.off + en.e.len <= (uint64_t)st.st_size && en.e.off >= self->pos;
+                  s_off_ok(self, en.e.off, en.e.len) && en.e.off >= self->pos;
         for (int i = 0; ok && i < 5; i++) {
             if (en.e.slen[i] > IDX_STR_MAX ||
                 (en.e.slen[i] && fread(en.s[i], en.e.slen[i], 1, in) != 1))
@@ -1228,10 +1511,10 @@ uint64_t index_load(index_t *self)
         self->idx = fopen(self->idxpath, "a");
     if (self->idx)
         setvbuf(self->idx, NULL, _IOFBF, 1 << 20);
-    l3_info("index file %s: %" PRIu64 " records up to byte %" PRIu64 " in %.2f s (%" PRIu64
-            " from its snapshot)",
-            self->idxpath, loaded, self->pos, (double)(l3_time_mono_us() - t0) / 1e6,
-            from_snapshot);
+    l3_info("index file %s: %" PRIu64 " records up to byte %" PRIu64 " of part %" PRIu32
+            " in %.2f s (%" PRIu64 " from its snapshot)",
+            self->idxpath, loaded, INDEX_OFF_LOCAL(self->pos), INDEX_OFF_PART(self->pos),
+            (double)(l3_time_mono_us() - t0) / 1e6, from_snapshot);
     if (self->idx && self->entries - self->snap_entries >= self->snap_every)
         s_snap_start(self);
     return loaded;
@@ -1246,29 +1529,22 @@ fresh:
 
 /* ---------------------------------------------------------------- scanning */
 
-int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more)
+/* Index the lines of part p from the position up to byte `end` of its file, reading about
+   *budget bytes at most (taken off it). Stops at the footer (*footer; the writer
+   overwrites the live part's with the next records, a closed part's is its end) and
+   before an incomplete last line. Returns the records added, -1 on a read error. */
+static int64_t s_scan_part(index_t *self, ipart_t *p, uint64_t end, uint64_t *budget,
+                           bool *footer)
 {
-    struct stat st;
     int64_t added = 0;
-    *more = false;
-    if (fstat(self->fd, &st) != 0)
-        return -1;
-    self->size = (uint64_t)st.st_size;
-    if (self->size < self->pos) {
-        /* The datafile shrank below what we indexed: it was replaced. Start over. */
-        l3_warn("datafile %s shrank below the indexed offset; re-indexing", self->datafile);
-        s_reset(self);
-        s_idx_create(self);
-    }
-    uint64_t end = limit < self->size ? limit : self->size;
-    if (end <= self->pos)
-        return 0; /* nothing new below the limit */
-    uint64_t stop = end - self->pos > max_bytes ? self->pos + max_bytes : end;
+    uint64_t local = INDEX_OFF_LOCAL(self->pos), from = local;
+    uint64_t stop = end - local > *budget ? local + *budget : end;
     entry_t en;
-    while (self->pos < stop) {
+    *footer = false;
+    while (local < stop) {
         size_t want = self->bufcap > SCAN_CHUNK ? self->bufcap : SCAN_CHUNK;
-        if (want > end - self->pos)
-            want = (size_t)(end - self->pos);
+        if (want > end - local)
+            want = (size_t)(end - local);
         if (self->bufcap < want) {
             uint8_t *n = realloc(self->buf, want);
             if (!n)
@@ -1276,39 +1552,41 @@ int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more
             self->buf = n;
             self->bufcap = want;
         }
-        ssize_t got = pread(self->fd, self->buf, want, (off_t)self->pos);
+        ssize_t got = pread(p->fd, self->buf, want, (off_t)local);
         if (got < 0) {
-            l3_error("read %s: %s", self->datafile, strerror(errno));
+            l3_error("read %s (part %" PRIu32 "): %s", self->datafile, p->part, strerror(errno));
             return -1;
         }
         if (got == 0)
             break;
-        const char *p = (const char *)self->buf, *bend = p + got;
+        const char *q = (const char *)self->buf, *bend = q + got;
         size_t consumed = 0;
-        bool footer = false;
-        while (p < bend) {
-            const char *nl = memchr(p, '\n', (size_t)(bend - p));
+        while (q < bend) {
+            const char *nl = memchr(q, '\n', (size_t)(bend - q));
             if (!nl)
                 break;
-            size_t len = (size_t)(nl - p) + 1;
+            size_t len = (size_t)(nl - q) + 1;
             if (self->skipping) {
                 self->skipping = false; /* the tail of an over-long line */
-            } else if (len >= 9 && memcmp(p, "</lilalo>", 9) == 0) {
-                footer = true; /* the writer overwrites it with the next records */
+            } else if (len >= 9 && memcmp(q, "</lilalo>", 9) == 0) {
+                *footer = true;
                 break;
-            } else if (s_line_entry(p, len, self->pos + consumed, &en) && s_apply(self, &en)) {
+            } else if (s_line_entry(q, len, INDEX_OFF(p->part, local + consumed), &en) &&
+                       s_apply(self, &en)) {
                 s_idx_write(self, &en);
                 added++;
             }
             consumed += len;
-            p = nl + 1;
+            q = nl + 1;
         }
-        if (consumed == 0 && !footer) {
-            if (self->pos + (uint64_t)got >= end)
+        if (consumed == 0 && !*footer) {
+            if (local + (uint64_t)got >= end)
                 break; /* an incomplete last line: wait for the rest */
             if (self->bufcap >= INDEX_LINE_MAX) {
-                l3_warn("skipping an over-long line at offset %" PRIu64, self->pos);
-                self->pos += (uint64_t)got;
+                l3_warn("skipping an over-long line at offset %" PRIu64 " of part %" PRIu32,
+                        local, p->part);
+                local += (uint64_t)got;
+                self->pos = INDEX_OFF(p->part, local);
                 self->skipping = true;
                 continue;
             }
@@ -1319,13 +1597,83 @@ int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more
             self->bufcap *= 2;
             continue;
         }
-        self->pos += consumed;
-        if (footer)
+        local += consumed;
+        self->pos = INDEX_OFF(p->part, local);
+        if (*footer)
             break;
+    }
+    *budget -= local - from < *budget ? local - from : *budget;
+    return added;
+}
+
+int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more)
+{
+    int64_t added = 0;
+    uint64_t budget = max_bytes ? max_bytes : 1;
+    *more = false;
+    if (!s_parts_refresh(self)) {
+        l3_warn("datafile %s was replaced (its live part is not the one after the part read "
+                "so far); re-indexing",
+                self->datafile);
+        s_reset(self);
+        s_idx_create(self);
+    }
+    while (budget > 0) {
+        ipart_t *p = s_part_from(self, INDEX_OFF_PART(self->pos));
+        if (!p || (limit != UINT64_MAX && INDEX_OFF_PART(limit) < p->part))
+            break;
+        if (p->part != INDEX_OFF_PART(self->pos)) {
+            //  A part that is not there (or not yet): on to the next one.
+            uint64_t expect = self->ord_base + self->ncmds;
+            if (p->fd >= 0 && p->before > expect)
+                l3_warn("%s: part %" PRIu32 " begins at command %" PRIu64 ", but the parts "
+                        "read so far end at %" PRIu64 " (a part in between was removed): the "
+                        "journal numbers the later commands from there",
+                        self->datafile, p->part, p->before, expect);
+            self->pos = INDEX_OFF(p->part, 0);
+            self->skipping = false;
+        }
+        if (p->fd < 0) {
+            if (!p->closed)
+                break;
+            self->pos = INDEX_OFF(p->part + 1, 0); /* no longer kept: nothing to read */
+            continue;
+        }
+        struct stat st;
+        if (fstat(p->fd, &st) != 0)
+            return -1;
+        p->size = (uint64_t)st.st_size;
+        if (p->size < INDEX_OFF_LOCAL(self->pos)) {
+            /* It shrank below what we indexed: it was replaced. Start over. */
+            l3_warn("datafile %s shrank below the indexed offset; re-indexing", self->datafile);
+            s_reset(self);
+            s_idx_create(self);
+            continue;
+        }
+        uint64_t end = p->size;
+        if (limit != UINT64_MAX && INDEX_OFF_PART(limit) == p->part &&
+            INDEX_OFF_LOCAL(limit) < end)
+            end = INDEX_OFF_LOCAL(limit);
+        bool footer = false;
+        int64_t n = s_scan_part(self, p, end, &budget, &footer);
+        if (n < 0)
+            return -1;
+        added += n;
+        if (!p->closed)
+            break; /* the live part: wait for more */
+        if (!footer && !(INDEX_OFF_LOCAL(self->pos) >= end && end == p->size)) {
+            if (budget == 0 || end < p->size)
+                break; /* more of it in the next call, or a limit inside it */
+            l3_warn("%s: closed part %" PRIu32 " ends in an incomplete line at offset %" PRIu64
+                    "; reading on in the next part",
+                    self->datafile, p->part, INDEX_OFF_LOCAL(self->pos));
+        }
+        self->pos = INDEX_OFF(p->part + 1, 0);
+        self->skipping = false;
     }
     if (self->idx)
         fflush(self->idx);
-    *more = self->pos < end && self->pos >= stop && stop < end;
+    *more = budget == 0;
     //  Caught up, with many entries since the last snapshot: write one (during the first
     //  indexing of a big file, only once at its end).
     s_snap_reap(self, false);
@@ -1342,11 +1690,6 @@ int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more
 uint64_t index_pos(index_t *self)
 {
     return self->pos;
-}
-
-uint64_t index_file_size(index_t *self)
-{
-    return self->size;
 }
 
 const index_cmd_t *index_cmds(index_t *self, uint32_t *count)
@@ -1366,19 +1709,18 @@ uint64_t index_generation(index_t *self)
     return self->generation;
 }
 
-int index_fd(index_t *self)
-{
-    return self->fd;
-}
-
 bool index_read_line(index_t *self, uint64_t off, uint32_t len, l3_buf_t *out)
 {
     l3_buf_reset(out);
     if (!l3_buf_reserve(out, len))
         return false;
+    int fd = index_part_fd(self, off);
+    if (fd < 0)
+        return false;
+    off = INDEX_OFF_LOCAL(off);
     size_t done = 0;
     while (done < len) {
-        ssize_t got = pread(self->fd, out->data + done, len - done, (off_t)(off + done));
+        ssize_t got = pread(fd, out->data + done, len - done, (off_t)(off + done));
         if (got <= 0)
             return false;
         done += (size_t)got;
@@ -1400,7 +1742,8 @@ bool index_load_cmd(index_t *self, uint32_t ord, l3_record_t *rec)
     if (!index_read_line(self, c->off, c->len, &line))
         goto cleanup;
     if (!l3_xmlrec_parse(line.data, line.len, rec, err, sizeof err)) {
-        l3_warn("record at offset %" PRIu64 ": %s", c->off, err);
+        l3_warn("record at offset %" PRIu64 " of part %" PRIu32 ": %s", INDEX_OFF_LOCAL(c->off),
+                INDEX_OFF_PART(c->off), err);
         goto cleanup;
     }
     ok = true;

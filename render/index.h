@@ -16,7 +16,16 @@
     Replaying 10 million entries takes seconds and fills a heap that grows with all
     history, so the whole index is also saved as a snapshot (<index file>.snap) laid out
     to be mapped: at start the command array is the snapshot's pages (copy-on-write, page
-    cache rather than heap), and only the entries after it are replayed. */
+    cache rather than heap), and only the entries after it are replayed.
+
+    A rotated datafile (docs/datafile.md "Rotation") is read as one history: the closed
+    parts beside the live file, by part number, then the live file. A record's offset is
+    INDEX_OFF(part, byte offset in that part's file), so a datafile never rotated (part
+    0) has plain offsets. Render follows the writer's rotations (the live name then holds
+    a new file: the one it had open is the closed part) and retention (a removed part's
+    records stay in the index, so every ordinal keeps its command, but read as no longer
+    kept). Ordinals count from the commands before the index's first part (its header's
+    commands-before), so an index rebuilt after retention numbers commands as before. */
 #ifndef INDEX_H
 #define INDEX_H
 
@@ -25,10 +34,14 @@
 #include <stdint.h>
 
 #define INDEX_NO_EXIT INT32_MIN
+#define INDEX_PART_SHIFT 40 /* a part may hold 1 TiB */
+#define INDEX_OFF(part, local) (((uint64_t)(part) << INDEX_PART_SHIFT) | (uint64_t)(local))
+#define INDEX_OFF_PART(off) ((uint32_t)((off) >> INDEX_PART_SHIFT))
+#define INDEX_OFF_LOCAL(off) ((off) & (((uint64_t)1 << INDEX_PART_SHIFT) - 1))
 #define INDEX_LINE_MAX (64u << 20) /* longer lines are skipped with a warning */
 
 typedef struct {
-    uint64_t off; /* byte offset of the record line in the datafile */
+    uint64_t off; /* INDEX_OFF(part, byte offset of the record line in it) */
     int64_t start_us, end_us;
     uint32_t len;      /* line length including its newline */
     uint32_t sess;     /* index into sessions */
@@ -54,9 +67,14 @@ typedef struct {
 
 typedef struct index_t index_t;
 
-/* Open the datafile (read only) and the index file at idxpath (NULL: none). Nothing is
-   scanned yet. NULL (logged) when the datafile cannot be opened. */
+/* Open the datafile and its closed parts (read only) and the index file at idxpath (NULL:
+   none). Nothing is scanned yet. NULL (logged) when the datafile cannot be opened. */
 index_t *index_new(const char *datafile, const char *idxpath);
+
+/* Told of each part's descriptor as it is opened (open true) and closed: page workers
+   keep them (workers_keep_fd). Called at once for the ones already open. */
+typedef void(index_fd_fn)(int fd, bool open, void *arg);
+void index_set_fd_hook(index_t *self, index_fd_fn *fn, void *arg);
 void index_destroy(index_t **self_p);
 
 /* Load the index file when it matches the datafile (else start it afresh). Returns the
@@ -64,14 +82,16 @@ void index_destroy(index_t **self_p);
 uint64_t index_load(index_t *self);
 
 /* Index complete record lines from the current position up to `limit` (a committed
-   offset; UINT64_MAX = the file's current end), reading at most max_bytes in this call.
+   INDEX_OFF; UINT64_MAX = the live file's current end), reading at most max_bytes in
+   this call. Moves on through closed parts, and follows a rotation of the live file.
    Sets *more when bytes remain below the limit. Returns the number of new records, -1
    on a read error. */
 int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more);
 
-/* Byte offset up to which the datafile is indexed, and its size when last looked at. */
+/* INDEX_OFF up to which the datafile is indexed. */
 uint64_t index_pos(index_t *self);
-uint64_t index_file_size(index_t *self);
+/* Bytes indexed and bytes in all parts there are, when last looked at (progress). */
+void index_progress(index_t *self, uint64_t *done, uint64_t *total);
 
 /* Read-only views. Pointers stay valid until the next scan. */
 const index_cmd_t *index_cmds(index_t *self, uint32_t *count);
@@ -95,11 +115,21 @@ bool index_snapshot(index_t *self);
 /* Wait for a snapshot being written in the background (tests; a stop does not wait). */
 void index_snapshot_wait(index_t *self);
 
-/* Read the raw line of a command into out (reset first); false on I/O error. */
+/* Read the raw line at INDEX_OFF off into out (reset first); false on I/O error or when
+   its part is no longer kept. */
 bool index_read_line(index_t *self, uint64_t off, uint32_t len, l3_buf_t *out);
 /* Read and fully parse command `ord`; caller clears rec. */
 bool index_load_cmd(index_t *self, uint32_t ord, l3_record_t *rec);
-/* Datafile descriptor, for bulk reads (search). */
-int index_fd(index_t *self);
+/* The descriptor of the part that holds INDEX_OFF off, for bulk reads (search, mapped at
+   INDEX_OFF_LOCAL); -1 when the part is no longer kept. */
+int index_part_fd(index_t *self, uint64_t off);
+/* Is command ord's part still there to read? (false: retention removed or archived it) */
+bool index_cmd_kept(index_t *self, uint32_t ord);
+/* Records at offsets below this are in parts retention has removed (it removes the oldest
+   first): the journal leaves them out. */
+uint64_t index_kept_from(index_t *self);
+/* The first command's number in the whole history: a command's id (permalink, JSON) is
+   this plus its ordinal. */
+uint64_t index_ord_base(index_t *self);
 
 #endif

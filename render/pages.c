@@ -15,6 +15,7 @@
 #include "ui_stats.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,20 @@ void pages_indexing(pages_t *self, const req_t *req, int percent, l3_buf_t *resp
 
 /* ---------------------------------------------------------------- routing */
 
+/* A command id: decimal digits only, below 2^63. */
+static bool s_parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end || x > INT64_MAX)
+        return false;
+    *v = x;
+    return true;
+}
+
 /* A decimal number below UINT32_MAX followed by exactly suffix (NULL: nothing). */
 static bool s_parse_u32(const char *s, uint32_t *v, const char *suffix)
 {
@@ -254,17 +269,30 @@ void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *res
         c->me = index_str_id(index, req->user);
     }
     ui_read_filters(c);
+    c->kept_from = index_kept_from(index);
+    {
+        uint32_t nc, lo = 0, hi;
+        const index_cmd_t *cmds = index_cmds(index, &nc);
+        for (hi = nc; lo < hi;) { /* commands are in datafile order */
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (cmds[mid].off < c->kept_from)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        c->first_kept = lo;
+    }
 
     const char *path = req->path;
-    uint32_t id;
+    uint64_t cid;
     if (!strcmp(path, "/") || !strcmp(path, "/index"))
         ui_overview_page(c);
     else if (!strcmp(path, "/journal") || !strcmp(path, "/search"))
         ui_journal_page(c, c->q[0] ? c->m[M_SEARCH] : c->m[M_JOURNAL], NULL);
     else if (!strcmp(path, "/stats"))
         ui_stats_page(c);
-    else if (!strncmp(path, "/cmd/", 5) && s_parse_u32(path + 5, &id, NULL))
-        ui_command_page(c, id);
+    else if (!strncmp(path, "/cmd/", 5) && s_parse_u64(path + 5, &cid))
+        ui_command_page(c, ui_id_ord(c, cid));
     else if (!strncmp(path, "/session/", 9) || !strncmp(path, "/live/", 6) ||
              !strncmp(path, "/replay/", 8))
         s_session_route(c, path);
@@ -274,8 +302,8 @@ void pages_handle(pages_t *self, index_t *index, const req_t *req, l3_buf_t *res
         ui_api_commands(c);
     else if (!strcmp(path, "/api/stats"))
         ui_stats_json(c);
-    else if (!strncmp(path, "/api/cmd/", 9) && s_parse_u32(path + 9, &id, NULL))
-        ui_api_cmd(c, id);
+    else if (!strncmp(path, "/api/cmd/", 9) && s_parse_u64(path + 9, &cid))
+        ui_api_cmd(c, ui_id_ord(c, cid));
     else
         ui_error_page(c, 404, c->m[M_NOT_FOUND]);
     if (body.failed) {

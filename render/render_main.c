@@ -70,10 +70,8 @@ typedef struct {
     index_t *index;
     void *ctx, *router, *sub;
     const char *datafile;
-    uint64_t committed;   /* last "$commit" offset; 0 = none seen */
+    uint64_t committed; /* last "$commit" as an INDEX_OFF (part and offset); 0 = none seen */
     bool have_commits;
-    uint32_t commit_part; /* the datafile part the commits render follows are in */
-    uint32_t told_part;   /* a later part already logged as not read */
     int poll_ms;
     l3_buf_t resp;
     cache_entry_t cache[CACHE_SLOTS];
@@ -342,31 +340,20 @@ static void s_on_commit(render_t *self)
     if (tn != 7 || memcmp(topic, "$commit", 7) != 0 || nn <= 0 || nn >= (int)sizeof num)
         return;
     num[nn] = 0;
-    //  "<offset>" or "<offset> <part>" (docs/protocol.md): the first part seen is the file
-    //  render has open; an offset in a later part is in another file, which render does
-    //  not read yet (docs/datafile.md "Rotation and retention").
+    //  "<offset>" or "<offset> <part>" (docs/protocol.md): everything before it, in this
+    //  part and all earlier ones, is committed; the index reads on into a part the writer
+    //  rotated to when it gets there (index.h).
     char *end;
     unsigned long long off = strtoull(num, &end, 10);
     unsigned long part = 0;
     if (*end == ' ')
         part = strtoul(end + 1, &end, 10);
-    if (*end || part > UINT32_MAX)
+    if (*end || part > UINT32_MAX || off > INDEX_OFF_LOCAL(UINT64_MAX))
         return;
-    if (!self->have_commits)
-        self->commit_part = (uint32_t)part;
-    else if (part != self->commit_part) {
-        if (part != self->told_part)
-            l3_error("the writer rotated the datafile: it now appends to part %lu, and this "
-                     "l3-render reads only the file it opened (part %" PRIu32 "), so the "
-                     "journal shows no newer records; restart l3-render to read the new live "
-                     "part (closed parts are not read yet: docs/datafile.md, Rotation)",
-                     part, self->commit_part);
-        self->told_part = (uint32_t)part;
-        return;
-    }
+    uint64_t at = INDEX_OFF(part, off);
     self->have_commits = true;
-    if (off > self->committed)
-        self->committed = off;
+    if (at > self->committed)
+        self->committed = at;
 }
 
 /* Index up to what is known to be complete. */
@@ -443,18 +430,36 @@ static void s_textindex_step(render_t *self)
     self->ti_started_us = l3_time_mono_us();
 }
 
+static uint64_t s_indexed_bytes(render_t *self)
+{
+    uint64_t done, total;
+    index_progress(self->index, &done, &total);
+    return done;
+}
+
+/* Page workers read the datafile's parts through the descriptors the index has open. */
+static void s_keep_fd(int fd, bool open, void *arg)
+{
+    if (open)
+        workers_keep_fd(arg, fd);
+    else
+        workers_forget_fd(arg, fd);
+}
+
 /* The first full index, in slices, answering "indexing" meanwhile. */
 static void s_initial_index(render_t *self)
 {
     int64_t t0 = l3_time_mono_us(), last = 0;
     uint64_t loaded = index_load(self->index);
     bool more = true;
-    uint64_t start = index_pos(self->index);
+    uint64_t start, total;
+    index_progress(self->index, &start, &total);
     while (more && !l3_daemon_interrupted()) {
         l3_service_watchdog(0); /* a slice is bounded, so a stuck one stops the pings */
         if (index_scan(self->index, UINT64_MAX, INDEX_SLICE, &more) < 0)
             break;
-        uint64_t pos = index_pos(self->index), size = index_file_size(self->index);
+        uint64_t pos, size;
+        index_progress(self->index, &pos, &size);
         int percent = size ? (int)(pos * 100 / size) : 100;
         int64_t now = l3_time_mono_us();
         if (more && now - last > 1000000) {
@@ -470,7 +475,7 @@ static void s_initial_index(render_t *self)
     index_sessions(self->index, &nsess);
     l3_info("indexed %s: %" PRIu32 " commands, %" PRIu32 " sessions (%" PRIu64
             " records from the index file, %" PRIu64 " MB scanned) in %.2f s",
-            self->datafile, ncmds, nsess, loaded, (index_pos(self->index) - start) >> 20,
+            self->datafile, ncmds, nsess, loaded, (s_indexed_bytes(self) - start) >> 20,
             (double)(l3_time_mono_us() - t0) / 1e6);
 }
 
@@ -479,20 +484,20 @@ static void s_metrics(l3_metrics_t *m, void *arg)
 {
     render_t *self = arg;
     uint32_t ncmd = 0;
-    uint64_t pos = self->index ? index_pos(self->index) : 0;
-    if (self->index)
+    uint64_t pos = 0, size = 0;
+    if (self->index) {
         index_cmds(self->index, &ncmd);
-    struct stat st;
-    uint64_t size = self->datafile && stat(self->datafile, &st) == 0 ? (uint64_t) st.st_size : 0;
+        index_progress(self->index, &pos, &size);
+    }
     l3_metrics_gauge(m, "index_commands", "Commands in the index.", ncmd);
     l3_metrics_gauge(m, "index_bytes", "Bytes of the datafile indexed.", (double) pos);
     l3_metrics_gauge(m, "index_lag_bytes",
-                     "Bytes of the datafile not indexed yet (the datafile's size minus the "
+                     "Bytes of the datafile not indexed yet (the size of its parts minus the "
                      "indexed bytes; the footer's few bytes are never indexed).",
                      size > pos ? (double) (size - pos) : 0);
     l3_metrics_gauge(m, "writer_committed_bytes",
-                     "The last commit offset the writer announced (0: none seen).",
-                     (double) self->committed);
+                     "The last commit offset the writer announced, in its part (0: none seen).",
+                     (double) INDEX_OFF_LOCAL(self->committed));
     l3_metrics_counter(m, "pages_total", "Pages made by the page workers.", self->n_pages);
     l3_metrics_counter(m, "page_failures_total",
                        "Pages that failed in a worker: timed out, crashed or refused.",
@@ -652,7 +657,7 @@ int main(int argc, char **argv)
         l3_error("cannot set up the page workers");
         goto cleanup;
     }
-    workers_keep_fd(self.workers, index_fd(self.index));
+    index_set_fd_hook(self.index, s_keep_fd, self.workers);
     workers_set_generation(self.workers, index_generation(self.index));
 
     while (!l3_daemon_interrupted()) {
@@ -710,6 +715,8 @@ cleanup:
         l3_service_stopping();
     l3_metrics_stop();
     /* Workers first: they are killed and reaped before anything they might share goes. */
+    if (self.index)
+        index_set_fd_hook(self.index, NULL, NULL); /* the workers go first */
     workers_destroy(&self.workers);
     if (self.ti_pid > 0) {
         kill(self.ti_pid, SIGKILL);

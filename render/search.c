@@ -301,14 +301,20 @@ size_t search_commands(index_t *index, textindex_t *ti, const char *needle, bool
         uint32_t floor = ti && seg > 0 && textindex_ready(ti, seg - 1) ? seg * TI_SEG : 0;
         uint32_t lo = hi - 1;
         uint64_t wend = cmds[hi - 1].off + cmds[hi - 1].len;
-        /* Grow the window down to about WINDOW bytes (at least one command). */
+        /* Grow the window down to about WINDOW bytes (at least one command), in one part of
+           the datafile (offsets within a part are consecutive; INDEX_OFF_PART differs at
+           once from one part to the next, so the byte test keeps to one part too). */
         while (lo > floor && wend - cmds[lo - 1].off <= WINDOW)
             lo--;
         uint64_t wstart = cmds[lo].off;
-        uint64_t mstart = wstart & ~(uint64_t)(pagesz - 1);
-        size_t mlen = (size_t)(wend - mstart);
-        uint8_t *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE,
-                            index_fd(index), (off_t)mstart);
+        int fd = index_part_fd(index, wstart);
+        if (fd < 0) { /* a part no longer kept: nothing of it to find */
+            hi = lo;
+            continue;
+        }
+        uint64_t mstart = INDEX_OFF_LOCAL(wstart) & ~(uint64_t)(pagesz - 1);
+        size_t mlen = (size_t)(INDEX_OFF_LOCAL(wend) - mstart);
+        uint8_t *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE, fd, (off_t)mstart);
         if (map == MAP_FAILED) {
             l3_warn("search: cannot map the datafile window at %llu", (unsigned long long)mstart);
             break;
@@ -322,9 +328,10 @@ size_t search_commands(index_t *index, textindex_t *ti, const char *needle, bool
         /* Two halves scanned at once: memmem is the whole cost, and there are cores. */
         uint32_t mid = lo + (hi - lo) / 2;
         part_t parts[2] = {
-            {cmds, map + (wstart - mstart), wstart, lo, mid, enc.data, enc.len, icase, hits, 0},
-            {cmds, map + (wstart - mstart), wstart, mid, hi, enc.data, enc.len, icase,
-             hits + (mid - lo), 0},
+            {cmds, map + (INDEX_OFF_LOCAL(wstart) - mstart), wstart, lo, mid, enc.data, enc.len,
+             icase, hits, 0},
+            {cmds, map + (INDEX_OFF_LOCAL(wstart) - mstart), wstart, mid, hi, enc.data, enc.len,
+             icase, hits + (mid - lo), 0},
         };
         pthread_t th;
         bool threaded = hi - lo > 64 && pthread_create(&th, NULL, s_scan_part, &parts[1]) == 0;

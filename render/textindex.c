@@ -144,7 +144,12 @@ static bool s_first_line_hash(index_t *index, uint32_t first, uint64_t *hash)
     const index_cmd_t *c = &index_cmds(index, &n)[first];
     uint8_t buf[TI_HASHED_LINE];
     size_t len = c->len < TI_HASHED_LINE ? c->len : TI_HASHED_LINE;
-    if (!s_read_at(index_fd(index), buf, len, c->off))
+    int fd = index_part_fd(index, c->off);
+    if (fd < 0) { /* its part is no longer kept: the segment is built without it */
+        *hash = 0;
+        return true;
+    }
+    if (!s_read_at(fd, buf, len, INDEX_OFF_LOCAL(c->off)))
         return false;
     *hash = s_hash(buf, len);
     return true;
@@ -377,6 +382,39 @@ static void s_trigrams(const uint8_t *line, size_t len, uint32_t mark, uint32_t 
     }
 }
 
+/* One pass of the build over the segment's lines: s_trigrams with marks from mark0 on.
+   The datafile is mapped a part at a time (a segment may span a rotation); the commands
+   of a part no longer kept have no trigrams. false when a part cannot be mapped. */
+static bool s_pass(index_t *index, const index_cmd_t *cmds, uint32_t first, uint32_t mark0,
+                   uint32_t *stamp, uint32_t *slot, uint16_t *postings)
+{
+    long pagesz = sysconf(_SC_PAGESIZE);
+    for (uint32_t i = 0; i < TI_SEG;) {
+        uint64_t off = cmds[first + i].off;
+        uint32_t j = i + 1;
+        while (j < TI_SEG && INDEX_OFF_PART(cmds[first + j].off) == INDEX_OFF_PART(off))
+            j++;
+        int fd = index_part_fd(index, off);
+        if (fd >= 0) {
+            const index_cmd_t *end = &cmds[first + j - 1];
+            uint64_t mstart = INDEX_OFF_LOCAL(off) & ~(uint64_t)(pagesz - 1);
+            size_t mlen = (size_t)(INDEX_OFF_LOCAL(end->off) + end->len - mstart);
+            uint8_t *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE, fd, (off_t)mstart);
+            if (map == MAP_FAILED)
+                return false;
+            madvise(map, mlen, MADV_SEQUENTIAL);
+            for (uint32_t k = i; k < j; k++) {
+                const index_cmd_t *c = &cmds[first + k];
+                s_trigrams(map + (INDEX_OFF_LOCAL(c->off) - mstart), c->len, mark0 + k, stamp,
+                           slot, postings, (uint16_t)k);
+            }
+            munmap(map, mlen);
+        }
+        i = j;
+    }
+    return true;
+}
+
 bool textindex_build(textindex_t *self, index_t *index, uint32_t seg)
 {
     uint32_t ncmds;
@@ -392,22 +430,10 @@ bool textindex_build(textindex_t *self, index_t *index, uint32_t seg)
     uint16_t *postings = NULL;
     ti_entry_t *dir = NULL;
     ti_top_t *top = NULL;
-    uint8_t *map = MAP_FAILED;
     FILE *out = NULL;
-    long pagesz = sysconf(_SC_PAGESIZE);
-    uint64_t mstart = cmds[first].off & ~(uint64_t)(pagesz - 1);
-    size_t mlen = (size_t)(cmds[last].off + cmds[last].len - mstart);
-    if (!stamp || !slot)
-        goto cleanup;
-    map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE, index_fd(index), (off_t)mstart);
-    if (map == MAP_FAILED)
-        goto cleanup;
-    madvise(map, mlen, MADV_SEQUENTIAL);
     /* pass 0: how many commands hold each trigram */
-    for (uint32_t i = 0; i < TI_SEG; i++) {
-        const index_cmd_t *c = &cmds[first + i];
-        s_trigrams(map + (c->off - mstart), c->len, i + 1, stamp, slot, NULL, 0);
-    }
+    if (!stamp || !slot || !s_pass(index, cmds, first, 1, stamp, slot, NULL))
+        goto cleanup;
     uint64_t total = 0;
     uint32_t nkeys = 0;
     for (uint32_t k = 0; k < TI_KEYS; k++) {
@@ -423,11 +449,8 @@ bool textindex_build(textindex_t *self, index_t *index, uint32_t seg)
     if (!postings || !dir || !top)
         goto cleanup;
     /* pass 1: the commands, ascending in each list (marks above pass 0's) */
-    for (uint32_t i = 0; i < TI_SEG; i++) {
-        const index_cmd_t *c = &cmds[first + i];
-        s_trigrams(map + (c->off - mstart), c->len, TI_SEG + 1 + i, stamp, slot, postings,
-                   (uint16_t)i);
-    }
+    if (!s_pass(index, cmds, first, TI_SEG + 1, stamp, slot, postings))
+        goto cleanup;
     /* slot[k] is now the end of k's list, the start of the next one's */
     ti_head_t h;
     memset(&h, 0, sizeof h);
@@ -495,8 +518,6 @@ cleanup:
         fclose(out);
     if (!ok)
         unlink(tmp);
-    if (map != MAP_FAILED)
-        munmap(map, mlen);
     free(stamp);
     free(slot);
     free(postings);

@@ -66,7 +66,7 @@ enum {
     M_PER_DAY, M_PER_USER, M_PER_HOST, M_OLDER, M_NOT_FOUND, M_NOTE, M_BYTES_DROPPED,
     M_PAGE, M_FOLLOWING, M_NOJS_REPLAY, M_PERMALINK, M_TOTAL, M_INDEXING, M_INTERRUPTED,
     M_DATE, M_COUNT, M_ALL, M_MORE_BYTES, M_FULL_COMMAND, M_INNER_SHELL, M_RAN_SHELL, M_STOPPED,
-    M_SPEED, M_NO_PLAYER, M_LAST_SCREEN, M_ICASE, M_COUNT_
+    M_SPEED, M_NO_PLAYER, M_LAST_SCREEN, M_ICASE, M_REMOVED, M_COUNT_
 };
 /* clang-format on */
 
@@ -95,6 +95,8 @@ typedef struct {
     char fhost[REQ_VALUE_MAX + 1], fuser[REQ_VALUE_MAX + 1];
     char ffrom[16], fto[16];
     bool bad_filter; /* a named host/user that does not exist: nothing matches */
+    uint64_t kept_from; /* index_kept_from: commands below were removed by retention */
+    uint32_t first_kept; /* the ordinal of the first command kept */
     bool export_all; /* /session/N.json: every command of the session */
     bool wasm;       /* the page runs WebAssembly (the replay page's player): see ui_http */
     uint64_t vt_budget; /* emulator work left for this request (ui_vt_new) */
@@ -184,6 +186,16 @@ void ui_json_str(l3_buf_t *b, const char *s);
 /* Whether the request may see session si / command ord (false when out of range). */
 bool ui_sess_visible(ui_ctx_t *c, uint32_t si);
 bool ui_cmd_visible(ui_ctx_t *c, uint32_t ord);
+/* A command's id, as permalinks, cursors and the JSON API give it: its place in the whole
+   history (index_ord_base plus its ordinal), so that it stays its id when retention
+   removes older parts of the datafile and the index is built again without them. */
+uint64_t ui_cmd_id(ui_ctx_t *c, uint32_t ord);
+/* The ordinal of id: -1 for an id before the first command the index has (retention
+   removed it); ids past the end come back past the end. */
+int64_t ui_id_ord(ui_ctx_t *c, uint64_t id);
+/* The page or answer for a command not shown: 410 when its part of the datafile was
+   removed (id before the index's first command, or a part no longer kept), else 404. */
+void ui_cmd_missing(ui_ctx_t *c, int64_t ord, bool json);
 /* Whether a command is visible and passes the request's filters. */
 bool ui_cmd_matches(ui_ctx_t *c, const index_cmd_t *cmd);
 /* Read host, user, session, from, to, failed and q from the query into c. */

@@ -63,7 +63,7 @@ static void s_json_cmd(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool htm
     char t1[40], t2[40];
     ui_fmt_iso(r->start_us, t1, sizeof t1);
     ui_fmt_iso(r->end_us, t2, sizeof t2);
-    OUT("{\"id\":%" PRIu32 ",\"session\":%" PRIu32 ",\"host\":", ord, cmd->sess);
+    OUT("{\"id\":%" PRIu64 ",\"session\":%" PRIu32 ",\"host\":", ui_cmd_id(c, ord), cmd->sess);
     ui_json_str(c->body, index_str(c->ix, s->host));
     PUT(",\"user\":");
     ui_json_str(c->body, index_str(c->ix, s->user));
@@ -179,9 +179,9 @@ void ui_api_commands(ui_ctx_t *c)
     bool follow = false;
     bool has_since = req_param(c->req->query, "since", v, sizeof v) && v[0];
     if (has_since) {
-        since = strtoll(v, NULL, 10);
-        if (since > (int64_t)UINT32_MAX)
-            since = UINT32_MAX; /* ordinals are 32-bit: nothing comes after this */
+        //  An id (ui_cmd_id); one before the first command the index has means from it.
+        long long id = strtoll(v, NULL, 10);
+        since = id < 0 ? -1 : ui_id_ord(c, (uint64_t)id);
     }
     if (c->export_all && c->sess >= 0) {
         /* every command of the session, from the first or after since= (the export's
@@ -191,7 +191,7 @@ void ui_api_commands(ui_ctx_t *c)
         follow = true;
         c->q[0] = 0;
     } else if (has_since) {
-        follow = since >= 0;
+        follow = v[0] != '-';
     }
     if (follow || !c->q[0]) {
         /* Ascending from the cursor: the following case. Without a cursor: the newest. */
@@ -237,8 +237,10 @@ void ui_api_commands(ui_ctx_t *c)
         }
     } else {
         uint32_t before = UINT32_MAX;
-        if (req_param(c->req->query, "before", v, sizeof v))
-            before = (uint32_t)strtoul(v, NULL, 10);
+        if (req_param(c->req->query, "before", v, sizeof v)) {
+            int64_t o = ui_id_ord(c, strtoull(v, NULL, 10));
+            before = o < 0 ? 0 : (uint32_t)o;
+        }
         ui_search_acc_t a = {c, calloc(limit, sizeof(uint32_t)), 0};
         searched = true;
         if (a.ords)
@@ -261,7 +263,8 @@ void ui_api_commands(ui_ctx_t *c)
             resume = ords[lo];
             more = true;
         }
-        OUT("],\"before\":%" PRIu32 ",\"more\":%s}\n", resume, more ? "true" : "false");
+        OUT("],\"before\":%" PRIu64 ",\"more\":%s}\n", ui_cmd_id(c, resume),
+            more ? "true" : "false");
     } else {
         uint32_t next = hi ? ords[hi - 1] : (since >= 0 ? (uint32_t)since : 0);
         if (since < 0 && hi == 0 && nc)
@@ -272,7 +275,7 @@ void ui_api_commands(ui_ctx_t *c)
             more = false;
         if (hi < n)
             more = true;
-        OUT("],\"next\":%" PRIu32 ",\"more\":%s}\n", next, more ? "true" : "false");
+        OUT("],\"next\":%" PRIu64 ",\"more\":%s}\n", ui_cmd_id(c, next), more ? "true" : "false");
     }
     free(ords);
 }
@@ -306,13 +309,13 @@ void ui_api_sessions(ui_ctx_t *c)
     PUT("]}\n");
 }
 
-void ui_api_cmd(ui_ctx_t *c, uint32_t ord)
+void ui_api_cmd(ui_ctx_t *c, int64_t id_ord)
 {
     l3_record_t r;
     c->ctype = "application/json";
-    if (!ui_cmd_visible(c, ord) || !index_load_cmd(c->ix, ord, &r)) {
-        c->status = 404;
-        PUT("{\"error\":\"not found\"}\n");
+    uint32_t ord = id_ord < 0 ? 0 : (uint32_t)id_ord;
+    if (id_ord < 0 || !ui_cmd_visible(c, ord) || !index_load_cmd(c->ix, ord, &r)) {
+        ui_cmd_missing(c, id_ord, true);
         return;
     }
     s_json_cmd(c, ord, &r, false, false);

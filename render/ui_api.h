@@ -15,6 +15,6 @@ void ui_api_sessions(ui_ctx_t *c);
 void ui_api_commands(ui_ctx_t *c);
 
 /* /api/cmd/ID: one command with all of its fields; a JSON 404 when not visible. */
-void ui_api_cmd(ui_ctx_t *c, uint32_t ord);
+void ui_api_cmd(ui_ctx_t *c, int64_t ord); /* ord from ui_id_ord */
 
 #endif

@@ -295,7 +295,7 @@ static bool s_output_vt_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bo
     char cnt[32];
     if (hidden && !full) {
         ui_fmt_count(c, hidden, cnt, sizeof cnt);
-        OUT("\n<a class=\"elide\" href=\"%s/cmd/%" PRIu32 "?full=1\">… %s %s", c->pg->base, ord,
+        OUT("\n<a class=\"elide\" href=\"%s/cmd/%" PRIu64 "?full=1\">… %s %s", c->pg->base, ui_cmd_id(c, ord),
             cnt, c->m[M_LINES]);
         if (r->dropped) {
             ui_fmt_count(c, r->dropped, cnt, sizeof cnt);
@@ -464,7 +464,7 @@ static void s_output_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool 
         ui_fmt_count(c, hidden_lines, cnt, sizeof cnt);
         if (head_end && o[head_end - 1] != '\n')
             PUT("\n");
-        OUT("<a class=\"elide\" href=\"%s/cmd/%" PRIu32 "?full=1\">… %s %s", c->pg->base, ord, cnt,
+        OUT("<a class=\"elide\" href=\"%s/cmd/%" PRIu64 "?full=1\">… %s %s", c->pg->base, ui_cmd_id(c, ord), cnt,
             c->m[M_LINES]);
         if (r->dropped) {
             ui_fmt_count(c, r->dropped, cnt, sizeof cnt);
@@ -483,7 +483,7 @@ static void s_more_link(ui_ctx_t *c, uint32_t ord, size_t hidden, const char *wh
 {
     char cnt[32];
     ui_fmt_count(c, hidden, cnt, sizeof cnt);
-    OUT("<a class=\"elide\" href=\"%s/cmd/%" PRIu32 "\">… %s %s — %s …</a>", c->pg->base, ord, cnt,
+    OUT("<a class=\"elide\" href=\"%s/cmd/%" PRIu64 "\">… %s %s — %s …</a>", c->pg->base, ui_cmd_id(c, ord), cnt,
         c->m[M_MORE_BYTES], what);
 }
 
@@ -547,10 +547,10 @@ static void s_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool
     char dcls[8] = "";
     if (depth)
         snprintf(dcls, sizeof dcls, " d%u", depth < 4 ? depth : 4);
-    OUT("<div class=\"cmd%s%s%s%s\" id=\"c%" PRIu32 "\">", failed ? " fail" : "",
-        notfound ? " nf" : "", note ? " note" : "", dcls, ord);
-    OUT("<div class=\"meta\"><a class=\"time\" href=\"%s/cmd/%" PRIu32 "\" title=\"%s\">%s</a>",
-        c->pg->base, ord, c->m[M_PERMALINK], tbuf);
+    OUT("<div class=\"cmd%s%s%s%s\" id=\"c%" PRIu64 "\">", failed ? " fail" : "",
+        notfound ? " nf" : "", note ? " note" : "", dcls, ui_cmd_id(c, ord));
+    OUT("<div class=\"meta\"><a class=\"time\" href=\"%s/cmd/%" PRIu64 "\" title=\"%s\">%s</a>",
+        c->pg->base, ui_cmd_id(c, ord), c->m[M_PERMALINK], tbuf);
     OUT(" <span class=\"dur\">%s</span> <span class=\"who\">", dur);
     ui_esc(c, user);
     PUT("@");
@@ -627,11 +627,12 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
 
 /* ---------------------------------------------------------------- permalink page */
 
-void ui_command_page(ui_ctx_t *c, uint32_t ord)
+void ui_command_page(ui_ctx_t *c, int64_t id_ord)
 {
     l3_record_t r;
-    if (!ui_cmd_visible(c, ord) || !index_load_cmd(c->ix, ord, &r)) {
-        ui_error_page(c, 404, c->m[M_NOT_FOUND]);
+    uint32_t ord = id_ord < 0 ? 0 : (uint32_t)id_ord;
+    if (id_ord < 0 || !ui_cmd_visible(c, ord) || !index_load_cmd(c->ix, ord, &r)) {
+        ui_cmd_missing(c, id_ord, false);
         return;
     }
     char v[8];
@@ -639,7 +640,7 @@ void ui_command_page(ui_ctx_t *c, uint32_t ord)
     char title[64], dbuf[96];
     uint32_t nc;
     const index_cmd_t *cmd = &index_cmds(c->ix, &nc)[ord];
-    snprintf(title, sizeof title, "#%" PRIu32, ord);
+    snprintf(title, sizeof title, "#%" PRIu64, ui_cmd_id(c, ord));
     ui_head(c, title, NULL);
     ui_fmt_day(c, r.start_us, dbuf, sizeof dbuf);
     PUT("<h2 class=\"day\">");

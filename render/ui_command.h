@@ -13,6 +13,6 @@ void ui_command_html(ui_ctx_t *c, uint32_t ord, const l3_record_t *r, bool show_
 /* /cmd/ID: the command with its day and session heading, all of its command line and
    diff (full=1: all of its output too);
    404 when it does not exist or the request may not see it. */
-void ui_command_page(ui_ctx_t *c, uint32_t ord);
+void ui_command_page(ui_ctx_t *c, int64_t ord); /* ord from ui_id_ord */
 
 #endif

@@ -56,7 +56,11 @@ static void s_commands_grouped(ui_ctx_t *c, const uint32_t *ords, size_t n)
                 done[k] = true;
                 l3_record_t r;
                 if (!index_load_cmd(c->ix, ords[k], &r)) {
-                    OUT("<div class=\"cmd bad\">record %" PRIu32 " unreadable</div>\n", ords[k]);
+                    if (!index_cmd_kept(c->ix, ords[k]))
+                        OUT("<div class=\"cmd bad\">%s</div>\n", c->m[M_REMOVED]);
+                    else
+                        OUT("<div class=\"cmd bad\">record %" PRIu64 " unreadable</div>\n",
+                            ui_cmd_id(c, ords[k]));
                     continue;
                 }
                 bool cwd_changed = first || r.cwd.len != lastcwd.len ||
@@ -91,8 +95,10 @@ static uint32_t *s_select(ui_ctx_t *c, size_t *count, uint64_t *total, uint32_t 
     *total = 0;
     if (c->q[0]) {
         *before = UINT32_MAX;
-        if (req_param(c->req->query, "before", v, sizeof v))
-            *before = (uint32_t)strtoul(v, NULL, 10);
+        if (req_param(c->req->query, "before", v, sizeof v)) {
+            int64_t o = ui_id_ord(c, strtoull(v, NULL, 10));
+            *before = o < 0 ? 0 : (uint32_t)o;
+        }
         ui_search_acc_t a = {c, calloc(size, sizeof(uint32_t)), 0};
         if (!a.ords)
             return NULL;
@@ -112,6 +118,8 @@ static uint32_t *s_select(ui_ctx_t *c, size_t *count, uint64_t *total, uint32_t 
     bool unfiltered = c->all && !c->bad_filter && c->sess < 0 && !c->host && !c->user &&
                       c->from_us < 0 && c->to_us < 0 && !c->failed;
     if (unfiltered) {
+        uint32_t from = c->first_kept < nc ? c->first_kept : nc; /* older: removed */
+        nc -= from;
         *total = nc;
         *pages = nc ? (uint32_t)((nc + size - 1) / size) : 1;
         *page = *pages;
@@ -126,7 +134,7 @@ static uint32_t *s_select(ui_ctx_t *c, size_t *count, uint64_t *total, uint32_t 
             cnt = size;
         all = malloc((cnt ? cnt : 1) * sizeof *all);
         for (size_t i = 0; all && i < cnt; i++)
-            all[i] = (uint32_t)(first + i);
+            all[i] = (uint32_t)(from + first + i);
         *count = all ? cnt : 0;
         return all;
     }
@@ -223,8 +231,8 @@ void ui_journal_page(ui_ctx_t *c, const char *title, const char *script)
         uint32_t nc;
         index_cmds(c->ix, &nc);
         OUT("<p class=\"livebar\" id=\"live\" data-api=\"%s/api/commands?session=%" PRId64
-            "&amp;html=1\" data-since=\"%" PRIu32 "\">%s</p>\n",
-            c->pg->base, c->sess, nc ? nc - 1 : 0, c->m[M_FOLLOWING]);
+            "&amp;html=1\" data-since=\"%" PRIu64 "\">%s</p>\n",
+            c->pg->base, c->sess, ui_cmd_id(c, nc ? nc - 1 : 0), c->m[M_FOLLOWING]);
     }
     ui_journal_filter_form(c);
     char cnt[32];
@@ -242,7 +250,7 @@ void ui_journal_page(ui_ctx_t *c, const char *title, const char *script)
     if (c->q[0] && more) {
         OUT("<nav class=\"pages\"><a href=\"%s/journal?", c->pg->base);
         ui_esc(c, fq);
-        OUT("&amp;before=%" PRIu32 "\">%s →</a></nav>\n", before, c->m[M_OLDER]);
+        OUT("&amp;before=%" PRIu64 "\">%s →</a></nav>\n", ui_cmd_id(c, before), c->m[M_OLDER]);
     } else if (!c->q[0]) {
         s_page_links(c, page, pages, fq);
     }

@@ -31,7 +31,8 @@ static const char *s_en[M_COUNT_] = {
     "total", "Indexing the datafile", "interrupted", "Date", "Count", "all", "more bytes",
     "full command", "inner shell", "started a shell: its commands follow as its own", "stopped by", "Speed",
     "The player is not installed here; download the recording as text or asciicast.",
-    "the screen when the program ended", "any case"};
+    "the screen when the program ended", "any case",
+    "This command was in a part of the datafile that retention has removed or archived."};
 
 static const char *s_ru[M_COUNT_] = {
     "Оглавление", "Журнал", "Поиск", "Статистика", "Машины", "Пользователи", "Сеансы",
@@ -46,7 +47,8 @@ static const char *s_ru[M_COUNT_] = {
     "байт не показано", "вся команда", "вложенная оболочка",
     "запустила оболочку: её команды идут отдельно", "остановлена сигналом", "Скорость",
     "Проигрыватель здесь не установлен; скачайте запись как текст или asciicast.",
-    "экран в момент завершения программы", "без учёта регистра"};
+    "экран в момент завершения программы", "без учёта регистра",
+    "Эта команда была в части файла данных, которую удалили или сжали в архив по сроку хранения."};
 
 static const char *s_wday[2][7] = {
     {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
@@ -112,6 +114,8 @@ static const char *s_reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 410:
+        return "Gone";
     case 414:
         return "URI Too Long";
     case 503:
@@ -417,9 +421,35 @@ bool ui_cmd_visible(ui_ctx_t *c, uint32_t ord)
     return ord < nc && ui_sess_visible(c, cmds[ord].sess);
 }
 
+uint64_t ui_cmd_id(ui_ctx_t *c, uint32_t ord)
+{
+    return index_ord_base(c->ix) + ord;
+}
+
+int64_t ui_id_ord(ui_ctx_t *c, uint64_t id)
+{
+    uint64_t base = index_ord_base(c->ix);
+    if (id < base)
+        return -1;
+    return id - base > UINT32_MAX ? (int64_t)UINT32_MAX : (int64_t)(id - base);
+}
+
+void ui_cmd_missing(ui_ctx_t *c, int64_t ord, bool json)
+{
+    //  Gone only when the asker could have seen it: someone else's command stays unknown.
+    bool gone = ord < 0 || (ui_cmd_visible(c, (uint32_t)ord) && !index_cmd_kept(c->ix, (uint32_t)ord));
+    if (json) {
+        c->ctype = "application/json";
+        c->status = gone ? 410 : 404;
+        PUT(gone ? "{\"error\":\"removed\"}\n" : "{\"error\":\"not found\"}\n");
+    } else {
+        ui_error_page(c, gone ? 410 : 404, c->m[gone ? M_REMOVED : M_NOT_FOUND]);
+    }
+}
+
 bool ui_cmd_matches(ui_ctx_t *c, const index_cmd_t *cmd)
 {
-    if (c->bad_filter)
+    if (c->bad_filter || cmd->off < c->kept_from)
         return false;
     if (c->sess >= 0 && cmd->sess != (uint32_t)c->sess)
         return false;

@@ -24,7 +24,7 @@
 #define MAGIC "L3W1"
 #define MAGIC_TOO_LARGE "L3WL"
 #define HDR_LEN 16
-#define KEEP_MAX 8
+#define KEEP_MAX 512 /* the datafile's parts, mostly */
 #define SPARE_AFTER_US 100000 /* fork a spare once the index was quiet this long */
 
 typedef enum { SLOT_FREE = 0, SLOT_IDLE, SLOT_BUSY, SLOT_DEAD } slot_state_t;
@@ -553,8 +553,15 @@ void workers_renew(workers_t *self)
 
 void workers_keep_fd(workers_t *self, int fd)
 {
-    if (fd >= 0 && self->nkeep < KEEP_MAX)
-        self->keep[self->nkeep++] = fd;
+    if (fd < 0)
+        return;
+    if (self->nkeep == KEEP_MAX) {
+        l3_warn("page workers keep %d descriptors already; descriptor %d is not kept, so pages "
+                "cannot read what it holds",
+                KEEP_MAX, fd);
+        return;
+    }
+    self->keep[self->nkeep++] = fd;
 }
 
 void workers_forget_fd(workers_t *self, int fd)

@@ -22,7 +22,7 @@
 
     Usage (render_main.c):
         workers_t *w = workers_new(&cfg, s_make_page, self, s_on_done, self);
-        workers_keep_fd(w, index_fd(index));
+        index_set_fd_hook(index, fn, w);     fn calls workers_keep_fd / workers_forget_fd
         loop: n = workers_pollitems(w, items + k, max);      zmq_poll(items, k + n,
               workers_timeout_ms(w, poll_ms));  workers_process(w, items + k, n);
               on a request: workers_submit(w, &req, envelope, envelope_len);
@@ -78,8 +78,9 @@ workers_t *workers_new(const workers_cfg_t *cfg, workers_page_fn *page, void *pa
    waiting are dropped without a done call. Nulls *self_p; accepts NULL. */
 void workers_destroy(workers_t **self_p);
 
-/* A descriptor workers keep open (the datafile); all others of render's are closed in a
-   worker. Up to 8. */
+/* A descriptor workers keep open (the datafile's parts); all others of render's are
+   closed in a worker. Up to 512 (a warning says when one more is not kept). Workers
+   forked before a change keep what they had: renew them when that matters. */
 void workers_keep_fd(workers_t *self, int fd);
 void workers_forget_fd(workers_t *self, int fd);
 
