@@ -34,7 +34,10 @@ def main():
     cfg = os.path.join(work, "lilalo.cfg")
     with open(cfg, "w") as f:
         f.write('writer\n    backend_datafile = "%s"\n    bind = "tcp://127.0.0.1:%d"\n'
-                '    ack_bind = "tcp://127.0.0.1:%d"\n' % (data, port, ack))
+                '    ack_bind = "tcp://127.0.0.1:%d"\n'
+                # one file of all history: the worst case of a full scan, and the file
+                # bench/render.sh measures (not cut into parts by the default rotation)
+                '    rotate_bytes = 0\n' % (data, port, ack))
     log = os.path.join(work, "writer.log")
 
     def start():

@@ -27,6 +27,10 @@
 #define S_DROP_LOG_PER_SEC 20
 /* One nack per stream and expected seq per this interval (see streams_nack_due). */
 #define S_NACK_INTERVAL_US 100000
+/* writer/rotate_bytes by default: a part of 1 GiB (about 1.2 million commands) is what
+   retention removes at a time and what a start without a checkpoint rescans of the live
+   file; render reads all parts (render/index.h). */
+#define WRITER_ROTATE_BYTES ((int64_t)1 << 30)
 
 struct _writer_t {
     writer_opts_t opts;
@@ -99,7 +103,8 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
     opts->checkpoint_ms =
         (int)l3_config_int(cfg, "writer/checkpoint_ms", 60000, 10, 86400000);
     opts->rotate.rotate_bytes =
-        (uint64_t)l3_config_int(cfg, "writer/rotate_bytes", 0, 0, (int64_t)1 << 40);
+        (uint64_t)l3_config_int(cfg, "writer/rotate_bytes", WRITER_ROTATE_BYTES, 0,
+                                (int64_t)1 << 40);
     opts->rotate.rotate_seconds =
         l3_config_int(cfg, "writer/rotate_seconds", 0, 0, 100LL * 366 * 86400);
     opts->rotate.keep_bytes =
@@ -109,10 +114,6 @@ void writer_opts_load(writer_opts_t *opts, l3_config_t *cfg)
     opts->rotate.archive = strcmp(retention, "archive") == 0;
     if (!opts->rotate.archive && strcmp(retention, "delete") != 0)
         l3_warn("writer/retention = \"%s\": not delete or archive; deleting", retention);
-    if (opts->rotate.rotate_bytes || opts->rotate.rotate_seconds)
-        l3_warn("rotation is on (writer/rotate_bytes, rotate_seconds): l3-render reads only the "
-                "live part, so the journal loses sight of a part once it is closed "
-                "(docs/datafile.md, Rotation)");
 }
 
 /* Write a printable form of an untrusted frame into buf for a log line. */
