@@ -651,6 +651,26 @@ static bool s_parts_refresh(index_t *self)
     return true;
 }
 
+/* Forget every part and open them afresh from their names: at start, and when the
+   datafile was replaced. false (logged) when the live name cannot be opened. */
+static bool s_parts_reopen(index_t *self)
+{
+    for (size_t i = 0; i < self->nparts; i++)
+        s_part_close(self, &self->parts[i]);
+    self->nparts = 0;
+    int fd = open(self->datafile, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        l3_error("cannot open datafile %s: %s", self->datafile, strerror(errno));
+        return false;
+    }
+    uint64_t before;
+    self->live = s_header_part(fd, &before);
+    if (!s_part_add(self, self->live, fd, before))
+        return false;
+    s_parts_refresh(self);
+    return true;
+}
+
 /* Is INDEX_OFF off (with len bytes after it) a place in the datafile? In a part no
    longer kept, any place is (what was there cannot be checked any more). */
 static bool s_off_ok(index_t *self, uint64_t off, uint64_t len)
@@ -717,24 +737,13 @@ index_t *index_new(const char *datafile, const char *idxpath)
     index_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    int fd = open(datafile, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        l3_error("cannot open datafile %s: %s", datafile, strerror(errno));
-        free(self);
-        return NULL;
-    }
     self->datafile = strdup(datafile);
-    uint64_t before;
-    self->live = s_header_part(fd, &before);
-    if (!self->datafile || !s_part_add(self, self->live, fd, before)) {
-        if (!self->datafile)
-            close(fd);
+    if (!self->datafile || !s_parts_reopen(self)) {
         free(self->datafile);
         free(self->parts);
         free(self);
         return NULL;
     }
-    s_parts_refresh(self);
     self->idxpath = idxpath ? strdup(idxpath) : NULL;
     if (idxpath) {
         size_t n = strlen(idxpath) + sizeof ".snap";
@@ -1615,6 +1624,8 @@ int64_t index_scan(index_t *self, uint64_t limit, uint64_t max_bytes, bool *more
         l3_warn("datafile %s was replaced (its live part is not the one after the part read "
                 "so far); re-indexing",
                 self->datafile);
+        if (!s_parts_reopen(self))
+            return -1;
         s_reset(self);
         s_idx_create(self);
     }
