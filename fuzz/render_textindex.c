@@ -1,7 +1,8 @@
 /*  Fuzz target: damaged search index segments (render/textindex.c).
 
-    Once per process: a datafile of one segment of commands (TI_SEG, small varied lines),
-    indexed, and its segment file built. Each input is a needle (its first byte is the
+    Once per process: a datafile of one segment of commands (TI_SEG, small varied lines)
+    in two parts, as the writer rotates it (its first half in the closed part 0, the rest
+    in the live part 1), indexed, and its segment file built across the two. Each input is a needle (its first byte is the
     length) and then edits of the segment file, 5 bytes each (a 32-bit offset, taken
     modulo the file's size, and a byte to XOR there). The damaged file is opened by a new
     textindex and searched: whatever the damage, nothing crashes or hangs and the answer
@@ -44,6 +45,8 @@ static void s_setup(void)
     l3_buf_t b;
     l3_buf_init(&b, 0);
     l3_buf_append_str(&b, L3_XML_HEADER);
+    char part0[160];
+    snprintf(part0, sizeof part0, "%s/data.000000-20261201T000000Z.xml", s_dir);
     l3_record_t r;
     l3_record_init(&r);
     r.type = L3_RECORD_SESSION;
@@ -57,6 +60,15 @@ static void s_setup(void)
     l3_xmlrec_write(&r, &b);
     srand(1);
     for (uint32_t i = 0; i < TI_SEG; i++) {
+        if (i == TI_SEG / 2) { /* the rotation: part 0 closed, part 1 begun */
+            l3_buf_append_str(&b, L3_XML_FOOTER);
+            FILE *p = fopen(part0, "w");
+            if (!p || fwrite(b.data, 1, b.len, p) != b.len || fclose(p) != 0)
+                abort();
+            l3_buf_reset(&b);
+            l3_xml_head_t h = {1, i, 1796000000000000ll, 0};
+            l3_xml_header_write(&h, &b);
+        }
         l3_record_init(&r);
         r.type = L3_RECORD_COMMAND;
         strcpy(r.agent, "f");
