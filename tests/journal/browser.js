@@ -135,17 +135,33 @@ function check(cond, msg) {
     const done = await page.waitForSelector("#player[data-state=done]", { timeout: 30000 })
       .then(() => true, () => false);
     check(done, "replay played to the end (state " + (await page.getAttribute("#player", "data-state")) + ")");
-    const term = await page.locator(".ap-player .ap-term").innerText();
     const squash = (t) => t.replace(/\s+/g, "");
     // REPLAY_LAST: the lines the screen must show, in order (whitespace aside: the
     // terminal wraps long lines).
     const want = JSON.parse(process.env.REPLAY_LAST || "[]");
-    let at = 0;
-    const onScreen = want.length > 0 && want.every((w) => {
-      const i = squash(term).indexOf(squash(w), at);
-      at = i + squash(w).length;
-      return i >= 0;
-    });
+    const shows = (term) => {
+      let at = 0;
+      return want.length > 0 && want.every((w) => {
+        const i = squash(term).indexOf(squash(w), at);
+        at = i + squash(w).length;
+        return i >= 0;
+      });
+    };
+    // The player's "ended" event can come before its terminal paints the last frame (a
+    // slow machine, the ASan build): wait for the screen itself (checked at each
+    // animation frame), up to 10 s, then judge what it shows.
+    await page.waitForFunction(([sel, want]) => {
+      const t = document.querySelector(sel);
+      const sq = (x) => x.replace(/\s+/g, "");
+      let at = 0;
+      return !!t && want.length > 0 && want.every((w) => {
+        const i = sq(t.innerText).indexOf(sq(w), at);
+        at = i + sq(w).length;
+        return i >= 0;
+      });
+    }, [".ap-player .ap-term", want], { timeout: 10000 }).catch(() => {});
+    const term = await page.locator(".ap-player .ap-term").innerText();
+    const onScreen = shows(term);
     check(onScreen, "the player's screen ends with the session's last output " +
           JSON.stringify(want) + ": " + term.slice(-400));
     check(await page.locator("#replay-speed option").count() >= 5, "speed choice offered");
