@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IDX_MAGIC "L3RIDX03"
@@ -65,6 +66,8 @@ typedef struct {
 
 struct index_t {
     char *datafile, *idxpath, *snappath;
+    char *dir;                /* the datafile's directory, where its parts are */
+    struct timespec dir_mtime; /* when it was listed: its mtime then */
     ipart_t *parts; /* by part number */
     size_t nparts, capparts;
     uint32_t live;              /* the part the datafile's name holds */
@@ -594,6 +597,7 @@ static ipart_t *s_part_add(index_t *self, uint32_t part, int fd, uint64_t before
 static bool s_parts_refresh(index_t *self)
 {
     struct stat st;
+    bool rotated = false;
     ipart_t *live = s_part(self, self->live);
     if (stat(self->datafile, &st) == 0 &&
         (!live || live->fd < 0 || live->dev != st.st_dev || live->ino != st.st_ino)) {
@@ -608,9 +612,22 @@ static bool s_parts_refresh(index_t *self)
             if (live)
                 l3_info("%s: the writer rotated it; part %" PRIu32 " is live now", self->datafile,
                         part);
-            if (s_part_add(self, part, fd, before))
+            if (s_part_add(self, part, fd, before)) {
                 self->live = part;
+                rotated = true;
+            }
         }
+    }
+    //  This runs before every scan (each commit): the directory is listed only when
+    //  something in it may have changed. A rotation, a new mtime, or an mtime so recent
+    //  that a second change within the same clock tick could hide behind it (as git treats
+    //  a racily clean file).
+    struct stat ds;
+    if (self->dir && stat(self->dir, &ds) == 0) {
+        if (!rotated && ds.st_mtim.tv_sec == self->dir_mtime.tv_sec &&
+            ds.st_mtim.tv_nsec == self->dir_mtime.tv_nsec && time(NULL) - ds.st_mtim.tv_sec > 2)
+            return true;
+        self->dir_mtime = ds.st_mtim;
     }
     l3_part_t *v = NULL;
     size_t n = 0;
@@ -658,6 +675,7 @@ static bool s_parts_reopen(index_t *self)
     for (size_t i = 0; i < self->nparts; i++)
         s_part_close(self, &self->parts[i]);
     self->nparts = 0;
+    self->dir_mtime = (struct timespec){0}; /* list the directory again */
     int fd = open(self->datafile, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         l3_error("cannot open datafile %s: %s", self->datafile, strerror(errno));
@@ -738,7 +756,11 @@ index_t *index_new(const char *datafile, const char *idxpath)
     if (!self)
         return NULL;
     self->datafile = strdup(datafile);
+    char dir[4096], stem[1024];
+    if (l3_parts_split(datafile, dir, sizeof dir, stem, sizeof stem))
+        self->dir = strdup(dir); /* NULL: listed at every scan */
     if (!self->datafile || !s_parts_reopen(self)) {
+        free(self->dir);
         free(self->datafile);
         free(self->parts);
         free(self);
@@ -803,6 +825,7 @@ void index_destroy(index_t **self_p)
     free(self->sessmap.vals);
     free(self->buf);
     free(self->datafile);
+    free(self->dir);
     free(self->idxpath);
     free(self->snappath);
     free(self);
