@@ -33,37 +33,36 @@ static int failures = 0;
 static char dir[256], live[300], idx[320];
 static uint64_t seq;
 
+/* A record of type in session sid, from agent "t" with the next seq. */
+static void s_rec(l3_record_t *r, l3_record_type_t type, const char *sid)
+{
+    l3_record_init(r);
+    r->type = type;
+    strcpy(r->agent, "t");
+    r->epoch = 1;
+    r->seq = ++seq;
+    strcpy(r->host, "h");
+    strcpy(r->user, "u");
+    snprintf(r->sid, sizeof r->sid, "%s", sid);
+}
+
 /* Command k's record line ("cmd k" in session s<k / 1000>), a session record before the
    first of each session. */
 static void s_cmd(l3_buf_t *out, uint64_t k)
 {
     l3_record_t r;
-    l3_record_init(&r);
     char sid[32], line[64];
     snprintf(sid, sizeof sid, "s%llu", (unsigned long long)(k / 1000));
     if (k % 1000 == 0) {
-        r.type = L3_RECORD_SESSION;
-        strcpy(r.agent, "t");
-        r.epoch = 1;
-        r.seq = ++seq;
-        strcpy(r.host, "h");
-        strcpy(r.user, "u");
-        strcpy(r.sid, sid);
+        s_rec(&r, L3_RECORD_SESSION, sid);
         strcpy(r.tty, "/dev/pts/1");
         r.cols = 80;
         r.rows = 24;
         r.start_us = 1795000000000000ll + (int64_t)k * 1000;
         l3_xmlrec_write(&r, out);
         l3_record_clear(&r);
-        l3_record_init(&r);
     }
-    r.type = L3_RECORD_COMMAND;
-    strcpy(r.agent, "t");
-    r.epoch = 1;
-    r.seq = ++seq;
-    strcpy(r.host, "h");
-    strcpy(r.user, "u");
-    strcpy(r.sid, sid);
+    s_rec(&r, L3_RECORD_COMMAND, sid);
     r.nr = k % 1000 + 1;
     r.start_us = 1795000000000000ll + (int64_t)k * 1000 + 1;
     r.end_us = r.start_us + 10;
